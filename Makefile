@@ -1,0 +1,60 @@
+# Two commands for a new user: `make demo` and `make test`. Everything they need is
+# installed from here (Python packages into .venv, Debian packages via apt-get).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Debian packages the tests and the data scripts use (espeak-ng: test speech, sox: the demo
+# clip script).
+DEB_PACKAGES := espeak-ng libespeak-ng1 sox
+
+.PHONY: help install sysdeps demo test lint bench toon model clean
+
+help:
+	@echo "make demo   - install, then render the demo speech with the built-in character"
+	@echo "make test   - install, then run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - latency benchmark (JSON)"
+	@echo "make toon   - redraw the built-in character into assets/characters/toon"
+	@echo "make model  - rebuild the baseline MappingNet into assets/models"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Installs the Debian packages that are missing (as root, or through sudo).
+sysdeps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/animator render assets/audio/demo_speech.ogg -o demo.mp4 \
+		--timeline demo.json --plot demo.png
+	@echo "wrote demo.mp4, demo.json and demo.png"
+
+test: $(STAMP) sysdeps
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check animator keypoints tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.latency --json
+
+toon: $(STAMP)
+	$(BIN)/animator rig toon assets/characters/toon --overwrite
+
+model: $(STAMP)
+	$(BIN)/python -m keypoints.baseline assets/models/mappingnet.onnx
+
+clean:
+	rm -rf demo.mp4 demo.json demo.png .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from animator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,184 @@
+"""The one streaming loop: lip frames in, one rig frame choice per video frame out.
+
+Live mode and the offline renderer run this same code; offline is this loop fed from a
+file as fast as it goes. For the same input and seed, a whole-file run and a run fed in
+chunks of any size give the same frames. The ``seed`` silence and motion modes need the
+whole clip (the seed normalises by the clip and squeezes time into whole seconds), so with
+either of them the loop holds its frames until :meth:`Engine.finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from animator.motion import MotionParams, MotionSynth, seed_head_motion
+from animator.mouth import mouth_features
+from animator.rig import Rig
+from animator.select import FrameChoice, FrameSelector, SelectParams
+from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from keypoints.lips import LipFrame
+from keypoints.mappingnet import MappingNet
+from keypoints.stream import AudioLipStream
+
+MOTION_MODES = ("natural", "seed")
+SILENCE_MODES = ("stream", "seed")
+
+#: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
+#: mouth features (open, wide).
+_REST_LIPS = np.zeros((2, 3))
+_REST_MOUTH = np.array([0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    fps: float = 25.0
+    seed: int = 0
+    motion: str = "natural"
+    silence: str = "stream"
+    #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
+    motion_params: MotionParams | None = None
+    silence_params: SilenceParams = field(default_factory=SilenceParams)
+    select_params: SelectParams = field(default_factory=SelectParams)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.fps <= 240:
+            raise ValueError(f"fps must be in [1, 240], got {self.fps}")
+        if self.motion not in MOTION_MODES:
+            raise ValueError(f"motion must be one of {MOTION_MODES}, got {self.motion!r}")
+        if self.silence not in SILENCE_MODES:
+            raise ValueError(f"silence must be one of {SILENCE_MODES}, got {self.silence!r}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything decided for one video frame."""
+
+    index: int
+    t_s: float
+    angles_deg: np.ndarray  # float[3] pitch, yaw, roll
+    speaking: float  # silence mask in [0, 1]
+    mouth: np.ndarray  # float[2] (open, wide) in mouth widths
+    choice: FrameChoice
+
+
+def rig_extent_deg(rig: Rig) -> np.ndarray:
+    """float[3]: the largest |angle| among the rig's poses, per axis."""
+    return np.max(np.abs(np.stack(list(rig.config.pose_angles.values()))), axis=0)
+
+
+class Engine:
+    """Lip frames (any source, any rate) -> video frames at ``config.fps``."""
+
+    def __init__(self, rig: Rig, config: EngineConfig | None = None) -> None:
+        self.rig = rig
+        self.config = config = config or EngineConfig()
+        self._rng = np.random.default_rng(config.seed)
+        params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
+        self._motion = MotionSynth(config.fps, self._rng, params)
+        self._silence = SilenceDetector(config.fps, config.silence_params)
+        self._selector = FrameSelector(rig, config.fps, config.select_params)
+        self._deferred = config.motion == "seed" or config.silence == "seed"
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
+        self._next_index = 0
+        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
+        self._good = (_REST_LIPS, _REST_MOUTH)  # last finite keypoints
+        self.n_nonfinite = 0
+
+    @property
+    def streaming(self) -> bool:
+        """True when frames come out as lips go in (False in the seed modes)."""
+        return not self._deferred
+
+    def _sample(self, frame: LipFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(lips float[2, 3], mouth float[2]); non-finite keypoints hold the last good ones."""
+        pts = frame.points
+        if not np.all(np.isfinite(pts)):
+            self.n_nonfinite += 1
+            return self._good
+        self._good = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
+                      .astype(np.float64), mouth_features(frame))
+        return self._good
+
+    def push(self, lips: Iterable[LipFrame]) -> list[Frame]:
+        """Feed lip frames in time order; returns the video frames now decided."""
+        ready: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for lf in lips:
+            cur = (lf.t_s, *self._sample(lf))
+            # Each video frame takes the lip frame nearest its time (ties: the earlier one).
+            while self._next_index / self.config.fps <= lf.t_s:
+                t = self._next_index / self.config.fps
+                src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
+                    else self._prev
+                ready.append((self._next_index, src[1], src[2]))
+                self._next_index += 1
+            self._prev = cur
+        return self._process(ready)
+
+    def finish(self, duration_s: float) -> list[Frame]:
+        """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
+        one), the last lips held; then, in the seed modes, every frame of the clip."""
+        n_total = max(1, round(duration_s * self.config.fps))
+        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH)
+        tail = [(i, *last) for i in range(self._next_index, n_total)]
+        self._next_index = max(self._next_index, n_total)
+        out = self._process(tail)
+        if self._deferred:
+            out = self._run_deferred()
+        return out
+
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[Frame]:
+        if self._deferred:
+            self._held.extend((lips, mouth) for _, lips, mouth in items)
+            return []
+        out = []
+        for i, lips, mouth in items:
+            mask = self._silence.step(lips)
+            out.append(self._decide(i, self._motion.step(mask), mask, mouth))
+        return out
+
+    def _run_deferred(self) -> list[Frame]:
+        held, self._held = self._held, []
+        n = len(held)
+        lips = np.stack([h[0] for h in held]) if n else np.zeros((0, 2, 3))
+        if self.config.silence == "seed":
+            masks = seed_silence_weights(lips)
+        else:
+            masks = np.array([self._silence.step(x) for x in lips])
+        if self.config.motion == "seed":
+            angles = seed_head_motion(n, self.config.fps, self._rng) * masks[:, None]
+        else:
+            angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
+        return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
+
+    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
+        choice = self._selector.step(angles, mouth)
+        return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
+                     mouth, choice)
+
+
+class AudioAnimator:
+    """Audio samples -> MappingNet lip frames -> :class:`Engine` frames."""
+
+    def __init__(self, rig: Rig, model: MappingNet, config: EngineConfig | None = None) -> None:
+        self.model = model
+        self.lips = AudioLipStream(model)
+        self.engine = Engine(rig, config)
+        self.sample_rate = model.feature_config.sample_rate
+        self._n_samples = 0
+
+    def push_audio(self, samples: np.ndarray) -> list[Frame]:
+        """samples: float32[n] mono at ``sample_rate``."""
+        self._n_samples += len(samples)
+        return self.engine.push(self.lips.push(samples))
+
+    def finish(self) -> list[Frame]:
+        frames = self.engine.push(self.lips.flush())
+        return frames + self.engine.finish(self._n_samples / self.sample_rate)
+
+    @property
+    def latency_ms(self) -> float:
+        """Algorithmic latency of the audio path (model look-ahead + half a window)."""
+        return 1000.0 * self.model.algorithmic_latency_s

@@ -1,0 +1,106 @@
+"""H.264 + AAC mp4 writing with PyAV (its wheels bundle FFmpeg with libx264 and aac)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from keypoints.audio import resample
+
+#: Sample rates the AAC encoder takes; anything else is resampled to 48 kHz.
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+_AUDIO_BLOCK = 1024  # samples per AAC frame
+
+
+def fps_fraction(fps: float) -> Fraction:
+    """25 -> 25/1, 29.97 -> 30000/1001: the exact rate the container will carry."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+class Mp4Writer:
+    """Writes RGB frames and the audio track into an mp4, interleaved in time.
+
+    audio: float32[C, N] in [-1, 1] (C = 1 or 2; more channels are mixed down to mono) at
+    ``sample_rate``, or None for a silent video. Use as a context manager; the file is
+    complete only after a clean exit.
+    """
+
+    def __init__(self, path: str | Path, size: tuple[int, int], fps: float,
+                 audio: np.ndarray | None = None, sample_rate: int = 48000,
+                 crf: int = 20, preset: str = "veryfast") -> None:
+        self.size = size
+        self.fps = fps_fraction(fps)
+        # +faststart moves the index to the front so players and browsers start at once.
+        self._container = av.open(str(path), mode="w", format="mp4",
+                                  options={"movflags": "+faststart"})
+        vs = self._container.add_stream("libx264", rate=self.fps)
+        vs.width, vs.height = size
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"crf": str(crf), "preset": preset}
+        vs.codec_context.time_base = 1 / self.fps
+        self._video = vs
+        self._frames = 0
+        self._audio = None
+        self._audio_stream = None
+        self._audio_pos = 0
+        if audio is not None:
+            audio = np.asarray(audio, dtype=np.float32)
+            if audio.shape[0] > 2:
+                audio = audio.mean(axis=0, keepdims=True)
+            if sample_rate not in AAC_RATES:
+                audio = np.stack([resample(ch, sample_rate, 48000) for ch in audio])
+                sample_rate = 48000
+            self._audio = np.ascontiguousarray(audio)
+            self._layout = "mono" if audio.shape[0] == 1 else "stereo"
+            stream = self._container.add_stream("aac", rate=sample_rate, layout=self._layout)
+            stream.bit_rate = 128_000
+            self._audio_stream = stream
+            self._sample_rate = sample_rate
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._container.close()
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one uint8[H, W, 3] RGB frame (and the audio up to its end)."""
+        # BT.601 limited range, as x264 and players assume for untagged SD/HD content.
+        yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        frame.pts = self._frames
+        frame.time_base = 1 / self.fps
+        self._mux(self._video.encode(frame))
+        self._frames += 1
+        if self._audio is not None:
+            self._write_audio_until(round(self._frames / self.fps * self._sample_rate))
+
+    def _write_audio_until(self, end: int) -> None:
+        end = min(end, self._audio.shape[1])
+        while self._audio_pos < end:
+            stop = min(self._audio_pos + _AUDIO_BLOCK, end)
+            block = np.ascontiguousarray(self._audio[:, self._audio_pos:stop])
+            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=self._layout)
+            frame.sample_rate = self._sample_rate
+            frame.pts = self._audio_pos
+            frame.time_base = Fraction(1, self._sample_rate)
+            self._mux(self._audio_stream.encode(frame))
+            self._audio_pos = stop
+
+    def _mux(self, packets) -> None:
+        for p in packets:
+            self._container.mux(p)
+
+    def close(self) -> None:
+        if self._audio is not None:
+            self._write_audio_until(self._audio.shape[1])
+            self._mux(self._audio_stream.encode(None))
+        self._mux(self._video.encode(None))
+        self._container.close()

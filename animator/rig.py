@@ -1,0 +1,313 @@
+"""Rig folders: the naming contract, the defaults for seed rigs, loading and validation.
+
+A rig folder holds ``expressions.json``, ``endpoints/<expr>__<pose>.png`` and, optionally,
+``sequences/<path_id>__<pose>/NNN.png`` tween frames (NNN = round(100 t)) with a
+``manifest.json``. Rigs made by the seed pipeline load unchanged: poses without angles and
+mouths without shapes take the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CONFIG_NAME = "expressions.json"
+MANIFEST_NAME = "manifest.json"
+ENDPOINTS_DIR = "endpoints"
+SEQUENCES_DIR = "sequences"
+#: Angle axes in the order used by every float[3] angle vector of the project (degrees).
+AXES: tuple[str, ...] = ("pitch", "yaw", "roll")
+#: The expression every speech path starts from.
+REST_EXPRESSION = "neutral"
+
+#: Angles (degrees) of the seed pipeline's pose names, which carry no angles of their own.
+SEED_POSE_ANGLES: dict[str, dict[str, float]] = {
+    "center": {"pitch": 0.0, "yaw": 0.0, "roll": 0.0},
+    "tilt_left_small": {"pitch": 0.0, "yaw": 0.0, "roll": 8.0},
+    "tilt_right_small": {"pitch": 0.0, "yaw": 0.0, "roll": -8.0},
+    "nod_up_small": {"pitch": 8.0, "yaw": 0.0, "roll": 0.0},
+    "nod_down_small": {"pitch": -8.0, "yaw": 0.0, "roll": 0.0},
+}
+
+#: Mouth shapes of the seed's mouth values, in keypoint units: ``open`` = inner-lip gap and
+#: ``wide`` = corner-to-corner distance, both over the mouth width at rest; ``round`` = lip
+#: rounding 0..1 (a drawing/prompt hint; keypoint sources do not measure it).
+DEFAULT_MOUTH_SHAPES: dict[str, dict[str, float]] = {
+    "neutral": {"open": 0.0, "wide": 1.0, "round": 0.0},
+    "smile_soft": {"open": 0.03, "wide": 1.12, "round": 0.0},
+    "smile_big": {"open": 0.12, "wide": 1.25, "round": 0.0},
+    "ah": {"open": 0.55, "wide": 0.95, "round": 0.0},
+    "ee": {"open": 0.2, "wide": 1.15, "round": 0.0},
+    "uw": {"open": 0.18, "wide": 0.72, "round": 1.0},
+    "frown": {"open": 0.0, "wide": 0.95, "round": 0.0},
+}
+
+
+class RigError(Exception):
+    """A rig folder that breaks the contract; the message names the file and the problem."""
+
+
+# --- naming (the one place that spells the file layout) ---------------------------------
+
+def endpoint_relpath(expr: str, pose: str) -> str:
+    """Path of an endpoint image relative to the rig folder."""
+    return f"{ENDPOINTS_DIR}/{expr}__{pose}.png"
+
+
+def sequence_dirname(path_id: str, pose: str) -> str:
+    """Folder name of a tween sequence (inside ``sequences/``)."""
+    return f"{path_id}__{pose}"
+
+
+def tween_filename(t: float) -> str:
+    """File name of the tween frame at path position ``t`` in [0, 1]."""
+    return f"{round(100 * t):03d}.png"
+
+
+# --- parsed config ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expression:
+    id: str
+    mouth: str
+    eyes: str
+    brows: str
+
+
+@dataclass(frozen=True)
+class BasePath:
+    id: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class MouthShape:
+    open: float
+    wide: float
+    round: float = 0.0
+
+    def as_array(self) -> np.ndarray:
+        """float64[2]: (open, wide), the coordinates keypoint sources can measure."""
+        return np.array([self.open, self.wide])
+
+
+@dataclass
+class RigConfig:
+    """``expressions.json`` parsed, with the defaults of the contract filled in."""
+
+    poses: list[str]
+    expressions: dict[str, Expression]
+    base_paths: list[BasePath]
+    pose_angles: dict[str, np.ndarray]  # pose -> float64[3] (pitch, yaw, roll) degrees
+    mouth_shapes: dict[str, MouthShape]
+    raw: dict = field(repr=False)  # the file as read, for tools that write it back
+
+    @classmethod
+    def from_dict(cls, raw: object, source: str) -> RigConfig:
+        """Parse and validate; ``source`` names the file in error messages."""
+        if not isinstance(raw, dict):
+            raise RigError(f"{source}: top level must be a JSON object")
+        poses = raw.get("poses")
+        if not isinstance(poses, list) or not poses:
+            raise RigError(f"{source}: No 'poses' array found in expressions.json")
+        if not all(isinstance(p, str) and p for p in poses) or len(set(poses)) != len(poses):
+            raise RigError(f"{source}: 'poses' must be a list of distinct non-empty strings")
+        exprs_raw = raw.get("expressions")
+        if not isinstance(exprs_raw, dict) or not exprs_raw:
+            raise RigError(f"{source}: no 'expressions' object found")
+        expressions = {}
+        for eid, spec in exprs_raw.items():
+            if not isinstance(spec, dict):
+                raise RigError(f"{source}: expression '{eid}' must be an object")
+            missing = [k for k in ("mouth", "eyes", "brows") if not isinstance(spec.get(k), str)]
+            if missing:
+                raise RigError(f"{source}: expression '{eid}' lacks {', '.join(missing)}")
+            expressions[eid] = Expression(eid, spec["mouth"], spec["eyes"], spec["brows"])
+        if REST_EXPRESSION not in expressions:
+            raise RigError(f"{source}: no '{REST_EXPRESSION}' expression (the rest face)")
+
+        base_paths = []
+        for i, bp in enumerate(raw.get("base_paths", [])):
+            if not isinstance(bp, dict) or not all(isinstance(bp.get(k), str)
+                                                   for k in ("id", "start", "end")):
+                raise RigError(f"{source}: base_paths[{i}] needs string id, start and end")
+            for end in (bp["start"], bp["end"]):
+                if end not in expressions:
+                    raise RigError(f"{source}: base path '{bp['id']}' names unknown "
+                                   f"expression '{end}'")
+            base_paths.append(BasePath(bp["id"], bp["start"], bp["end"]))
+
+        angles_raw = raw.get("pose_angles", {})
+        if not isinstance(angles_raw, dict):
+            raise RigError(f"{source}: 'pose_angles' must be an object")
+        pose_angles = {}
+        for pose in poses:
+            spec = angles_raw.get(pose, SEED_POSE_ANGLES.get(pose))
+            if spec is None:
+                raise RigError(f"{source}: pose '{pose}' has no angles: add it to 'pose_angles' "
+                               f"as {{\"pitch\": .., \"yaw\": .., \"roll\": ..}}")
+            try:
+                vec = np.array([float(spec.get(a, 0.0)) for a in AXES])
+            except (AttributeError, TypeError, ValueError):
+                raise RigError(f"{source}: pose_angles['{pose}'] must map pitch/yaw/roll to "
+                               f"numbers") from None
+            if not np.all(np.isfinite(vec)):
+                raise RigError(f"{source}: pose_angles['{pose}'] is not finite")
+            pose_angles[pose] = vec
+
+        shapes_raw = raw.get("mouth_shapes", {})
+        if not isinstance(shapes_raw, dict):
+            raise RigError(f"{source}: 'mouth_shapes' must be an object")
+        mouth_shapes = {}
+        for mouth in sorted({e.mouth for e in expressions.values()}):
+            spec = shapes_raw.get(mouth, DEFAULT_MOUTH_SHAPES.get(mouth))
+            if spec is None:
+                raise RigError(f"{source}: mouth '{mouth}' has no shape: add it to "
+                               f"'mouth_shapes' as {{\"open\": .., \"wide\": ..}}")
+            try:
+                shape = MouthShape(float(spec["open"]), float(spec["wide"]),
+                                   float(spec.get("round", 0.0)))
+            except (KeyError, TypeError, ValueError):
+                raise RigError(f"{source}: mouth_shapes['{mouth}'] needs numeric open and "
+                               f"wide") from None
+            mouth_shapes[mouth] = shape
+        return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RigConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RigError(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RigError(f"{path}: cannot read ({exc})") from None
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RigError(f"{path}: malformed JSON (line {exc.lineno}: {exc.msg})") from None
+        return cls.from_dict(raw, str(path))
+
+    def mouth_shape(self, expr: str) -> MouthShape:
+        return self.mouth_shapes[self.expressions[expr].mouth]
+
+
+# --- the loaded rig ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sequence:
+    """A tween sequence at one pose; ``frames`` is sorted by t and includes t=0 and t=1
+    (the endpoints, when the folder holds no copies of them)."""
+
+    path: BasePath
+    pose: str
+    frames: tuple[tuple[float, str], ...]  # (t, image path relative to the rig folder)
+
+
+@dataclass
+class Rig:
+    root: Path
+    config: RigConfig
+    image_size: tuple[int, int]  # (width, height) pixels, the same for every image
+    sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
+
+    def endpoint(self, expr: str, pose: str) -> str:
+        return endpoint_relpath(expr, pose)
+
+    def image_path(self, relpath: str) -> Path:
+        return self.root / relpath
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG header; raises RigError for a missing or non-PNG file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing") from None
+    except OSError as exc:
+        raise RigError(f"{path}: unreadable ({exc.strerror})") from None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise RigError(f"{path}: not a PNG image")
+    width, height = struct.unpack(">II", head[16:24])
+    if width == 0 or height == 0:
+        raise RigError(f"{path}: PNG with zero size")
+    return int(width), int(height)
+
+
+def load_rig(root: str | Path) -> Rig:
+    """Load and validate a rig folder; raises RigError naming the first problem found."""
+    root = Path(root)
+    if not root.is_dir():
+        raise RigError(f"{root}: rig folder not found")
+    config = RigConfig.load(root / CONFIG_NAME)
+
+    size = None
+    size_src = None
+
+    def check(rel: str) -> None:
+        nonlocal size, size_src
+        wh = png_size(root / rel)
+        if size is None:
+            size, size_src = wh, rel
+        elif wh != size:
+            raise RigError(f"{root / rel}: image is {wh[0]}x{wh[1]} but {size_src} is "
+                           f"{size[0]}x{size[1]}; all rig images must have one size")
+
+    for expr in config.expressions:
+        for pose in config.poses:
+            check(endpoint_relpath(expr, pose))
+
+    sequences = {}
+    seq_root = root / SEQUENCES_DIR
+    for bp in config.base_paths:
+        for pose in config.poses:
+            folder = seq_root / sequence_dirname(bp.id, pose)
+            if not folder.is_dir():
+                continue  # tweens are optional: selection falls back to the endpoints
+            frames = _read_manifest(folder, bp, pose)
+            for _, rel in frames:
+                check(rel)
+            # The endpoints themselves stand for t = 0 and 1 (the seed also writes copies of
+            # them as 000/100.png; one image per endpoint keeps choices and caches simple).
+            merged = dict(frames)
+            merged.update({0.0: endpoint_relpath(bp.start, pose),
+                           1.0: endpoint_relpath(bp.end, pose)})
+            sequences[(bp.id, pose)] = Sequence(bp, pose, tuple(sorted(merged.items())))
+    return Rig(root, config, size, sequences)
+
+
+def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, str]]:
+    path = folder / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing (every sequence folder needs one)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RigError(f"{path}: unreadable or malformed ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise RigError(f"{path}: top level must be a JSON object")
+    expect = {"path_id": bp.id, "expr_start": bp.start, "expr_end": bp.end, "pose": pose}
+    for key, want in expect.items():
+        if manifest.get(key) != want:
+            raise RigError(f"{path}: {key} is {manifest.get(key)!r}, expected {want!r}")
+    frames = manifest.get("frames")
+    if not isinstance(frames, list):
+        raise RigError(f"{path}: 'frames' must be a list")
+    out = []
+    rel_folder = f"{SEQUENCES_DIR}/{folder.name}"
+    for i, fr in enumerate(frames):
+        try:
+            t = float(fr["t"])
+            name = str(fr["file"])
+        except (KeyError, TypeError, ValueError):
+            raise RigError(f"{path}: frames[{i}] needs numeric t and a file name") from None
+        if not 0.0 <= t <= 1.0 or "/" in name or "\\" in name:
+            raise RigError(f"{path}: frames[{i}] has t outside [0, 1] or a bad file name")
+        out.append((t, f"{rel_folder}/{name}"))
+    return out

@@ -1,0 +1,1 @@
+"""Rig building: backends that generate the endpoint and tween images of a rig folder."""

@@ -1,0 +1,103 @@
+"""Silence mask from lip motion: 1 while the lips move (speech), 0 while they rest.
+
+Two algorithms:
+
+* :func:`seed_silence_weights` reproduces the seed (LivePortraitTalker) exactly, quirks
+  included: whole-clip min-max normalisation, threshold 0.02 on the mean absolute frame
+  difference, a 0 appended for the last frame, a box moving average over 1-padded edges.
+  It needs the whole clip, so it is offline only.
+* :class:`SilenceDetector` is the default: causal and streaming. Lip speed is measured in
+  mouth widths per second (the keypoints' own physical unit), so it neither depends on the
+  clip (an all-silent clip stays silent) nor on the frame rate; a short hold bridges the
+  brief lip stops inside words; a causal box average of bounded length smooths the edges.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+
+SEED_THRESHOLD = 0.02
+SEED_WINDOW_FRAMES = 7
+
+
+def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
+                         window_frames: int = SEED_WINDOW_FRAMES) -> np.ndarray:
+    """The seed's silence weights for a whole clip.
+
+    lips: float[T, 2, 3], the two lip keypoints per video frame (any order).
+    Returns float64[T] in [0, 1] (1 = speaking).
+    """
+    lips = np.asarray(lips, dtype=np.float64)
+    if lips.ndim != 3 or lips.shape[1:] != (2, 3):
+        raise ValueError(f"lips must be float[T, 2, 3], got shape {lips.shape}")
+    if window_frames < 1 or window_frames % 2 == 0:
+        raise ValueError("window_frames must be a positive odd number")
+    n_frames = lips.shape[0]
+    if n_frames == 0:
+        return np.zeros(0)
+    # One global min/max over the whole clip (a constant clip divides 0 by 0, as the seed
+    # does: NaN differences never compare below the threshold, so such frames count as speech).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        norm = (lips - lips.min()) / (lips.max() - lips.min())
+    diff = np.abs(norm[1:] - norm[:-1]).mean(axis=2)  # [T-1, 2]
+    weights = np.where(np.all(diff < threshold, axis=1), 0.0, 1.0)
+    weights = np.append(weights, 0.0)
+    pad = (window_frames - 1) // 2
+    padded = np.concatenate([np.ones(pad), weights, np.ones(pad)])
+    return np.convolve(padded, np.ones(window_frames) / window_frames, mode="valid")
+
+
+@dataclass(frozen=True)
+class SilenceParams:
+    """Parameters of the streaming detector (all in physical units)."""
+
+    #: lip speed (mouth widths per second) above which a frame counts as moving.
+    speed_threshold_wps: float = 0.5
+    #: a moving frame keeps the mask on for this long (bridges stops inside words).
+    hold_s: float = 0.3
+    #: length of the causal box moving average (the seed's 7 frames at 25 fps).
+    smooth_s: float = 0.28
+
+    def __post_init__(self) -> None:
+        if not self.speed_threshold_wps > 0:
+            raise ValueError("speed_threshold_wps must be > 0")
+        if self.hold_s < 0 or self.smooth_s < 0:
+            raise ValueError("hold_s and smooth_s must be >= 0")
+
+
+class SilenceDetector:
+    """Causal streaming silence mask, one video frame per :meth:`step`.
+
+    Look-back is bounded (hold + smoothing windows), so the state is O(1) in the stream
+    length and the mask at frame i depends only on frames i - n .. i.
+    """
+
+    def __init__(self, fps: float, params: SilenceParams | None = None) -> None:
+        if not fps > 0:
+            raise ValueError("fps must be > 0")
+        self.params = params or SilenceParams()
+        self.fps = float(fps)
+        self._hold_frames = max(1, round(self.params.hold_s * fps))
+        self._smooth_frames = max(1, round(self.params.smooth_s * fps))
+        self._prev: np.ndarray | None = None
+        self._since_motion = self._hold_frames  # frames since the last moving frame
+        self._held = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
+        self._held_count = 0  # how many of the frames in the window are held on
+
+    def step(self, lips: np.ndarray) -> float:
+        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths).
+        Returns the mask in [0, 1] for this frame (1 = speaking)."""
+        lips = np.asarray(lips, dtype=np.float64)
+        moving = False
+        if self._prev is not None:
+            speed_wps = np.linalg.norm(lips - self._prev, axis=1) * self.fps
+            moving = bool(np.any(speed_wps > self.params.speed_threshold_wps))
+        self._prev = lips
+        self._since_motion = 0 if moving else self._since_motion + 1
+        held = 1 if self._since_motion < self._hold_frames else 0
+        self._held_count += held - self._held[0]
+        self._held.append(held)
+        return self._held_count / self._smooth_frames

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+
+
+def _seed_case() -> np.ndarray:
+    """5 frames; keypoint A moves at frames 1-3, B jumps at the end (and sets the max)."""
+    lips = np.zeros((5, 2, 3))
+    lips[2, 0] = 0.3
+    lips[4, 1] = 1.0
+    return lips
+
+
+def test_seed_weights_hand_computed_window_7():
+    # d_A = [0, .3, .3, 0], d_B = [0, 0, 0, 1] -> w = [0, 1, 1, 1] + [0]
+    # padded with three 1s each side: [1 1 1 0 1 1 1 0 1 1 1] -> box sums 6,5,5,5,6
+    w = seed_silence_weights(_seed_case())
+    np.testing.assert_allclose(w, np.array([6, 5, 5, 5, 6]) / 7)
+
+
+def test_seed_weights_hand_computed_window_3():
+    w = seed_silence_weights(_seed_case(), window_frames=3)
+    np.testing.assert_allclose(w, [2 / 3, 2 / 3, 1, 2 / 3, 2 / 3])
+
+
+def test_seed_threshold_is_on_the_mean_over_coordinates():
+    lips = np.zeros((3, 2, 3))
+    lips[1, 0] = [0.05, 0, 0]  # mean |diff| 0.0167 < 0.02: still silent
+    lips[2, 1] = [1.0, 1.0, 1.0]  # sets the clip max to 1 ... and moves B at t=1
+    w = seed_silence_weights(lips, window_frames=1)
+    assert w.tolist() == [0.0, 1.0, 0.0]  # last frame always 0
+
+
+def test_seed_normalises_by_the_clip_so_silence_becomes_speech():
+    rng = np.random.default_rng(1)
+    quiet = 1e-4 * rng.standard_normal((100, 2, 3))  # lips that do not move
+    assert seed_silence_weights(quiet).mean() > 0.9  # the seed's quirk, reproduced
+    det = SilenceDetector(25)
+    assert max(det.step(x) for x in quiet) == 0.0  # the streaming mask says silence
+
+
+def test_seed_input_shape_checked():
+    with pytest.raises(ValueError, match=r"float\[T, 2, 3\]"):
+        seed_silence_weights(np.zeros((4, 3)))
+
+
+def _talking(fps: float, seconds: float, speech: tuple[float, float]) -> np.ndarray:
+    """Lips opening at 4 Hz between speech[0] and speech[1] seconds, still elsewhere."""
+    t = np.arange(round(seconds * fps)) / fps
+    opening = np.where((t >= speech[0]) & (t < speech[1]),
+                       0.15 * (1 - np.cos(2 * np.pi * 4 * t)), 0.0)
+    lips = np.zeros((len(t), 2, 3))
+    lips[:, 0, 1] = opening / 2
+    lips[:, 1, 1] = -opening / 2
+    return lips
+
+
+@pytest.mark.parametrize("fps", [25, 30, 60])
+def test_stream_mask_follows_speech_at_any_fps(fps):
+    lips = _talking(fps, 6.0, (1.0, 4.0))
+    det = SilenceDetector(fps)
+    mask = np.array([det.step(x) for x in lips])
+    t = np.arange(len(mask)) / fps
+    assert np.all(mask[t < 0.95] == 0)
+    assert np.all(mask[(t > 1.4) & (t < 3.9)] == 1)
+    assert np.all(mask[t > 4.6] == 0)
+    assert np.all((mask >= 0) & (mask <= 1))
+    # The onset happens within the smoothing window (causal: no look-ahead).
+    onset = t[np.argmax(mask > 0.5)]
+    assert 1.0 <= onset <= 1.0 + SilenceParams().smooth_s
+
+
+def test_stream_mask_is_bounded_lookback():
+    """The mask at a frame depends only on a bounded past: two streams that agree on the
+    last n frames agree on the mask, whatever came before."""
+    fps = 25
+    det_a, det_b = SilenceDetector(fps), SilenceDetector(fps)
+    a = _talking(fps, 4.0, (0.0, 2.0))
+    b = np.zeros_like(a)
+    tail = _talking(fps, 4.0, (0.0, 4.0))[50:]
+    ma = [det_a.step(x) for x in np.concatenate([a, tail])]
+    mb = [det_b.step(x) for x in np.concatenate([b, tail])]
+    assert ma[-40:] == mb[-40:]
+
+
+def test_params_validated():
+    with pytest.raises(ValueError):
+        SilenceParams(speed_threshold_wps=0)
+    with pytest.raises(ValueError):
+        SilenceDetector(0)
