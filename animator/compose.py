@@ -16,6 +16,10 @@ import numpy as np
 from animator.rig import Rig, RigError
 from animator.select import FrameChoice
 
+# A broken image is reported once, as a RigError naming the file; OpenCV's own warnings
+# would only add noise lines to stderr.
+cv2.setLogLevel(2)  # 2 = errors only
+
 #: Neck pivot as a fraction of (width, height): rotations about it keep the shoulders put.
 PIVOT_FRAC = (0.5, 0.78)
 #: Shift per degree of yaw / pitch residual, as a fraction of the output width.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,13 @@ def render(audio_path: str | Path, out_path: str | Path, *, rig_dir: str | Path 
            model_path: str | Path | None = None, config: EngineConfig | None = None,
            width_px: int = 512, background_rgb: tuple[int, int, int] = (236, 240, 244),
            timeline_path: str | Path | None = None, plot_path: str | Path | None = None,
-           progress: bool | None = None) -> RenderResult:
-    """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)."""
+           progress: bool | None = None,
+           on_frame: Callable[[Frame], None] | None = None) -> RenderResult:
+    """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character).
+
+    progress: a progress bar on stderr (default: only when stderr is a terminal).
+    on_frame: called after each video frame is encoded (benchmarks, machine progress).
+    """
     started = time.perf_counter()
     config = config or EngineConfig()
     check_writable(out_path, timeline_path, plot_path)
@@ -84,6 +90,8 @@ def render(audio_path: str | Path, out_path: str | Path, *, rig_dir: str | Path 
             def emit(batch: list[Frame]) -> None:
                 for fr in batch:
                     writer.write(compositor.compose(fr.choice))
+                    if on_frame is not None:
+                        on_frame(fr)
                 frames.extend(batch)
                 bar.update(len(batch))
 

@@ -1,7 +1,9 @@
-"""Where the shipped data lives: ``assets/`` of the checkout, or ``$ANIMATOR_ASSETS``."""
+"""Where the shipped data lives: ``$ANIMATOR_ASSETS``, the checkout's ``assets/``, or the
+``animator_assets`` package that a wheel install carries."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -10,9 +12,17 @@ DEFAULT_CHARACTER = "toon"
 
 
 def assets_dir() -> Path:
-    """The assets folder: ``$ANIMATOR_ASSETS`` if set, else the checkout's ``assets/``."""
+    """The assets folder (see the module docstring for the order of lookup)."""
     env = os.environ.get("ANIMATOR_ASSETS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "assets"
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[1] / "assets"
+    if checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec("animator_assets")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return checkout  # absent: callers report the missing file by name
 
 
 def default_rig_dir() -> Path:

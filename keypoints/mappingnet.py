@@ -14,12 +14,12 @@ Only onnxruntime is used at run time (never the ``onnx`` package).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from keypoints.assets import default_model_path
 from keypoints.features import FeatureConfig
 from keypoints.lips import missing_names
 
@@ -33,15 +33,8 @@ class ModelContractError(Exception):
     """A model file that breaks the contract; the message is one line, "PATH: problem"."""
 
 
-def default_model_path() -> Path:
-    """The shipped model: $ANIMATOR_ASSETS/models/mappingnet.onnx, else the repo's assets/."""
-    assets = os.environ.get("ANIMATOR_ASSETS")
-    if assets:
-        return Path(assets) / "models" / "mappingnet.onnx"
-    return Path(__file__).resolve().parents[1] / "assets" / "models" / "mappingnet.onnx"
-
-
-#: Resolved at import time; ``MappingNet.load()`` without a path re-reads the environment.
+#: $ANIMATOR_ASSETS/models/mappingnet.onnx, else the checkout's assets/models/mappingnet.onnx,
+#: resolved at import time; ``MappingNet.load()`` without a path re-reads the environment.
 DEFAULT_MODEL_PATH = default_model_path()
 
 

@@ -40,7 +40,6 @@ class AudioLipStream:
         self._silence = np.full((cfg.n_mels, 1), cfg.silence_value, dtype=np.float32)
         # feature frames not yet consumed as the oldest frame of a model window
         self._context = np.repeat(self._silence, model.context_past, axis=1)
-        self._frame_period_s = cfg.hop_length / cfg.sample_rate
         self._n_out = 0
         self._last_good = rest_points(model.keypoint_names)
         self.n_nonfinite = 0
@@ -56,6 +55,7 @@ class AudioLipStream:
         if new_features.shape[1]:
             self._context = np.concatenate([self._context, new_features], axis=1)
         window = self.model.window_frames
+        cfg = self.model.feature_config
         n_ready = max(0, self._context.shape[1] - window + 1)
         frames = []
         for i in range(n_ready):
@@ -65,9 +65,8 @@ class AudioLipStream:
             else:
                 self.n_nonfinite += 1
                 points = self._last_good.copy()
-            frames.append(
-                LipFrame(self._n_out * self._frame_period_s, points, self.model.keypoint_names)
-            )
+            t_s = self._n_out * cfg.hop_length / cfg.sample_rate  # frame centre
+            frames.append(LipFrame(t_s, points, self.model.keypoint_names))
             self._n_out += 1
         self._context = self._context[:, n_ready:]
         return frames

@@ -32,7 +32,6 @@ from PIL import Image
 from animator.fsutil import atomic_output, write_text_atomic
 from animator.rig import (
     CONFIG_NAME,
-    DEFAULT_MOUTH_SHAPES,
     MANIFEST_NAME,
     SEQUENCES_DIR,
     MouthShape,
@@ -258,9 +257,27 @@ class _Canvas:
 
     def paint(self, mask: np.ndarray, colour: np.ndarray, opacity: float = 1.0) -> None:
         """Composite ``colour`` with coverage ``mask`` (rgb is kept premultiplied)."""
-        m = (mask * opacity)[..., None]
-        self.rgb = self.rgb * (1.0 - m) + colour * m
-        self.alpha = self.alpha * (1.0 - m[..., 0]) + m[..., 0]
+        x, y, w, h = cv2.boundingRect((mask > 0).astype(np.uint8))
+        if w == 0 or h == 0:
+            return
+        sl = (slice(y, y + h), slice(x, x + w))  # only touch the covered box: much faster
+        m = mask[sl] * opacity
+        self.rgb[sl] = self.rgb[sl] * (1.0 - m[..., None]) + colour * m[..., None]
+        self.alpha[sl] = self.alpha[sl] * (1.0 - m) + m
+
+    def soft_ellipse_mask(self, cu: float, cv_: float, ru: float, rv: float) -> np.ndarray:
+        """float32[h, w] Gaussian falloff around an ellipse centre (1 at the centre, about
+        0.14 at the radii), evaluated only within 3 radii."""
+        m = np.zeros((self.h, self.w), np.float32)
+        c0, c1 = (int(np.clip((c + self.half_u) * self.ppu, 0, self.w)) for c in
+                  (cu - 3 * ru, cu + 3 * ru))
+        r0, r1 = (int(np.clip((self.half_v - v) * self.ppu, 0, self.h)) for v in
+                  (cv_ + 3 * rv, cv_ - 3 * rv))
+        u = (np.arange(c0, c1, dtype=np.float32) + 0.5) / self.ppu - self.half_u
+        v = self.half_v - (np.arange(r0, r1, dtype=np.float32) + 0.5) / self.ppu
+        d2 = ((u[None, :] - cu) / ru) ** 2 + ((v[:, None] - cv_) / rv) ** 2
+        m[r0:r1, c0:c1] = np.exp(-2.0 * d2)
+        return m
 
 
 def _ellipse_pts(cx: float, cy: float, rx: float, ry: float, n: int = 64) -> np.ndarray:
@@ -388,7 +405,7 @@ def _paint_brow(cv: _Canvas, side: float, face: Face) -> None:
     half_len = 0.15
     x = side * (abs(ex) - 0.01 - 0.025 * face.brow_furrow + s * half_len)
     arch = (0.045 + 0.03 * face.brow_raise) * (1.0 - s ** 2)
-    tilt = -0.07 * face.brow_furrow * (1.0 - s) / 2.0 + 0.02 * face.brow_raise * (1 - s) / 2
+    tilt = (-0.1 * face.brow_furrow + 0.02 * face.brow_raise) * (1.0 - s) / 2.0
     y = ey + 0.25 + 0.08 * face.brow_raise + arch + tilt
     width = 0.055 * (1.0 - 0.55 * s ** 2) * (1.0 - 0.25 * (s > 0) * s)
     d = np.gradient(np.stack([x, y], 1), axis=0)
@@ -404,9 +421,7 @@ def paint_face(face: Face, gaze_uv: tuple[float, float], px_per_unit: float) -> 
     unit; ``gaze_uv`` shifts the irises (head units) so the eyes keep looking at the viewer."""
     cv = _Canvas(TEX_HALF_U, TEX_HALF_V, px_per_unit)
     for side in (-1.0, 1.0):
-        blush = cv.poly_mask(_ellipse_pts(side * 0.56, -0.3, 0.16, 0.09))
-        sigma = max(1.0, 0.05 * px_per_unit)
-        cv.paint(cv2.GaussianBlur(blush, (0, 0), sigma), BLUSH, 0.38)
+        cv.paint(cv.soft_ellipse_mask(side * 0.56, -0.3, 0.17, 0.1), BLUSH, 0.4)
     for side in (-1.0, 1.0):
         _paint_eye(cv, side, face, gaze_uv)
         _paint_brow(cv, side, face)
@@ -580,7 +595,7 @@ def render(pitch_deg: float, yaw_deg: float, roll_deg: float, face: Face, size_p
         # Gaze: rotate the irises back towards the viewer (cancel part of the head turn).
         gaze = (-0.2 * math.sin(math.radians(yaw_deg)),
                 -0.2 * math.sin(math.radians(pitch_deg)))
-        tex = paint_face(face, gaze, px_per_unit * 1.25)
+        tex = paint_face(face, gaze, px_per_unit)
         local = frame.local[sl]
         map_x = ((local[..., 0] + TEX_HALF_U) * tex.ppu - 0.5).astype(np.float32)
         map_y = ((TEX_HALF_V - local[..., 1]) * tex.ppu - 0.5).astype(np.float32)
@@ -631,3 +646,158 @@ def draw_head(pitch_deg: float, yaw_deg: float, roll_deg: float, mouth: MouthSha
     blink_closed, ``brows`` one of neutral / raise / furrow. Pure and deterministic.
     """
     return render(pitch_deg, yaw_deg, roll_deg, face_from_names(mouth, eyes, brows), size_px)
+
+
+# --- the rig folder -----------------------------------------------------------------------
+
+#: PNG encoding: a 256-colour palette with alpha (Floyd-Steinberg dithered, so the soft
+#: shading does not band) keeps a 512 px image near 11 kB instead of ~50 kB as full RGBA.
+PNG_COLOURS = 256
+PNG_COMPRESS_LEVEL = 9
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """PNG bytes of uint8[H, W, 4] RGBA, palette-quantised; deterministic for equal input."""
+    img = Image.fromarray(np.ascontiguousarray(rgba), "RGBA")
+    pal = img.quantize(PNG_COLOURS, method=Image.Quantize.FASTOCTREE,
+                       dither=Image.Dither.FLOYDSTEINBERG)
+    buf = io.BytesIO()
+    pal.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+    return buf.getvalue()
+
+
+def midpoint_ts(depth: int) -> list[float]:
+    """Path positions of a recursive-midpoint subdivision ``depth`` levels deep, sorted.
+
+    Level 1 splits [0, 1] at 0.5, level 2 splits both halves (0.25, 0.75), and so on:
+    2**depth - 1 positions, which is the uniform grid k / 2**depth.
+    """
+    if not 0 <= depth <= 5:  # deeper grids collide in NNN = round(100 t) file names
+        raise ValueError(f"depth must be 0..5 (got {depth})")
+    return [k / 2 ** depth for k in range(1, 2 ** depth)]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One image to draw: where it goes and what it shows."""
+
+    relpath: str
+    angles_deg: tuple[float, float, float]  # pitch, yaw, roll
+    face: Face
+    size_px: int
+
+
+def _render_job(job: _Job) -> bytes:
+    return encode_png(render(*job.angles_deg, job.face, job.size_px))
+
+
+def load_toon_config(path: str | Path = CONFIG_PATH) -> dict:
+    """The raw rig config dict (default: the one shipped with this module)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def plan_rig(config: RigConfig, size_px: int, depth: int
+             ) -> tuple[list[_Job], list[tuple[str, dict]]]:
+    """(images to draw, manifests to write as (relpath, dict)) for a whole rig folder.
+
+    Endpoints for every expression x pose; for every base path x pose, the tweens at
+    midpoint_ts(depth), drawn from the interpolated face parameters of the two ends.
+    """
+    faces = {eid: face_from_names(config.mouth_shape(eid), e.eyes, e.brows)
+             for eid, e in config.expressions.items()}
+    angles = {p: tuple(float(a) for a in config.pose_angles[p]) for p in config.poses}
+    jobs = [_Job(endpoint_relpath(eid, pose), angles[pose], faces[eid], size_px)
+            for eid in config.expressions for pose in config.poses]
+    manifests = []
+    for bp in config.base_paths:
+        for pose in config.poses:
+            folder = f"{SEQUENCES_DIR}/{sequence_dirname(bp.id, pose)}"
+            frames = []
+            for t in midpoint_ts(depth):
+                name = tween_filename(t)
+                face = lerp_face(faces[bp.start], faces[bp.end], t)
+                jobs.append(_Job(f"{folder}/{name}", angles[pose], face, size_px))
+                frames.append({"t": t, "file": name})
+            if frames:
+                manifest = {"path_id": bp.id, "expr_start": bp.start, "expr_end": bp.end,
+                            "pose": pose, "frames": frames}
+                manifests.append((f"{folder}/{MANIFEST_NAME}", manifest))
+    return jobs, manifests
+
+
+def build_toon_rig(outdir: str | Path, *, size_px: int = 512, depth: int = 2,
+                   overwrite: bool = False, progress: bool = True,
+                   config: dict | None = None, workers: int | None = None) -> int:
+    """Draw the toon rig folder into ``outdir``; returns the number of images written.
+
+    ``config`` is a raw rig config dict (default: toon_expressions.json next to this module),
+    e.g. a subset of its poses. Tween sequences hold 2**depth - 1 frames each (endpoint copies
+    are not written: the loader adds them). ``workers`` processes draw in parallel (default:
+    up to 2); the output is byte-identical whatever the count. Refuses a folder that already
+    holds a rig unless ``overwrite``.
+    """
+    from tqdm import tqdm  # only the builder needs it
+
+    outdir = Path(outdir)
+    if config is None:
+        config_text = CONFIG_PATH.read_text(encoding="utf-8")
+        raw = json.loads(config_text)
+    else:
+        raw = config
+        config_text = json.dumps(raw, indent=2) + "\n"
+    parsed = RigConfig.from_dict(raw, str(CONFIG_PATH) if config is None else "config")
+    if (outdir / CONFIG_NAME).exists() and not overwrite:
+        raise FileExistsError(f"{outdir}: already holds a rig ({CONFIG_NAME}); "
+                              f"pass overwrite=True (--overwrite) to redraw it")
+    jobs, manifests = plan_rig(parsed, size_px, depth)
+    for folder in sorted({str(Path(j.relpath).parent) for j in jobs}):
+        (outdir / folder).mkdir(parents=True, exist_ok=True)
+
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    show = progress and sys.stderr.isatty()
+    bar = tqdm(total=len(jobs), desc="toon rig", unit="img", disable=not show)
+    written = 0
+    pool = ProcessPoolExecutor(n_workers) if n_workers > 1 else None
+    try:
+        results = pool.map(_render_job, jobs, chunksize=1) if pool else map(_render_job, jobs)
+        for job, png in zip(jobs, results, strict=True):
+            with atomic_output(outdir / job.relpath) as tmp:
+                tmp.write_bytes(png)
+            written += 1
+            bar.update(1)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    for relpath, manifest in manifests:
+        write_text_atomic(outdir / relpath, json.dumps(manifest, indent=2) + "\n")
+    # The config goes last: a folder with expressions.json is a complete rig.
+    write_text_atomic(outdir / CONFIG_NAME, config_text)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m animator.rigbuild.toon OUTDIR``: draw the built-in toon rig."""
+    ap = argparse.ArgumentParser(prog="python -m animator.rigbuild.toon",
+                                 description="Draw the built-in procedural toon rig folder.")
+    ap.add_argument("outdir", help="rig folder to write")
+    ap.add_argument("--size", type=int, default=512, help="image size in pixels (square)")
+    ap.add_argument("--depth", type=int, default=2,
+                    help="tween subdivision depth: 2**depth - 1 tweens per path and pose")
+    ap.add_argument("--overwrite", action="store_true", help="redraw an existing rig folder")
+    ap.add_argument("--workers", type=int, default=None, help="drawing processes (default 2)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    try:
+        n = build_toon_rig(args.outdir, size_px=args.size, depth=args.depth,
+                           overwrite=args.overwrite, progress=not args.no_progress,
+                           workers=args.workers)
+    except (FileExistsError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {n} images to {args.outdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

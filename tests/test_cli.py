@@ -1,0 +1,158 @@
+"""The ``animator`` command end to end: real files written and read back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from animator.rig import endpoint_relpath
+from keypoints.assets import assets_dir
+
+DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+
+
+def animator(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "animator", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def stereo_wav(tmp_path_factory) -> Path:
+    """3.3 s of the demo speech as 44.1 kHz stereo 16-bit wav."""
+    from keypoints.audio import load_audio, resample
+
+    mono = load_audio(DEMO)[: int(16000 * 3.3)]
+    x = resample(mono, 16000, 44100)
+    path = tmp_path_factory.mktemp("audio") / "speech.wav"
+    sf.write(path, np.stack([x, 0.5 * x], axis=1), 44100, subtype="PCM_16")
+    return path
+
+
+def test_help_and_version():
+    out = animator("--help")
+    assert out.returncode == 0 and "render" in out.stdout
+    out = animator("render", "--help")
+    for opt in ("--rig", "--fps", "--seed", "--motion", "--silence", "--timeline", "--plot"):
+        assert opt in out.stdout
+    out = animator("--version")
+    assert out.returncode == 0 and out.stdout.startswith("animator 0.")
+
+
+def test_render_end_to_end(tmp_path, stereo_wav, seed_rig):
+    out, timeline, plot = tmp_path / "out.mp4", tmp_path / "t.json", tmp_path / "p.png"
+    res = animator("render", stereo_wav, "-o", out, "--rig", seed_rig, "--fps", "25",
+                   "--timeline", timeline, "--plot", plot)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""  # no progress bar when stderr is not a terminal
+
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        a = c.streams.audio[0]
+        assert v.codec_context.name == "h264" and a.codec_context.name == "aac"
+        assert v.average_rate == 25
+        assert (v.width, v.height) == (512, 682)  # the 24x32 rig scaled to 512 wide, even
+        assert a.sample_rate == 44100 and a.channels == 2
+        n_video = sum(1 for _ in c.decode(video=0))
+    assert abs(n_video / 25 - 3.3) <= 0.5 / 25 + 1e-9  # as long as the audio, to half a frame
+
+    tl = json.loads(timeline.read_text())
+    assert tl["fps"] == 25 and tl["seed"] == 0 and tl["duration"] == pytest.approx(3.3)
+    assert len(tl["frames"]) == n_video
+    f0 = tl["frames"][0]
+    assert set(f0) == {"i", "t", "pitch", "yaw", "roll", "speaking", "open", "expression",
+                       "pose", "image"}
+    assert all((seed_rig / f["image"]).is_file() for f in tl["frames"])
+    assert 0 < tl["latency_ms"] < 100
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Only the outputs: no temporary files left beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "p.png", "rig", "t.json"]
+
+
+def test_default_rig_and_mp3_input(tmp_path):
+    """`animator render speech.mp3 -o out.mp4` alone: the built-in character."""
+    from keypoints.audio import load_audio
+
+    x = load_audio(DEMO)[:16000 * 2]
+    mp3 = tmp_path / "speech.mp3"
+    with av.open(str(mp3), "w") as c:
+        s = c.add_stream("mp3", rate=16000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(x[None].astype(np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = 16000
+        for p in s.encode(frame):
+            c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    res = animator("render", mp3, "-o", tmp_path / "o.mp4", "--timeline", tmp_path / "t.json")
+    assert res.returncode == 0, res.stderr
+    tl = json.loads((tmp_path / "t.json").read_text())
+    assert Path(tl["rig"]).name == "toon"
+    assert len(tl["frames"]) == round(tl["duration"] * 25)
+
+
+def _bad_png_rig(seed_rig: Path) -> Path:
+    # A valid PNG header with garbage after it: passes the loader, fails at decode time.
+    p = seed_rig / endpoint_relpath("speaking_ah", "center")
+    p.write_bytes(p.read_bytes()[:33] + b"garbage" * 10)
+    return seed_rig
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing_audio", "nope.wav: file not found"),
+    ("empty_audio", "empty.wav"),
+    ("corrupt_audio", "corrupt.wav"),
+    ("text_audio", "notes.txt"),
+    ("missing_endpoint", "neutral__nod_up_small.png: missing"),
+    ("bad_json", "expressions.json: malformed JSON"),
+    ("bad_model", "model.onnx"),
+    ("no_out_dir", "no/such/dir"),
+    ("undecodable_image", "speaking_ah__center.png: cannot decode image"),
+])
+def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, case, expect):
+    audio, rig, extra = stereo_wav, seed_rig, []
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+    if case == "missing_audio":
+        audio = tmp_path / "nope.wav"
+    elif case == "empty_audio":
+        audio = tmp_path / "empty.wav"
+        audio.write_bytes(b"")
+    elif case == "corrupt_audio":
+        audio = tmp_path / "corrupt.wav"
+        audio.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk" * 10)
+    elif case == "text_audio":
+        audio = tmp_path / "notes.txt"
+        audio.write_text("this is not audio\n")
+    elif case == "missing_endpoint":
+        (seed_rig / endpoint_relpath("neutral", "nod_up_small")).unlink()
+    elif case == "bad_json":
+        (seed_rig / "expressions.json").write_text("{\"poses\": [")
+    elif case == "bad_model":
+        model = tmp_path / "model.onnx"
+        model.write_bytes(b"\x08\x07garbage")
+        extra = ["--model", model]
+    elif case == "no_out_dir":
+        out = tmp_path / "no" / "such" / "dir" / "o.mp4"
+    elif case == "undecodable_image":
+        rig = _bad_png_rig(seed_rig)
+    res = animator("render", audio, "-o", out, "--rig", rig, *extra,
+                   "--timeline", out.with_suffix(".json"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert lines[0].startswith("animator: error: ") and expect in lines[0]
+    if out.parent.exists():
+        assert list(out.parent.iterdir()) == []  # no partial or temporary file left
+
+
+def test_bad_option_values_are_rejected_by_the_parser(stereo_wav, tmp_path):
+    for args in (["--fps", "0"], ["--motion", "wild"], ["--background", "blue"]):
+        res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", *args)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
