@@ -75,13 +75,12 @@ LIGHT_DIR = np.array([-0.45, 0.6, 0.66], np.float32) / np.linalg.norm([-0.45, 0.
 
 #: The world window the output image shows (head units): x from -HALF_W to +HALF_W, y from
 #: TOP_Y down to TOP_Y - 2 HALF_W. The head (radius ~1.1 with hair) leaves wide margins so
-#: +-15 deg poses and small extra shifts/rotations stay inside the frame.
+#: +-15 deg poses and small extra shifts/rotations stay inside the frame; the torso runs off
+#: the bottom edge (a bust: replicating the bottom rows extends it).
 HALF_W = 2.05
 TOP_Y = 1.72
 #: Rotation pivot: in the neck, below and behind the face centre (head units).
 PIVOT = np.array([0.0, -1.05, -0.2], np.float32)
-#: Rows below these world heights fade the torso to transparent (a bust with a soft base).
-FADE_TOP_Y, FADE_BOTTOM_Y = -1.95, -2.38
 
 
 # --- geometry -----------------------------------------------------------------------------
@@ -293,9 +292,11 @@ def _corner_lift(shape: MouthShape) -> float:
     small constant keeps the resting face friendly.
     """
     closed = float(np.clip(1.0 - shape.open / 0.25, 0.0, 1.0))
-    flat = 1.0 - float(np.clip(shape.round, 0.0, 1.0))
     if shape.wide >= 1.0:
-        return 0.04 + 1.3 * (shape.wide - 1.0) * flat
+        return 0.04 + 1.3 * (shape.wide - 1.0) * (1.0 - float(np.clip(shape.round, 0.0, 1.0)))
+    # Narrowing by rounding (on the way to 'uw') is a pucker, not a frown: any rounding
+    # quickly cancels the droop.
+    flat = float(np.clip(1.0 - shape.round / 0.15, 0.0, 1.0)) ** 2
     return 0.04 + 4.0 * (shape.wide - 1.0) * flat * closed
 
 
@@ -627,7 +628,6 @@ def render(pitch_deg: float, yaw_deg: float, roll_deg: float, face: Face, size_p
     line = silhouette | inner
     rgb[line] = LINE
     alpha = (hit | line).astype(np.float32)
-    alpha *= _smoothstep(FADE_BOTTOM_Y, FADE_TOP_Y, ys)[:, None]
 
     # Average down with premultiplied alpha (no dark fringes on the edges).
     premul = np.dstack([rgb * alpha[..., None], alpha])
@@ -650,19 +650,54 @@ def draw_head(pitch_deg: float, yaw_deg: float, roll_deg: float, mouth: MouthSha
 
 # --- the rig folder -----------------------------------------------------------------------
 
-#: PNG encoding: a 256-colour palette with alpha (Floyd-Steinberg dithered, so the soft
-#: shading does not band) keeps a 512 px image near 11 kB instead of ~50 kB as full RGBA.
-PNG_COLOURS = 256
+#: PNG encoding: a 256-entry palette with per-entry alpha keeps a 512 px image near 17 kB
+#: instead of ~50 kB as full RGBA. Opaque pixels get a median-cut palette, mapped without
+#: dithering (dither noise doubled the file size; the remaining banding is faint); partly
+#: transparent pixels, which in the toon are only the anti-aliased rim of the outline, get LINE
+#: at ALPHA_LEVELS alpha steps (255 / (ALPHA_LEVELS + 1) apart).
+OPAQUE_COLOURS = 239
+ALPHA_LEVELS = 16
 PNG_COMPRESS_LEVEL = 9
 
 
 def encode_png(rgba: np.ndarray) -> bytes:
-    """PNG bytes of uint8[H, W, 4] RGBA, palette-quantised; deterministic for equal input."""
-    img = Image.fromarray(np.ascontiguousarray(rgba), "RGBA")
-    pal = img.quantize(PNG_COLOURS, method=Image.Quantize.FASTOCTREE,
-                       dither=Image.Dither.FLOYDSTEINBERG)
+    """PNG bytes of a toon picture, uint8[H, W, 4] RGBA; deterministic for equal input.
+
+    Lossy in colour (OPAQUE_COLOURS opaque colours) and, for partly transparent
+    pixels, in the colour too (they become LINE); fully transparent stays transparent.
+    """
+    rgba = np.ascontiguousarray(rgba)
+    alpha = rgba[..., 3]
+    opaque = alpha == 255
+    n_opaque = OPAQUE_COLOURS
+    transparent = n_opaque + ALPHA_LEVELS  # palette index of the fully transparent entry
+    rgb = rgba[..., :3].copy()
+    line = np.round(LINE * 255).astype(np.uint8)
+    rgb[~opaque] = line  # the palette should not spend entries on hidden colours
+    rgb_img = Image.fromarray(rgb, "RGB")
+    pal_img = rgb_img.quantize(n_opaque, method=Image.Quantize.MEDIANCUT,
+                               dither=Image.Dither.NONE)
+    idx = np.asarray(rgb_img.quantize(palette=pal_img, dither=Image.Dither.NONE))
+    index = np.full(alpha.shape, transparent, np.uint8)
+    index[opaque] = idx[opaque]
+    partial = (alpha > 0) & ~opaque
+    level = np.clip(np.round(alpha[partial] / 255.0 * (ALPHA_LEVELS + 1)) - 1, 0,
+                    ALPHA_LEVELS - 1)
+    index[partial] = (n_opaque + level).astype(np.uint8)
+
+    palette = np.zeros((transparent + 1, 3), np.uint8)
+    used = np.asarray(pal_img.getpalette()[: 3 * n_opaque], np.uint8).reshape(-1, 3)
+    palette[: len(used)] = used
+    palette[n_opaque:transparent] = line
+    trns = np.full(transparent + 1, 255, np.uint8)
+    steps = np.arange(1, ALPHA_LEVELS + 1) / (ALPHA_LEVELS + 1)
+    trns[n_opaque:transparent] = np.round(steps * 255).astype(np.uint8)
+    trns[transparent] = 0
+    out = Image.fromarray(index, "P")
+    out.putpalette(palette.tobytes())
     buf = io.BytesIO()
-    pal.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+    out.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False,
+             transparency=trns.tobytes())
     return buf.getvalue()
 
 
