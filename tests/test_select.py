@@ -90,3 +90,23 @@ def test_frame_selector_pose_and_residual(seed_rig):
     assert c.pose == "tilt_left_small"
     np.testing.assert_allclose(c.residual_deg, [0, 0, 1.0])
     assert c.image == endpoint_relpath("neutral", "tilt_left_small")
+
+
+def test_nearest_pose_scan_and_kdtree_agree():
+    import animator.select as sel_mod
+
+    rng = np.random.default_rng(0)
+    poses = rng.uniform(-15, 15, (200, 3))
+    queries = rng.uniform(-20, 20, (500, 3))
+    tree = PoseSelector(poses, 25, SelectParams())
+    assert tree._tree is not None
+    scan = PoseSelector(poses[:sel_mod.BRUTE_FORCE_MAX_POSES], 25, SelectParams())
+    assert scan._tree is None
+    small_tree = PoseSelector(poses[:sel_mod.BRUTE_FORCE_MAX_POSES], 25, SelectParams())
+    from scipy.spatial import cKDTree
+
+    small_tree._tree = cKDTree(small_tree.angles_deg)
+    for q in queries:
+        want = int(np.argmin(np.linalg.norm(poses - q, axis=1)))
+        assert tree.nearest(q) == want
+        assert scan.nearest(q) == small_tree.nearest(q)
