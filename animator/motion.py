@@ -131,7 +131,7 @@ class MotionSynth:
         self._previous: list[_Oscillator] | None = None
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
-        self._jitter = np.zeros(N_AXES)
+        self._jitter = [0.0] * N_AXES  # degrees per axis
         self._was_speaking = False
         self._gain: float | None = None  # smoothed mask gain; starts at the first target
 
@@ -158,25 +158,27 @@ class MotionSynth:
             self._redraw()
         self._was_speaking = speaking
 
-        wave = np.array([osc.advance(self.dt_s) for osc in self._current])
+        # Plain floats per axis: three-element numpy arrays cost more than the maths here.
+        wave = [osc.advance(self.dt_s) for osc in self._current]
         if self._previous is not None:
-            old = np.array([osc.advance(self.dt_s) for osc in self._previous])
+            old = [osc.advance(self.dt_s) for osc in self._previous]
             self._fade_s += self.dt_s
             u = min(1.0, self._fade_s / p.crossfade_s) if p.crossfade_s > 0 else 1.0
-            wave = old + ease(u) * (wave - old)
+            e = (1.0 - math.cos(math.pi * u)) / 2.0  # ease(u)
+            wave = [o + e * (w - o) for o, w in zip(old, wave, strict=True)]
             if u >= 1.0:
                 self._previous = None
 
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
         decay = math.exp(-self.dt_s / p.jitter_tau_s)
-        amplitude = np.array([osc.amplitude_deg for osc in self._current])
-        sigma = p.jitter_frac * amplitude
-        self._jitter = (self._jitter * decay
-                        + sigma * math.sqrt(1 - decay * decay) * self._rng.standard_normal(N_AXES))
-        target = p.idle_floor + (1.0 - p.idle_floor) * float(np.clip(mask, 0.0, 1.0))
+        kick = p.jitter_frac * math.sqrt(1.0 - decay * decay)
+        noise = self._rng.standard_normal(N_AXES).tolist()
+        self._jitter = [j * decay + kick * osc.amplitude_deg * z
+                        for j, osc, z in zip(self._jitter, self._current, noise, strict=True)]
+        target = p.idle_floor + (1.0 - p.idle_floor) * min(1.0, max(0.0, float(mask)))
         if self._gain is None or p.gain_tau_s == 0:
             self._gain = target
         else:
             self._gain += (target - self._gain) * (1.0 - math.exp(-self.dt_s / p.gain_tau_s))
-        return (wave + self._jitter) * self._gain
+        return np.array([(w + j) * self._gain for w, j in zip(wave, self._jitter, strict=True)])

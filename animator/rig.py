@@ -128,6 +128,15 @@ class RigConfig:
             if missing:
                 raise RigError(f"{source}: expression '{eid}' lacks {', '.join(missing)}")
             expressions[eid] = Expression(eid, spec["mouth"], spec["eyes"], spec["brows"])
+        axes = raw.get("axes")
+        if isinstance(axes, dict):  # the seed's allowed values per feature: check against it
+            for expr in expressions.values():
+                for feature in ("mouth", "eyes", "brows"):
+                    allowed = axes.get(feature)
+                    value = getattr(expr, feature)
+                    if isinstance(allowed, list) and value not in allowed:
+                        raise RigError(f"{source}: expression '{expr.id}' has {feature} "
+                                       f"'{value}', not one of axes.{feature}")
         if REST_EXPRESSION not in expressions:
             raise RigError(f"{source}: no '{REST_EXPRESSION}' expression (the rest face)")
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,8 +66,8 @@ class PoseSelector:
         if self._current is None:
             self._current = nearest
         elif nearest != self._current and self._held_frames >= self._min_hold_frames:
-            d_cur = np.linalg.norm(angles_deg - self.angles_deg[self._current])
-            d_new = np.linalg.norm(angles_deg - self.angles_deg[nearest])
+            d_cur = math.dist(angles_deg, self.angles_deg[self._current])
+            d_new = math.dist(angles_deg, self.angles_deg[nearest])
             if d_cur - d_new > self._params.pose_margin_deg:
                 self._current = nearest
                 self._held_frames = 0
@@ -151,9 +152,9 @@ class FrameSelector:
             targets = np.stack([cfg.mouth_shape(p.target).as_array() for p in self.paths])
             self._mouth = MouthSelector(
                 MouthPaths(cfg.mouth_shape(REST_EXPRESSION).as_array(), targets), self.params)
-        self._frames_cache: dict[tuple[str, int], tuple[np.ndarray, list[str]]] = {}
+        self._frames_cache: dict[tuple[str, int], tuple[list[float], list[str]]] = {}
 
-    def _tween_table(self, pose: str, k: int) -> tuple[np.ndarray, list[str]]:
+    def _tween_table(self, pose: str, k: int) -> tuple[list[float], list[str]]:
         """(t positions from rest, image paths) available on speech path k at ``pose``."""
         key = (pose, k)
         if key not in self._frames_cache:
@@ -166,21 +167,20 @@ class FrameSelector:
             else:
                 frames = [((1.0 - t) if path.reversed else t, rel) for t, rel in seq.frames]
             frames.sort()
-            self._frames_cache[key] = (np.array([t for t, _ in frames]),
-                                       [rel for _, rel in frames])
+            self._frames_cache[key] = ([t for t, _ in frames], [rel for _, rel in frames])
         return self._frames_cache[key]
 
     def step(self, angles_deg: np.ndarray, mouth: np.ndarray) -> FrameChoice:
         """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide)."""
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
-        residual = np.clip(angles_deg - self._pose_angles[pose_idx],
-                           -self.params.max_residual_deg, self.params.max_residual_deg)
+        lim = self.params.max_residual_deg
+        residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
         if self._mouth is None:
             return FrameChoice(pose, REST_EXPRESSION, endpoint_relpath(REST_EXPRESSION, pose),
                                0.0, residual)
         place = self._mouth.step(mouth)
         ts, rels = self._tween_table(pose, place.path)
-        i = int(np.argmin(np.abs(ts - place.t)))
+        i = min(range(len(ts)), key=lambda j: abs(ts[j] - place.t))  # a handful of frames
         expression = self.paths[place.path].target if ts[i] >= 0.5 else REST_EXPRESSION
         return FrameChoice(pose, expression, rels[i], place.t, residual)

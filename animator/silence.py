@@ -80,6 +80,8 @@ class SilenceDetector:
             raise ValueError("fps must be > 0")
         self.params = params or SilenceParams()
         self.fps = float(fps)
+        # Compare squared per-frame displacement with the squared threshold: no sqrt per frame.
+        self._threshold2 = (self.params.speed_threshold_wps / self.fps) ** 2
         self._hold_frames = max(1, round(self.params.hold_s * fps))
         self._smooth_frames = max(1, round(self.params.smooth_s * fps))
         self._prev: np.ndarray | None = None
@@ -93,8 +95,8 @@ class SilenceDetector:
         lips = np.asarray(lips, dtype=np.float64)
         moving = False
         if self._prev is not None:
-            speed_wps = np.linalg.norm(lips - self._prev, axis=1) * self.fps
-            moving = bool(np.any(speed_wps > self.params.speed_threshold_wps))
+            d = lips - self._prev
+            moving = bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any())
         self._prev = lips
         self._since_motion = 0 if moving else self._since_motion + 1
         held = 1 if self._since_motion < self._hold_frames else 0

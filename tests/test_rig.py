@@ -81,6 +81,9 @@ def test_custom_pose_angles_and_mouth_shapes(tmp_path):
     (lambda r: (r / "sequences/neutral_to_speaking_ah__center/050.png").unlink(),
      "050.png: missing"),
     (lambda r: (r / "expressions.json").unlink(), "expressions.json: file not found"),
+    (lambda r: (r / "expressions.json").write_text(json.dumps(
+        {**SEED_CONFIG, "axes": {**SEED_CONFIG["axes"], "mouth": ["neutral"]}})),
+     "expression 'happy_soft' has mouth 'smile_soft', not one of axes.mouth"),
 ])
 def test_broken_rigs_name_the_file_and_the_problem(seed_rig, mutate, expect):
     mutate(seed_rig)
