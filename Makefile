@@ -4,9 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the tests and the data scripts use (espeak-ng: test speech, sox: the demo
-# clip script).
-DEB_PACKAGES := espeak-ng libespeak-ng1 sox
+# Debian packages the tests use (espeak-ng: real speech with known content).
+DEB_PACKAGES := espeak-ng libespeak-ng1
 
 .PHONY: help install sysdeps demo test lint bench toon model clean
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -108,7 +107,6 @@ def test_voiced_bursts_open_the_mouth_silence_closes_it(model: MappingNet) -> No
     assert stream.n_nonfinite == 0
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 def test_espeak_speech_opens_more_than_silence(model: MappingNet, tmp_path: Path) -> None:
     wav = tmp_path / "speech.wav"
     subprocess.run(["espeak-ng", "-w", str(wav), "Hello, how are you today?"], check=True)
