@@ -156,3 +156,16 @@ def test_bad_option_values_are_rejected_by_the_parser(stereo_wav, tmp_path):
     for args in (["--fps", "0"], ["--motion", "wild"], ["--background", "blue"]):
         res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", *args)
         assert res.returncode == 2 and "Traceback" not in res.stderr
+
+
+def test_rig_toon_builds_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "toon"
+    res = animator("rig", "toon", out, "--size", "64", "--depth", "1")
+    assert res.returncode == 0, res.stderr
+    from animator.rig import load_rig
+
+    rig = load_rig(out)
+    assert rig.image_size == (64, 64) and len(rig.sequences) == 4 * len(rig.config.poses)
+    res = animator("rig", "toon", out, "--size", "64", "--depth", "1")
+    assert res.returncode == 2 and "already holds a rig" in res.stderr
+    assert "Traceback" not in res.stderr

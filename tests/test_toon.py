@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animator.fsutil import OutputError
 from animator.rig import DEFAULT_MOUTH_SHAPES, MouthShape, load_rig
 from animator.rigbuild import toon
 
@@ -140,7 +141,7 @@ def test_build_small_rig_loads_and_is_deterministic(tmp_path):
     manifest = json.loads((tmp_path / "a" / "sequences" / "neutral_to_speaking_ah__center"
                            / "manifest.json").read_text())
     assert [f["file"] for f in manifest["frames"]] == ["025.png", "050.png", "075.png"]
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputError):
         toon.build_toon_rig(tmp_path / "a", **kw)
 
     toon.build_toon_rig(tmp_path / "b", **kw)

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from animator.fsutil import atomic_output, write_text_atomic
+from animator.fsutil import OutputError, atomic_output, write_text_atomic
 from animator.rig import (
     CONFIG_NAME,
     MANIFEST_NAME,
@@ -782,8 +782,8 @@ def build_toon_rig(outdir: str | Path, *, size_px: int = 512, depth: int = 2,
         config_text = json.dumps(raw, indent=2) + "\n"
     parsed = RigConfig.from_dict(raw, str(CONFIG_PATH) if config is None else "config")
     if (outdir / CONFIG_NAME).exists() and not overwrite:
-        raise FileExistsError(f"{outdir}: already holds a rig ({CONFIG_NAME}); "
-                              f"pass overwrite=True (--overwrite) to redraw it")
+        raise OutputError(f"{outdir}: already holds a rig ({CONFIG_NAME}); "
+                          f"pass --overwrite to redraw it")
     jobs, manifests = plan_rig(parsed, size_px, depth)
     for folder in sorted({str(Path(j.relpath).parent) for j in jobs}):
         (outdir / folder).mkdir(parents=True, exist_ok=True)
