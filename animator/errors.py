@@ -5,9 +5,10 @@ exits with status 2, no traceback.
 """
 
 from animator.fsutil import OutputError
+from animator.latent.directions import LatentError
 from animator.rig import RigError
 from keypoints.audio import AudioError
 from keypoints.mappingnet import ModelContractError
 
 USER_ERRORS: tuple[type[Exception], ...] = (AudioError, RigError, ModelContractError,
-                                            OutputError)
+                                            OutputError, LatentError)
