@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use (espeak-ng: real speech with known content).
 DEB_PACKAGES := espeak-ng libespeak-ng1
 
-.PHONY: help install sysdeps demo test lint bench toon model clean
+.PHONY: help install sysdeps demo test lint bench toon astronaut model clean
 
 help:
 	@echo "make demo   - install, then render the demo speech with the built-in character"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bench  - latency benchmark (JSON)"
 	@echo "make toon   - redraw the built-in character into assets/characters/toon"
+	@echo "make astronaut - rebuild the photo character (warp backend) into assets/characters/astronaut"
 	@echo "make model  - rebuild the baseline MappingNet into assets/models"
 
 $(STAMP): pyproject.toml
@@ -51,6 +52,9 @@ bench: $(STAMP)
 
 toon: $(STAMP)
 	$(BIN)/animator rig toon assets/characters/toon --overwrite
+
+astronaut: $(STAMP)
+	$(BIN)/python -m animator.rigbuild.astronaut assets/characters/astronaut --overwrite
 
 model: $(STAMP)
 	$(BIN)/python -m keypoints.baseline assets/models/mappingnet.onnx

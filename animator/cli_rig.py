@@ -258,17 +258,14 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from animator.fsutil import write_text_atomic
-    from animator.rigbuild.check import check_rig
-    from animator.rigbuild.stages import report_passed, report_summary
+    from animator.rigbuild.check import check_rig, format_summary, write_report
 
     report = check_rig(args.rigdir, sheet_path=args.sheet)
     report_path = Path(args.report) if args.report else Path(args.rigdir) / "check.json"
-    write_text_atomic(report_path, json.dumps(report, indent=2, default=str) + "\n")
-    for line in report_summary(report):
-        print(line)
-    print(f"report: {report_path}")
-    return 0 if report_passed(report) else 1
+    write_report(report, report_path)
+    print(f"rig: {args.rigdir} ({len(report['endpoints'])} endpoints)")
+    print(format_summary(report))
+    print(f"report: {report_path}" + (f", contact sheet: {args.sheet}" if args.sheet else ""))
+    return 0 if report["summary"]["passed"] else 1

@@ -1,15 +1,261 @@
 """Faces in images: mediapipe FaceMesh landmarks, head pose, and lip keypoints.
 
-INTERFACE (implemented by the rig-builder work; live mode and the latent tools use it):
+``FaceTracker`` wraps mediapipe FaceMesh (refine_landmarks: 478 points, bundled in the
+wheel, nothing downloaded) as a context manager; ``process`` returns a ``FaceObservation``.
 
-class FaceTracker:  context manager over mediapipe FaceMesh (refine_landmarks: 478 points);
-    FaceTracker(static_image_mode: bool = False, min_detection_confidence: float = 0.5)
-    process(rgb: uint8[H, W, 3]) -> FaceObservation | None
-    close()
+Head pose: the observed 3D landmarks (x, y in pixels, mediapipe's z in pixels) are aligned to
+a symmetric reference face (``face_reference.json``, see ``keypoints/face_reference.py``) by a
+least-squares similarity transform (Umeyama) over the landmarks that expressions do not move
+(forehead, temples, nose, cheekbones: no lips, jaw, eyelids or brows), and the rotation is
+read as (pitch, yaw, roll) in the project's convention (ARCHITECTURE.md, "Angles").
 
-@dataclass(frozen=True) class FaceObservation:
-    landmarks_px: float32[478, 3]  x, y in pixels; z in pixels (mediapipe depth x image width)
-    image_size: tuple[int, int]    (width, height)
-    head_pose_deg() -> float64[3]  (pitch, yaw, roll) with the contract's signs
-    lip_frame(t_s: float) -> keypoints.lips.LipFrame   face-normalised lip keypoints
+World axes here: x to the viewer's right, y up, z towards the viewer (a face looking at the
+camera faces +z, its own left is +x). Image pixels have y down and mediapipe's z grows away
+from the camera, so a landmark (x_px, y_px, z_px) is the world point (x_px, -y_px, -z_px).
 """
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from keypoints.lips import LipFrame
+
+N_LANDMARKS = 478
+#: Landmark indices (mediapipe FaceMesh topology).
+UPPER_LIP_INNER = 13
+LOWER_LIP_INNER = 14
+MOUTH_CORNER_RIGHT = 61  # the character's right corner (the viewer's left)
+MOUTH_CORNER_LEFT = 291  # the character's left corner
+EYE_OUTER_RIGHT = 33
+EYE_OUTER_LEFT = 263
+FOREHEAD = 10
+CHIN = 152
+NOSE_TIP = 1
+#: Inner-lip contour from the right inner corner (78) to the left one (308).
+INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+INNER_LIP_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+#: Outer-lip contour, same order (61 to 291).
+OUTER_LIP_UPPER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+OUTER_LIP_LOWER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+
+#: Lip keypoint names of ``lip_frame`` and their landmarks. The first four are the contract's.
+LIP_KEYPOINTS: tuple[tuple[str, int], ...] = (
+    ("upper_lip", UPPER_LIP_INNER),
+    ("lower_lip", LOWER_LIP_INNER),
+    ("left_corner", MOUTH_CORNER_LEFT),
+    ("right_corner", MOUTH_CORNER_RIGHT),
+    ("upper_lip_outer", 0),
+    ("lower_lip_outer", 17),
+    ("upper_lip_left", 311),
+    ("upper_lip_right", 81),
+    ("lower_lip_left", 402),
+    ("lower_lip_right", 178),
+)
+
+REFERENCE_PATH = Path(__file__).with_name("face_reference.json")
+#: World <- mediapipe pixel axes (y and z flip).
+_FLIP = np.array([1.0, -1.0, -1.0])
+
+
+class FaceReferenceError(Exception):
+    """The reference face file is missing or malformed (a broken installation)."""
+
+
+# --- rotations ----------------------------------------------------------------------------
+
+def rotation_matrix(pitch_deg: float, yaw_deg: float, roll_deg: float) -> np.ndarray:
+    """float64[3, 3] taking head-local vectors to world vectors (x right, y up, z to viewer).
+
+    yaw > 0 turns the nose (+z) towards +x (viewer's right); pitch > 0 lifts the nose (+y);
+    roll > 0 tips the top of the head (+y) towards +x (the character's own left shoulder).
+    Applied in the order yaw, then pitch, then roll: R = Rz(roll) Rx(pitch) Ry(yaw).
+    """
+    p, y, r = (math.radians(a) for a in (pitch_deg, yaw_deg, roll_deg))
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), math.sin(r), 0], [-math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ rx @ ry
+
+
+def angles_from_matrix(rot: np.ndarray) -> np.ndarray:
+    """float64[3] (pitch, yaw, roll) degrees of a rotation made by ``rotation_matrix``."""
+    pitch = math.asin(float(np.clip(-rot[2, 1], -1.0, 1.0)))
+    yaw = math.atan2(-rot[2, 0], rot[2, 2])
+    roll = math.atan2(rot[0, 1], rot[1, 1])
+    return np.degrees([pitch, yaw, roll])
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+                   ) -> tuple[float, np.ndarray, np.ndarray]:
+    """(scale, rot float64[3, 3], shift float64[3]) minimising the weighted squared error of
+    ``scale * rot @ src_i + shift - dst_i`` (Umeyama); src, dst float[N, 3]."""
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    a, b = src - mu_s, dst - mu_d
+    cov = (b * w[:, None]).T @ a
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0
+    fix = np.diag([1.0, 1.0, d])
+    rot = u @ fix @ vt
+    var_s = float(w @ (a ** 2).sum(1))
+    scale = float((sig * np.diag(fix)).sum() / var_s)
+    return scale, rot, mu_d - scale * rot @ mu_s
+
+
+# --- the reference face -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FaceReference:
+    """A symmetric frontal face: ``points`` float64[478, 3] in world axes (x to the face's
+    own left, y up, z towards the viewer), unit = distance of the outer eye corners;
+    ``rigid`` int[M]: the landmarks used for head pose; ``mouth_width``: corner distance of
+    the reference in its units (used to turn eye distance into mouth widths)."""
+
+    points: np.ndarray
+    rigid: np.ndarray
+    mouth_width: float
+
+
+@cache
+def load_reference(path: Path = REFERENCE_PATH) -> FaceReference:
+    """The shipped reference face (cached)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        points = np.asarray(raw["points"], np.float64)
+        rigid = np.asarray(raw["rigid"], np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FaceReferenceError(f"{path}: unreadable reference face ({exc})") from None
+    if points.shape != (N_LANDMARKS, 3) or rigid.ndim != 1 or len(rigid) < 10:
+        raise FaceReferenceError(f"{path}: reference face has the wrong shape")
+    width = float(np.linalg.norm(points[MOUTH_CORNER_LEFT] - points[MOUTH_CORNER_RIGHT]))
+    return FaceReference(points, rigid, width)
+
+
+# --- observations -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """One face found in one image.
+
+    landmarks_px: float32[478, 3]; x, y in pixels (y down); z in pixels (mediapipe's depth x
+    image width, smaller = nearer the camera).
+    image_size: (width, height) of the image.
+    """
+
+    landmarks_px: np.ndarray
+    image_size: tuple[int, int]
+
+    def world_points(self) -> np.ndarray:
+        """float64[478, 3] landmarks in world axes (x right, y up, z to viewer), pixels."""
+        return self.landmarks_px.astype(np.float64) * _FLIP
+
+    def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
+        face placed on this one in world axes (see ``similarity_fit``)."""
+        ref = load_reference()
+        idx = ref.rigid
+        return similarity_fit(ref.points[idx], self.world_points()[idx])
+
+    def head_pose_deg(self) -> np.ndarray:
+        """float64[3] (pitch, yaw, roll) in degrees with the contract's signs."""
+        return angles_from_matrix(self.head_fit()[1])
+
+    def lip_frame(self, t_s: float) -> LipFrame:
+        """Lip keypoints (see ``LIP_KEYPOINTS``) in the face-normalised frame of the lip
+        contract: origin at the mouth centre (midpoint of the corners), head rotation removed,
+        x to the face's own left, y up, unit = the mouth width at rest, taken as the eye-corner
+        distance times the reference face's mouth/eye ratio (so a wide smile reads wide)."""
+        scale, rot, _ = self.head_fit()
+        ref = load_reference()
+        world = self.world_points()
+        idx = [i for _, i in LIP_KEYPOINTS]
+        centre = 0.5 * (world[MOUTH_CORNER_LEFT] + world[MOUTH_CORNER_RIGHT])
+        local = (world[idx] - centre) @ rot / (scale * ref.mouth_width)
+        return LipFrame(float(t_s), local.astype(np.float32),
+                        tuple(n for n, _ in LIP_KEYPOINTS))
+
+    def mouth_open(self) -> float:
+        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.mouth)."""
+        frame = self.lip_frame(0.0)
+        return max(0.0, float(frame.point("upper_lip")[1] - frame.point("lower_lip")[1]))
+
+
+# --- the tracker --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block.
+
+    mediapipe's C++ side (TFLite, absl) prints INFO/WARNING notices straight to fd 2 when a
+    graph starts; they are noise on a command line whose errors are one line each, and the
+    GLOG_/TF_ environment switches only work when set before the process starts.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class FaceTracker:
+    """mediapipe FaceMesh over RGB frames; use as a context manager (always closes).
+
+    static_image_mode: True for unrelated still images, False for video (tracks between
+    frames: faster). Not thread-safe: one tracker per thread.
+    """
+
+    def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5):
+        import mediapipe as mp  # heavy import, only when a tracker is made
+
+        with _native_stderr_silenced():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence)
+        self._warmed_up = False
+
+    def process(self, rgb: np.ndarray) -> FaceObservation | None:
+        """The face in ``rgb`` (uint8[H, W, 3]), or None when there is none."""
+        if self._mesh is None:
+            raise RuntimeError("FaceTracker is closed")
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected uint8[H, W, 3] RGB, got {rgb.dtype}{list(rgb.shape)}")
+        if self._warmed_up:
+            result = self._mesh.process(np.ascontiguousarray(rgb))
+        else:  # the first inference is when TFLite/absl print their start-up notices
+            with _native_stderr_silenced():
+                result = self._mesh.process(np.ascontiguousarray(rgb))
+            self._warmed_up = True
+        if not result.multi_face_landmarks:
+            return None
+        h, w = rgb.shape[:2]
+        lms = result.multi_face_landmarks[0].landmark
+        pts = np.array([(p.x, p.y, p.z) for p in lms], np.float32) * np.float32(w)
+        pts[:, 1] *= np.float32(h / w)
+        return FaceObservation(pts, (w, h))
+
+    def close(self) -> None:
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -170,26 +169,17 @@ def test_seed_error_messages(tmp_path):
     assert res.stderr.strip() == "animator: error: nope.png: base image not found"
 
 
-def test_rig_check_prints_summary_and_writes_report(tmp_path, monkeypatch, capsys):
-    """The command's wiring, with check_rig replaced (animator/rigbuild/check.py is the
-    measuring engineer's; it is tested there)."""
-    from animator import cli
+def test_rig_check_on_the_shipped_photo_rig(tmp_path):
+    """The real check (FaceMesh on every endpoint) through the command line."""
+    from keypoints.assets import assets_dir
 
-    calls = []
-
-    def check_rig(rigdir, sheet_path=None):
-        calls.append((str(rigdir), sheet_path))
-        return {"ok": False, "rig": str(rigdir), "pose_error_deg": 1.23456,
-                "problems": ["tilt_left_small reads 2 deg"], "poses": {"center": {}}}
-
-    monkeypatch.setitem(sys.modules, "animator.rigbuild.check",
-                        types.SimpleNamespace(check_rig=check_rig))
-    rigdir = tmp_path / "rig"
-    rigdir.mkdir()
-    status = cli.main(["rig", "check", str(rigdir), "--sheet", str(tmp_path / "sheet.png")])
-    out = capsys.readouterr().out
-    assert status == 1  # the report says not ok
-    assert calls == [(str(rigdir), str(tmp_path / "sheet.png"))]
-    assert "pose_error_deg: 1.235" in out and "problems: 1 items" in out
-    report = json.loads((rigdir / "check.json").read_text())
-    assert report["problems"] == ["tilt_left_small reads 2 deg"]
+    report_path, sheet = tmp_path / "check.json", tmp_path / "sheet.png"
+    res = animator("check", assets_dir() / "characters" / "astronaut", "--report", report_path,
+                   "--sheet", sheet, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "result: PASSED" in res.stdout and "median |pose error|" in res.stdout
+    assert res.stderr == ""  # mediapipe's start-up notices are kept off the terminal
+    report = json.loads(report_path.read_text())
+    assert report["summary"]["passed"] and len(report["endpoints"]) == 45
+    assert max(report["summary"]["median_abs_pose_error_deg"].values()) <= 3.0
+    assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

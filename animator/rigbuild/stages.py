@@ -491,26 +491,6 @@ def default_config_path(backend_name: str) -> Path:
     return DEFAULT_CONFIG_PATH
 
 
-def report_summary(report: dict) -> list[str]:
-    """Readable lines of a check report: scalar entries as they are, containers by size."""
-    lines = []
-    for key, value in report.items():
-        if isinstance(value, dict):
-            lines.append(f"{key}: {len(value)} entries")
-        elif isinstance(value, list):
-            lines.append(f"{key}: {len(value)} items")
-        elif isinstance(value, float):
-            lines.append(f"{key}: {value:.4g}")
-        else:
-            lines.append(f"{key}: {value}")
-    return lines
-
-
-def report_passed(report: dict) -> bool:
-    """False when the report says the rig failed (an ``ok`` or ``passed`` that is false)."""
-    return all(report.get(key, True) is not False for key in ("ok", "passed"))
-
-
 def make_backend(name: str, *, size: str = "1024x1536", quality: str = "high",
                  max_attempts: int = 5) -> RigBackend:
     """The backend called ``name`` (warp, openai, toon), imported only when asked for."""
