@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-BACKENDS = ("warp", "openai", "toon")
+BACKENDS = ("warp", "openai", "toon", "latent")
 SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")  # gpt-image-1's
 QUALITIES = ("low", "medium", "high")
 FMT = argparse.ArgumentDefaultsHelpFormatter
@@ -45,7 +45,8 @@ def _common(p: argparse.ArgumentParser, config_default: str | None = "expression
     p.add_argument("--backend", choices=BACKENDS, default="warp",
                    help="how images are made: 'warp' (offline mesh warp of a photo), 'openai' "
                         "(gpt-image-1; needs OPENAI_API_KEY, costs money), 'toon' (the "
-                        "built-in procedural character)")
+                        "built-in procedural character), 'latent' (yaw turns along fitted "
+                        "latent directions; expressions and tweens by warp)")
     p.add_argument("--max-workers", type=_workers, default=4,
                    help="images made in parallel (parallel API calls for openai)")
     p.add_argument("--overwrite", action="store_true",
@@ -57,6 +58,15 @@ def _common(p: argparse.ArgumentParser, config_default: str | None = "expression
                    help="image size asked of gpt-image-1 (openai backend)")
     p.add_argument("--quality", choices=QUALITIES, default="high",
                    help="gpt-image-1 quality (openai backend; sets the price)")
+    p.add_argument("--directions", default=None, metavar="DIRS.npz",
+                   help="latent backend: yaw directions from 'animator rig latent fit'")
+    p.add_argument("--encoder", default=None, metavar="ENC.onnx",
+                   help="latent backend: ONNX encoder of the latent space (with --decoder)")
+    p.add_argument("--decoder", default=None, metavar="DEC.onnx",
+                   help="latent backend: ONNX decoder of the latent space (with --encoder)")
+    p.add_argument("--pca", default=None, metavar="PCA.npz",
+                   help="latent backend: a PCA latent space (default space: FaceMesh "
+                        "landmarks)")
     p.add_argument("--max-attempts", type=_attempts, default=5,
                    help="tries per image on HTTP 429/5xx, with exponential backoff and "
                         "jitter, honouring Retry-After (openai backend)")
@@ -166,7 +176,8 @@ def _runner(args: argparse.Namespace):
     from animator.rigbuild.stages import Runner, make_backend
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
-                           max_attempts=args.max_attempts)
+                           max_attempts=args.max_attempts, directions=args.directions,
+                           encoder=args.encoder, decoder=args.decoder, pca=args.pca)
     return Runner(backend, max_workers=args.max_workers)
 
 

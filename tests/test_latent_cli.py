@@ -94,3 +94,68 @@ def test_apply_to_an_image_through_onnx(fitted):
     with pytest.raises(LatentError, match="go together"):
         run(["apply", str(out), str(folder / "face.png"), "-o", str(folder / "t2.png"),
              "--yaw", "20", "--encoder", str(enc)])
+
+
+def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
+    """End to end: directions fitted in the FaceMesh landmark space (the reference face
+    turned by known yaws), then `rig tilts --backend latent` turns the astronaut's neutral
+    face to yaw +10 deg, and FaceMesh reads the turn with the right sign."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import cv2
+
+    from animator.latent.spaces import LandmarkSpace
+    from keypoints.assets import assets_dir
+    from keypoints.face import FaceTracker, load_reference, rotation_matrix
+
+    rng = np.random.default_rng(0)
+    ref = load_reference().points
+    yaw = rng.uniform(-15, 15, 600)
+    faces = [(ref + 0.01 * rng.standard_normal(ref.shape)) @ rotation_matrix(0, a, 0).T
+             * 150 + [256, 256, 0] for a in yaw]
+    np.savez(tmp_path / "data.npz", embeddings=LandmarkSpace().encode(np.stack(faces)), yaw=yaw)
+    run = [sys.executable, "-m", "animator", "rig"]
+    res = subprocess.run([*run, "latent", "fit", tmp_path / "data.npz", "-o",
+                          tmp_path / "dirs.npz", "--bin-width", "5"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+
+    cfg = {"poses": ["center", "turn_left_small"],
+           "pose_angles": {"turn_left_small": {"yaw": 10}},
+           "expressions": {"neutral": {"mouth": "neutral", "eyes": "neutral",
+                                       "brows": "neutral"}},
+           "base_paths": []}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    ep = tmp_path / "ep"
+    ep.mkdir()
+    shutil.copy(assets_dir() / "characters/astronaut/endpoints/neutral__center.png",
+                ep / "neutral__center.png")
+    res = subprocess.run([*run, "tilts", "--config", tmp_path / "cfg.json", "--endpoints-dir",
+                          ep, "--backend", "latent", "--directions", tmp_path / "dirs.npz"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Done. Success: 1, Failed: 0" in res.stdout
+
+    def yaw_of(path):
+        rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        with FaceTracker(static_image_mode=True) as tracker:
+            return tracker.process(rgb).head_pose_deg()[1]
+
+    turned = yaw_of(ep / "neutral__turn_left_small.png") - yaw_of(ep / "neutral__center.png")
+    assert 5.0 < turned < 15.0
+
+
+def test_latent_backend_needs_directions(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from animator.rigbuild.toon import CONFIG_PATH
+
+    shutil.copy(CONFIG_PATH, tmp_path / "expressions.json")
+    res = subprocess.run([sys.executable, "-m", "animator", "rig", "tilts", "--backend",
+                          "latent"], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 2 and "needs --directions" in res.stderr

@@ -492,8 +492,23 @@ def default_config_path(backend_name: str) -> Path:
 
 
 def make_backend(name: str, *, size: str = "1024x1536", quality: str = "high",
-                 max_attempts: int = 5) -> RigBackend:
-    """The backend called ``name`` (warp, openai, toon), imported only when asked for."""
+                 max_attempts: int = 5, directions: str | None = None,
+                 encoder: str | None = None, decoder: str | None = None,
+                 pca: str | None = None) -> RigBackend:
+    """The backend called ``name`` (warp, openai, toon, latent), imported only when asked
+    for. ``latent`` turns yaw along fitted ``directions`` in the space given by an ONNX
+    ``encoder``/``decoder`` pair or a ``pca`` file (default: FaceMesh landmarks); it leaves
+    expressions and tweens to the warp backend."""
+    if name == "latent":
+        if directions is None:
+            raise RigBuildError("--backend latent needs --directions DIRS.npz (fit them with "
+                                "'animator rig latent fit')")
+        from animator.rigbuild.latent_backend import LatentBackend
+        from animator.rigbuild.warp import WarpBackend
+
+        return LatentBackend.from_files(directions, encoder=encoder, decoder=decoder, pca=pca,
+                                        landmarks=not (encoder or decoder or pca),
+                                        delegate=WarpBackend())
     if name == "toon":
         from animator.rigbuild.toon_backend import ToonBackend
 
@@ -506,4 +521,4 @@ def make_backend(name: str, *, size: str = "1024x1536", quality: str = "high",
         from animator.rigbuild.warp import WarpBackend
 
         return WarpBackend()
-    raise RigBuildError(f"--backend {name}: unknown backend (warp, openai, toon)")
+    raise RigBuildError(f"--backend {name}: unknown backend (warp, openai, toon, latent)")
