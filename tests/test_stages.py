@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from animator.rig import MouthShape, RigConfig, load_rig
+from animator.rigbuild.face_params import face_from_names, lerp_face
 from animator.rigbuild.prompts import Descriptions, describe_angles, pose_prompt
 from animator.rigbuild.stages import (
     RigBuildError,
@@ -25,7 +26,7 @@ from animator.rigbuild.stages import (
     read_image,
     write_image,
 )
-from animator.rigbuild.toon import face_from_names, lerp_face, render
+from animator.rigbuild.toon import render
 from animator.rigbuild.toon_backend import ToonBackend
 from tests.conftest import SEED_CONFIG
 

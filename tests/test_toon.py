@@ -10,7 +10,7 @@ import pytest
 
 from animator.fsutil import OutputError
 from animator.rig import DEFAULT_MOUTH_SHAPES, MouthShape, load_rig
-from animator.rigbuild import toon
+from animator.rigbuild import face_params, toon
 
 SIZE_PX = 128
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "characters" / "toon"
@@ -98,11 +98,11 @@ def test_mouth_outline_follows_the_shape_parameters():
 
 
 def test_tweens_interpolate_parameters_not_pixels():
-    a = toon.face_from_names(_shape("neutral"), "neutral", "neutral")
-    b = toon.face_from_names(_shape("ah"), "squint", "raise")
-    mid = toon.lerp_face(a, b, 0.5)
+    a = face_params.face_from_names(_shape("neutral"), "neutral", "neutral")
+    b = face_params.face_from_names(_shape("ah"), "squint", "raise")
+    mid = face_params.lerp_face(a, b, 0.5)
     assert mid.mouth.open == pytest.approx(0.5 * DEFAULT_MOUTH_SHAPES["ah"]["open"])
-    assert mid.eye_open == pytest.approx(0.5 * (1.0 + toon.EYE_OPEN["squint"]))
+    assert mid.eye_open == pytest.approx(0.5 * (1.0 + face_params.EYE_OPEN["squint"]))
     assert mid.brow_raise == pytest.approx(0.5)
     imgs = [toon.render(0, 0, 0, f, SIZE_PX) for f in (a, mid, b)]
     dark = [_mouth_dark_px(i) for i in imgs]
@@ -113,11 +113,11 @@ def test_tweens_interpolate_parameters_not_pixels():
 
 
 def test_midpoint_positions():
-    assert toon.midpoint_ts(1) == [0.5]
-    assert toon.midpoint_ts(2) == [0.25, 0.5, 0.75]
-    assert len(toon.midpoint_ts(3)) == 7
+    assert face_params.midpoint_ts(1) == [0.5]
+    assert face_params.midpoint_ts(2) == [0.25, 0.5, 0.75]
+    assert len(face_params.midpoint_ts(3)) == 7
     with pytest.raises(ValueError):
-        toon.midpoint_ts(7)
+        face_params.midpoint_ts(7)
 
 
 def _small_config() -> dict:

@@ -34,7 +34,7 @@ from animator.rig import (
     tween_filename,
 )
 from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.toon import midpoint_ts
+from animator.rigbuild.face_params import midpoint_ts
 from animator.rigbuild.warp import WarpBackend
 
 #: The photo rig config (poses, expressions, base paths) shipped next to this module.

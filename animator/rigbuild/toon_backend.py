@@ -13,7 +13,8 @@ import numpy as np
 
 from animator.rig import Expression, RigConfig
 from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.toon import Face, face_from_names, lerp_face, render
+from animator.rigbuild.face_params import Face, face_from_names, lerp_face
+from animator.rigbuild.toon import render
 
 
 def _face(config: RigConfig, expr: Expression) -> Face:

@@ -26,7 +26,7 @@ import numpy as np
 
 from animator.rig import Expression, MouthShape, RigConfig
 from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.toon import Face, face_from_names, lerp_face
+from animator.rigbuild.face_params import Face, face_from_names, lerp_face
 from animator.rigbuild.warp_face import (
     FaceLayout,
     edit_points,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animator.rigbuild.toon import Face
+from animator.rigbuild.face_params import Face
 from keypoints.face import (
     CHIN,
     FOREHEAD,
