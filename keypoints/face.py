@@ -16,12 +16,8 @@ from the camera, so a landmark (x_px, y_px, z_px) is the world point (x_px, -y_p
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from keypoints.lips import LipFrame
+from keypoints.native_log import native_notices_filtered
 
 N_LANDMARKS = 478
 #: Landmark indices (mediapipe FaceMesh topology).
@@ -193,26 +190,6 @@ class FaceObservation:
 
 # --- the tracker --------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the block.
-
-    mediapipe's C++ side (TFLite, absl) prints INFO/WARNING notices straight to fd 2 when a
-    graph starts; they are noise on a command line whose errors are one line each, and the
-    GLOG_/TF_ environment switches only work when set before the process starts.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class FaceTracker:
     """mediapipe FaceMesh over RGB frames; use as a context manager (always closes).
 
@@ -223,11 +200,16 @@ class FaceTracker:
     def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5):
         import mediapipe as mp  # heavy import, only when a tracker is made
 
-        with _native_stderr_silenced():
+        # mediapipe's native notices would clutter a terminal whose errors are one line each.
+        self._quiet = native_notices_filtered()
+        self._quiet.__enter__()
+        try:
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence)
-        self._warmed_up = False
+        except BaseException:
+            self._quiet.__exit__(None, None, None)
+            raise
 
     def process(self, rgb: np.ndarray) -> FaceObservation | None:
         """The face in ``rgb`` (uint8[H, W, 3]), or None when there is none."""
@@ -235,12 +217,7 @@ class FaceTracker:
             raise RuntimeError("FaceTracker is closed")
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8[H, W, 3] RGB, got {rgb.dtype}{list(rgb.shape)}")
-        if self._warmed_up:
-            result = self._mesh.process(np.ascontiguousarray(rgb))
-        else:  # the first inference is when TFLite/absl print their start-up notices
-            with _native_stderr_silenced():
-                result = self._mesh.process(np.ascontiguousarray(rgb))
-            self._warmed_up = True
+        result = self._mesh.process(np.ascontiguousarray(rgb))
         if not result.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
@@ -253,6 +230,7 @@ class FaceTracker:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+            self._quiet.__exit__(None, None, None)
 
     def __enter__(self) -> FaceTracker:
         return self

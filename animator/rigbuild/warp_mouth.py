@@ -26,6 +26,9 @@ _SHIFT_BITS = 4
 #: Cavity colour = lip colour x CAVITY_SHADE; the tongue (TONGUE_SHADE x lip colour) shows
 #: at the bottom of the opening, blended in by up to TONGUE_MIX.
 CAVITY_SHADE = 0.3
+#: A mouth interior is dark red whatever the lip colour reads as: the cavity is mixed halfway
+#: towards this RGB, so a greyish photo does not get a grey hole.
+CAVITY_RGB = (92, 26, 34)
 TONGUE_SHADE = 0.85
 TONGUE_MIX = 0.6
 #: Lips opened less than this (inner gap over the opening's width) are left to the warp.
@@ -93,6 +96,7 @@ def paint_mouth(warped: np.ndarray, source: np.ndarray, src_pts_px: np.ndarray,
     c = source.shape[2]
     cavity = np.empty(box + (c,), np.float32)
     cavity[:] = lips * CAVITY_SHADE
+    cavity[..., :3] = 0.5 * cavity[..., :3] + 0.5 * np.array(CAVITY_RGB[: min(c, 3)], np.float32)
     lower_mid = dst_pts_px[LOWER_LIP_INNER] - shift
     yy, xx = np.mgrid[0:box[0], 0:box[1]].astype(np.float32)
     tongue = np.exp(-(((xx - lower_mid[0]) / (0.3 * width_px)) ** 2
