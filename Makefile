@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the tests use (espeak-ng: real speech with known content).
-DEB_PACKAGES := espeak-ng libespeak-ng1
+# Debian packages the tests use: espeak-ng (real speech with known content), chromium (the
+# live web page, headless), libportaudio2 (sounddevice, the microphone source).
+DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2
 
 .PHONY: help install sysdeps demo test lint bench toon astronaut model clean
 

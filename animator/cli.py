@@ -16,7 +16,7 @@ from animator import __version__
 
 EXIT_BAD_INPUT = 2
 #: Modules that register subcommands, in the order of ``animator --help``.
-COMMAND_MODULES = ("animator.cli_render", "animator.cli_rig")
+COMMAND_MODULES = ("animator.cli_render", "animator.cli_live", "animator.cli_rig")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,10 @@ file as fast as it goes. For the same input and seed, a whole-file run and a run
 chunks of any size give the same frames. The ``seed`` silence and motion modes need the
 whole clip (the seed normalises by the clip and squeezes time into whole seconds), so with
 either of them the loop holds its frames until :meth:`Engine.finish`.
+
+Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
+handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a tracked head that
+goes missing fades into the synthesised idle motion and back when it returns.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from keypoints.stream import AudioLipStream
 
 MOTION_MODES = ("natural", "seed")
 SILENCE_MODES = ("stream", "seed")
+HEAD_MODES = ("synth", "tracked", "mix")
 
 #: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
 #: mouth features (open, wide).
@@ -42,6 +47,12 @@ class EngineConfig:
     motion_params: MotionParams | None = None
     silence_params: SilenceParams = field(default_factory=SilenceParams)
     select_params: SelectParams = field(default_factory=SelectParams)
+    #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
+    #: measured plus synthesised.
+    head: str = "synth"
+    #: time constant (seconds) of the fade between a measured head and the synthesised one
+    #: when measurements start or stop arriving.
+    head_fade_s: float = 0.25
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -50,6 +61,12 @@ class EngineConfig:
             raise ValueError(f"motion must be one of {MOTION_MODES}, got {self.motion!r}")
         if self.silence not in SILENCE_MODES:
             raise ValueError(f"silence must be one of {SILENCE_MODES}, got {self.silence!r}")
+        if self.head not in HEAD_MODES:
+            raise ValueError(f"head must be one of {HEAD_MODES}, got {self.head!r}")
+        if self.head != "synth" and (self.motion == "seed" or self.silence == "seed"):
+            raise ValueError("a tracked head needs the streaming motion and silence modes")
+        if self.head_fade_s < 0:
+            raise ValueError("head_fade_s must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,31 @@ def rig_extent_deg(rig: Rig) -> np.ndarray:
     return np.max(np.abs(np.stack(list(rig.config.pose_angles.values()))), axis=0)
 
 
+class HeadBlend:
+    """Measured head angles blended with synthesised ones, one video frame per :meth:`step`.
+
+    The weight of the measurement follows its presence (1 while angles arrive, 0 while they
+    do not) with time constant ``fade_s``; while it is missing the last measured angles fade
+    out, so a lost face never makes the head jump.
+    """
+
+    def __init__(self, fps: float, fade_s: float, add_synth: bool) -> None:
+        self._alpha = 1.0 if fade_s == 0 else 1.0 - float(np.exp(-1.0 / (fps * fade_s)))
+        self._add_synth = add_synth
+        self._weight = 0.0
+        self._last = np.zeros(3)
+
+    def step(self, synth_deg: np.ndarray, measured_deg: np.ndarray | None) -> np.ndarray:
+        """synth_deg, measured_deg: float[3] (pitch, yaw, roll) degrees; measured None when
+        there is no measurement for this frame. Returns float64[3] degrees."""
+        present = measured_deg is not None and bool(np.all(np.isfinite(measured_deg)))
+        if present:
+            self._last = np.asarray(measured_deg, dtype=np.float64)
+        self._weight += ((1.0 if present else 0.0) - self._weight) * self._alpha
+        synth_gain = 1.0 if self._add_synth else 1.0 - self._weight
+        return self._weight * self._last + synth_gain * np.asarray(synth_deg, np.float64)
+
+
 class Engine:
     """Lip frames (any source, any rate) -> video frames at ``config.fps``."""
 
@@ -81,6 +123,9 @@ class Engine:
         self._silence = SilenceDetector(config.fps, config.silence_params)
         self._selector = FrameSelector(rig, config.fps, config.select_params)
         self._deferred = config.motion == "seed" or config.silence == "seed"
+        self._head = (None if config.head == "synth"
+                      else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
+        self._head_in: np.ndarray | None = None
         self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
         self._next_index = 0
         self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
@@ -102,8 +147,13 @@ class Engine:
                       .astype(np.float64), mouth_features(frame))
         return self._good
 
-    def push(self, lips: Iterable[LipFrame]) -> list[Frame]:
-        """Feed lip frames in time order; returns the video frames now decided."""
+    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None) -> list[Frame]:
+        """Feed lip frames in time order; returns the video frames now decided.
+
+        head_deg: float[3] measured head angles (degrees) for the frames decided by this call,
+        or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
+        """
+        self._head_in = head_deg
         ready: list[tuple[int, np.ndarray, np.ndarray]] = []
         for lf in lips:
             cur = (lf.t_s, *self._sample(lf))
@@ -136,7 +186,10 @@ class Engine:
         out = []
         for i, lips, mouth in items:
             mask = self._silence.step(lips)
-            out.append(self._decide(i, self._motion.step(mask), mask, mouth))
+            angles = self._motion.step(mask)
+            if self._head is not None:
+                angles = self._head.step(angles, self._head_in)
+            out.append(self._decide(i, angles, mask, mouth))
         return out
 
     def _run_deferred(self) -> list[Frame]:

@@ -6,10 +6,11 @@ exits with status 2, no traceback.
 
 from animator.fsutil import OutputError
 from animator.latent.directions import LatentError
+from animator.live import LiveError
 from animator.rig import RigError
 from animator.rigbuild.warp import WarpError
 from keypoints.audio import AudioError
 from keypoints.mappingnet import ModelContractError
 
 USER_ERRORS: tuple[type[Exception], ...] = (AudioError, RigError, ModelContractError,
-                                            OutputError, LatentError, WarpError)
+                                            OutputError, LatentError, WarpError, LiveError)

@@ -1,0 +1,61 @@
+"""The fixed frame schedule of live mode: tick i is due at ``start + i / fps``.
+
+A tick that comes late (the loop was busy, the machine stalled) is served at once, and ticks
+that were missed entirely are skipped rather than bunched up: the schedule never drifts and
+never tries to catch up with a burst of frames.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tick:
+    index: int  # frame number on the schedule (skipped ticks leave gaps)
+    due_s: float  # when it was due, clock seconds
+    late_s: float  # how late it is served (>= 0), seconds
+
+
+class FrameClock:
+    """``wait()`` sleeps until the next tick is due and returns it.
+
+    now / sleep: the clock (seconds) and the sleep function; replaced in tests.
+    """
+
+    def __init__(self, fps: float, now: Callable[[], float] = time.perf_counter,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not fps > 0:
+            raise ValueError("fps must be > 0")
+        self.period_s = 1.0 / fps
+        self._now = now
+        self._sleep = sleep
+        self.start_s: float | None = None
+        self._next = 0
+        self.n_late = 0  # ticks served more than one period after they were due
+        self.n_skipped = 0  # ticks never served because the loop was too far behind
+        self.max_late_s = 0.0
+
+    def wait(self) -> Tick:
+        now = self._now()
+        if self.start_s is None:
+            self.start_s = now
+        due = self.start_s + self._next * self.period_s
+        if now < due:
+            self._sleep(due - now)
+            now = self._now()
+        total_late = max(0.0, now - due)
+        behind = int((total_late + 1e-9) // self.period_s)  # 1e-9: float noise
+        if behind > 0:  # whole periods missed: skip to the newest tick that is due
+            self.n_skipped += behind
+            self._next += behind
+            due += behind * self.period_s
+        late = max(0.0, now - due)
+        if total_late > self.period_s:
+            self.n_late += 1
+        self.max_late_s = max(self.max_late_s, total_late)
+        tick = Tick(self._next, due, late)
+        self._next += 1
+        return tick

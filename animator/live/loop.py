@@ -1,0 +1,214 @@
+"""The live loop: sources -> the same :class:`~animator.engine.Engine` as offline -> sinks,
+one frame per tick of a fixed schedule.
+
+Each tick the loop takes what the sources delivered since the last one (audio samples through
+MappingNet, or the newest face observation), feeds the engine exactly one lip frame stamped
+with the tick's time, and offers the decided frame to every sink (each in its own thread, so
+a slow sink only drops its own frames). Lips older than ``stale_s`` (face lost, device
+unplugged, audio underrun) are replaced by the rest mouth and a missing head measurement by
+None: the engine then goes on with idle motion, and recovers as soon as data returns.
+Everything kept per tick is O(1): the loop can run for hours.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from animator.engine import Engine, Frame
+from animator.live.clock import FrameClock
+from animator.live.mailbox import SinkWorker
+from keypoints.lips import REQUIRED_NAMES, LipFrame
+from keypoints.stream import AudioLipStream, rest_points
+
+#: Inputs older than this (seconds) count as lost.
+STALE_S = 0.25
+#: Python thread switch interval while the loop runs (seconds).
+GIL_SWITCH_S = 0.0005
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """One tick's decision, as handed to the sinks."""
+
+    frame: Frame
+    due_s: float  # clock time the tick was due, seconds
+    #: centre sample of the audio lips shown, counted from the first sample the audio
+    #: source delivered (at the model's rate); None without fresh audio
+    audio_sample: int | None
+    #: number of the camera frame the lips/head come from, None without a fresh face
+    camera_frame: int | None
+    decided_s: float  # clock time the frame was decided, seconds
+
+
+class Sink(Protocol):
+    """What the loop needs of a sink. ``send`` runs in the sink's own thread; an optional
+    ``poll()`` runs in the loop's thread each tick and returns False to end the loop (a
+    window that the user closed)."""
+
+    name: str
+
+    def send(self, frame: LiveFrame) -> None: ...
+
+
+class AudioInput(Protocol):
+    sample_rate: int
+
+    def read(self) -> np.ndarray: ...
+
+
+class FaceInput(Protocol):
+    def latest(self) -> Any: ...  # animator.live.camera.Observation | None
+
+
+class LiveLoop:
+    """Steps the engine once per tick. ``step(index, now_s)`` is the whole per-frame work
+    (pure apart from the sources' ``read``/``latest``); :meth:`run` drives it from a clock.
+
+    audio + lip_stream: lips from speech (MappingNet); face: lips (when there is no audio)
+    and head angles (``Engine`` head modes ``tracked``/``mix``) from a tracked camera.
+    mirror: the avatar moves like the user's reflection (yaw and roll negated).
+    """
+
+    def __init__(self, engine: Engine, sinks: Sequence[Sink] = (), *,
+                 audio: AudioInput | None = None, lip_stream: AudioLipStream | None = None,
+                 face: FaceInput | None = None, mirror: bool = True,
+                 stale_s: float = STALE_S) -> None:
+        if (audio is None) != (lip_stream is None):
+            raise ValueError("audio needs a lip_stream (and a lip_stream needs audio)")
+        self.engine = engine
+        self.fps = engine.config.fps
+        self.audio, self.lip_stream, self.face = audio, lip_stream, face
+        self._mirror = np.array([1.0, -1.0, -1.0]) if mirror else np.ones(3)
+        self._stale_s = stale_s
+        names = lip_stream.model.keypoint_names if lip_stream is not None else REQUIRED_NAMES
+        self._names: tuple[str, ...] = tuple(names)
+        self._lips: np.ndarray | None = None  # newest fresh lip keypoints float32[K, 3]
+        self._lips_s = -np.inf  # when they arrived
+        self._lips_sample: int | None = None
+        self._audio_offset = 0  # source samples dropped before the first tick
+        self._lips_camera: int | None = None
+        self._head: np.ndarray | None = None  # newest measured head, float[3] degrees
+        self._head_s = -np.inf
+        self._head_camera: int | None = None
+        self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}")) for s in sinks]
+        self.n_ticks = 0
+        self.n_stale = 0  # ticks shown with rest lips because the lip source was silent
+        self.last_step_s = 0.0  # compute time of the last step, seconds
+
+    # --- sources --------------------------------------------------------------------------
+
+    def _pull_audio(self, now_s: float) -> None:
+        if self.audio is None:
+            return
+        lips = self.lip_stream.push(self.audio.read())
+        if lips:
+            newest = lips[-1]
+            self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
+            hop = self.lip_stream.model.feature_config.hop_length
+            self._lips_sample = self._audio_offset + (self.lip_stream.n_frames - 1) * hop
+            self._lips_camera = None
+
+    def _pull_face(self, now_s: float) -> None:
+        if self.face is None:
+            return
+        obs = self.face.latest()
+        if obs is None or obs.face is None:
+            return
+        self._head = np.asarray(obs.face.head_pose_deg(), dtype=np.float64) * self._mirror
+        self._head_s, self._head_camera = now_s, obs.frame_number
+        if self.audio is None:
+            lf = obs.face.lip_frame(obs.capture_s)
+            self._lips, self._lips_s, self._names = lf.points, now_s, tuple(lf.names)
+            self._lips_camera, self._lips_sample = obs.frame_number, None
+
+    # --- one tick -------------------------------------------------------------------------
+
+    def drop_backlog(self) -> None:
+        """Discard what the sources delivered before the first tick (while the other
+        devices and sinks were opening): a live avatar starts from the present."""
+        if self.audio is not None and self.n_ticks == 0:
+            self._audio_offset += len(self.audio.read())
+        if self.face is not None:
+            self.face.latest()
+
+    def step(self, index: int, now_s: float, due_s: float | None = None) -> Frame:
+        """Decide frame ``index`` (time index / fps) with what the sources hold at ``now_s``
+        (clock seconds) and offer it to the sinks. Returns the engine's frame."""
+        t0 = time.perf_counter()
+        self._pull_audio(now_s)
+        self._pull_face(now_s)
+        fresh = self._lips is not None and now_s - self._lips_s <= self._stale_s
+        points = self._lips if fresh else rest_points(self._names)
+        if not fresh:
+            self.n_stale += 1
+        head = self._head if now_s - self._head_s <= self._stale_s else None
+        frames = self.engine.push([LipFrame(index / self.fps, points, self._names)], head)
+        frame = frames[-1]  # more than one only after skipped ticks: show the newest
+        camera = self._lips_camera if fresh else None
+        if camera is None and head is not None:
+            camera = self._head_camera
+        live = LiveFrame(frame, now_s if due_s is None else due_s,
+                         self._lips_sample if fresh else None, camera, time.perf_counter())
+        for _, worker in self._workers:
+            worker.offer(live)
+        self.n_ticks += 1
+        self.last_step_s = time.perf_counter() - t0
+        return frame
+
+    def poll_sinks(self) -> bool:
+        """Run the sinks' UI work in this thread; False when one asks to stop. A sink whose
+        thread failed raises its error here."""
+        go_on = True
+        for sink, worker in self._workers:
+            if worker.error is not None:
+                raise worker.error
+            poll = getattr(sink, "poll", None)
+            if poll is not None and poll() is False:
+                go_on = False
+        return go_on
+
+    def sink_stats(self) -> dict[str, dict[str, int]]:
+        return {s.name: {"handled": w.n_handled, "dropped": w.n_dropped}
+                for s, w in self._workers}
+
+    def run(self, clock: FrameClock, *, stop: threading.Event | None = None,
+            duration_s: float | None = None,
+            on_tick: Callable[[Frame], None] | None = None) -> None:
+        """Step on ``clock``'s schedule until ``stop`` is set, ``duration_s`` has passed (clock
+        seconds since the first tick), or a sink asks to stop. KeyboardInterrupt propagates
+        (the caller's context managers release the devices)."""
+        self.drop_backlog()
+        # Sink, server and capture threads share the GIL with this one: hand it back within
+        # 0.5 ms (Python's default is 5 ms, a sixth of a frame) while the loop runs.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, GIL_SWITCH_S))
+        try:
+            while stop is None or not stop.is_set():
+                tick = clock.wait()
+                if duration_s is not None and tick.due_s - clock.start_s >= duration_s:
+                    return
+                frame = self.step(tick.index, tick.due_s + tick.late_s, tick.due_s)
+                if on_tick is not None:
+                    on_tick(frame)
+                if not self.poll_sinks():
+                    return
+        finally:
+            sys.setswitchinterval(switch)
+
+    def close(self) -> None:
+        """Stop the sink threads (a blocked sink is abandoned after a short wait)."""
+        for _, worker in self._workers:
+            worker.close(timeout_s=1.0)
+
+    def __enter__(self) -> LiveLoop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

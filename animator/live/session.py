@@ -1,0 +1,134 @@
+"""A live session from options: open the sources and sinks the options name, run the loop,
+release everything (Ctrl-C, a closed window, the end of ``seconds`` or an error alike)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from animator.compose import FrameCompositor
+from animator.engine import Engine, EngineConfig, Frame
+from animator.live import LiveError
+from animator.live.clock import FrameClock
+from animator.live.loop import LiveLoop
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    audio: str | None = None  # "mic", "mic:DEVICE" or an audio file
+    camera: str | None = None  # device index or video file
+    rig_dir: str | Path | None = None
+    model_path: str | Path | None = None
+    fps: float = 30.0
+    seed: int = 0
+    head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
+    window: bool = False
+    web_port: int | None = None
+    virtual_cam: bool = False
+    vmc: tuple[str, int] | None = None
+    width_px: int = 512
+    background_rgb: tuple[int, int, int] = (236, 240, 244)
+    loop_files: bool = False  # start audio/video files again at their end
+    seconds: float | None = None  # stop after this long (None: until Ctrl-C)
+    mirror: bool = True
+
+    @property
+    def head_mode(self) -> str:
+        return self.head or ("tracked" if self.camera is not None else "synth")
+
+
+@dataclass
+class LiveSummary:
+    ticks: int = 0
+    late: int = 0
+    skipped: int = 0
+    stale: int = 0
+    interrupted: bool = False
+    sinks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
+             on_ready: Callable[[dict[str, str]], None] | None = None,
+             on_tick: Callable[[Frame], None] | None = None) -> LiveSummary:
+    """Run live mode until Ctrl-C / ``stop`` / ``opts.seconds`` / a closed window; every
+    device and server is released on the way out, whatever ended it.
+
+    on_ready(info) is called once everything is open, with e.g. {"web": URL}.
+    """
+    from animator.rig import load_rig
+    from keypoints.assets import default_rig_dir
+    from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet
+    from keypoints.stream import AudioLipStream
+
+    if opts.audio is None and opts.camera is None:
+        raise LiveError("live mode needs an input: --audio mic|FILE and/or --camera INDEX|FILE")
+    if opts.head_mode != "synth" and opts.camera is None:
+        raise LiveError(f"--head {opts.head_mode} follows your head: it needs --camera")
+    rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
+    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode))
+    summary = LiveSummary()
+    info: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        audio = lip_stream = face = None
+        if opts.audio is not None:
+            model = MappingNet.load(opts.model_path or DEFAULT_MODEL_PATH)
+            rate = model.feature_config.sample_rate
+            audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
+            lip_stream = AudioLipStream(model)
+        if opts.camera is not None:
+            from animator.live.camera import TrackedCamera, parse_camera
+
+            face = stack.enter_context(TrackedCamera(parse_camera(opts.camera),
+                                                     loop=opts.loop_files))
+        sinks = []
+        if opts.window:
+            from animator.live.window import WindowSink
+
+            compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
+            sinks.append(stack.enter_context(WindowSink(compositor)))
+        if opts.web_port is not None:
+            from animator.live.web import WebSink
+
+            web = stack.enter_context(WebSink(rig, opts.web_port))
+            sinks.append(web)
+            info["web"] = web.url
+        if opts.virtual_cam:
+            from animator.live.vcam import VirtualCamSink
+
+            # a compositor of its own: each sink composes in its own thread
+            compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
+            sinks.append(stack.enter_context(VirtualCamSink(compositor, opts.fps)))
+        if opts.vmc is not None:
+            from animator.live.vmc import VmcSink
+
+            sinks.append(stack.enter_context(VmcSink(*opts.vmc)))
+            info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
+        loop = stack.enter_context(LiveLoop(engine, sinks, audio=audio, lip_stream=lip_stream,
+                                            face=face, mirror=opts.mirror))
+        if on_ready is not None:
+            on_ready(info)
+        clock = FrameClock(opts.fps)
+        try:
+            loop.run(clock, stop=stop, duration_s=opts.seconds, on_tick=on_tick)
+        except KeyboardInterrupt:  # Ctrl-C is how live mode normally ends
+            summary.interrupted = True
+        finally:
+            summary.ticks, summary.late, summary.skipped = loop.n_ticks, clock.n_late, \
+                clock.n_skipped
+            summary.stale, summary.sinks = loop.n_stale, loop.sink_stats()
+    return summary
+
+
+def _open_audio(spec: str, sample_rate: int, loop: bool):
+    """'mic' / 'mic:DEVICE' -> Microphone; anything else -> FileAudio (played in real time)."""
+    from animator.live.audio_in import FileAudio, Microphone
+
+    if spec == "mic" or spec.startswith("mic:"):
+        device = spec[4:] or None
+        if device is not None and device.isdigit():
+            device = int(device)
+        return Microphone(device, sample_rate)
+    return FileAudio(spec, sample_rate, loop=loop)

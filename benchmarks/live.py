@@ -1,0 +1,283 @@
+"""Live mode, measured: the audio path and the webcam path driven from files in real time.
+
+    python -m benchmarks.live [--json] [--seconds 30] [--fps 30] [--path audio|webcam|both]
+
+Audio path: the demo speech played as a microphone (10 ms blocks) -> MappingNet -> engine ->
+web sink, with a WebSocket client on 127.0.0.1 receiving the frame choices. Webcam path: a
+clip rendered here from the built-in toon character (its face moves and speaks) played as a
+webcam -> FaceMesh -> engine (head tracked, lips from the face) -> web sink -> client.
+
+Reported per path: compute per frame (p50/p99; webcam: FaceMesh + loop step), end-to-end
+latency (an audio sample / camera frame entering -> its frame choice received from the
+WebSocket), frames late by more than one period, skipped ticks, frames each sink dropped, and
+the process RSS at the start, after 10 % of the run and at the end. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from animator.compose import FrameCompositor
+from animator.engine import AudioAnimator, Engine, EngineConfig
+from animator.live.audio_in import BLOCK_SAMPLES, FileAudio
+from animator.live.camera import TrackedCamera
+from animator.live.clock import FrameClock
+from animator.live.loop import STALE_S, LiveLoop
+from animator.live.web import WebSink
+from animator.rig import load_rig
+from animator.silence import SilenceParams
+from benchmarks.machine import machine_info
+from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.audio import load_audio
+from keypoints.mappingnet import MappingNet
+from keypoints.stream import AudioLipStream
+
+DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux /proc)."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _ms(x: list[float] | np.ndarray) -> dict:
+    a = np.asarray(x, dtype=np.float64) * 1000.0
+    if not len(a):
+        return {"n": 0}
+    return {"p50": round(float(np.percentile(a, 50)), 2),
+            "p99": round(float(np.percentile(a, 99)), 2),
+            "max": round(float(a.max()), 2), "n": int(len(a))}
+
+
+_RECORDER = """
+import json, sys, time
+from websockets.sync.client import connect
+with connect(sys.argv[1], compression=None) as ws, open(sys.argv[2], "w") as out:
+    print("ready", flush=True)
+    try:
+        for text in ws:
+            m = json.loads(text)
+            print(time.perf_counter(), m['audio_sample'], m['camera_frame'], file=out)
+    except Exception:
+        pass
+"""
+
+
+class WsRecorder:
+    """A WebSocket client in its own process (as a browser would be): the receive time
+    (``time.perf_counter``: CLOCK_MONOTONIC, shared by processes) of every frame choice."""
+
+    def __init__(self, port: int) -> None:
+        # to a file, not a pipe: a full pipe would stall the client (and so its socket)
+        self._log = tempfile.NamedTemporaryFile("r", suffix=".txt")
+        self._proc = subprocess.Popen([sys.executable, "-c", _RECORDER,
+                                       f"ws://127.0.0.1:{port}/ws", self._log.name],
+                                      stdout=subprocess.PIPE, text=True)
+        if self._proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the WebSocket recorder did not connect")
+        self.got: list[tuple[float, int | None, int | None]] = []
+
+    def close(self) -> None:
+        """Stop the client (after the server closed) and parse what it received."""
+        try:
+            self._proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.communicate()
+        out = self._log.read()
+        self._log.close()
+
+        def num(x: str) -> int | None:
+            return None if x == "None" else int(x)
+
+        for line in out.splitlines():
+            t, a, c = line.split()
+            self.got.append((float(t), num(a), num(c)))
+
+
+def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark setup timed out")
+        time.sleep(0.01)
+
+
+def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
+              extra_compute: Callable[[], float] | None = None) -> tuple[dict, WsRecorder]:
+    rec = WsRecorder(web.port)
+    _wait(lambda: web.n_clients == 1, 10)
+    n = int(seconds * fps) + 2
+    steps = np.zeros(n)  # preallocated: the benchmark itself must not grow while it measures
+    count = [0]
+    rss = {"start": round(rss_mb(), 1)}
+    clock = FrameClock(fps)
+    tenth = max(1, n // 10)
+
+    def on_tick(_frame) -> None:
+        if count[0] < n:
+            steps[count[0]] = loop.last_step_s + (extra_compute() if extra_compute else 0.0)
+        count[0] += 1
+        if count[0] == tenth:
+            rss["after_10pct"] = round(rss_mb(), 1)
+
+    loop.run(clock, duration_s=seconds, on_tick=on_tick)
+    rss["end"] = round(rss_mb(), 1)
+    time.sleep(0.2)  # the last messages in flight
+    web.close()  # ends the recorder's connection
+    rec.close()
+    stats = {"frames": loop.n_ticks, "late_over_one_period": clock.n_late,
+             "skipped_ticks": clock.n_skipped, "max_late_ms": round(clock.max_late_s * 1e3, 2),
+             "compute_ms": _ms(steps[:min(n, count[0])]), "rss_mb": rss,
+             "sinks": loop.sink_stats(), "received": len(rec.got)}
+    return stats, rec
+
+
+def audio_path(seconds: float, fps: float) -> dict:
+    model = MappingNet.load()
+    rig = load_rig(default_rig_dir())
+    sr = model.feature_config.sample_rate
+    with FileAudio(DEMO, sr, loop=True) as audio, WebSink(rig, 0) as web:
+        loop = LiveLoop(Engine(rig, EngineConfig(fps=fps)), [web], audio=audio,
+                        lip_stream=AudioLipStream(model))
+        with loop:
+            stats, rec = _run_loop(loop, web, seconds, fps)
+        # shown: the sample at the centre of the lips shown; oldest new: the oldest sample a
+        # frame is the first to reflect (adds the frame period's sample-and-hold: worst case)
+        shown, first = [], []
+        prev = None
+        for recv_s, c, _ in rec.got:
+            if c is None:
+                continue
+            shown.append(recv_s - audio.arrival_s(c))
+            if prev is not None and c > prev:
+                first.append(recv_s - audio.arrival_s(prev + 1))
+            prev = c
+    smooth = SilenceParams()
+    stats["end_to_end_ms"] = {"audio_sample_shown_to_ws": _ms(shown),
+                              "oldest_new_audio_sample_to_ws": _ms(first)}
+    stats["algorithmic_ms"] = {
+        "model_lookahead_plus_half_window": round(model.algorithmic_latency_s * 1e3, 2),
+        "device_block": round(1e3 * BLOCK_SAMPLES / sr, 2),
+        "frame_period_sample_and_hold_max": round(1e3 / fps, 2),
+        "mouth_total_max": round(model.algorithmic_latency_s * 1e3 + 1e3 * BLOCK_SAMPLES / sr
+                                 + 1e3 / fps, 2),
+        "silence_mask_smoothing_delay": round(1e3 * smooth.smooth_s / 2, 1),
+        "note": "the mask smoothing delays only the head-motion gain, not the mouth"}
+    return stats
+
+
+def make_face_video(path: Path, seconds: float, fps: float = 30.0, width: int = 480,
+                    blank: tuple[float, float] | None = None) -> Path:
+    """An MJPG clip of the toon character speaking the demo clip with natural head motion,
+    rendered through the offline engine; ``blank`` (start, end seconds) shows no face."""
+    rig = load_rig(default_rig_dir())
+    anim = AudioAnimator(rig, MappingNet.load(), EngineConfig(fps=fps, seed=1))
+    speech = load_audio(DEMO)
+    n = int(seconds * fps)
+    reps = int(np.ceil(seconds * 16000 / len(speech))) + 1
+    frames = anim.push_audio(np.tile(speech, reps)[: int((seconds + 1) * 16000)])[:n]
+    comp = FrameCompositor(rig, width, (236, 240, 244))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, comp.size)
+    empty = np.full((comp.size[1], comp.size[0], 3), (244, 240, 236), np.uint8)
+    for f in frames:
+        hide = blank is not None and blank[0] <= f.t_s < blank[1]
+        writer.write(empty if hide else cv2.cvtColor(comp.compose(f.choice), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+class _ObsLog:
+    """Wraps a TrackedCamera: the capture time of every observation the loop picks up
+    (preallocated for ``n`` camera frames) and the tracking time of the newest one."""
+
+    def __init__(self, cam: TrackedCamera, n: int) -> None:
+        self.cam = cam
+        self.capture_s = np.full(n, np.nan)
+        self.pending_track_s = 0.0
+
+    def latest(self):
+        obs = self.cam.latest()
+        if obs is not None:
+            if obs.frame_number < len(self.capture_s):
+                self.capture_s[obs.frame_number] = obs.capture_s
+            self.pending_track_s = obs.tracked_s - obs.capture_s
+        return obs
+
+    def take_track_s(self) -> float:
+        """FaceMesh time of an observation picked up since the last call (0 if none)."""
+        t, self.pending_track_s = self.pending_track_s, 0.0
+        return t
+
+
+def webcam_path(seconds: float, fps: float) -> dict:
+    rig = load_rig(default_rig_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_face_video(Path(tmp) / "face.avi", min(seconds, 20.0), fps)
+        with TrackedCamera(video, loop=True) as cam, WebSink(rig, 0) as web:
+            log = _ObsLog(cam, int(seconds * fps * 2) + 100)
+            loop = LiveLoop(Engine(rig, EngineConfig(fps=fps, head="tracked")), [web],
+                            face=log)
+            with loop:
+                stats, rec = _run_loop(loop, web, seconds, fps, log.take_track_s)
+            e2e = [recv_s - log.capture_s[c] for recv_s, _, c in rec.got
+                   if c is not None and c < len(log.capture_s) and np.isfinite(log.capture_s[c])]
+            tracked = [c is not None for _, _, c in rec.got]
+    stats["compute_ms_note"] = "FaceMesh + head pose + lips (capture thread) + loop step"
+    stats["end_to_end_ms"] = {"camera_frame_read_to_ws": _ms(e2e)}
+    stats["frames_with_a_face"] = int(sum(tracked))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.live", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print JSON only")
+    ap.add_argument("--seconds", type=float, default=30.0, help="run length per path")
+    ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--path", choices=("audio", "webcam", "both"), default="both")
+    args = ap.parse_args(argv)
+    report: dict = {"machine": machine_info(), "fps": args.fps, "seconds": args.seconds,
+                    "stale_s": STALE_S}
+    if args.path in ("audio", "both"):
+        report["audio"] = audio_path(args.seconds, args.fps)
+    if args.path in ("webcam", "both"):
+        report["webcam"] = webcam_path(args.seconds, args.fps)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    m = report["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; "
+          f"{args.seconds:g} s per path at {args.fps:g} fps")
+    for name in ("audio", "webcam"):
+        if name not in report:
+            continue
+        s = report[name]
+        c = s["compute_ms"]
+        print(f"{name}: compute/frame p50 {c['p50']} ms, p99 {c['p99']} ms; "
+              f"late>1 period {s['late_over_one_period']}, skipped {s['skipped_ticks']}; "
+              f"RSS {s['rss_mb']}")
+        for what, e in s["end_to_end_ms"].items():
+            print(f"  {what}: p50 {e.get('p50')} ms, p99 {e.get('p99')} ms, "
+                  f"max {e.get('max')} ms")
+    if "audio" in report:
+        print(f"  algorithmic (audio): {report['audio']['algorithmic_ms']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""VMC/OSC out: a real UDP receiver on 127.0.0.1 decodes what the sink sends (with its own
+OSC parser, written from the OSC 1.0 specification)."""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+
+import numpy as np
+import pytest
+
+from animator.engine import Frame
+from animator.live.loop import LiveFrame
+from animator.live.vmc import VmcSink, parse_host_port, vowel_weights
+from animator.select import FrameChoice
+
+
+def _string(data: bytes, pos: int) -> tuple[str, int]:
+    end = data.index(b"\0", pos)
+    return data[pos:end].decode(), (end + 4) & ~3
+
+
+def parse_osc(data: bytes) -> list[tuple[str, str, list]]:
+    """[(address, type tags, args)] of a message or (nested) bundle."""
+    if data.startswith(b"#bundle\0"):
+        assert struct.unpack(">Q", data[8:16])[0] == 1  # "immediately"
+        out, pos = [], 16
+        while pos < len(data):
+            (size,) = struct.unpack(">i", data[pos:pos + 4])
+            assert size % 4 == 0
+            out += parse_osc(data[pos + 4:pos + 4 + size])
+            pos += 4 + size
+        assert pos == len(data)
+        return out
+    address, pos = _string(data, 0)
+    tags, pos = _string(data, pos)
+    assert tags.startswith(",")
+    args = []
+    for t in tags[1:]:
+        if t == "i":
+            args.append(struct.unpack(">i", data[pos:pos + 4])[0])
+            pos += 4
+        elif t == "f":
+            args.append(struct.unpack(">f", data[pos:pos + 4])[0])
+            pos += 4
+        elif t == "s":
+            s, pos = _string(data, pos)
+            args.append(s)
+        else:
+            raise AssertionError(f"unexpected type tag {t}")
+    assert pos == len(data)
+    return [(address, tags, args)]
+
+
+def frame(angles, mouth, t=1.5) -> LiveFrame:
+    choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
+    f = Frame(45, t, np.array(angles, float), 1.0, np.array(mouth, float), choice)
+    return LiveFrame(f, t, None, None, t)
+
+
+@pytest.fixture
+def receiver():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    yield sock
+    sock.close()
+
+
+def test_receiver_gets_head_bone_and_vowel_blendshapes(receiver):
+    port = receiver.getsockname()[1]
+    with VmcSink("127.0.0.1", port) as sink:
+        sink.send(frame((10.0, 0.0, 0.0), (0.55, 0.95)))  # nod up, mouth "ah"
+        msgs = parse_osc(receiver.recv(65536))
+        sink.send(frame((0.0, 20.0, -6.0), (0.0, 1.0)))  # turn left, tilt right, mouth shut
+        msgs2 = parse_osc(receiver.recv(65536))
+    addresses = [m[0] for m in msgs]
+    assert addresses == ["/VMC/Ext/OK", "/VMC/Ext/T", "/VMC/Ext/Bone/Pos"] + \
+        ["/VMC/Ext/Blend/Val"] * 5 + ["/VMC/Ext/Blend/Apply"]
+    by = {(m[0], m[2][0] if m[2] and isinstance(m[2][0], str) else None): m for m in msgs}
+    assert by[("/VMC/Ext/OK", None)][1:] == (",i", [1])
+    assert by[("/VMC/Ext/T", None)][1] == ",f" and by[("/VMC/Ext/T", None)][2][0] == 1.5
+    _, tags, args = by[("/VMC/Ext/Bone/Pos", "Head")]
+    assert tags == ",sfffffff"
+    q = np.array(args[4:])
+    assert abs(np.linalg.norm(q) - 1) < 1e-6
+    # chin up 10 deg = -10 deg about Unity's x axis
+    assert np.allclose(q, [math.sin(math.radians(-5)), 0, 0, math.cos(math.radians(5))],
+                       atol=1e-6)
+    blends = {m[2][0]: m[2][1] for m in msgs if m[0] == "/VMC/Ext/Blend/Val"}
+    assert list(blends) == ["A", "I", "U", "E", "O"]
+    assert all(m[1] == ",sf" for m in msgs if m[0] == "/VMC/Ext/Blend/Val")
+    assert blends["A"] > 0.8 and max(v for k, v in blends.items() if k != "A") < 0.15
+    assert [m for m in msgs if m[0] == "/VMC/Ext/Blend/Apply"][0][1] == ","
+
+    _, _, args2 = [m for m in msgs2 if m[0] == "/VMC/Ext/Bone/Pos"][0]
+    q2 = np.array(args2[4:])
+    # y = -20 (turn to the avatar's left), then z = -6: rotating the forward axis +z
+    fwd = _rotate(q2, np.array([0.0, 0.0, 1.0]))
+    up = _rotate(q2, np.array([0.0, 1.0, 0.0]))
+    assert fwd[0] < -0.3  # faces towards -x, the avatar's left
+    assert up[0] > 0.05  # top of the head towards +x, the avatar's right shoulder
+    blends2 = [m[2][1] for m in msgs2 if m[0] == "/VMC/Ext/Blend/Val"]
+    assert max(blends2) < 0.05  # closed mouth: no vowel
+
+
+def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    x, y, z, w = q
+    u = np.array([x, y, z])
+    return 2 * np.dot(u, v) * u + (w * w - np.dot(u, u)) * v + 2 * w * np.cross(u, v)
+
+
+def test_vowel_weights_pick_the_nearest_vowel():
+    for k, shape in enumerate([(0.55, 0.95), (0.15, 1.2), (0.15, 0.72), (0.3, 1.12),
+                               (0.4, 0.75)]):
+        w = vowel_weights(np.array(shape))
+        assert int(np.argmax(w)) == k and w.sum() <= 1 + 1e-9 and np.all(w >= 0)
+
+
+def test_host_port_parsing():
+    assert parse_host_port("127.0.0.1:39539") == ("127.0.0.1", 39539)
+    for bad in ("127.0.0.1", "host:", ":39539", "h:99999", "h:x"):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            parse_host_port(bad)
+
+
+def test_sending_with_nobody_listening_does_not_fail(receiver):
+    port = receiver.getsockname()[1]
+    receiver.close()
+    with VmcSink("127.0.0.1", port) as sink:
+        for _ in range(3):
+            sink.send(frame((0, 0, 0), (0, 1)))

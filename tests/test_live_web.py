@@ -1,0 +1,176 @@
+"""The web sink: HTTP + WebSocket on 127.0.0.1, and the page in real headless Chromium drawing
+exactly what the compositor draws for the same frame choice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from websockets.sync.client import connect
+
+from animator.compose import FrameCompositor
+from animator.engine import Frame
+from animator.live.loop import LiveFrame
+from animator.live.web import WebSink, rig_images
+from animator.rig import load_rig
+from animator.select import FrameChoice
+from keypoints.assets import default_rig_dir
+
+CHROMIUM = "/usr/bin/chromium"
+BACKGROUND = (236, 240, 244)
+
+
+def live_frame(i: int, image: str, residual=(0.0, 0.0, 0.0), pose="center") -> LiveFrame:
+    choice = FrameChoice(pose, "neutral", image, 0.0, np.array(residual, dtype=float))
+    frame = Frame(i, i / 30, np.zeros(3), 0.0, np.array([0.0, 1.0]), choice)
+    return LiveFrame(frame, 0.0, 1600 * i, None, 0.0)
+
+
+def wait_for(cond, timeout_s: float, what: str):
+    """Poll ``cond()`` until it returns a truthy value (a deadline, not a timing check)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig(default_rig_dir())
+
+
+@pytest.fixture
+def web(rig):
+    with WebSink(rig, 0) as sink:
+        yield sink
+
+
+def test_serves_page_manifest_and_only_rig_images(web, rig):
+    page = urllib.request.urlopen(web.url).read().decode()
+    assert "<canvas" in page and "/ws" in page
+    manifest = json.loads(urllib.request.urlopen(web.url + "rig.json").read())
+    assert manifest["images"] == rig_images(rig)
+    assert (manifest["width"], manifest["height"]) == rig.image_size
+    assert "endpoints/neutral__center.png" in manifest["images"]
+    png = urllib.request.urlopen(web.url + "rig/endpoints/neutral__center.png").read()
+    assert png == (rig.root / "endpoints/neutral__center.png").read_bytes()
+    for bad in ("rig/../expressions.json", "rig/expressions.json", "nothing"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(web.url + bad)
+        assert err.value.code == 404
+
+
+def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
+    url = f"ws://127.0.0.1:{web.port}/ws"
+    with connect(url) as ws:
+        wait_for(lambda: web.n_clients == 1, 5, "the client to register")
+        web.send(live_frame(1, "endpoints/neutral__center.png", (1.5, -2.0, 3.25)))
+        msg = json.loads(ws.recv(timeout=5))
+        assert msg["i"] == 1 and msg["image"] == "endpoints/neutral__center.png"
+        assert msg["residual"] == [1.5, -2.0, 3.25] and msg["audio_sample"] == 1600
+        # A client that does not read: the sink keeps one pending message, the newest.
+        for i in range(2, 200):
+            web.send(live_frame(i, "endpoints/neutral__center.png"))
+        got = [json.loads(ws.recv(timeout=5))["i"]]
+        while got[-1] != 199:
+            got.append(json.loads(ws.recv(timeout=5))["i"])
+        assert len(got) < 50  # dropped, not queued
+    # A page that connects late first gets the newest choice.
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=5))["i"] == 199
+
+
+class Chromium:
+    """Headless Chromium on a fresh profile, driven by the DevTools protocol."""
+
+    def __init__(self, url: str, profile: Path, size=(640, 640)) -> None:
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0",
+             "--hide-scrollbars", "--force-device-scale-factor=1",
+             f"--window-size={size[0]},{size[1]}", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = profile / "DevToolsActivePort"
+        port = wait_for(lambda: port_file.exists() and port_file.read_text().split("\n")[0],
+                        30, "Chromium's DevTools port")
+        targets = wait_for(lambda: [t for t in json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/json/list").read()) if t["type"] == "page"], 30,
+            "a page target")
+        self.ws = connect(targets[0]["webSocketDebuggerUrl"], max_size=2**26).__enter__()
+        self._id = 0
+        # The viewport, exactly (a headless window's size includes no chrome, but be sure).
+        self.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1],
+                  deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, **params):
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.ws.recv(timeout=30))
+            if reply.get("id") == self._id:
+                assert "error" not in reply, reply
+                return reply["result"]
+
+    def eval(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression,
+                         returnByValue=True)["result"].get("value")
+
+    def screenshot(self, w: int, h: int) -> tuple[bytes, np.ndarray]:
+        import base64
+
+        data = base64.b64decode(self.call(
+            "Page.captureScreenshot", format="png",
+            clip={"x": 0, "y": 0, "width": w, "height": h, "scale": 1})["data"])
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return data, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self.ws.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_page_in_chromium_draws_what_the_compositor_draws(web, rig, tmp_path):
+    assert shutil.which(CHROMIUM), "needs Debian's chromium (the Makefile's apt step installs it)"
+    w, h = rig.image_size
+    browser = Chromium(web.url + "?background=%23ecf0f4", tmp_path / "profile")
+    try:
+        wait_for(lambda: browser.eval("document.body.dataset.ready") == "1", 60,
+                 "the page to preload the rig")
+        wait_for(lambda: web.n_clients >= 1, 30, "the page's WebSocket")
+        compositor = FrameCompositor(rig, w, BACKGROUND)
+        cases = [(1, "endpoints/speaking_ah__tilt_left_small.png", (0.0, 0.0, 0.0)),
+                 (2, "endpoints/speaking_ee__turn_right_small.png", (2.0, -3.0, 6.0))]
+        for i, image, residual in cases:
+            live = live_frame(i, image, residual)
+            web.send(live)
+            wait_for(lambda i=i: browser.eval("document.body.dataset.frame") == str(i), 30,
+                     f"the page to draw frame {i}")
+            png, shot = browser.screenshot(w, h)
+            (tmp_path / f"live_page_{i}.png").write_bytes(png)  # to look at when it fails
+            expected = compositor.compose(live.frame.choice)
+            diff = np.abs(shot.astype(int) - expected.astype(int))
+            assert diff.mean() < 2.0, (image, diff.mean())
+            assert np.percentile(diff.max(axis=2), 99) < 40, image
+            # and it is this frame, not just any picture of the character:
+            other = compositor.compose(FrameChoice("center", "neutral",
+                                                   "endpoints/neutral__center.png", 0.0,
+                                                   np.zeros(3)))
+            assert np.abs(shot.astype(int) - other.astype(int)).mean() > 4 * diff.mean() + 1
+    finally:
+        browser.close()
