@@ -130,16 +130,24 @@ def test_tracker_closes(tracker):
         tracker.process(np.zeros((8, 8), np.uint8))
 
 
-def test_native_notice_filter_keeps_other_stderr_lines(capfd):
-    import os
+def test_native_notice_filter_keeps_other_stderr_lines():
+    """In a fresh process (the filter owns fd 2 while any tracker is open in this one)."""
+    import subprocess
+    import sys
 
-    from keypoints.native_log import native_notices_filtered
-
-    with native_notices_filtered():
-        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
-        os.write(2, b"W0000 00:00:1795316494.212567   27534 inference_feedback_manager.cc:114]"
-                    b" Feedback manager requires a model\n")
-        os.write(2, b"a real problem\n")
-        with native_notices_filtered():  # nested blocks share the filter
-            os.write(2, b"another line")
-    assert capfd.readouterr().err == "a real problem\nanother line"
+    script = """if True:
+        import os
+        from keypoints.native_log import native_notices_filtered
+        with native_notices_filtered():
+            os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+            os.write(2, b"W0000 00:00:1795316494.212567   27534 inference_feedback_manager"
+                        b".cc:114] Feedback manager requires a model\\n")
+            os.write(2, b"a real problem\\n")
+            with native_notices_filtered():  # nested blocks share the filter
+                os.write(2, b"another line")
+        os.write(2, b"; after")
+        raise SystemExit(3)
+    """
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert res.returncode == 3
+    assert res.stderr == b"a real problem\nanother line; after"
