@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the tests use: espeak-ng (real speech with known content), chromium (the
-# live web page, headless), libportaudio2 (sounddevice, the microphone source).
-DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2
+# live web page, headless), libportaudio2 (sounddevice, the microphone source), xvfb (a
+# real window for the window sink).
+DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb
 
 .PHONY: help install sysdeps demo test lint bench toon astronaut model clean
 
