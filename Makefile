@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 # real window for the window sink).
 DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb
 
-.PHONY: help install sysdeps demo test lint bench toon astronaut model clean
+.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet clean
 
 help:
 	@echo "make demo   - install, then render the demo speech with the built-in character"
@@ -18,7 +18,8 @@ help:
 	@echo "make bench  - latency benchmark (JSON)"
 	@echo "make toon   - redraw the built-in character into assets/characters/toon"
 	@echo "make astronaut - rebuild the photo character (warp backend) into assets/characters/astronaut"
-	@echo "make model  - rebuild the baseline MappingNet into assets/models"
+	@echo "make model  - rebuild the baseline MappingNet (assets/models/baseline.onnx)"
+	@echo "make mappingnet - regenerate the corpus, train, export and evaluate the learned model"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,7 +60,15 @@ astronaut: $(STAMP)
 	$(BIN)/python -m animator.rigbuild.astronaut assets/characters/astronaut --overwrite
 
 model: $(STAMP)
-	$(BIN)/python -m keypoints.baseline assets/models/mappingnet.onnx
+	$(BIN)/python -m keypoints.baseline assets/models/baseline.onnx
+
+# The learned model: synthetic espeak-ng corpus, seeded training, export, evaluation report
+# (about 10 minutes on 2 cores).
+mappingnet: $(STAMP) sysdeps
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	$(BIN)/python -m keypoints.train --out assets/models/mappingnet.onnx
+	$(BIN)/python -m benchmarks.mappingnet --json assets/models/mappingnet.eval.json \
+		--readme assets/models/README.md
 
 clean:
 	rm -rf demo.mp4 demo.json demo.png .pytest_cache .ruff_cache

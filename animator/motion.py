@@ -77,8 +77,11 @@ class MotionParams:
     jitter_tau_s: float = 0.25
     #: mask floor: motion amplitude during silence, as a fraction of the speaking amplitude.
     idle_floor: float = 0.2
-    #: mask level that counts as a speech onset (re-draws the oscillators).
+    #: mask level that counts as a speech onset (re-draws the oscillators) ...
     onset_level: float = 0.5
+    #: ... unless the last re-draw is more recent than this (a mask that flickers between
+    #: words must not make the head restless).
+    min_redraw_gap_s: float = 1.5
     #: the motion gain follows the mask with this time constant, so that even a hard
     #: 0/1 mask (or a source that drops out) never makes the head jump.
     gain_tau_s: float = 0.2
@@ -132,6 +135,7 @@ class MotionSynth:
         self._previous: list[_Oscillator] | None = None
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
+        self._since_redraw_s = math.inf  # the first onset may re-draw at once
         self._jitter = [0.0] * N_AXES  # degrees per axis
         self._was_speaking = False
         self._gain: float | None = None  # smoothed mask gain; starts at the first target
@@ -149,13 +153,17 @@ class MotionSynth:
         self._current = [self._draw(a) for a in self.params.axes]
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
+        self._since_redraw_s = 0.0
 
     def step(self, mask: float) -> np.ndarray:
         """mask: silence mask in [0, 1] for this frame. Returns float64[3] degrees."""
         p = self.params
         speaking = mask >= p.onset_level
         self._until_redraw_s -= self.dt_s
-        if (speaking and not self._was_speaking) or self._until_redraw_s <= 0:
+        self._since_redraw_s += self.dt_s
+        onset = (speaking and not self._was_speaking
+                 and self._since_redraw_s >= p.min_redraw_gap_s)
+        if onset or self._until_redraw_s <= 0:
             self._redraw()
         self._was_speaking = speaking
 

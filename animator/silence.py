@@ -54,12 +54,16 @@ def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
 class SilenceParams:
     """Parameters of the streaming detector (all in physical units)."""
 
+    # Defaults tuned on a held-out tuning set of the learned MappingNet's lips (issue 3's
+    # benchmarks.mappingnet: mean speech/silence F1 0.896 -> 0.963, offset delay ~440 ->
+    # ~160 ms against 0.5 w/s, 0.3 s hold, 0.28 s average); the head motion smooths the
+    # mask's edges itself (MotionParams.gain_tau_s).
     #: lip speed (mouth widths per second) above which a frame counts as moving.
-    speed_threshold_wps: float = 0.5
+    speed_threshold_wps: float = 0.2
     #: a moving frame keeps the mask on for this long (bridges stops inside words).
-    hold_s: float = 0.3
-    #: length of the causal box moving average (the seed's 7 frames at 25 fps).
-    smooth_s: float = 0.28
+    hold_s: float = 0.12
+    #: length of the causal box moving average.
+    smooth_s: float = 0.04
 
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:

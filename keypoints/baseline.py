@@ -312,7 +312,7 @@ def calibration_report() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "mappingnet.onnx"
+    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "baseline.onnx"
     parser = argparse.ArgumentParser(
         prog="python -m keypoints.baseline", description="Build the baseline MappingNet ONNX."
     )

@@ -99,7 +99,7 @@ def test_default_rig_and_mp3_input(tmp_path):
 
 def _bad_png_rig(seed_rig: Path) -> Path:
     # A valid PNG header with garbage after it: passes the loader, fails at decode time.
-    p = seed_rig / endpoint_relpath("speaking_ah", "center")
+    p = seed_rig / endpoint_relpath("neutral", "center")  # the rest face: always shown
     p.write_bytes(p.read_bytes()[:33] + b"garbage" * 10)
     return seed_rig
 
@@ -113,7 +113,7 @@ def _bad_png_rig(seed_rig: Path) -> Path:
     ("bad_json", "expressions.json: malformed JSON"),
     ("bad_model", "model.onnx"),
     ("no_out_dir", "no/such/dir"),
-    ("undecodable_image", "speaking_ah__center.png: cannot decode image"),
+    ("undecodable_image", "neutral__center.png: cannot decode image"),
 ])
 def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, case, expect):
     audio, rig, extra = stereo_wav, seed_rig, []

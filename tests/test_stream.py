@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keypoints.audio import load_audio
+from animator.silence import SilenceDetector
+from keypoints.audio import load_audio, resample
 from keypoints.features import FeatureConfig, log_mel
 from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.mappingnet import MappingNet
+from keypoints.mappingnet import MappingNet, default_model_path
 from keypoints.stream import AudioLipStream, rest_points
 
 SR = 16000
@@ -22,7 +23,14 @@ HOP = 160
 
 @pytest.fixture(scope="module")
 def model() -> MappingNet:
+    """The shipped default: the learned model."""
     return MappingNet.load()
+
+
+@pytest.fixture(scope="module")
+def baseline() -> MappingNet:
+    """The band-energy baseline (its mouth follows loudness, so tones open it)."""
+    return MappingNet.load(default_model_path().with_name("baseline.onnx"))
 
 
 def voiced_burst(duration_s: float, f0_hz: float = 130.0) -> np.ndarray:
@@ -88,12 +96,13 @@ def test_frame_count_and_times(model: MappingNet) -> None:
         assert [f.t_s for f in frames] == [k * HOP / SR for k in range(len(frames))]
         for f in frames:
             assert f.names == model.keypoint_names
-            assert f.points.shape == (4, 3) and f.points.dtype == np.float32
+            assert f.points.shape == (len(model.keypoint_names), 3)
+            assert f.points.dtype == np.float32
             assert np.all(np.isfinite(f.points))
 
 
-def test_voiced_bursts_open_the_mouth_silence_closes_it(model: MappingNet) -> None:
-    frames, stream = run_stream(model, speech_like_signal())
+def test_baseline_voiced_bursts_open_the_mouth_silence_closes_it(baseline: MappingNet) -> None:
+    frames, stream = run_stream(baseline, speech_like_signal())
     open_ = opening(frames)
     t_s = np.array([f.t_s for f in frames])
 
@@ -107,28 +116,99 @@ def test_voiced_bursts_open_the_mouth_silence_closes_it(model: MappingNet) -> No
     assert stream.n_nonfinite == 0
 
 
-def test_espeak_speech_opens_more_than_silence(model: MappingNet, tmp_path: Path) -> None:
+def espeak_speech(tmp_path: Path, text: str = "Hello, how are you today?") -> np.ndarray:
     wav = tmp_path / "speech.wav"
-    subprocess.run(["espeak-ng", "-w", str(wav), "Hello, how are you today?"], check=True)
-    x = np.concatenate([silence(0.5), load_audio(wav, SR)])
-    frames, _ = run_stream(model, x)
-    open_ = opening(frames)
+    subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
+    return load_audio(wav, SR)
+
+
+def test_espeak_speech_opens_more_than_silence(
+    model: MappingNet, baseline: MappingNet, tmp_path: Path
+) -> None:
+    x = np.concatenate([silence(0.5), espeak_speech(tmp_path)])
+    open_ = opening(run_stream(baseline, x)[0])
     assert open_[:40].max() < 0.01  # first 0.4 s: silence
     assert open_[60:].mean() > 0.2  # speech
     assert np.percentile(open_[60:], 90) > 0.45
+    open_ = opening(run_stream(model, x)[0])
+    assert open_[:40].max() < 0.03
+    assert open_[60:].mean() > 4 * max(open_[:40].mean(), 0.01)
+    assert np.percentile(open_[60:], 90) > 0.25
 
 
-def test_empty_and_all_zero_input(model: MappingNet) -> None:
+def test_empty_and_all_zero_input(model: MappingNet, baseline: MappingNet) -> None:
     stream = AudioLipStream(model)
     assert stream.push(np.zeros(0, np.float32)) == []
     assert stream.flush() == []
     with pytest.raises(RuntimeError):
         stream.push(np.zeros(10, np.float32))
 
-    frames, _ = run_stream(model, silence(0.5))
+    frames, _ = run_stream(baseline, silence(0.5))
     assert len(frames) == 50
     for f in frames:
         np.testing.assert_allclose(f.points, rest_points(f.names), atol=1e-4)
+    frames, _ = run_stream(model, silence(0.5))
+    assert len(frames) == 50
+    points = np.stack([f.points for f in frames])
+    required = [model.keypoint_names.index(n) for n in REQUIRED_NAMES]
+    np.testing.assert_allclose(points[:, required], np.broadcast_to(
+        rest_points(REQUIRED_NAMES), (50, 4, 3)), atol=0.03)
+    np.testing.assert_allclose(points, np.broadcast_to(points[0], points.shape), atol=1e-5)
+
+
+def mask_of(model: MappingNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keypoints float32[T, K, 3] at 100 Hz, silence mask at 25 fps) through the stream."""
+    frames, stream = run_stream(model, x)
+    assert stream.n_nonfinite == 0
+    points = np.stack([f.points for f in frames]) if frames else np.zeros((0, 4, 3))
+    detector = SilenceDetector(25.0)
+    idx = [model.keypoint_names.index("upper_lip"), model.keypoint_names.index("lower_lip")]
+    mask = np.array([detector.step(p[idx]) for p in points[::4]])
+    return points, mask
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    speech = espeak_speech(tmp_path, "Seven, eight, nine.")
+    telephone = resample(resample(speech, SR, 8000), 8000, SR)
+    return {
+        "zero length": np.zeros(0),
+        "one sample": np.ones(1),
+        "silence": silence(1.0),
+        "DC offset": np.full(SR, 0.7),
+        "full-scale noise": np.clip(rng.standard_normal(SR) * 3.0, -1, 1),
+        "full-scale square": np.sign(np.sin(2 * np.pi * 150 * np.arange(SR) / SR)),
+        "tiny level": speech * 1e-6,
+        "clipped speech": np.clip(speech * 100.0, -1, 1),
+        "8 kHz telephone speech": telephone,
+        "speech with DC": speech + 0.5,
+    }
+
+
+def test_bad_input_always_gives_a_valid_stream_and_mask(
+    model: MappingNet, baseline: MappingNet, tmp_path: Path
+) -> None:
+    for m in (model, baseline):
+        for name, x in bad_inputs(tmp_path).items():
+            x = np.asarray(x, np.float32)
+            points, mask = mask_of(m, x)
+            assert points.shape[0] == math.ceil(x.size / HOP), name
+            assert np.all(np.isfinite(points)) and np.all((mask >= 0) & (mask <= 1)), name
+
+
+def test_learned_mask_says_silence_for_noise_and_speech_for_telephone_speech(
+    model: MappingNet, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(11)
+    for level_dbfs in (-60.0, -40.0, -25.0):
+        noise = (rng.standard_normal(2 * SR) * 10 ** (level_dbfs / 20)).astype(np.float32)
+        _, mask = mask_of(model, noise)
+        assert mask.max() < 0.5, level_dbfs
+    for name in ("silence", "DC offset"):
+        _, mask = mask_of(model, bad_inputs(tmp_path)[name].astype(np.float32))
+        assert mask.max() == 0.0, name
+    _, mask = mask_of(model, bad_inputs(tmp_path)["8 kHz telephone speech"].astype(np.float32))
+    assert (mask >= 0.5).mean() > 0.4
 
 
 def test_rest_points() -> None:
