@@ -68,6 +68,13 @@ def tween_filename(t: float) -> str:
     return f"{round(100 * t):03d}.png"
 
 
+def sequence_manifest(path_id: str, expr_start: str, expr_end: str, pose: str,
+                      ts: list[float]) -> dict:
+    """The ``manifest.json`` of a tween sequence listing the frames at positions ``ts``."""
+    return {"path_id": path_id, "expr_start": expr_start, "expr_end": expr_end, "pose": pose,
+            "frames": [{"t": t, "file": tween_filename(t)} for t in ts]}
+
+
 # --- parsed config ----------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from animator.rig import (
     RigConfig,
     endpoint_relpath,
     sequence_dirname,
+    sequence_manifest,
     tween_filename,
 )
 from animator.rigbuild.backend import TweenJob
@@ -127,15 +128,13 @@ def build_photo_rig(portrait: np.ndarray, outdir: str | Path, *, config: dict | 
         for pose in cfg.poses:
             folder = f"{SEQUENCES_DIR}/{sequence_dirname(bp.id, pose)}"
             start, end = endpoints[(bp.start, pose)], endpoints[(bp.end, pose)]
-            frames = []
-            for t in midpoint_ts(depth):
+            ts = midpoint_ts(depth)
+            for t in ts:
                 job = TweenJob(bp.id, t, bp.start, pose, bp.end, pose, start, end,
                                (0.0, start), (1.0, end))
                 images[f"{folder}/{tween_filename(t)}"] = backend.tween(job, cfg)
-                frames.append({"t": t, "file": tween_filename(t)})
-            manifests.append((f"{folder}/{MANIFEST_NAME}", {
-                "path_id": bp.id, "expr_start": bp.start, "expr_end": bp.end, "pose": pose,
-                "frames": frames}))
+            manifests.append((f"{folder}/{MANIFEST_NAME}",
+                              sequence_manifest(bp.id, bp.start, bp.end, pose, ts)))
     palette = None
     if colours:
         obs = backend.observe(portrait)

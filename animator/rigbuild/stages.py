@@ -41,6 +41,7 @@ from animator.rig import (
     RigError,
     load_rig,
     sequence_dirname,
+    sequence_manifest,
     tween_filename,
 )
 from animator.rigbuild.backend import RigBackend, TweenJob
@@ -233,7 +234,7 @@ def _sequence_paths(config: RigConfig, sequences_dir: Path) -> list[_Path]:
     for bp in config.base_paths:
         for pose in config.poses:
             folder = sequences_dir / sequence_dirname(bp.id, pose)
-            head = {"path_id": bp.id, "expr_start": bp.start, "expr_end": bp.end, "pose": pose}
+            head = sequence_manifest(bp.id, bp.start, bp.end, pose, [])
             out.append(_Path(bp.id, f"{bp.id} @ {pose}", folder, (bp.start, pose),
                              (bp.end, pose), head))
     rest = rest_pose(config)
@@ -321,7 +322,7 @@ def _manifest_step(sp: _Path, grid: list[float]) -> Callable[[], None]:
     def step() -> None:
         frames = [{"t": t, "file": tween_filename(t)} for t in grid
                   if (sp.folder / tween_filename(t)).exists()]
-        manifest = dict(sp.manifest_head, frames=frames)
+        manifest = {**sp.manifest_head, "frames": frames}
         sp.folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(sp.folder / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
     return step

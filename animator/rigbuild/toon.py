@@ -38,6 +38,7 @@ from animator.rig import (
     RigConfig,
     endpoint_relpath,
     sequence_dirname,
+    sequence_manifest,
     tween_filename,
 )
 from animator.rigbuild.face_params import (
@@ -702,16 +703,13 @@ def plan_rig(config: RigConfig, size_px: int, depth: int
     for bp in config.base_paths:
         for pose in config.poses:
             folder = f"{SEQUENCES_DIR}/{sequence_dirname(bp.id, pose)}"
-            frames = []
-            for t in midpoint_ts(depth):
-                name = tween_filename(t)
+            ts = midpoint_ts(depth)
+            for t in ts:
                 face = lerp_face(faces[bp.start], faces[bp.end], t)
-                jobs.append(_Job(f"{folder}/{name}", angles[pose], face, size_px))
-                frames.append({"t": t, "file": name})
-            if frames:
-                manifest = {"path_id": bp.id, "expr_start": bp.start, "expr_end": bp.end,
-                            "pose": pose, "frames": frames}
-                manifests.append((f"{folder}/{MANIFEST_NAME}", manifest))
+                jobs.append(_Job(f"{folder}/{tween_filename(t)}", angles[pose], face, size_px))
+            if ts:
+                manifests.append((f"{folder}/{MANIFEST_NAME}",
+                                  sequence_manifest(bp.id, bp.start, bp.end, pose, ts)))
     return jobs, manifests
 
 
