@@ -200,13 +200,19 @@ def test_learned_mask_says_silence_for_noise_and_speech_for_telephone_speech(
     model: MappingNet, tmp_path: Path
 ) -> None:
     rng = np.random.default_rng(11)
+    # Until the model's past context holds real audio instead of the silent padding (its
+    # receptive field), its output settles: a blip of a few frames may show there, not later.
+    settle_frames = int(np.ceil((model.context_past + 1) * model.feature_config.hop_length
+                                / model.feature_config.sample_rate * 25))
     for level_dbfs in (-60.0, -40.0, -25.0):
-        noise = (rng.standard_normal(2 * SR) * 10 ** (level_dbfs / 20)).astype(np.float32)
+        noise = (rng.standard_normal(3 * SR) * 10 ** (level_dbfs / 20)).astype(np.float32)
         _, mask = mask_of(model, noise)
-        assert mask.max() < 0.5, level_dbfs
-    for name in ("silence", "DC offset"):
-        _, mask = mask_of(model, bad_inputs(tmp_path)[name].astype(np.float32))
-        assert mask.max() == 0.0, name
+        assert mask[settle_frames:].max() < 0.5, level_dbfs
+    _, mask = mask_of(model, bad_inputs(tmp_path)["silence"].astype(np.float32))
+    assert mask.max() == 0.0
+    # A DC offset starts with a step (a click), then stays silent.
+    _, mask = mask_of(model, bad_inputs(tmp_path)["DC offset"].astype(np.float32))
+    assert mask[settle_frames:].max() == 0.0
     _, mask = mask_of(model, bad_inputs(tmp_path)["8 kHz telephone speech"].astype(np.float32))
     assert (mask >= 0.5).mean() > 0.4
 

@@ -108,10 +108,10 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
         loop = stack.enter_context(LiveLoop(engine, sinks, audio=audio, lip_stream=lip_stream,
                                             face=face, mirror=opts.mirror))
-        if on_ready is not None:
-            on_ready(info)
         clock = FrameClock(opts.fps)
-        try:
+        try:  # from the moment the user is told it runs, Ctrl-C is a normal end
+            if on_ready is not None:
+                on_ready(info)
             loop.run(clock, stop=stop, duration_s=opts.seconds, on_tick=on_tick)
         except KeyboardInterrupt:  # Ctrl-C is how live mode normally ends
             summary.interrupted = True
