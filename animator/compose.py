@@ -13,12 +13,9 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-from animator.rig import Rig, RigError
+from animator.imageio import read_rgb_over
+from animator.rig import Rig
 from animator.select import FrameChoice
-
-# A broken image is reported once, as a RigError naming the file; OpenCV's own warnings
-# would only add noise lines to stderr.
-cv2.setLogLevel(2)  # 2 = errors only
 
 #: Neck pivot as a fraction of (width, height): rotations about it keep the shoulders put.
 PIVOT_FRAC = (0.5, 0.78)
@@ -78,11 +75,7 @@ class FrameCompositor:
         if img is not None:
             self._cache.move_to_end(relpath)
             return img
-        path = self.rig.image_path(relpath)
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise RigError(f"{path}: cannot decode image")
-        img = _to_rgb_over(raw, self.background_rgb)
+        img = read_rgb_over(self.rig.image_path(relpath), self.background_rgb)
         if (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
         self._cache[relpath] = img
@@ -97,17 +90,3 @@ class FrameCompositor:
             return base
         return cv2.warpAffine(base, m, self.size, flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-
-
-def _to_rgb_over(raw: np.ndarray, background_rgb: tuple[int, int, int]) -> np.ndarray:
-    """OpenCV's BGR/BGRA/gray uint8 or uint16 image -> RGB uint8 over the background."""
-    if raw.dtype == np.uint16:
-        raw = (raw // 257).astype(np.uint8)
-    if raw.ndim == 2:
-        raw = cv2.cvtColor(raw, cv2.COLOR_GRAY2BGR)
-    if raw.shape[2] == 4:
-        alpha = raw[:, :, 3:4].astype(np.float32) / 255.0
-        bg = np.array(background_rgb[::-1], dtype=np.float32)
-        raw = (raw[:, :, :3].astype(np.float32) * alpha + bg * (1.0 - alpha) + 0.5)
-        raw = raw.astype(np.uint8)
-    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from animator.fsutil import atomic_output, write_text_atomic
-from animator.rig import AXES, RigConfig, RigError, endpoint_relpath, load_rig
+from animator.imageio import read_rgb_over
+from animator.rig import AXES, RigConfig, endpoint_relpath, load_rig
 from keypoints.face import FaceTracker
 
 #: Expressions whose configured mouth openings differ by at least this (mouth widths) must
@@ -33,17 +34,7 @@ LABEL_W_PX = 120
 
 def _read_rgb(path: Path) -> np.ndarray:
     """uint8[H, W, 3] RGB of a rig image (alpha composited over white)."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise RigError(f"{path}: cannot decode image")
-    if raw.ndim == 2:
-        raw = cv2.cvtColor(raw, cv2.COLOR_GRAY2BGR)
-    if raw.dtype == np.uint16:
-        raw = (raw // 257).astype(np.uint8)
-    if raw.shape[2] == 4:
-        a = raw[..., 3:4].astype(np.float32) / 255.0
-        raw = (raw[..., :3] * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
-    return cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
+    return read_rgb_over(path, (255, 255, 255))
 
 
 def _centre_pose(config: RigConfig) -> str:
