@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from animator.fsutil import write_text_atomic
+
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
 ENDPOINTS_DIR = "endpoints"
@@ -73,6 +75,15 @@ def sequence_manifest(path_id: str, expr_start: str, expr_end: str, pose: str,
     """The ``manifest.json`` of a tween sequence listing the frames at positions ``ts``."""
     return {"path_id": path_id, "expr_start": expr_start, "expr_end": expr_end, "pose": pose,
             "frames": [{"t": t, "file": tween_filename(t)} for t in ts]}
+
+
+def write_rig_metadata(outdir: Path, manifests: list[tuple[str, dict]],
+                       config_text: str) -> None:
+    """Write the sequence manifests (relpath, dict), then ``expressions.json`` last: a folder
+    with a config is a complete rig, so a killed build never looks finished."""
+    for relpath, manifest in manifests:
+        write_text_atomic(outdir / relpath, json.dumps(manifest, indent=2) + "\n")
+    write_text_atomic(outdir / CONFIG_NAME, config_text)
 
 
 # --- parsed config ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from animator.fsutil import OutputError, atomic_output, write_text_atomic
+from animator.fsutil import OutputError, atomic_output
 from animator.rig import (
     CONFIG_NAME,
     MANIFEST_NAME,
@@ -33,6 +33,7 @@ from animator.rig import (
     sequence_dirname,
     sequence_manifest,
     tween_filename,
+    write_rig_metadata,
 )
 from animator.rigbuild.backend import TweenJob
 from animator.rigbuild.face_params import midpoint_ts
@@ -151,12 +152,8 @@ def build_photo_rig(portrait: np.ndarray, outdir: str | Path, *, config: dict | 
         (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(outdir / rel) as tmp:
             tmp.write_bytes(encode_png(img, palette))
-    for rel, manifest in manifests:
-        write_text_atomic(outdir / rel, json.dumps(manifest, indent=2) + "\n")
-    written = len(images)
-    # The config goes last: a folder with expressions.json is a complete rig.
-    write_text_atomic(outdir / CONFIG_NAME, config_text)
-    return written
+    write_rig_metadata(outdir, manifests, config_text)
+    return len(images)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from animator.fsutil import OutputError, atomic_output, write_text_atomic
+from animator.fsutil import OutputError, atomic_output
 from animator.rig import (
     CONFIG_NAME,
     MANIFEST_NAME,
@@ -40,6 +40,7 @@ from animator.rig import (
     sequence_dirname,
     sequence_manifest,
     tween_filename,
+    write_rig_metadata,
 )
 from animator.rigbuild.face_params import (
     Face,
@@ -757,10 +758,7 @@ def build_toon_rig(outdir: str | Path, *, size_px: int = 512, depth: int = 2,
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    for relpath, manifest in manifests:
-        write_text_atomic(outdir / relpath, json.dumps(manifest, indent=2) + "\n")
-    # The config goes last: a folder with expressions.json is a complete rig.
-    write_text_atomic(outdir / CONFIG_NAME, config_text)
+    write_rig_metadata(outdir, manifests, config_text)
     return written
 
 
