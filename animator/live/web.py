@@ -74,8 +74,10 @@ class WebSink:
         self._last: str | None = None
         self._closing = threading.Event()
         try:
+            # close_timeout: a page that never answers the closing handshake may hold up the
+            # end of a run (Ctrl-C) by this much at most, instead of the library's 10 s.
             self._server = serve(self._handle, host, port, process_request=self._http,
-                                 compression=None, server_header=None)
+                                 compression=None, server_header=None, close_timeout=1.0)
         except OSError as exc:
             raise LiveError(f"cannot serve the web page on {host}:{port}: "
                             f"{exc.strerror or exc}") from None
