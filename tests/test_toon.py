@@ -183,3 +183,12 @@ def test_shipped_rig_loads_and_matches_the_code():
     fresh = toon.encode_png(toon.draw_head(pitch, yaw, roll, cfg.mouth_shape(expr), e.eyes,
                                            e.brows, size_px=512))
     assert fresh == rig.image_path(rig.endpoint(expr, pose)).read_bytes()
+
+
+def test_module_main_refuses_an_existing_rig_with_one_line(capsys):
+    """`python -m animator.rigbuild.toon DIR` on a built rig: exit 2, one line, no traceback."""
+    from keypoints.assets import default_rig_dir
+
+    assert toon.main([str(default_rig_dir())]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a rig" in err[0]

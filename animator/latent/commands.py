@@ -6,7 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.latent.directions import DirectionFitter, LatentDirections, LatentError, apply_yaw
+from animator.latent.directions import (
+    DirectionFitter,
+    LatentDirections,
+    LatentError,
+    apply_yaw,
+    read_npz,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -14,13 +20,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 def load_training_data(path: str | Path) -> dict[str, np.ndarray]:
     """DATA.npz -> {'embeddings': [N, D], 'yaw': [N], 'groups': [N] or absent}."""
     path = Path(path)
-    if not path.is_file():
-        raise LatentError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            data = {k: d[k] for k in d.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise LatentError(f"{path}: not a readable .npz ({exc})") from None
+    data = read_npz(path, "readable .npz")
     missing = [k for k in ("embeddings", "yaw") if k not in data]
     if missing:
         raise LatentError(f"{path}: missing array(s) {', '.join(missing)} (needs 'embeddings' "

@@ -28,6 +28,19 @@ class LatentError(ValueError):
     """Bad input to the latent tools (data, parameters, files, models): a one-line reason."""
 
 
+def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """All arrays of the .npz at ``path`` (no pickles); LatentError "PATH: file not found" or
+    "PATH: not a <what> (reason)" otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatentError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise LatentError(f"{path}: not a {what} ({exc})") from None
+
+
 @dataclass(frozen=True)
 class SideFit:
     """The line fitted for one side.
@@ -118,13 +131,7 @@ class LatentDirections:
     @classmethod
     def load(cls, path: str | os.PathLike) -> LatentDirections:
         path = Path(path)
-        if not path.is_file():
-            raise LatentError(f"{path}: file not found")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise LatentError(f"{path}: not a directions .npz ({exc})") from None
+        arrays = read_npz(path, "directions .npz")
         if int(arrays.get("version", -1)) != FILE_VERSION:
             raise LatentError(f"{path}: not a latent directions file (version "
                               f"{arrays.get('version', 'missing')}, expected {FILE_VERSION})")

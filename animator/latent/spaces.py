@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from animator.latent import geometry
-from animator.latent.directions import LatentError
+from animator.latent.directions import LatentError, read_npz
 
 
 class LatentSpace(Protocol):
@@ -181,18 +181,16 @@ class PcaSpace(_ImageItems):
     @classmethod
     def load(cls, path: str | os.PathLike) -> PcaSpace:
         path = Path(path)
-        if not path.is_file():
-            raise LatentError(f"{path}: file not found")
+        d = read_npz(path, "PCA space file")
+        if str(d.get("kind", "")) != "pca":
+            raise LatentError(f"{path}: not a PCA space file")
         try:
-            with np.load(path, allow_pickle=False) as d:
-                if str(d.get("kind", "")) != "pca":
-                    raise LatentError(f"{path}: not a PCA space file")
-                space = cls(int(d["components"].shape[0]))
-                space.mean_ = d["mean"]
-                space.components_ = d["components"]
-                space.explained_variance_ratio_ = d["explained_variance_ratio"]
-                space.item_shape = tuple(int(v) for v in d["item_shape"])
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+            space = cls(int(d["components"].shape[0]))
+            space.mean_ = d["mean"]
+            space.components_ = d["components"]
+            space.explained_variance_ratio_ = d["explained_variance_ratio"]
+            space.item_shape = tuple(int(v) for v in d["item_shape"])
+        except (ValueError, KeyError) as exc:
             raise LatentError(f"{path}: not a PCA space file ({exc})") from None
         if not (space.components_.shape[1] == space.mean_.shape[0]
                 == int(np.prod(space.item_shape))):

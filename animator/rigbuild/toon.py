@@ -778,9 +778,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         n = build_toon_rig(args.outdir, size_px=args.size, depth=args.depth,
                            overwrite=args.overwrite, progress=not args.no_progress,
                            workers=args.workers)
-    except (FileExistsError, ValueError, OSError) as exc:
+    except (OutputError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"wrote {n} images to {args.outdir}")
     return 0
 
