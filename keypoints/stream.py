@@ -3,8 +3,10 @@
 Feature frame k (centred on sample k * hop_length) gives keypoint frame k, t_s = k * hop / sr.
 The model is called once per keypoint frame on exactly context_past + 1 + context_future
 feature frames, so the output does not depend on how the audio was chunked. Before the first
-feature frame the context is filled with "silence" frames (the scaled log of log_floor), and
-``flush()`` appends context_future silence frames so that every feature frame gets a keypoint.
+feature frame the past context repeats that first frame (a stream that starts in room noise
+then looks like the middle of a noisy pause, not like a sound starting after digital
+silence), and ``flush()`` appends context_future "silence" frames (the scaled log of
+log_floor) so that every feature frame gets a keypoint.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ class AudioLipStream:
         cfg = model.feature_config
         self._features = StreamingLogMel(cfg)
         self._silence = np.full((cfg.n_mels, 1), cfg.silence_value, dtype=np.float32)
-        # feature frames not yet consumed as the oldest frame of a model window
-        self._context = np.repeat(self._silence, model.context_past, axis=1)
+        # feature frames not yet consumed as the oldest frame of a model window (None until
+        # the first feature frame, whose copies then fill the past context)
+        self._context: np.ndarray | None = None
         self._n_out = 0
         self._last_good = rest_points(model.keypoint_names)
         self.n_nonfinite = 0
@@ -52,8 +55,11 @@ class AudioLipStream:
 
     def _run_ready(self, new_features: np.ndarray) -> list[LipFrame]:
         """Append float32[n_mels, n] features; emit a LipFrame for every complete window."""
-        if new_features.shape[1]:
-            self._context = np.concatenate([self._context, new_features], axis=1)
+        if not new_features.shape[1]:
+            return []
+        if self._context is None:
+            self._context = np.repeat(new_features[:, :1], self.model.context_past, axis=1)
+        self._context = np.concatenate([self._context, new_features], axis=1)
         window = self.model.window_frames
         cfg = self.model.feature_config
         n_ready = max(0, self._context.shape[1] - window + 1)

@@ -71,7 +71,9 @@ def mel_statistics(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pad_context(features: np.ndarray, past: int, future: int, silence_value: float) -> np.ndarray:
-    """float32[n_mels, past + T + future]: silence frames around, as the streaming runner pads."""
+    """float32[n_mels, past + T + future], padded as the streaming runner pads: the first frame
+    repeated before, silence frames after."""
     n_mels = features.shape[0]
-    return np.concatenate([np.full((n_mels, past), silence_value, np.float32), features,
-                           np.full((n_mels, future), silence_value, np.float32)], axis=1)
+    return np.concatenate([np.repeat(features[:, :1].astype(np.float32), past, axis=1),
+                           features, np.full((n_mels, future), silence_value, np.float32)],
+                          axis=1)
