@@ -9,7 +9,8 @@ Two algorithms:
 * :class:`SilenceDetector` is the default: causal and streaming. Lip speed is measured in
   mouth widths per second (the keypoints' own physical unit), so it neither depends on the
   clip (an all-silent clip stays silent) nor on the frame rate; a short hold bridges the
-  brief lip stops inside words; a causal box average of bounded length smooths the edges.
+  brief lip stops inside words, a mouth held open beyond its resting opening (a held vowel)
+  keeps it on for a while; an optional causal box average smooths the edges.
 """
 
 from __future__ import annotations
@@ -54,47 +55,78 @@ def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
 class SilenceParams:
     """Parameters of the streaming detector (all in physical units)."""
 
-    # Defaults tuned on a held-out tuning set of the learned MappingNet's lips (issue 3's
-    # benchmarks.mappingnet: mean speech/silence F1 0.896 -> 0.963, offset delay ~440 ->
-    # ~160 ms against 0.5 w/s, 0.3 s hold, 0.28 s average); the head motion smooths the
-    # mask's edges itself (MotionParams.gain_tau_s).
+    # Defaults chosen on a tuning set of the learned MappingNet's lips (train-split voices, never
+    # the test sets; issue 3's benchmarks.mappingnet). The head motion smooths the mask's
+    # edges itself (MotionParams.gain_tau_s), so the mask may switch sharply.
     #: lip speed (mouth widths per second) above which a frame counts as moving.
     speed_threshold_wps: float = 0.2
-    #: a moving frame keeps the mask on for this long (bridges stops inside words).
-    hold_s: float = 0.12
+    #: a moving frame keeps the mask on for this long (bridges brief stops, e.g. closures).
+    hold_s: float = 0.08
     #: length of the causal box moving average.
-    smooth_s: float = 0.04
+    smooth_s: float = 0.0
+    #: a mouth this much more open than its resting opening (mouth widths) keeps the mask on
+    #: while still (a held vowel) ...
+    open_threshold_w: float = 0.03
+    #: ... for at most this long after the last motion.
+    sustain_s: float = 0.6
+    #: the resting opening is the smallest opening seen over this window, so a face whose lips
+    #: stay parted at rest is not taken for an open mouth.
+    rest_window_s: float = 4.0
 
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:
             raise ValueError("speed_threshold_wps must be > 0")
-        if self.hold_s < 0 or self.smooth_s < 0:
-            raise ValueError("hold_s and smooth_s must be >= 0")
+        if min(self.hold_s, self.smooth_s, self.sustain_s, self.open_threshold_w) < 0:
+            raise ValueError("hold_s, smooth_s, sustain_s and open_threshold_w must be >= 0")
+        if not self.rest_window_s > 0:
+            raise ValueError("rest_window_s must be > 0")
+
+
+class RunningMin:
+    """Minimum of the last ``n`` values, O(1) amortised per push (monotonic queue)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = max(1, int(n))
+        self._q: collections.deque[tuple[int, float]] = collections.deque()
+        self._i = 0
+
+    def push(self, x: float) -> float:
+        while self._q and self._q[-1][1] >= x:
+            self._q.pop()
+        self._q.append((self._i, x))
+        if self._q[0][0] <= self._i - self.n:
+            self._q.popleft()
+        self._i += 1
+        return self._q[0][1]
 
 
 class SilenceDetector:
     """Causal streaming silence mask, one video frame per :meth:`step`.
 
-    Look-back is bounded (hold + smoothing windows), so the state is O(1) in the stream
-    length and the mask at frame i depends only on frames i - n .. i.
+    A frame is speech while the lips moved within the last ``hold_s``, or, up to
+    ``sustain_s`` after the last motion, while the mouth stays open beyond its resting
+    opening. Look-back is bounded (the longest of the windows), so the state is O(1) in the
+    stream length and the mask at frame i depends only on frames i - n .. i.
     """
 
     def __init__(self, fps: float, params: SilenceParams | None = None) -> None:
         if not fps > 0:
             raise ValueError("fps must be > 0")
-        self.params = params or SilenceParams()
+        self.params = p = params or SilenceParams()
         self.fps = float(fps)
         # Compare squared per-frame displacement with the squared threshold: no sqrt per frame.
-        self._threshold2 = (self.params.speed_threshold_wps / self.fps) ** 2
-        self._hold_frames = max(1, round(self.params.hold_s * fps))
-        self._smooth_frames = max(1, round(self.params.smooth_s * fps))
+        self._threshold2 = (p.speed_threshold_wps / self.fps) ** 2
+        self._hold_frames = max(1, round(p.hold_s * fps))
+        self._sustain_frames = max(self._hold_frames, round(p.sustain_s * fps))
+        self._smooth_frames = max(1, round(p.smooth_s * fps))
+        self._rest_open = RunningMin(round(p.rest_window_s * fps))
         self._prev: np.ndarray | None = None
-        self._since_motion = self._hold_frames  # frames since the last moving frame
-        self._held = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
-        self._held_count = 0  # how many of the frames in the window are held on
+        self._since_motion = self._sustain_frames  # frames since the last moving frame
+        self._on = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
+        self._on_count = 0  # how many of the frames in the window are on
 
     def step(self, lips: np.ndarray) -> float:
-        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths).
+        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up).
         Returns the mask in [0, 1] for this frame (1 = speaking)."""
         lips = np.asarray(lips, dtype=np.float64)
         moving = False
@@ -102,8 +134,12 @@ class SilenceDetector:
             d = lips - self._prev
             moving = bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any())
         self._prev = lips
-        self._since_motion = 0 if moving else self._since_motion + 1
-        held = 1 if self._since_motion < self._hold_frames else 0
-        self._held_count += held - self._held[0]
-        self._held.append(held)
-        return self._held_count / self._smooth_frames
+        opening = float(lips[0, 1] - lips[1, 1])
+        open_above_rest = opening - self._rest_open.push(opening)
+        self._since_motion = 0 if moving else min(self._since_motion + 1, self._sustain_frames)
+        on = int(self._since_motion < self._hold_frames
+                 or (self._since_motion < self._sustain_frames
+                     and open_above_rest > self.params.open_threshold_w))
+        self._on_count += on - self._on[0]
+        self._on.append(on)
+        return self._on_count / self._smooth_frames

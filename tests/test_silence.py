@@ -66,9 +66,54 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     assert np.all(mask[(t > 1.4) & (t < 3.9)] == 1)
     assert np.all(mask[t > 4.6] == 0)
     assert np.all((mask >= 0) & (mask <= 1))
-    # The onset happens within the smoothing window (causal: no look-ahead).
+    # The onset comes with the first moving frame (causal: no look-ahead), and the offset
+    # within the hold after the lips stop (they close at 4.0 s).
+    period = 1 / fps
     onset = t[np.argmax(mask > 0.5)]
-    assert 1.0 <= onset <= 1.0 + SilenceParams().smooth_s
+    assert 1.0 < onset <= 1.0 + period + SilenceParams().smooth_s
+    offset = t[np.flatnonzero(mask > 0.5)[-1]] + period
+    assert offset <= 4.0 + SilenceParams().hold_s + 2 * period
+
+
+def _open_then_hold(fps: float, rest_open: float, hold_open: float, still_s: float):
+    """Lips at rest (opening rest_open) for 5 s, talking for 1 s, then held still at opening
+    hold_open for still_s seconds, then back at rest for 1 s."""
+    rest = np.full(round(5 * fps), rest_open)
+    t = np.arange(round(fps)) / fps
+    talk = rest_open + 0.15 * (1 - np.cos(2 * np.pi * 4 * t))
+    opening = np.concatenate([rest, talk, np.full(round(still_s * fps), hold_open),
+                              np.full(round(fps), rest_open)])
+    lips = np.zeros((opening.size, 2, 3))
+    lips[:, 0, 1] = opening / 2
+    lips[:, 1, 1] = -opening / 2
+    return lips
+
+
+def test_held_open_mouth_sustains_the_mask_for_a_while():
+    fps = 25
+    params = SilenceParams()
+    det = SilenceDetector(fps, params)
+    lips = _open_then_hold(fps, 0.0, 0.2, 2.0)
+    mask = np.array([det.step(x) for x in lips])
+    still_start = 6 * fps
+    # a held vowel (still, open) stays speech well past the hold ...
+    assert np.all(mask[still_start : still_start + round(0.8 * params.sustain_s * fps)] == 1)
+    # ... but not for ever: a mouth left open is silence after sustain_s
+    assert np.all(mask[still_start + round(params.sustain_s * fps) + 1 : 8 * fps] == 0)
+
+
+def test_lips_parted_at_rest_are_not_an_open_mouth():
+    """A face whose lips stay parted at rest: stopping with that opening ends the mask after
+    the hold, as with closed lips (the resting opening is learnt from the last seconds)."""
+    fps = 30
+    det = SilenceDetector(fps)
+    lips = _open_then_hold(fps, 0.12, 0.12, 2.0)
+    lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
+    mask = np.array([det.step(x) for x in lips])
+    assert mask[: 5 * fps].max() == 0
+    assert mask[5 * fps + 5 : 6 * fps - 10].min() == 1
+    assert mask[6 * fps : 6 * fps + 3].sum() <= 2  # off within the hold, not the sustain
+    assert mask[6 * fps + 3 :].max() == 0
 
 
 def test_stream_mask_is_bounded_lookback():
@@ -87,5 +132,9 @@ def test_stream_mask_is_bounded_lookback():
 def test_params_validated():
     with pytest.raises(ValueError):
         SilenceParams(speed_threshold_wps=0)
+    with pytest.raises(ValueError):
+        SilenceParams(sustain_s=-1)
+    with pytest.raises(ValueError):
+        SilenceParams(rest_window_s=0)
     with pytest.raises(ValueError):
         SilenceDetector(0)

@@ -19,6 +19,11 @@ from keypoints.corpus.espeak import Phone
 from keypoints.corpus.visemes import shape_array, visemes_of
 
 DECAY_S = 0.035  # dominance e-folding distance outside a segment
+#: e-folding distance of a sound's carry-over into a following pause: the lips settle at rest
+#: within ~50 ms of the last sound (as an animator closes the mouth on the last sounding
+#: frame), so a lip-motion silence mask can end with the sound. Anticipation out of a pause
+#: keeps DECAY_S: lips may start moving before the sound.
+CARRYOVER_INTO_PAUSE_S = 0.012
 SMOOTH_S = 0.018  # standard deviation of the final Gaussian smoothing
 _BLOCK_FRAMES = 512  # frames per block of the dominance computation (bounds memory)
 
@@ -78,15 +83,27 @@ def shape_trajectory(segments: list[Segment], n_frames: int, frame_rate_hz: floa
     targets, dominance = shape_array([s.viseme for s in padded])  # [S, 4] each
     starts = np.array([s.start_s for s in padded])
     ends = np.array([s.end_s for s in padded])
+    is_rest = np.array([s.viseme == "rest" for s in padded])
     out = np.empty((n_frames, 4), dtype=np.float64)
     for b in range(0, n_frames, _BLOCK_FRAMES):
         t = np.arange(b, min(n_frames, b + _BLOCK_FRAMES)) / frame_rate_hz
         # only segments within reach of this block matter (exp(-12) ~ 6e-6)
         reach = 12 * DECAY_S
         near = (ends > t[0] - reach) & (starts < t[-1] + reach)
-        dist = np.maximum(0.0, np.maximum(starts[near][None, :] - t[:, None],
-                                          t[:, None] - ends[near][None, :]))
-        weight = np.exp(-dist / DECAY_S)  # [n, S]
+        before = np.maximum(0.0, starts[near][None, :] - t[:, None])  # [n, S] seconds
+        past = np.maximum(0.0, t[:, None] - ends[near][None, :])
+        # inside a pause, every earlier sound fades CARRYOVER_INTO_PAUSE_S per e-fold from
+        # the pause's start on (before it, at DECAY_S as everywhere else)
+        k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(padded) - 1)
+        pause_start = np.where(is_rest[k], starts[k], np.inf)[:, None]  # [n, 1]
+        in_pause = t[:, None] > pause_start
+        ended = ends[near][None, :] <= pause_start
+        into = np.maximum(0.0, t[:, None] - pause_start)
+        decay = np.where(in_pause & ended,
+                         np.maximum(0.0, pause_start - ends[near][None, :]) / DECAY_S
+                         + into / CARRYOVER_INTO_PAUSE_S,
+                         past / DECAY_S)
+        weight = np.exp(-before / DECAY_S - decay)  # [n, S]
         w = weight[:, :, None] * dominance[near][None]  # [n, S, 4]
         out[b : b + t.size] = (w * targets[near][None]).sum(1) / w.sum(1)
     return gaussian_smooth(out, SMOOTH_S * frame_rate_hz)
