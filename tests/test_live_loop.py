@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import tracemalloc
 
@@ -253,3 +254,29 @@ def test_engine_head_modes_keep_the_synth_default_unchanged(rig):
         EngineConfig(head="tracked", motion="seed")
     with pytest.raises(ValueError, match="head must be one of"):
         EngineConfig(head="puppet")
+
+
+def test_the_loop_runs_with_one_blas_thread_and_a_short_gil_switch_then_restores(rig):
+    """numpy's OpenBLAS would split each tiny feature-frame product over two threads whose
+    idle worker then busy-waits (a whole core spinning at 100 feature frames a second)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():  # numpy's own BLAS (opencv may bring an older one of its own)
+        return {i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and "numpy" in i["filepath"]}
+
+    fake_now = [0.0]
+
+    def sleep(s):
+        fake_now[0] += s
+
+    seen = []
+    loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS)))
+    switch = sys.getswitchinterval()
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        loop.run(FrameClock(FPS, now=lambda: fake_now[0], sleep=sleep), duration_s=0.1,
+                 on_tick=lambda _: seen.append((blas_threads(), sys.getswitchinterval())))
+        assert blas_threads() == {2}  # restored
+    assert seen and all(b == {1} and s <= 0.0005 for b, s in seen)
+    assert sys.getswitchinterval() == switch

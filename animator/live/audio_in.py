@@ -91,10 +91,15 @@ class FileAudio:
             due = min(due, n)
         if due <= self._pos:
             return np.zeros(0, np.float32)
-        idx = np.arange(self._pos, due) % n if self._loop else slice(self._pos, due)
-        out = self.samples[idx]
-        self._pos = due
-        return np.asarray(out, dtype=np.float32)
+        # slices, not an index array: one copy of the block, no int64[n] index per read
+        start, self._pos = self._pos, due
+        if not self._loop:
+            return self.samples[start:due].copy()
+        first = start % n
+        if first + (due - start) <= n:
+            return self.samples[first:first + due - start].copy()
+        reps = np.resize(np.roll(self.samples, -first), due - start)  # wraps: rare
+        return reps.astype(np.float32, copy=False)
 
 
 class Microphone:

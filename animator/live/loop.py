@@ -12,7 +12,6 @@ Everything kept per tick is O(1): the loop can run for hours.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,13 +23,12 @@ import numpy as np
 from animator.engine import Engine, Frame
 from animator.live.clock import FrameClock
 from animator.live.mailbox import SinkWorker
+from animator.live.threads import live_threads
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import AudioLipStream, rest_points
 
 #: Inputs older than this (seconds) count as lost.
 STALE_S = 0.25
-#: Python thread switch interval while the loop runs (seconds).
-GIL_SWITCH_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,10 @@ class LiveLoop:
         self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}")) for s in sinks]
         self.n_ticks = 0
         self.n_stale = 0  # ticks shown with rest lips because the lip source was silent
-        self.last_step_s = 0.0  # compute time of the last step, seconds
+        self.last_step_s = 0.0  # compute time of the last step (wall clock), seconds
+        #: CPU time this thread spent in the last step, seconds: below ``last_step_s`` when
+        #: the thread waited (for a core the machine gave to others, or for the GIL)
+        self.last_step_cpu_s = 0.0
 
     # --- sources --------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class LiveLoop:
     def step(self, index: int, now_s: float, due_s: float | None = None) -> Frame:
         """Decide frame ``index`` (time index / fps) with what the sources hold at ``now_s``
         (clock seconds) and offer it to the sinks. Returns the engine's frame."""
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         self._pull_audio(now_s)
         self._pull_face(now_s)
         fresh = self._lips is not None and now_s - self._lips_s <= self._stale_s
@@ -160,6 +161,7 @@ class LiveLoop:
             worker.offer(live)
         self.n_ticks += 1
         self.last_step_s = time.perf_counter() - t0
+        self.last_step_cpu_s = time.thread_time() - cpu0
         return frame
 
     def poll_sinks(self) -> bool:
@@ -185,11 +187,7 @@ class LiveLoop:
         seconds since the first tick), or a sink asks to stop. KeyboardInterrupt propagates
         (the caller's context managers release the devices)."""
         self.drop_backlog()
-        # Sink, server and capture threads share the GIL with this one: hand it back within
-        # 0.5 ms (Python's default is 5 ms, a sixth of a frame) while the loop runs.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, GIL_SWITCH_S))
-        try:
+        with live_threads():
             while stop is None or not stop.is_set():
                 tick = clock.wait()
                 if duration_s is not None and tick.due_s - clock.start_s >= duration_s:
@@ -199,8 +197,6 @@ class LiveLoop:
                     on_tick(frame)
                 if not self.poll_sinks():
                     return
-        finally:
-            sys.setswitchinterval(switch)
 
     def close(self) -> None:
         """Stop the sink threads (a blocked sink is abandoned after a short wait)."""
