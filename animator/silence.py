@@ -69,6 +69,9 @@ class SilenceParams:
     open_threshold_w: float = 0.03
     #: ... for at most this long after the last motion.
     sustain_s: float = 0.6
+    #: a frame whose mouth closes to within this of its resting opening (mouth widths) does
+    #: not count as moving: lips arriving at rest end speech rather than extend it by a hold.
+    closing_threshold_w: float = 0.04
     #: the resting opening is the smallest opening seen over this window, so a face whose lips
     #: stay parted at rest is not taken for an open mouth.
     rest_window_s: float = 4.0
@@ -76,8 +79,10 @@ class SilenceParams:
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:
             raise ValueError("speed_threshold_wps must be > 0")
-        if min(self.hold_s, self.smooth_s, self.sustain_s, self.open_threshold_w) < 0:
-            raise ValueError("hold_s, smooth_s, sustain_s and open_threshold_w must be >= 0")
+        if min(self.hold_s, self.smooth_s, self.sustain_s, self.open_threshold_w,
+               self.closing_threshold_w) < 0:
+            raise ValueError("hold_s, smooth_s, sustain_s and the opening thresholds must be "
+                             ">= 0")
         if not self.rest_window_s > 0:
             raise ValueError("rest_window_s must be > 0")
 
@@ -103,9 +108,9 @@ class RunningMin:
 class SilenceDetector:
     """Causal streaming silence mask, one video frame per :meth:`step`.
 
-    A frame is speech while the lips moved within the last ``hold_s``, or, up to
-    ``sustain_s`` after the last motion, while the mouth stays open beyond its resting
-    opening. Look-back is bounded (the longest of the windows), so the state is O(1) in the
+    A frame is speech while the lips moved within the last ``hold_s`` (closing onto the
+    resting opening does not count), or, up to ``sustain_s`` after the last motion, while the
+    mouth stays open beyond its resting opening. Look-back is bounded (the longest of the windows), so the state is O(1) in the
     stream length and the mask at frame i depends only on frames i - n .. i.
     """
 
@@ -121,6 +126,7 @@ class SilenceDetector:
         self._smooth_frames = max(1, round(p.smooth_s * fps))
         self._rest_open = RunningMin(round(p.rest_window_s * fps))
         self._prev: np.ndarray | None = None
+        self._prev_opening = 0.0
         self._since_motion = self._sustain_frames  # frames since the last moving frame
         self._on = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
         self._on_count = 0  # how many of the frames in the window are on
@@ -129,13 +135,17 @@ class SilenceDetector:
         """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up).
         Returns the mask in [0, 1] for this frame (1 = speaking)."""
         lips = np.asarray(lips, dtype=np.float64)
+        opening = float(lips[0, 1] - lips[1, 1])
+        open_above_rest = opening - self._rest_open.push(opening)
         moving = False
         if self._prev is not None:
             d = lips - self._prev
-            moving = bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any())
+            arriving_at_rest = (opening < self._prev_opening
+                                and open_above_rest < self.params.closing_threshold_w)
+            moving = (not arriving_at_rest
+                      and bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any()))
         self._prev = lips
-        opening = float(lips[0, 1] - lips[1, 1])
-        open_above_rest = opening - self._rest_open.push(opening)
+        self._prev_opening = opening
         self._since_motion = 0 if moving else min(self._since_motion + 1, self._sustain_frames)
         on = int(self._since_motion < self._hold_frames
                  or (self._since_motion < self._sustain_frames

@@ -20,7 +20,8 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
   mask at the video frame rate adds.
 The mask is computed with the detector's default SilenceParams and, separately, with the
 parameters a sweep on a tuning set (train-split voices, other seed: never the test sets)
-finds best, so that the report says what limits the score.
+finds best with offsets kept at or below MAX_OFFSET_MS; the defaults are meant to be what
+that sweep finds for the shipped model.
 """
 
 from __future__ import annotations
@@ -62,16 +63,18 @@ CONDITIONS: dict[str, Augmentation | None] = {
     "loud clipped": Augmentation(gain_db=18.0, clip=True),
 }
 SWEEP = {
-    "speed_threshold_wps": (0.15, 0.2, 0.3),
-    "hold_s": (0.04, 0.08, 0.12),
-    "open_threshold_w": (0.02, 0.03, 0.05),
-    "sustain_s": (0.3, 0.6),
+    "speed_threshold_wps": (0.15, 0.2, 0.25),
+    "hold_s": (0.04, 0.08),
+    "open_threshold_w": (0.04, 0.05, 0.07),
+    "sustain_s": (0.4, 0.6),
+    "closing_threshold_w": (0.02, 0.03, 0.04, 0.05),
 }
+MAX_OFFSET_MS = 60.0  # the tuning keeps the median offset delay at or below this
 
 
 @dataclass(frozen=True)
 class Sizes:
-    recordings: int = 3  # per test set
+    recordings: int = 5  # per test set
     seconds: float = 30.0  # per recording
 
 
@@ -246,17 +249,22 @@ def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dic
 
 
 def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]:
-    """The SilenceParams (grid SWEEP) with the best mean F1 on a tuning set: train-split
-    voices, clean and pink 10 dB, another seed than the test sets."""
+    """The SilenceParams (grid SWEEP) with the best mean F1 on a tuning set (train-split
+    voices and texts under every condition, another seed than the test sets) among those whose
+    offset delay (the median over the conditions of each one's median) is at most
+    MAX_OFFSET_MS (among all of them when none is)."""
     runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77)]
-                   for c in ("clean", "pink 10 dB")]
-    best, best_f1 = SilenceParams(), -1.0
+                   for c in CONDITIONS]
+    scored = []
     for values in itertools.product(*SWEEP.values()):
         p = SilenceParams(**dict(zip(SWEEP, values, strict=True)))
-        f1 = float(np.mean([score(runs, model.keypoint_names, p)["f1"] for runs in runs_by_set]))
-        if f1 > best_f1:
-            best, best_f1 = p, f1
-    return best, best_f1
+        scores = [score(runs, model.keypoint_names, p) for runs in runs_by_set]
+        offsets = [s["offset_ms"] for s in scores if s["offset_ms"] is not None]
+        scored.append((float(np.mean([s["f1"] for s in scores])),
+                       float(np.median(offsets)) if offsets else np.inf, p))
+    fast = [x for x in scored if x[1] <= MAX_OFFSET_MS] or scored
+    f1, _, best = max(fast, key=lambda x: x[0])
+    return best, f1
 
 
 # --- behaviour on hard and bad input ---------------------------------------------------------
@@ -331,7 +339,7 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print) -> dict:
         runs = {name: [run_model(model, r) for r in recs] for name, recs in sets.items()}
         audio_s = sum(r.duration_s for recs in sets.values() for r in recs)
         wall = time.perf_counter() - t0
-        tuned, tuned_f1 = sweep_params(model, Sizes(2, sizes.seconds))
+        tuned, tuned_f1 = sweep_params(model, Sizes(3, sizes.seconds))
         entry = {
             "path": str(path), "description": model.description,
             "keypoints": list(model.keypoint_names),

@@ -63,8 +63,12 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     mask = np.array([det.step(x) for x in lips])
     t = np.arange(len(mask)) / fps
     assert np.all(mask[t < 0.95] == 0)
-    assert np.all(mask[(t > 1.4) & (t < 3.9)] == 1)
-    assert np.all(mask[t > 4.6] == 0)
+    # Speech: on, but for at most one frame where the lips touch their resting opening
+    # (this talk closes the mouth fully four times a second).
+    talk = mask[(t > 1.1) & (t < 3.9)]
+    assert talk.mean() > 0.85
+    assert not np.any((talk[1:] == 0) & (talk[:-1] == 0))
+    assert np.all(mask[t > 4.2] == 0)
     assert np.all((mask >= 0) & (mask <= 1))
     # The onset comes with the first moving frame (causal: no look-ahead), and the offset
     # within the hold after the lips stop (they close at 4.0 s).
@@ -73,6 +77,25 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     assert 1.0 < onset <= 1.0 + period + SilenceParams().smooth_s
     offset = t[np.flatnonzero(mask > 0.5)[-1]] + period
     assert offset <= 4.0 + SilenceParams().hold_s + 2 * period
+
+
+def test_lips_closing_onto_rest_end_the_mask_at_once():
+    """A mouth that closes onto its resting opening is silent from the frame it arrives;
+    the same closing motion stopping half-open keeps the mask on (held vowel)."""
+    fps = 25
+    n_talk = 50
+    t = np.arange(n_talk) / fps
+    talk = 0.15 + 0.08 * np.sin(2 * np.pi * 3 * t)  # never near rest while talking
+    for end_open, expect_on in ((0.0, False), (0.15, True)):
+        opening = np.concatenate([np.zeros(100), talk, np.linspace(talk[-1], end_open, 4),
+                                  np.full(10, end_open)])
+        lips = np.zeros((opening.size, 2, 3))
+        lips[:, 0, 1], lips[:, 1, 1] = opening / 2, -opening / 2
+        det = SilenceDetector(fps)
+        mask = np.array([det.step(x) for x in lips])
+        assert mask[105:150].min() == 1
+        arrived = 100 + n_talk + 3
+        assert (mask[arrived + 1] == 1) == expect_on, end_open
 
 
 def _open_then_hold(fps: float, rest_open: float, hold_open: float, still_s: float):
@@ -111,7 +134,7 @@ def test_lips_parted_at_rest_are_not_an_open_mouth():
     lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
     mask = np.array([det.step(x) for x in lips])
     assert mask[: 5 * fps].max() == 0
-    assert mask[5 * fps + 5 : 6 * fps - 10].min() == 1
+    assert mask[5 * fps + 5 : 6 * fps - 10].mean() > 0.85
     assert mask[6 * fps : 6 * fps + 3].sum() <= 2  # off within the hold, not the sustain
     assert mask[6 * fps + 3 :].max() == 0
 
