@@ -32,7 +32,8 @@ class AudioLipStream:
 
     Samples are mono float32 at ``model.feature_config.sample_rate``. A keypoint frame with any
     non-finite value is replaced by the last good frame (the rest pose before the first one);
-    ``n_nonfinite`` counts those replacements.
+    ``n_nonfinite`` counts those replacements. ``push_newest`` is for a consumer that shows
+    one frame per tick (live mode): only the newest frame is computed.
     """
 
     def __init__(self, model: MappingNet) -> None:
@@ -53,8 +54,9 @@ class AudioLipStream:
         """Keypoint frames emitted so far."""
         return self._n_out
 
-    def _run_ready(self, new_features: np.ndarray) -> list[LipFrame]:
-        """Append float32[n_mels, n] features; emit a LipFrame for every complete window."""
+    def _run_ready(self, new_features: np.ndarray, newest_only: bool = False) -> list[LipFrame]:
+        """Append float32[n_mels, n] features; emit a LipFrame for every complete window (only
+        for the last one with ``newest_only``: the others are counted, never computed)."""
         if not new_features.shape[1]:
             return []
         if self._context is None:
@@ -64,16 +66,16 @@ class AudioLipStream:
         cfg = self.model.feature_config
         n_ready = max(0, self._context.shape[1] - window + 1)
         frames = []
-        for i in range(n_ready):
+        for i in range(n_ready - 1 if newest_only and n_ready else 0, n_ready):
             points = self.model.run(self._context[:, i : i + window])[0]
             if np.all(np.isfinite(points)):
                 self._last_good = points.copy()
             else:
                 self.n_nonfinite += 1
                 points = self._last_good.copy()
-            t_s = self._n_out * cfg.hop_length / cfg.sample_rate  # frame centre
+            t_s = (self._n_out + i) * cfg.hop_length / cfg.sample_rate  # frame centre
             frames.append(LipFrame(t_s, points, self.model.keypoint_names))
-            self._n_out += 1
+        self._n_out += n_ready
         self._context = self._context[:, n_ready:]
         return frames
 
@@ -82,6 +84,16 @@ class AudioLipStream:
         if self._finished:
             raise RuntimeError("AudioLipStream.push() after flush()")
         return self._run_ready(self._features.push(samples))
+
+    def push_newest(self, samples: np.ndarray) -> LipFrame | None:
+        """Feed float32[n] samples; return only the newest keypoint frame that became
+        computable (None if none did), bit-identical to ``push(samples)[-1]``. The model runs
+        once, for that frame; the frames before it are counted in ``n_frames`` but never
+        computed (a non-finite newest frame is replaced by the last good one computed)."""
+        if self._finished:
+            raise RuntimeError("AudioLipStream.push_newest() after flush()")
+        frames = self._run_ready(self._features.push(samples), newest_only=True)
+        return frames[-1] if frames else None
 
     def flush(self) -> list[LipFrame]:
         """End of stream: return the remaining frames (one per feature frame in all)."""

@@ -90,19 +90,25 @@ def test_audio_underrun_goes_idle_and_recovers(rig, model, speech):
 
 def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, speech):
     """The loop adds no logic of its own to the mouth: the same lips at the same frame
-    times through a fresh Engine give the same choices."""
+    times through a fresh Engine give the same choices; the newest lips it computes alone
+    are those a stream computing every frame gives."""
     clock = [0.0]
     audio = ScheduledAudio(speech[:16000 * 3], clock)
-    stream = AudioLipStream(model)
+    stream, every = AudioLipStream(model), AudioLipStream(model)
     seen = []
-    orig = stream.push
+    orig = stream.push_newest
 
     def spy(samples):
         out = orig(samples)
-        seen.append(out[-1] if out else None)
+        ref = every.push(samples)  # every keypoint frame, as offline
+        assert (out is None) == (not ref)
+        if out is not None:  # the newest alone is the very same frame
+            assert out.t_s == ref[-1].t_s and np.array_equal(out.points, ref[-1].points)
+        assert stream.n_frames == every.n_frames
+        seen.append(out)
         return out
 
-    stream.push = spy
+    stream.push_newest = spy
     loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS, seed=4)), audio=audio, lip_stream=stream)
     live = run_ticks(loop, clock, 80)
     ref = Engine(rig, EngineConfig(fps=FPS, seed=4))
@@ -280,3 +286,29 @@ def test_the_loop_runs_with_one_blas_thread_and_a_short_gil_switch_then_restores
         assert blas_threads() == {2}  # restored
     assert seen and all(b == {1} and s <= 0.0005 for b, s in seen)
     assert sys.getswitchinterval() == switch
+
+
+@pytest.mark.parametrize("chunk", [160, 533, 1601])
+def test_newest_lips_only_run_the_model_once_and_match_every_frame(model, speech, chunk,
+                                                                  monkeypatch):
+    """Live mode shows one lip frame per tick: push_newest computes that one alone."""
+    calls = [0]
+    run = model.run
+
+    def counting(features):
+        calls[0] += 1
+        return run(features)
+
+    monkeypatch.setattr(model, "run", counting)
+    newest, every = AudioLipStream(model), AudioLipStream(model)
+    x = speech[:16000 * 2]
+    for start in range(0, len(x), chunk):
+        before = calls[0]
+        out = newest.push_newest(x[start:start + chunk])
+        assert calls[0] - before == (out is not None)  # at most one model call
+        ref = every.push(x[start:start + chunk])
+        assert newest.n_frames == every.n_frames
+        if ref:
+            assert out.t_s == ref[-1].t_s and np.array_equal(out.points, ref[-1].points)
+        else:
+            assert out is None

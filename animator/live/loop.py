@@ -108,9 +108,9 @@ class LiveLoop:
     def _pull_audio(self, now_s: float) -> None:
         if self.audio is None:
             return
-        lips = self.lip_stream.push(self.audio.read())
-        if lips:
-            newest = lips[-1]
+        # one frame per tick shows the newest lips only: the model runs for those alone
+        newest = self.lip_stream.push_newest(self.audio.read())
+        if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
             hop = self.lip_stream.model.feature_config.hop_length
             self._lips_sample = self._audio_offset + (self.lip_stream.n_frames - 1) * hop
