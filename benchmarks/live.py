@@ -9,13 +9,14 @@ webcam -> FaceMesh -> engine (head tracked, lips from the face) -> web sink -> c
 
 Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.step`` in the
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
-log-mel and the MappingNet calls on them (3 or 4 per frame at 30 fps), the engine (silence
-mask, motion, mouth, frame choice) and handing the frame to each sink's one-slot mailbox.
-Not included: the sinks' own work in their threads (JSON encoding, the WebSocket send) and
-the wait for the tick. Webcam path: the same step plus the FaceMesh + head pose + lips time of
-the observation the step picked up (that runs in the capture thread). ``compute_cpu_ms`` is
-the CPU time the loop thread spent in the step: wall minus CPU is time it waited for a core
-(the machine busy with other work) or for the GIL.
+log-mel of every 10 ms feature frame in them, one MappingNet call (for the newest keypoint
+frame, the one the frame shows), the engine (silence mask, motion, mouth, frame choice) and
+handing the frame to each sink's one-slot mailbox. Not included: the sinks' own work in
+their threads (JSON encoding, the WebSocket send) and the wait for the tick. Webcam path:
+the same step plus the FaceMesh + head pose + lips time of the observation the step picked
+up (that runs in the capture thread). ``compute_cpu_ms`` is the CPU time the loop thread
+spent in the step: wall minus CPU is time it waited for a core (the machine busy with other
+work) or for the GIL.
 
 Also per path: end-to-end latency (an audio sample / camera frame entering -> its frame
 choice received from the WebSocket), frames late by more than one period, skipped ticks,

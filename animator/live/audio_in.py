@@ -91,15 +91,17 @@ class FileAudio:
             due = min(due, n)
         if due <= self._pos:
             return np.zeros(0, np.float32)
-        # slices, not an index array: one copy of the block, no int64[n] index per read
-        start, self._pos = self._pos, due
-        if not self._loop:
-            return self.samples[start:due].copy()
-        first = start % n
-        if first + (due - start) <= n:
-            return self.samples[first:first + due - start].copy()
-        reps = np.resize(np.roll(self.samples, -first), due - start)  # wraps: rare
-        return reps.astype(np.float32, copy=False)
+        # copied slice by slice (a loop wraps to the start): no index array, nothing the
+        # size of the file allocated per read
+        out = np.empty(due - self._pos, dtype=np.float32)
+        done = 0
+        while done < len(out):
+            at = (self._pos + done) % n
+            take = min(n - at, len(out) - done)
+            out[done:done + take] = self.samples[at:at + take]
+            done += take
+        self._pos = due
+        return out
 
 
 class Microphone:
