@@ -55,23 +55,24 @@ def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
 class SilenceParams:
     """Parameters of the streaming detector (all in physical units)."""
 
-    # Defaults chosen on a tuning set of the learned MappingNet's lips (train-split voices, never
-    # the test sets; issue 3's benchmarks.mappingnet). The head motion smooths the mask's
-    # edges itself (MotionParams.gain_tau_s), so the mask may switch sharply.
+    # Defaults: what benchmarks.mappingnet's sweep finds for the shipped MappingNet on its
+    # tuning set (train-split voices under every test condition, never the test sets): the
+    # best F1 with the offset delay <= 60 ms and no speech called on noise. The head motion
+    # smooths the mask's edges itself (MotionParams.gain_tau_s), so it may switch sharply.
     #: lip speed (mouth widths per second) above which a frame counts as moving.
     speed_threshold_wps: float = 0.2
     #: a moving frame keeps the mask on for this long (bridges brief stops, e.g. closures).
-    hold_s: float = 0.08
+    hold_s: float = 0.04
     #: length of the causal box moving average.
     smooth_s: float = 0.0
     #: a mouth this much more open than its resting opening (mouth widths) keeps the mask on
     #: while still (a held vowel) ...
-    open_threshold_w: float = 0.03
+    open_threshold_w: float = 0.04
     #: ... for at most this long after the last motion.
     sustain_s: float = 0.6
     #: a frame whose mouth closes to within this of its resting opening (mouth widths) does
     #: not count as moving: lips arriving at rest end speech rather than extend it by a hold.
-    closing_threshold_w: float = 0.04
+    closing_threshold_w: float = 0.03
     #: the resting opening is the smallest opening seen over this window, so a face whose lips
     #: stay parted at rest is not taken for an open mouth.
     rest_window_s: float = 4.0
@@ -110,8 +111,9 @@ class SilenceDetector:
 
     A frame is speech while the lips moved within the last ``hold_s`` (closing onto the
     resting opening does not count), or, up to ``sustain_s`` after the last motion, while the
-    mouth stays open beyond its resting opening. Look-back is bounded (the longest of the windows), so the state is O(1) in the
-    stream length and the mask at frame i depends only on frames i - n .. i.
+    mouth stays open beyond its resting opening. Look-back is bounded (the longest of the
+    windows), so the state is O(1) in the stream length and the mask at frame i depends only
+    on frames i - n .. i.
     """
 
     def __init__(self, fps: float, params: SilenceParams | None = None) -> None:

@@ -124,6 +124,19 @@ def test_coarticulation_moves_like_lips() -> None:
     assert rounded[int(0.45 * RATE), 2] > 0.8 and rounded[int(0.45 * RATE), 1] < 0.8
 
 
+def test_lips_settle_soon_after_the_last_sound_but_anticipate_the_first() -> None:
+    """Carry-over into a pause is short (the mask can end with the sound); anticipation out
+    of a pause is not (lips may move before the sound)."""
+    segs = _segments(("AA", 0.3), ("DD", 0.06), ("AA", 0.2))  # speech 0.3 .. 0.86 s
+    shape = shape_trajectory(segs, 200, RATE)
+    open_ = shape[:, 0]
+    speed = np.abs(np.diff(open_)) * RATE  # widths/s
+    end = round(0.86 * RATE)
+    assert open_[end + 5] < 0.02  # nearly closed 50 ms after the last sound ...
+    assert speed[end + 8 :].max() < 0.2  # ... and still (below the mask's threshold) at 80 ms
+    assert open_[round(0.25 * RATE)] > 0.04  # but already opening 50 ms before the first
+
+
 def test_segments_from_phones_split_diphthongs_and_merge_marks() -> None:
     phones = [Phone("h", 0.0), Phone("aI", 0.1), Phone(";", 0.3), Phone("_", 0.35)]
     segs = segments_from_phones(phones, 0.5, offset_s=1.0)

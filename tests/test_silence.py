@@ -63,11 +63,13 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     mask = np.array([det.step(x) for x in lips])
     t = np.arange(len(mask)) / fps
     assert np.all(mask[t < 0.95] == 0)
-    # Speech: on, but for at most one frame where the lips touch their resting opening
-    # (this talk closes the mouth fully four times a second).
+    # Speech: on, but for brief gaps (<= 0.1 s) where the lips touch their resting opening
+    # (this talk closes the mouth fully four times a second; the head motion's gain
+    # smoothing rides over such gaps).
     talk = mask[(t > 1.1) & (t < 3.9)]
-    assert talk.mean() > 0.85
-    assert not np.any((talk[1:] == 0) & (talk[:-1] == 0))
+    assert talk.mean() > 0.75
+    off_runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[1], talk, [1]]) == 0)))[::2]
+    assert off_runs.max(initial=0) <= 0.1 * fps
     assert np.all(mask[t > 4.2] == 0)
     assert np.all((mask >= 0) & (mask <= 1))
     # The onset comes with the first moving frame (causal: no look-ahead), and the offset
@@ -134,7 +136,7 @@ def test_lips_parted_at_rest_are_not_an_open_mouth():
     lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
     mask = np.array([det.step(x) for x in lips])
     assert mask[: 5 * fps].max() == 0
-    assert mask[5 * fps + 5 : 6 * fps - 10].mean() > 0.85
+    assert mask[5 * fps + 5 : 6 * fps - 10].mean() > 0.75
     assert mask[6 * fps : 6 * fps + 3].sum() <= 2  # off within the hold, not the sustain
     assert mask[6 * fps + 3 :].max() == 0
 

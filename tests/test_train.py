@@ -45,3 +45,15 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     b = train_tiny(tmp_path / "b.onnx")
     assert a["onnx"]["sha256"] == b["onnx"]["sha256"]
     assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def test_offset_weights_mark_the_start_of_every_pause() -> None:
+    from keypoints.training.fit import OFFSET_WINDOW_S, offset_weights
+
+    speech = np.zeros(200, dtype=bool)
+    speech[20:60] = True
+    speech[100:190] = True
+    w = offset_weights(speech, 4.0)
+    n = round(OFFSET_WINDOW_S * 100)
+    assert np.all(w[60 : 60 + n] == 5.0) and np.all(w[190:] == 5.0)
+    assert np.all(w[:60] == 1.0) and np.all(w[60 + n : 190] == 1.0)

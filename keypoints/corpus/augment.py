@@ -116,12 +116,20 @@ class Augmentation:
         return asdict(self)
 
 
+#: shares of the augmented recordings with each step (the training distribution)
+REVERB_SHARE = 0.5  # a reverberant room is the hardest condition for the mouth and the mask
+RT60_RANGE_S = (0.15, 0.9)
+BAND_SHARE = 0.3
+NOISE_SHARE = 0.75
+
+
 def draw_augmentation(rng: np.random.Generator) -> Augmentation:
-    """The training distribution: ~1/4 clean, otherwise noise at 0-35 dB SNR, reverb in 35 %,
-    band limiting in 30 %, gain -35..+12 dB (clipping when it overshoots), DC in 5 %."""
-    rt60 = float(rng.uniform(0.15, 0.9)) if rng.random() < 0.35 else None
-    band = str(rng.choice(["phone", "headset", "lowpass"])) if rng.random() < 0.3 else None
-    noisy = rng.random() < 0.75
+    """The training distribution: noise at 0-35 dB SNR in NOISE_SHARE, reverb (RT60_RANGE_S)
+    in REVERB_SHARE, band limiting in BAND_SHARE, gain -35..+12 dB (clipping when it
+    overshoots), DC in 5 %."""
+    rt60 = float(rng.uniform(*RT60_RANGE_S)) if rng.random() < REVERB_SHARE else None
+    band = str(rng.choice(["phone", "headset", "lowpass"])) if rng.random() < BAND_SHARE else None
+    noisy = rng.random() < NOISE_SHARE
     kind = str(rng.choice(NOISE_KINDS)) if noisy else None
     snr = float(rng.uniform(0.0, 35.0)) if noisy else None
     gain = float(rng.uniform(-35.0, 12.0))

@@ -22,7 +22,7 @@ class CorpusRecipe:
 
     seed: int = 0
     split: str = "train"
-    n_speech: int = 800
+    n_speech: int = 1600
     speech_s: float = 20.0
     n_non_speech: int = 42
     non_speech_s: float = 8.0

@@ -128,9 +128,10 @@ the streaming runner, the same numbers whole-file or chunked.
   (read in each language), pseudo-words spelled in Latin letters (pronounced by each language's
   rules); one phrase in six has a comma (a short pause inside).
 - **Augmentation** (`keypoints/corpus/augment.py`; {1 - rec['clean_share']:.0%} of recordings):
-  noise ({', '.join(augment.NOISE_KINDS)}) at 0-35 dB SNR in 75 %, synthetic room reverberation
-  (RT60 0.15-0.9 s) in 35 %, band limiting (phone 8 kHz 300-3400 Hz, headset, 4 kHz low-pass) in
-  30 %, gain -35..+12 dB with clipping above 0 dB, DC offset in 5 %.
+  noise ({', '.join(augment.NOISE_KINDS)}) at 0-35 dB SNR in {augment.NOISE_SHARE:.0%},
+  synthetic room reverberation (RT60 {augment.RT60_RANGE_S[0]}-{augment.RT60_RANGE_S[1]} s) in
+  {augment.REVERB_SHARE:.0%}, band limiting (phone 8 kHz 300-3400 Hz, headset, 4 kHz low-pass)
+  in {augment.BAND_SHARE:.0%}, gain -35..+12 dB with clipping above 0 dB, DC offset in 5 %.
 - **Non-speech**: {rec['n_non_speech']} recordings of {rec['non_speech_s']:.0f} s: each noise kind
   (-75..-20 dBFS), music-like tones, digital silence; target: rest, silent.
 - **Targets** (`keypoints/corpus/visemes.py`, `coarticulation.py`): phoneme -> viseme -> (open,
