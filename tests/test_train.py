@@ -48,7 +48,7 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
 
 
 def test_offset_weights_mark_the_start_of_every_pause() -> None:
-    from keypoints.training.fit import OFFSET_WINDOW_S, offset_weights
+    from keypoints.training.data import OFFSET_WINDOW_S, offset_weights
 
     speech = np.zeros(200, dtype=bool)
     speech[20:60] = True

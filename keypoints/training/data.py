@@ -77,3 +77,16 @@ def pad_context(features: np.ndarray, past: int, future: int, silence_value: flo
     return np.concatenate([np.repeat(features[:, :1].astype(np.float32), past, axis=1),
                            features, np.full((n_mels, future), silence_value, np.float32)],
                           axis=1)
+
+
+OFFSET_WINDOW_S = 0.2
+
+
+def offset_weights(speech: np.ndarray, w_offset: float) -> np.ndarray:
+    """float32[T]: 1 + w_offset on the frames within OFFSET_WINDOW_S after each speech offset
+    (speech bool[T] at dataset.FRAME_RATE_HZ), 1 elsewhere."""
+    weights = np.ones(speech.size, dtype=np.float32)
+    n = round(OFFSET_WINDOW_S * dataset.FRAME_RATE_HZ)
+    for b in np.flatnonzero(np.diff(speech.astype(np.int8)) == -1) + 1:
+        weights[b : b + n] += w_offset
+    return weights

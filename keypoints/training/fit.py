@@ -7,8 +7,8 @@ Loss (all in mouth widths, frames at 100 Hz):
   motion     squared error of the 40 ms displacement (the silence mask's video-frame step)
   stillness  hinge on the predicted 40 ms displacement of the inner lips beyond STILL_W where
              the target is still: the silence mask must see no motion in pauses and noise
-Frames in the first OFFSET_WINDOW_S of every pause weigh 1 + w_offset in the position, shape
-and motion terms: closing the mouth promptly when the sound stops (also in a reverberant
+Frames in the first data.OFFSET_WINDOW_S of every pause weigh 1 + w_offset in the position,
+shape and motion terms: closing the mouth promptly when the sound stops (also in a reverberant
 room, whose tail sounds like more speech) is what ends the silence mask on time.
 """
 
@@ -21,23 +21,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from keypoints.training.data import Example, pad_context
+from keypoints.training.data import Example, offset_weights, pad_context
 from keypoints.training.model import LipNet
 
 LAG_FRAMES = 4  # 40 ms: one video frame at 25 fps
 STILL_W = 0.006  # mouth widths per 40 ms tolerated where the target rests (threshold is 0.02)
-OFFSET_WINDOW_S = 0.2
-FRAME_RATE_HZ = 100.0  # keypoint frames per second (the features' hop)
-
-
-def offset_weights(speech: np.ndarray, w_offset: float) -> np.ndarray:
-    """float32[T]: 1 + w_offset on the frames within OFFSET_WINDOW_S after each speech offset
-    (speech bool[T] at FRAME_RATE_HZ), 1 elsewhere."""
-    weights = np.ones(speech.size, dtype=np.float32)
-    n = round(OFFSET_WINDOW_S * FRAME_RATE_HZ)
-    for b in np.flatnonzero(np.diff(speech.astype(np.int8)) == -1) + 1:
-        weights[b : b + n] += w_offset
-    return weights
 
 
 @dataclass(frozen=True)
