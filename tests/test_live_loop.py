@@ -262,9 +262,12 @@ def test_engine_head_modes_keep_the_synth_default_unchanged(rig):
         EngineConfig(head="puppet")
 
 
-def test_the_loop_runs_with_one_blas_thread_and_a_short_gil_switch_then_restores(rig):
+def test_the_loop_runs_with_one_blas_thread_frozen_gc_short_gil_switch_then_restores(rig):
     """numpy's OpenBLAS would split each tiny feature-frame product over two threads whose
-    idle worker then busy-waits (a whole core spinning at 100 feature frames a second)."""
+    idle worker then busy-waits (a whole core spinning at 100 feature frames a second); a
+    full garbage collection would walk every object of the process (10-12 ms) mid-frame."""
+    import gc
+
     from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():  # numpy's own BLAS (opencv may bring an older one of its own)
@@ -279,13 +282,16 @@ def test_the_loop_runs_with_one_blas_thread_and_a_short_gil_switch_then_restores
     seen = []
     loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS)))
     switch = sys.getswitchinterval()
+    frozen = gc.get_freeze_count()
     with threadpool_limits(limits=2, user_api="blas"):
         assert blas_threads() == {2}
         loop.run(FrameClock(FPS, now=lambda: fake_now[0], sleep=sleep), duration_s=0.1,
-                 on_tick=lambda _: seen.append((blas_threads(), sys.getswitchinterval())))
+                 on_tick=lambda _: seen.append((blas_threads(), sys.getswitchinterval(),
+                                                gc.get_freeze_count())))
         assert blas_threads() == {2}  # restored
-    assert seen and all(b == {1} and s <= 0.0005 for b, s in seen)
-    assert sys.getswitchinterval() == switch
+    assert seen and all(b == {1} and s <= 0.0005 for b, s, _ in seen)
+    assert all(n > frozen + 10_000 for _, _, n in seen)  # the loaded process is frozen
+    assert sys.getswitchinterval() == switch and gc.get_freeze_count() == frozen
 
 
 @pytest.mark.parametrize("chunk", [160, 533, 1601])

@@ -3,7 +3,8 @@ fixed schedule, through the same :class:`animator.engine.Engine` as offline rend
 
 sources: ``audio_in`` (microphone, audio file in real time), ``camera`` (webcam, video file)
 loop:    ``clock`` (fixed schedule), ``loop`` (sources -> engine -> sinks), ``mailbox``
-         (one slot per sink: a slow sink drops frames, never stalls the loop)
+         (one slot per sink: a slow sink drops frames, never stalls the loop), ``realtime``
+         (process settings while it runs: one BLAS thread, frozen GC, short GIL switch)
 sinks:   ``window``, ``web`` (+ ``static/``), ``vcam``, ``vmc`` (with ``osc``)
 """
 

@@ -23,7 +23,7 @@ import numpy as np
 from animator.engine import Engine, Frame
 from animator.live.clock import FrameClock
 from animator.live.mailbox import SinkWorker
-from animator.live.threads import live_threads
+from animator.live.realtime import realtime_settings
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import AudioLipStream, rest_points
 
@@ -187,7 +187,7 @@ class LiveLoop:
         seconds since the first tick), or a sink asks to stop. KeyboardInterrupt propagates
         (the caller's context managers release the devices)."""
         self.drop_backlog()
-        with live_threads():
+        with realtime_settings():
             while stop is None or not stop.is_set():
                 tick = clock.wait()
                 if duration_s is not None and tick.due_s - clock.start_s >= duration_s:

@@ -1,11 +1,15 @@
-"""Process-wide thread settings while a live loop runs, restored afterwards.
+"""Process-wide settings while a live loop runs, restored afterwards.
 
-Two measured causes of late, slow frames (see benchmarks/live.py):
+Three measured causes of slow or late frames (see benchmarks/live.py):
 
 - numpy's OpenBLAS runs even a tiny matrix-vector product (the 80 x 257 mel filterbank of
   every feature frame) on two threads, and its idle worker then busy-waits for more work for
   about 0.1 s. Fed a feature frame every 10 ms it never sleeps: a whole core of a 2-core
   machine spins, and the loop thread queues behind it. One BLAS thread: no worker, no spin.
+- Python's cyclic garbage collector now and then walks every object of the process (about
+  50,000 once the model, rig and servers are loaded: 10-12 ms), in whichever thread happens
+  to allocate, holding the GIL. What exists when the loop starts lives as long as the loop:
+  frozen out of the collector's walks, a full collection costs the objects made since.
 - Python hands the GIL to a waiting thread only every ``sys.getswitchinterval()`` (5 ms by
   default, a sixth of a frame); sink, server and capture threads share it with the loop.
 """
@@ -13,6 +17,7 @@ Two measured causes of late, slow frames (see benchmarks/live.py):
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 from collections.abc import Iterator
 
@@ -21,15 +26,19 @@ GIL_SWITCH_S = 0.0005
 
 
 @contextlib.contextmanager
-def live_threads(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
-    """One BLAS thread and a GIL switch interval of at most ``switch_interval_s`` inside."""
+def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
+    """Inside: one BLAS thread, the objects that exist now frozen out of the garbage
+    collector's walks, and a GIL switch interval of at most ``switch_interval_s``."""
     # threadpoolctl comes with librosa (through scikit-learn); imported here, not at start-up
     from threadpoolctl import threadpool_limits
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, switch_interval_s))
+    gc.collect()  # what is garbage already is not frozen
+    gc.freeze()
     try:
         with threadpool_limits(limits=1, user_api="blas"):
             yield
     finally:
+        gc.unfreeze()
         sys.setswitchinterval(switch)
