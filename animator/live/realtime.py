@@ -34,7 +34,8 @@ def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, switch_interval_s))
-    gc.collect()  # what is garbage already is not frozen
+    # no gc.collect() first: with FaceMesh loaded it takes ~36 ms, a late start; the little
+    # garbage frozen with the rest is freed at unfreeze (the end of the run)
     gc.freeze()
     try:
         with threadpool_limits(limits=1, user_api="blas"):
