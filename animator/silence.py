@@ -128,7 +128,6 @@ class SilenceDetector:
         self._smooth_frames = max(1, round(p.smooth_s * fps))
         self._rest_open = RunningMin(round(p.rest_window_s * fps))
         self._prev: np.ndarray | None = None
-        self._prev_opening = 0.0
         self._since_motion = self._sustain_frames  # frames since the last moving frame
         self._on = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
         self._on_count = 0  # how many of the frames in the window are on
@@ -142,12 +141,11 @@ class SilenceDetector:
         moving = False
         if self._prev is not None:
             d = lips - self._prev
-            arriving_at_rest = (opening < self._prev_opening
+            arriving_at_rest = (opening < self._prev[0, 1] - self._prev[1, 1]
                                 and open_above_rest < self.params.closing_threshold_w)
             moving = (not arriving_at_rest
                       and bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any()))
         self._prev = lips
-        self._prev_opening = opening
         self._since_motion = 0 if moving else min(self._since_motion + 1, self._sustain_frames)
         on = int(self._since_motion < self._hold_frames
                  or (self._since_motion < self._sustain_frames

@@ -216,6 +216,28 @@ def run_model(model: MappingNet, rec: dataset.Recording) -> Run:
                rec.speech[idx], bad)
 
 
+def mask_scores(runs: list[Run], params: SilenceParams) -> dict:
+    """Silence-mask metrics over the runs of one test set: F1 (frames pooled), median onset
+    and offset delays, number of boundaries measured."""
+    tp = fp = fn = 0
+    onsets, offsets = [], []
+    for r in runs:
+        pred = silence_mask(r.inner_video, params) >= 0.5
+        on, off = boundary_delays(pred, r.speech, dataset.FRAME_RATE_HZ)
+        onsets += on
+        offsets += off
+        _, a, b, c = f1_score(pred, r.truth_video,
+                              boundary_times_s(r.speech, dataset.FRAME_RATE_HZ))
+        tp, fp, fn = tp + a, fp + b, fn + c
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return {
+        "f1": round(f1, 4),
+        "onset_ms": round(float(np.median(onsets)), 1) if onsets else None,
+        "offset_ms": round(float(np.median(offsets)), 1) if offsets else None,
+        "boundaries": len(onsets) + len(offsets),
+    }
+
+
 def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dict:
     """Metrics over the runs of one test set (correlations pooled over its frames)."""
     from keypoints.corpus.visemes import KEYPOINT_NAMES
@@ -224,26 +246,10 @@ def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dic
     true_open = np.concatenate([opening(r.target, KEYPOINT_NAMES) for r in runs])
     pred_w = np.concatenate([width(r.points, names) for r in runs])
     true_w = np.concatenate([width(r.target, KEYPOINT_NAMES) for r in runs])
-    preds, truths, onsets, offsets = [], [], [], []
-    for r in runs:
-        pred = silence_mask(r.inner_video, params) >= 0.5
-        on, off = boundary_delays(pred, r.speech, dataset.FRAME_RATE_HZ)
-        onsets += on
-        offsets += off
-        preds.append(pred)
-        truths.append(r.truth_video)
-    f1, tp, fp, fn = 0.0, 0, 0, 0
-    for p, t, r in zip(preds, truths, runs, strict=True):
-        _, a, b, c = f1_score(p, t, boundary_times_s(r.speech, dataset.FRAME_RATE_HZ))
-        tp, fp, fn = tp + a, fp + b, fn + c
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
     return {
         "corr_open": round(correlation(pred_open, true_open), 3),
         "corr_width": round(correlation(pred_w, true_w), 3),
-        "f1": round(f1, 4),
-        "onset_ms": round(float(np.median(onsets)), 1) if onsets else None,
-        "offset_ms": round(float(np.median(offsets)), 1) if offsets else None,
-        "boundaries": len(onsets) + len(offsets),
+        **mask_scores(runs, params),
         "nonfinite": int(sum(r.nonfinite for r in runs)),
     }
 
@@ -268,7 +274,7 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]
     scored = []
     for values in itertools.product(*SWEEP.values()):
         p = SilenceParams(**dict(zip(SWEEP, values, strict=True)))
-        scores = [score(runs, model.keypoint_names, p) for runs in runs_by_set]
+        scores = [mask_scores(runs, p) for runs in runs_by_set]
         offsets = [s["offset_ms"] for s in scores if s["offset_ms"] is not None]
         false_speech = sum(int(np.sum(silence_mask(r.inner_video, p) >= 0.5))
                            for r in quiet_runs)
