@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -176,13 +177,21 @@ def test_shipped_rig_loads_and_matches_the_code():
     assert len(rig.sequences) == len(cfg.base_paths) * len(cfg.poses)
     assert all(len(s.frames) == 5 for s in rig.sequences.values())
     assert (SHIPPED / "expressions.json").read_text() == toon.CONFIG_PATH.read_text()
-    # One endpoint redrawn now must equal the shipped file byte for byte.
+    # One endpoint redrawn now must match the shipped file. Not byte for byte: Pillow's
+    # median-cut palette differs between releases (13 moves ~0.3 % of pixels to a
+    # neighbouring palette entry), so compare pixels, tight enough that any change to the
+    # drawing shows.
+    from PIL import Image
+
     expr, pose = "speaking_ah", "up_left_small"
     e = cfg.expressions[expr]
     pitch, yaw, roll = cfg.pose_angles[pose]
-    fresh = toon.encode_png(toon.draw_head(pitch, yaw, roll, cfg.mouth_shape(expr), e.eyes,
-                                           e.brows, size_px=512))
-    assert fresh == rig.image_path(rig.endpoint(expr, pose)).read_bytes()
+    raw = toon.draw_head(pitch, yaw, roll, cfg.mouth_shape(expr), e.eyes, e.brows, size_px=512)
+    fresh = np.asarray(Image.open(io.BytesIO(toon.encode_png(raw))).convert("RGBA"), int)
+    shipped = np.asarray(Image.open(rig.image_path(rig.endpoint(expr, pose))).convert("RGBA"),
+                         int)
+    assert (fresh == shipped).all(axis=-1).mean() > 0.99
+    assert np.abs(raw.astype(int) - shipped).mean() < 1.0
 
 
 def test_module_main_refuses_an_existing_rig_with_one_line(capsys):
