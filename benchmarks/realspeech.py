@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keypoints.audio import load_audio, resample
+from keypoints.audio import load_audio
 
 SR = 16000
 REPO = Path(__file__).resolve().parents[1]
@@ -318,8 +318,8 @@ def music(rng: np.random.Generator, n: int) -> np.ndarray:
                 buf[i % period] = 0.996 * 0.5 * (buf[i % period] + buf[(i + 1) % period])
             out[start : start + length] += 0.3 * tone
         k = np.arange(min(n - start, beat)) / SR
-        out[start : start + k.size] += 0.8 * np.sin(2 * np.pi * 55 * k * (1 + 2 * np.exp(-k / 0.02))) \
-            * np.exp(-k / 0.12)
+        kick = np.sin(2 * np.pi * 55 * k * (1 + 2 * np.exp(-k / 0.02))) * np.exp(-k / 0.12)
+        out[start : start + k.size] += 0.8 * kick
     return out / max(1e-9, np.max(np.abs(out))) * 0.7
 
 
@@ -331,7 +331,9 @@ def distant_talker(seconds: float, seed: int) -> np.ndarray:
 
     rng = np.random.default_rng(seed)
     rec = dataset.speech_recording(rng, "test", seconds, None)
-    wet = reverberate(rec.samples, rng, 0.8, SR, direct_to_reverb_db=-8.0)
+    n = int(seconds * SR)
+    dry = np.pad(rec.samples, (0, max(0, n - rec.samples.size)))[:n]
+    wet = reverberate(dry, rng, 0.8, SR, direct_to_reverb_db=-8.0)
     rms = float(np.sqrt(np.mean(wet.astype(np.float64) ** 2)))
     return (wet * (10 ** (-42 / 20) / max(rms, 1e-9))).astype(np.float32)
 

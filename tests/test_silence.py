@@ -163,3 +163,48 @@ def test_params_validated():
         SilenceParams(rest_window_s=0)
     with pytest.raises(ValueError):
         SilenceDetector(0)
+
+
+def _raw_pattern(pattern: str, fps: float = 25) -> np.ndarray:
+    """Lips that move on the frames marked 'M' (a 0.1 w step up or down), else stand still
+    at rest: the raw decision is on exactly where the lips move (hold of one frame)."""
+    lips = np.zeros((len(pattern), 2, 3))
+    y = 0.0
+    for i, c in enumerate(pattern):
+        if c == "M":
+            y = 0.1 if y != 0.1 else 0.05
+        lips[i, 0, 1] = y / 2
+        lips[i, 1, 1] = -y / 2
+    return lips
+
+
+def _mask(pattern: str, **kw) -> str:
+    det = SilenceDetector(25, SilenceParams(hold_s=0.04, sustain_s=0.04, **kw))
+    return "".join("S" if det.step(x) >= 0.5 else "." for x in _raw_pattern(pattern))
+
+
+def test_onset_confirmation_rejects_blips_and_delays_the_onset_by_its_length():
+    # a lone moving frame (a click, a breath) is not speaking with a one-frame confirmation
+    assert _mask("....M.......", onset_s=0.04) == "............"
+    assert _mask("....M.......") == "....S......."  # without: it is
+    talk = "....MMMMMM......"
+    assert _mask(talk, onset_s=0.04) == ".....SSSSS......"  # one frame later, ends alike
+    assert _mask(talk, onset_s=0.08).index("S") == 6
+
+
+def test_hangover_bridges_short_gaps_and_delays_the_offset_by_its_length():
+    gap2 = "..MMMM..MMMM........"
+    assert _mask(gap2) == "..SSSS..SSSS........"
+    assert _mask(gap2, hangover_s=0.08) == "..SSSSSSSSSSSS......"
+    gap3 = "..MMMM...MMMM......."
+    assert _mask(gap3, hangover_s=0.08) == "..SSSSSS.SSSSSS....."
+
+
+def test_bridge_gaps_fills_only_short_gaps_between_speech():
+    from animator.silence import bridge_gaps
+
+    m = np.array([c == "S" for c in "..SS..SS...SS..."])
+    got = "".join("S" if x else "." for x in bridge_gaps(m, 2))
+    assert got == "..SSSSSS...SS..."
+    assert not bridge_gaps(np.zeros(5, bool), 3).any()
+    np.testing.assert_array_equal(bridge_gaps(m, 0), m)

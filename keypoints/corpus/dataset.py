@@ -205,7 +205,9 @@ def bed_signal(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
     elif kind == "buzz":
         x = augment.buzz(rng, n, SAMPLE_RATE)
     elif kind == "babble":
-        other, _, _ = speak_session(rng, draw_voice(rng, "train"), "train", n / SAMPLE_RATE)
+        other, _, _ = speak_session(rng, draw_voice(rng, "train"), "train",
+                                    n / SAMPLE_RATE + PAUSE_RANGE_S[1])
+        other = other[int(np.argmax(np.abs(other) > 0)) :]  # talking from the start
         other = np.pad(other, (0, max(0, n - other.size)))[:n]
         x = augment.distant(other, rng, SAMPLE_RATE).astype(np.float64)
     else:
