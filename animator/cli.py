@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from animator import __version__
 
 EXIT_BAD_INPUT = 2
+_python_show_warning = warnings.showwarning
 #: Modules that register subcommands, in the order of ``animator --help``.
 COMMAND_MODULES = ("animator.cli_render", "animator.cli_live", "animator.cli_rig")
 
@@ -34,18 +36,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Input warnings as one line on stderr; anything else as Python shows it."""
+    from animator.core.errors import InputWarning
+
+    if issubclass(category, InputWarning):
+        print(f"animator: warning: {message}", file=sys.stderr, flush=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from animator.errors import USER_ERRORS
+    from animator.core import shutdown
+    from animator.core.errors import AnimatorError
 
+    warnings.showwarning = _show_warning
+
+    uninstall = shutdown.install()
     try:
         return args.run(args)
-    except USER_ERRORS as exc:
+    except AnimatorError as exc:
         print(f"animator: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except shutdown.Terminated:
+        print("animator: terminated", file=sys.stderr)
+        return shutdown.EXIT_TERMINATED
     except KeyboardInterrupt:
         print("animator: interrupted", file=sys.stderr)
         return 130
+    finally:
+        uninstall()
 
 
 if __name__ == "__main__":
