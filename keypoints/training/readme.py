@@ -59,17 +59,22 @@ def limits(result: dict) -> str:
     on_d = [s["default"]["onset_ms"] for s in sets.values()
             if s["default"]["onset_ms"] is not None]
     worst = min(sets, key=lambda k: sets[k]["default"]["f1"])
+    params = result["models"]["learned"].get("default_params", {})
     return (
         "**What limits the mask.** With the default SilenceParams the learned model's F1 is "
         f"{min(default):.3f}-{max(default):.3f} (mean {sum(default) / len(default):.3f}; "
         f"weakest: {worst}); median onset delay {min(on_d):.0f} to {max(on_d):.0f} ms, offset "
         f"delay {min(off_d):.0f} to {max(off_d):.0f} ms. The mask is sampled at the video "
         "frame rate: a delay includes up to one frame period (40 ms at 25 fps) of sampling. "
-        "The lips settle within about 50 ms of the last sound (the targets' carry-over into a "
-        "pause), the model closes a little later (30 ms of look-ahead), and lips closing onto "
-        "their resting opening end the mask at once. The price of the short hold: a mouth that "
-        "touches its resting opening inside speech (a long bilabial) drops the mask for a "
-        "frame unless the hangover bridges it."
+        "The speaking state is causal: the raw lip-motion decision must hold for "
+        f"{params.get('onset_s', 0) * 1000:.0f} ms before it switches on (a breath, a click "
+        f"or a twitch does not) and be off for {params.get('hangover_s', 0) * 1000:.0f} ms "
+        "before it switches off (the stop closures inside words do not end it); every "
+        "millisecond of either is added to the onset or offset delay, which is why the sweep "
+        "keeps both delays within 60 ms. A lip-motion detector cannot tell a long closure "
+        "inside a word from the end of speech until the lips move again: a renderer that has "
+        "the whole clip could bridge such gaps without the delay (`animator.silence."
+        "bridge_gaps`)."
     )
 
 
