@@ -20,7 +20,8 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
   mask at the video frame rate adds.
 The mask is computed with the detector's default SilenceParams and, separately, with the
 parameters a sweep on a tuning set (train-split voices, other seed: never the test sets)
-finds best with onsets and offsets kept at or below MAX_DELAY_MS and the fewest frames of
+finds best with onsets and offsets kept at or below MAX_ONSET_MS / MAX_OFFSET_MS and the
+fewest frames of
 the corpus' non-speech kinds called speech; the defaults are what that sweep finds for the
 shipped model.
 """
@@ -68,11 +69,19 @@ SWEEP = {
     "hold_s": (0.04,),
     "open_threshold_w": (0.04, 0.05),
     "sustain_s": (0.6,),
-    "closing_threshold_w": (0.02, 0.03, 0.04),
+    "closing_threshold_w": (0.0, 0.02, 0.03),
     "onset_s": (0.0, 0.04),
-    "hangover_s": (0.0, 0.04, 0.08),
+    "hangover_s": (0.0, 0.04, 0.08, 0.12),
 }
-MAX_DELAY_MS = 60.0  # the tuning keeps the median onset and offset delays at or below this
+#: The tuning keeps the median onset delay at or below MAX_ONSET_MS and the median offset
+#: delay at or below MAX_OFFSET_MS on the synthetic tuning speech. The offset bound is looser
+#: on purpose: on real recordings the model's lips come to rest 60-180 ms *before* the aligned
+#: end of speech (final releases and fricatives it hears as silence; measured on every aligned
+#: real recording, benchmarks.realscore) while espeak's speech ends with its last sound, and
+#: a lip-motion state cannot bridge the closures inside words without a hangover; a causal
+#: state can not be within 60 ms on both kinds of speech.
+MAX_ONSET_MS = 60.0
+MAX_OFFSET_MS = 120.0
 #: share of non-speech frames called speech that the tuning accepts above the fewest possible
 FALSE_SPEECH_TOLERANCE = 0.005
 
@@ -273,9 +282,9 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]
     """The SilenceParams (grid SWEEP) with the best mean F1 on a tuning set (train-split
     voices and texts under every condition, another seed than the test sets) among those
     that call the fewest frames of the non-speech tuning recordings speech and keep the
-    median onset and offset delays at most MAX_DELAY_MS under every condition (relaxed in
-    that order when no parameters meet them). The tuning recordings have breaths and lip
-    smacks in their pauses, as real recordings do."""
+    median onset / offset delays at most MAX_ONSET_MS / MAX_OFFSET_MS under every condition
+    (relaxed in that order when no parameters meet them). The tuning recordings have breaths
+    and lip smacks in their pauses, as real recordings do."""
     scene = dataset.Scene(event_share=0.7)
     runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77, scene)]
                    for c in CONDITIONS]
@@ -285,13 +294,15 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]
     for values in itertools.product(*SWEEP.values()):
         p = SilenceParams(**dict(zip(SWEEP, values, strict=True)))
         scores = [mask_scores(runs, p) for runs in runs_by_set]
-        delays = [s[k] for s in scores for k in ("onset_ms", "offset_ms") if s[k] is not None]
+        late = max([s["onset_ms"] - MAX_ONSET_MS for s in scores if s["onset_ms"] is not None]
+                   + [s["offset_ms"] - MAX_OFFSET_MS for s in scores
+                      if s["offset_ms"] is not None], default=np.inf)
         false_speech = sum(int(np.sum(silence_mask(r.inner_video, p) >= 0.5))
                            for r in quiet_runs) / max(1, n_quiet)
         scored.append((float(np.mean([s["f1"] for s in scores])),
-                       max(delays) if delays else np.inf, false_speech, p))
+                       late, false_speech, p))
     quiet_enough = min(x[2] for x in scored) + FALSE_SPEECH_TOLERANCE
-    fast = [x for x in scored if x[1] <= MAX_DELAY_MS and x[2] <= quiet_enough]
+    fast = [x for x in scored if x[1] <= 0 and x[2] <= quiet_enough]
     fast = fast or [x for x in scored if x[2] <= quiet_enough] or scored
     f1, _, _, best = max(fast, key=lambda x: x[0])
     return best, f1

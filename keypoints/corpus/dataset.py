@@ -169,7 +169,7 @@ def draw_scene(rng: np.random.Generator) -> Scene:
     """The training distribution: events in 60 % of recordings, a bed in 40 %."""
     share = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.6 else 0.0
     bed = str(rng.choice(augment.BED_KINDS)) if rng.random() < 0.4 else None
-    snr = float(rng.uniform(0.0, 30.0)) if bed in ("music", "babble") else float(
+    snr = float(rng.uniform(0.0, 30.0)) if bed == "music" else float(
         rng.uniform(8.0, 35.0))
     return Scene(share, bed, snr)
 
@@ -196,20 +196,13 @@ def add_events(x: np.ndarray, pauses: list[tuple[int, int]], share: float,
 
 
 def bed_signal(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
-    """float64[n] of unit rms: a background of ``kind`` (augment.BED_KINDS); ``babble`` is
-    another (train-split) voice talking across a reverberant room."""
+    """float64[n] of unit rms: a background of ``kind`` (augment.BED_KINDS)."""
     if kind == "music":
         x = augment.band_music(rng, n, SAMPLE_RATE)
     elif kind == "clicks":
         x = augment.clicks(rng, n, SAMPLE_RATE)
     elif kind == "buzz":
         x = augment.buzz(rng, n, SAMPLE_RATE)
-    elif kind == "babble":
-        other, _, _ = speak_session(rng, draw_voice(rng, "train"), "train",
-                                    n / SAMPLE_RATE + PAUSE_RANGE_S[1])
-        other = other[int(np.argmax(np.abs(other) > 0)) :]  # talking from the start
-        other = np.pad(other, (0, max(0, n - other.size)))[:n]
-        x = augment.distant(other, rng, SAMPLE_RATE).astype(np.float64)
     else:
         raise ValueError(f"unknown bed {kind!r} (one of {augment.BED_KINDS})")
     rms = np.sqrt(np.mean(x * x)) if n else 0.0
@@ -288,14 +281,13 @@ def tone_music(rng: np.random.Generator, n_samples: int) -> np.ndarray:
 
 NON_SPEECH_KINDS = (*augment.NOISE_KINDS, "tones", "silence", *augment.BED_KINDS, "breaths")
 #: level ranges (dBFS rms) of the beds heard alone
-_BED_LEVELS_DBFS = {"music": (-45.0, -12.0), "clicks": (-55.0, -25.0), "buzz": (-45.0, 0.0),
-                    "babble": (-60.0, -32.0)}
+_BED_LEVELS_DBFS = {"music": (-45.0, -12.0), "clicks": (-55.0, -25.0), "buzz": (-45.0, 0.0)}
 
 
 def non_speech_recording(rng: np.random.Generator, duration_s: float, kind: str) -> Recording:
     """Noise (``kind`` in augment.NOISE_KINDS, level -75..-20 dBFS), ``tones`` (music-like,
     gain -30..+6 dB), ``silence`` (digital zero), a bed heard alone (augment.BED_KINDS: music,
-    keyboard clicks, a buzz up to full scale, a distant talker) or ``breaths`` (breaths and lip
+    keyboard clicks, a buzz up to full scale) or ``breaths`` (breaths and lip
     smacks over quiet room noise); the targets are the rest pose and silence throughout."""
     n = int(duration_s * SAMPLE_RATE)
     if kind in _BED_LEVELS_DBFS:

@@ -150,11 +150,12 @@ streaming runner, the same numbers whole-file or chunked.
 - **Scenes** (`keypoints/corpus/dataset.py` `draw_scene`): breaths and lip smacks in the
   pauses of 60 % of the recordings (the target stays at rest: real recordings carry them, and
   the mouth must not open for them), a background bed in 40 % ({', '.join(augment.BED_KINDS)}:
-  music, keyboard and mouse clicks, a buzz without formants, another talker across a
-  reverberant room) at 0-35 dB below the talker.
+  music, keyboard and mouse clicks, a buzz without formants) at 0-35 dB below the talker.
+  (Another talker across a reverberant room as a rest target was tried: the model then held
+  back on real, reverberant speech.)
 - **Non-speech**: {rec['n_non_speech']} recordings of {rec['non_speech_s']:.0f} s, each kind of
-  {', '.join(dataset.NON_SPEECH_KINDS)} (noise -75..-20 dBFS, buzz up to full scale, a distant
-  talker -60..-32 dBFS); target: rest, silent.
+  {', '.join(dataset.NON_SPEECH_KINDS)} (noise -75..-20 dBFS, buzz up to full scale); target:
+  rest, silent.
 - **Targets** (`keypoints/corpus/visemes.py`, `coarticulation.py`): phoneme -> viseme -> (open,
   wide, round, tuck) -> keypoints. Coarticulation: Cohen-Massaro dominance blending (decay
   {DECAY_S * 1000:.0f} ms outside each segment; inside a pause every earlier sound fades with
