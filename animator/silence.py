@@ -63,17 +63,18 @@ class SilenceParams:
 
     # Defaults: what benchmarks.mappingnet's sweep finds for the shipped MappingNet on its
     # tuning set (train-split voices under every test condition, never the test sets): the
-    # best F1 with the offset delay <= 60 ms and no speech called on noise. The head motion
+    # best F1 with onsets <= 60 ms, offsets <= 120 ms and the fewest frames of non-speech
+    # called speech (see benchmarks.mappingnet.MAX_OFFSET_MS for why offsets get more). The head motion
     # smooths the mask's edges itself (MotionParams.gain_tau_s), so it may switch sharply.
     #: lip speed (mouth widths per second) above which a frame counts as moving.
-    speed_threshold_wps: float = 0.2
+    speed_threshold_wps: float = 0.15
     #: a moving frame keeps the mask on for this long (bridges brief stops, e.g. closures).
     hold_s: float = 0.04
     #: length of the causal box moving average.
     smooth_s: float = 0.0
     #: a mouth this much more open than its resting opening (mouth widths) keeps the mask on
     #: while still (a held vowel) ...
-    open_threshold_w: float = 0.04
+    open_threshold_w: float = 0.05
     #: ... for at most this long after the last motion.
     sustain_s: float = 0.6
     #: a frame whose mouth closes to within this of its resting opening (mouth widths) does
@@ -84,9 +85,9 @@ class SilenceParams:
     rest_window_s: float = 4.0
     #: the speaking state switches on once the raw decision has been on for longer than this
     #: (0: at the first moving frame) ...
-    onset_s: float = 0.0
+    onset_s: float = 0.04
     #: ... and off once it has been off for longer than this (0: at once).
-    hangover_s: float = 0.0
+    hangover_s: float = 0.08
 
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:

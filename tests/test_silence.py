@@ -3,6 +3,9 @@ import pytest
 
 from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
 
+#: the raw lip-motion decision, without the speaking state's onset confirmation and hangover
+RAW = SilenceParams(onset_s=0.0, hangover_s=0.0)
+
 
 def _seed_case() -> np.ndarray:
     """5 frames; keypoint A moves at frames 1-3, B jumps at the end (and sets the max)."""
@@ -59,7 +62,8 @@ def _talking(fps: float, seconds: float, speech: tuple[float, float]) -> np.ndar
 @pytest.mark.parametrize("fps", [25, 30, 60])
 def test_stream_mask_follows_speech_at_any_fps(fps):
     lips = _talking(fps, 6.0, (1.0, 4.0))
-    det = SilenceDetector(fps)
+    params = SilenceParams()
+    det = SilenceDetector(fps, params)
     mask = np.array([det.step(x) for x in lips])
     t = np.arange(len(mask)) / fps
     assert np.all(mask[t < 0.95] == 0)
@@ -70,15 +74,15 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     assert talk.mean() > 0.75
     off_runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[1], talk, [1]]) == 0)))[::2]
     assert off_runs.max(initial=0) <= 0.1 * fps
-    assert np.all(mask[t > 4.2] == 0)
+    assert np.all(mask[t > 4.2 + params.hangover_s] == 0)
     assert np.all((mask >= 0) & (mask <= 1))
     # The onset comes with the first moving frame (causal: no look-ahead), and the offset
     # within the hold after the lips stop (they close at 4.0 s).
     period = 1 / fps
     onset = t[np.argmax(mask > 0.5)]
-    assert 1.0 < onset <= 1.0 + period + SilenceParams().smooth_s
+    assert 1.0 < onset <= 1.0 + period + params.smooth_s + params.onset_s + 0.5 * period
     offset = t[np.flatnonzero(mask > 0.5)[-1]] + period
-    assert offset <= 4.0 + SilenceParams().hold_s + 2 * period
+    assert offset <= 4.0 + params.hold_s + params.hangover_s + 2 * period
 
 
 def test_lips_closing_onto_rest_end_the_mask_at_once():
@@ -93,7 +97,7 @@ def test_lips_closing_onto_rest_end_the_mask_at_once():
                                   np.full(10, end_open)])
         lips = np.zeros((opening.size, 2, 3))
         lips[:, 0, 1], lips[:, 1, 1] = opening / 2, -opening / 2
-        det = SilenceDetector(fps)
+        det = SilenceDetector(fps, RAW)
         mask = np.array([det.step(x) for x in lips])
         assert mask[105:150].min() == 1
         arrived = 100 + n_talk + 3
@@ -116,7 +120,7 @@ def _open_then_hold(fps: float, rest_open: float, hold_open: float, still_s: flo
 
 def test_held_open_mouth_sustains_the_mask_for_a_while():
     fps = 25
-    params = SilenceParams()
+    params = RAW
     det = SilenceDetector(fps, params)
     lips = _open_then_hold(fps, 0.0, 0.2, 2.0)
     mask = np.array([det.step(x) for x in lips])
@@ -131,7 +135,7 @@ def test_lips_parted_at_rest_are_not_an_open_mouth():
     """A face whose lips stay parted at rest: stopping with that opening ends the mask after
     the hold, as with closed lips (the resting opening is learnt from the last seconds)."""
     fps = 30
-    det = SilenceDetector(fps)
+    det = SilenceDetector(fps, RAW)
     lips = _open_then_hold(fps, 0.12, 0.12, 2.0)
     lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
     mask = np.array([det.step(x) for x in lips])
@@ -179,6 +183,7 @@ def _raw_pattern(pattern: str, fps: float = 25) -> np.ndarray:
 
 
 def _mask(pattern: str, **kw) -> str:
+    kw = {"onset_s": 0.0, "hangover_s": 0.0, **kw}
     det = SilenceDetector(25, SilenceParams(hold_s=0.04, sustain_s=0.04, **kw))
     return "".join("S" if det.step(x) >= 0.5 else "." for x in _raw_pattern(pattern))
 
