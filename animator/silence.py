@@ -65,7 +65,8 @@ class SilenceParams:
     # tuning set (train-split voices under every test condition, never the test sets): the
     # best F1 with onsets <= 60 ms, offsets <= 120 ms and the fewest frames of non-speech
     # called speech (see benchmarks.mappingnet.MAX_OFFSET_MS for why offsets get more). The
-    # head motion smooths the mask's edges itself (MotionParams.gain_tau_s), so it may switch sharply.
+    # head motion smooths the mask's edges itself (MotionParams.gain_tau_s): it may switch
+    # sharply.
     #: lip speed (mouth widths per second) above which a frame counts as moving.
     speed_threshold_wps: float = 0.15
     #: a moving frame keeps the mask on for this long (bridges brief stops, e.g. closures).
