@@ -114,11 +114,13 @@ class Engine:
         self._deferred = config.motion == "seed" or config.silence == "seed"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
-        self._head_in: np.ndarray | None = None
         self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
         self._next_index = 0
-        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
-        self._good = (_REST_LIPS, _REST_MOUTH)  # last finite keypoints
+        # (t, the lip frame whose keypoints stand for time t): the newest lip frame pushed,
+        # or the last finite one before it when its keypoints are not finite (None: rest)
+        self._prev: tuple[float, LipFrame | None] | None = None
+        self._good: LipFrame | None = None  # last lip frame with finite keypoints
+        self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         self.n_nonfinite = 0
 
     @property
@@ -126,49 +128,64 @@ class Engine:
         """True when frames come out as lips go in (False in the seed modes)."""
         return not self._deferred
 
-    def _sample(self, frame: LipFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(lips float[2, 3], mouth float[2]); non-finite keypoints hold the last good ones."""
-        pts = frame.points
-        if not np.all(np.isfinite(pts)):
-            self.n_nonfinite += 1
-            return self._good
-        self._good = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
-                      .astype(np.float64), mouth_features(frame))
-        return self._good
+    def _sample(self, frame: LipFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        """(lips float[2, 3] upper, lower; mouth float[2]) of a finite lip frame (None: the
+        rest mouth). Computed only for the lip frames a video frame shows (one in four at
+        100 Hz keypoints and 25 fps), and once for each."""
+        if frame is None:
+            return _REST_LIPS, _REST_MOUTH
+        hit = self._sampled.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        value = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
+                 .astype(np.float64), mouth_features(frame))
+        self._sampled = {id(frame): (frame, value)}  # consecutive video frames share lips
+        return value
 
     def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None) -> list[Frame]:
         """Feed lip frames in time order; returns the video frames now decided.
 
         head_deg: float[3] measured head angles (degrees) for the frames decided by this call,
         or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
+        A lip frame whose keypoints are not all finite counts in ``n_nonfinite`` and stands
+        for the last finite one (the rest mouth before the first).
         """
-        self._head_in = head_deg
-        ready: list[tuple[int, np.ndarray, np.ndarray]] = []
+        ready: list[tuple[int, LipFrame | None]] = []
+        fps = self.config.fps
         for lf in lips:
-            cur = (lf.t_s, *self._sample(lf))
+            if np.isfinite(lf.points).all():
+                self._good = lf
+            else:
+                self.n_nonfinite += 1
+            cur = (lf.t_s, self._good)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
-            while self._next_index / self.config.fps <= lf.t_s:
-                t = self._next_index / self.config.fps
+            while self._next_index / fps <= lf.t_s:
+                t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
-                ready.append((self._next_index, src[1], src[2]))
+                ready.append((self._next_index, src[1]))
                 self._next_index += 1
             self._prev = cur
-        return self._process(ready)
+        return self._process([(i, *self._sample(src)) for i, src in ready], head_deg)
 
-    def finish(self, duration_s: float) -> list[Frame]:
+    def finish(self, duration_s: float, head_deg: np.ndarray | None = None) -> list[Frame]:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
-        one), the last lips held; then, in the seed modes, every frame of the clip."""
+        one), the last lips held; then, in the seed modes, every frame of the clip.
+
+        head_deg: the measured head for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH)
+        last = self._sample(self._prev[1] if self._prev is not None else None)
         tail = [(i, *last) for i in range(self._next_index, n_total)]
         self._next_index = max(self._next_index, n_total)
-        out = self._process(tail)
+        out = self._process(tail, head_deg)
         if self._deferred:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[Frame]:
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]],
+                 head_deg: np.ndarray | None) -> list[Frame]:
+        """Decide the video frames ``items`` = (index, lips, mouth); ``head_deg`` is the head
+        measured for them (None: none)."""
         if self._deferred:
             self._held.extend((lips, mouth) for _, lips, mouth in items)
             return []
@@ -177,7 +194,7 @@ class Engine:
             mask = self._silence.step(lips)
             angles = self._motion.step(mask)
             if self._head is not None:
-                angles = self._head.step(angles, self._head_in)
+                angles = self._head.step(angles, head_deg)
             out.append(self._decide(i, angles, mask, mouth))
         return out
 

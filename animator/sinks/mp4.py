@@ -1,7 +1,9 @@
-"""H.264 + AAC mp4 writing with PyAV (its wheels bundle FFmpeg with libx264 and aac)."""
+"""H.264 + AAC mp4 writing with PyAV (its wheels bundle FFmpeg with libx264 and aac), and the
+video output of the offline loop (:class:`Mp4Sink`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,11 +11,18 @@ import av
 import cv2
 import numpy as np
 
+from animator.core.types import Frame, LiveFrame
+from animator.sinks.compose import FrameCompositor
 from keypoints.audio import resample
 
 #: Sample rates the AAC encoder takes; anything else is resampled to 48 kHz.
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 _AUDIO_BLOCK = 1024  # samples per AAC frame
+#: x264 threads. The bitstream depends on the thread count and FFmpeg's default is the
+#: machine's core count: a fixed count makes the same video from the same input on every
+#: machine (a Ray cluster's nodes, a laptop). Two encode as fast as three or four on 2 cores
+#: (benchmarks/render.py --encoders) and leave the cores to other files in a batch.
+ENCODER_THREADS = 2
 
 
 def fps_fraction(fps: float) -> Fraction:
@@ -35,7 +44,8 @@ class Mp4Writer:
 
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float,
                  audio: np.ndarray | None = None, sample_rate: int = 48000,
-                 crf: int = 20, preset: str = "superfast") -> None:
+                 crf: int = 20, preset: str = "superfast",
+                 threads: int = ENCODER_THREADS) -> None:
         self.size = size
         self.fps = fps_fraction(fps)
         # +faststart moves the index to the front so players and browsers start at once.
@@ -45,6 +55,7 @@ class Mp4Writer:
         vs.width, vs.height = size
         vs.pix_fmt = "yuv420p"
         vs.options = {"crf": str(crf), "preset": preset}
+        vs.codec_context.thread_count = threads
         vs.codec_context.time_base = 1 / self.fps
         self._video = vs
         self._frames = 0
@@ -108,3 +119,24 @@ class Mp4Writer:
             self._mux(self._audio_stream.encode(None))
         self._mux(self._video.encode(None))
         self._container.close()
+
+
+class Mp4Sink:
+    """The loop's video output: each frame's choice composed (``compositor``) and encoded
+    into ``writer``, in the sink's own thread. ``on_frame(frame)`` is called after each
+    frame is encoded (benchmarks, machine progress)."""
+
+    name = "mp4"
+
+    def __init__(self, writer: Mp4Writer, compositor: FrameCompositor,
+                 on_frame: Callable[[Frame], None] | None = None) -> None:
+        self._writer = writer
+        self._compositor = compositor
+        self._on_frame = on_frame
+        self.n_frames = 0
+
+    def send(self, frame: LiveFrame) -> None:
+        self._writer.write(self._compositor.compose(frame.frame.choice))
+        self.n_frames += 1
+        if self._on_frame is not None:
+            self._on_frame(frame.frame)
