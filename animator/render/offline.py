@@ -169,4 +169,4 @@ def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
 
     compositor = _compositor(rig, width_px, background_rgb, keep_images)
     writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate))
-    return Mp4Sink(writer, compositor, on_frame)
+    return stack.enter_context(Mp4Sink(writer, compositor, on_frame))
