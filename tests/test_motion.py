@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,7 +64,8 @@ def test_natural_is_smooth_through_redraws():
 
 
 def test_idle_floor_keeps_silence_moving_but_small():
-    params = MotionParams(onset_level=2.0)  # no onsets: both runs draw the same numbers
+    # no onsets: both runs draw the same numbers; no listening state: the same speed
+    params = replace(MotionParams(onset_level=2.0).without_prosody(), listen_rate=1.0)
     idle = _run(25, 2, np.zeros(2000), params)
     talk = _run(25, 2, np.ones(2000), params)
     assert idle.std(axis=0).min() > 0.05  # breathes
