@@ -72,6 +72,8 @@ class EngineConfig:
             raise ValueError("head_fade_s must be >= 0")
         if not 0 <= self.motion_gain <= 3:
             raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
+        if self.motion == "seed" and self.motion_gain != 1.0:
+            raise ValueError("motion_gain applies to the natural motion, not the seed mode")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:

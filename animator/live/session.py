@@ -25,6 +25,7 @@ class LiveOptions:
     model_path: str | Path | None = None
     fps: float = 30.0
     seed: int = 0
+    motion_gain: float = 1.0  # natural motion: 0 still, 1 default, 2 lively
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
@@ -71,7 +72,8 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
     if opts.head_mode != "synth" and opts.camera is None:
         raise LiveError(f"--head {opts.head_mode} follows your head: it needs --camera")
     rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
-    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode))
+    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
+                                      motion_gain=opts.motion_gain))
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:

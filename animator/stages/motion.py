@@ -72,9 +72,10 @@ class MotionParams:
     redraw_s: tuple[float, float] = (2.5, 5.0)
     #: ... and crossfaded into the new one with the easing curve over this time.
     crossfade_s: float = 0.8
-    #: jitter: std as a fraction of the amplitude, and its correlation time.
-    jitter_frac: float = 0.08
-    jitter_tau_s: float = 0.25
+    #: jitter: std as a fraction of the amplitude, and its correlation time (calmer than the
+    #: speech-blind mode's 0.08 and 0.25 s: the beats now carry the liveliness).
+    jitter_frac: float = 0.02
+    jitter_tau_s: float = 0.5
     #: mask floor: motion amplitude during silence, as a fraction of the speaking amplitude.
     idle_floor: float = 0.2
     #: mask level that counts as a speech onset (re-draws the oscillators) ...
@@ -85,6 +86,9 @@ class MotionParams:
     #: the motion gain follows the mask with this time constant, so that even a hard
     #: 0/1 mask (or a source that drops out) never makes the head jump.
     gain_tau_s: float = 0.2
+    #: the gain holds its speaking level through the gaps inside a phrase (see phrase_gap_s),
+    #: so the mask's flicker between words does not pump the amplitude.
+    gain_holds_phrase: bool = True
     # --- listening: between utterances the head is calmer -----------------------------------
     #: the oscillators run at this fraction of their speed while silent (1: as while speaking).
     listen_rate: float = 0.5
@@ -95,12 +99,16 @@ class MotionParams:
     # --- beats: movements that follow the speech's accents ----------------------------------
     #: the head moves while the accent envelope (loudness-range units, keypoints.prosody)
     #: exceeds this threshold, ...
-    beat_threshold: float = 0.1
+    beat_threshold: float = 0.08
     #: ... at this angular speed per unit of accent above it, as a fraction of each axis'
-    #: largest amplitude per second (a stressed syllable: a nod of ~0.3 of it).
-    beat_rate: float = 16.0
-    #: a beat's direction: mostly a nod (pitch), chin down with this probability, with some
-    #: turn (yaw) and tilt (roll), relative weights per axis.
+    #: largest amplitude per second (a stressed syllable: a nod of ~0.3 of it); ...
+    beat_rate: float = 30.0
+    #: ... the excess saturates softly at this (excess -> c tanh(excess / c)), so the loud
+    #: first syllable after a pause makes a movement, not a jerk.
+    beat_saturation: float = 0.3
+    #: a beat's direction: mostly a nod (pitch), chin down with this probability (up when the
+    #: head is already low), with some turn (yaw, away from the current turn) and tilt (roll),
+    #: relative weights per axis.
     beat_down_share: float = 0.75
     beat_axis_weights: tuple[float, float, float] = (1.0, 0.6, 0.3)
     #: the accent reaches the head through a first-order lag of this time constant (s).
@@ -115,7 +123,7 @@ class MotionParams:
     settle_s: float = 0.5
     #: a phrase ends when the mask stays below onset_level this long (shorter gaps are
     #: pauses inside a phrase: stop closures, breaths between words).
-    phrase_gap_s: float = 0.2
+    phrase_gap_s: float = 0.3
     #: the listening tilt follows its target with this time constant.
     posture_tau_s: float = 1.0
 
@@ -131,6 +139,7 @@ class MotionParams:
         if not 0 <= self.listen_rate <= 1 or not 0 <= self.beat_down_share <= 1:
             raise ValueError("listen_rate and beat_down_share must be in [0, 1]")
         if min(self.beat_threshold, self.beat_rate, self.beat_lag_s, self.settle_frac,
+               self.beat_saturation,
                *self.beat_axis_weights) < 0 or len(self.beat_axis_weights) != N_AXES:
             raise ValueError("beat parameters must be >= 0 (one axis weight per axis)")
         if min(self.beat_return_s, self.settle_return_s, self.settle_s,
@@ -147,11 +156,13 @@ class MotionParams:
             for a, e in zip(self.axes, np.asarray(extent_deg, dtype=float), strict=True))
         return replace(self, axes=axes)
 
-    def without_prosody(self) -> MotionParams:
+    def speech_blind(self) -> MotionParams:
         """The natural motion as it was before it followed the speech: no beats, no settling
-        nod, no listening state (bit for bit the earlier output for the same seed)."""
+        nod, no listening state, the earlier jitter (bit for bit the earlier output for the
+        same seed). Benchmarks compare against it."""
         return replace(self, listen_rate=1.0, listen_pitch_deg=0.0, listen_roll_deg=0.0,
-                       beat_rate=0.0, settle_frac=0.0)
+                       beat_rate=0.0, settle_frac=0.0, jitter_frac=0.08, jitter_tau_s=0.25,
+                       gain_holds_phrase=False)
 
 
 class _Oscillator:
@@ -194,9 +205,15 @@ class _Beats:
 
     def _draw_direction(self) -> None:
         w = self._p.beat_axis_weights
-        down = self._rng.random() < self._p.beat_down_share
-        turn, tilt = self._rng.uniform(-1.0, 1.0, 2).tolist()
-        self._direction = [(-1.0 if down else 1.0) * w[0], turn * w[1], tilt * w[2]]
+        u_nod, u_turn, u_size, u_tilt = self._rng.random(4).tolist()
+        # offsets in units of each axis' scale: a beat tends to move the head back towards
+        # its centre, so beats never pile up into a drift
+        low, turned = (o / s if s else 0.0 for o, s in zip(self._offset[:2], self._scale[:2],
+                                                          strict=True))
+        down = u_nod < self._p.beat_down_share - 2.0 * max(0.0, -low)
+        turn_sign = -1.0 if (u_turn < 0.5 + turned) else 1.0
+        self._direction = [(-1.0 if down else 1.0) * w[0], turn_sign * (0.3 + 0.7 * u_size) * w[1],
+                           (2.0 * u_tilt - 1.0) * w[2]]
 
     def phrase_end(self) -> None:
         self._settle_left_s = self._p.settle_s
@@ -208,6 +225,8 @@ class _Beats:
     def step(self, accent: float) -> list[float]:
         p = self._p
         excess = max(0.0, accent - p.beat_threshold)
+        if p.beat_saturation > 0:
+            excess = p.beat_saturation * math.tanh(excess / p.beat_saturation)
         starting = excess > 0.0 and self._drive == 0.0
         self._drive += (excess - self._drive) * self._lag
         if self._drive < 1e-4 and excess == 0.0:
@@ -329,7 +348,8 @@ class MotionSynth:
         noise = self._rng.standard_normal(N_AXES).tolist()
         self._jitter = [j * decay + kick * osc.amplitude_deg * z
                         for j, osc, z in zip(self._jitter, self._current, noise, strict=True)]
-        target = p.idle_floor + (1.0 - p.idle_floor) * min(1.0, max(0.0, float(mask)))
+        level = 1.0 if p.gain_holds_phrase and self._in_phrase else float(mask)
+        target = p.idle_floor + (1.0 - p.idle_floor) * min(1.0, max(0.0, level))
         if self._gain is None or p.gain_tau_s == 0:
             self._gain = target
         else:
