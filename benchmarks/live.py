@@ -42,14 +42,14 @@ import numpy as np
 from animator.engine import AudioAnimator, Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import STALE_S, LiveLoop
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink
 from animator.sources.audio_input import BLOCK_SAMPLES, FileAudio
 from animator.sources.camera import TrackedCamera
 from animator.stages.speaking import SilenceParams
 from benchmarks.machine import machine_info
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream

@@ -45,10 +45,9 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from animator.engine import Engine, EngineConfig, rig_extent_deg
-from animator.rig import Rig, load_rig
+from animator.rig import Rig, default_rig_dir, load_rig
 from animator.stages.motion import MotionParams, MotionSynth
 from benchmarks.machine import machine_info
-from keypoints.assets import default_rig_dir
 from keypoints.audio import load_audio
 from keypoints.features import FeatureConfig, log_mel
 from keypoints.mappingnet import MappingNet

@@ -13,9 +13,9 @@ import pytest
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sources.camera import Observation
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.mappingnet import MappingNet

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,10 +15,10 @@ import pytest
 from websockets.sync.client import connect
 
 from animator.core.types import Frame, FrameChoice, LiveFrame
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink, rig_images
-from keypoints.assets import default_rig_dir
+from tests.waiting import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 BACKGROUND = (236, 240, 244)
@@ -29,17 +28,6 @@ def live_frame(i: int, image: str, residual=(0.0, 0.0, 0.0), pose="center") -> L
     choice = FrameChoice(pose, "neutral", image, 0.0, np.array(residual, dtype=float))
     frame = Frame(i, i / 30, np.zeros(3), 0.0, np.array([0.0, 1.0]), choice)
     return LiveFrame(frame, 0.0, 1600 * i, None, 0.0)
-
-
-def wait_for(cond, timeout_s: float, what: str):
-    """Poll ``cond()`` until it returns a truthy value (a deadline, not a timing check)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +132,7 @@ from animator.core.types import LiveFrame
 from animator.sinks.web import WebSink
 from animator.rig import load_rig
 from animator.core.types import FrameChoice
-from keypoints.assets import default_rig_dir
+from animator.rig import default_rig_dir
 
 choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
 frame = LiveFrame(Frame(0, 0.0, np.zeros(3), 0.0, np.array([0.0, 1.0]), choice), 0.0, 0,

@@ -9,10 +9,9 @@ import pytest
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sources.camera import TrackedCamera
 from benchmarks.live import make_face_video
-from keypoints.assets import default_rig_dir
 
 FPS = 30.0
 

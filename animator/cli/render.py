@@ -4,43 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _fps(text: str) -> float:
-    value = float(text)
-    if not 1 <= value <= 240:
-        raise argparse.ArgumentTypeError("fps must be between 1 and 240")
-    return value
-
-
-def _gain(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 3:
-        raise argparse.ArgumentTypeError("motion gain must be between 0 (still) and 3")
-    return value
-
-
-def add_motion_gain(parser: argparse.ArgumentParser) -> None:
-    """--motion-gain, shared by render and live."""
-    parser.add_argument("--motion-gain", type=_gain, default=1.0, metavar="G",
-                        help="how much the head moves with the natural motion: 0 still, 1 the "
-                             "default, 2 lively (every synthesised angle is scaled by G: the "
-                             "nods on stressed syllables, the sway, the listening posture)")
-
-
-def _width(text: str) -> int:
-    value = int(text)
-    if not 16 <= value <= 4096:
-        raise argparse.ArgumentTypeError("width must be between 16 and 4096 pixels")
-    return value
-
-
-def _color(text: str) -> tuple[int, int, int]:
-    from animator.sinks.compose import parse_color
-
-    try:
-        return parse_color(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from animator.cli import options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--rig", metavar="DIR", default=None,
                    help="rig folder (expressions.json, endpoints/, sequences/); "
                         "default: the built-in toon character")
-    r.add_argument("--fps", type=_fps, default=25.0, help="video frame rate")
+    r.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
     r.add_argument("--seed", type=int, default=0,
                    help="random seed of the head motion (same seed, same video)")
     r.add_argument("--motion", choices=("natural", "seed"), default="natural",
@@ -62,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "stressed syllables, settling at phrase ends, a calmer listening state "
                         "in pauses, over phased, re-drawn sinusoids) or 'seed' (the original "
                         "eased sinusoids, for comparison)")
-    add_motion_gain(r)
+    options.add_motion_gain(r)
     r.add_argument("--silence", choices=("stream", "seed"), default="stream",
                    help="silence mask: 'stream' (causal, lip speed in mouth widths/s) or 'seed' "
                         "(the original whole-clip min-max algorithm)")
@@ -70,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the per-frame timeline JSON")
     r.add_argument("--plot", metavar="OUT.png", default=None,
                    help="also write a plot of angles, chosen pose, silence mask and mouth")
-    r.add_argument("--width", type=_width, default=512, help="video width in pixels")
-    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+    r.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
+    r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")

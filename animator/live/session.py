@@ -62,9 +62,8 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
     on_ready(info) is called once everything is open, with e.g. {"web": URL}.
     """
-    from animator.rig import load_rig
-    from keypoints.assets import default_rig_dir
-    from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet
+    from animator.rig import default_rig_dir, load_rig
+    from keypoints.mappingnet import MappingNet
     from keypoints.stream import AudioLipStream
 
     if opts.audio is None and opts.camera is None:
@@ -79,7 +78,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
     with contextlib.ExitStack() as stack:
         audio = lip_stream = face = None
         if opts.audio is not None:
-            model = MappingNet.load(opts.model_path or DEFAULT_MODEL_PATH)
+            model = MappingNet.load(opts.model_path)
             rate = model.feature_config.sample_rate
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model)
