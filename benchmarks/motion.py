@@ -1,6 +1,6 @@
 """Head motion that follows the speech: the natural mode today vs with prosody, side by side.
 
-``python -m benchmarks.motion [--json OUT] [--quick]``
+``python -m benchmarks.motion [--json OUT] [--quick] [--plot PNG]``
 
 Material, never used to tune anything in keypoints/prosody.py or the motion defaults on its own
 (the defaults were set by looking at plots of a few clips; every clip below is scored):
@@ -293,6 +293,70 @@ def _pcts(times_s: list[float]) -> dict:
     return {"p50_us": float(np.percentile(t, 50)), "p99_us": float(np.percentile(t, 99))}
 
 
+# --- plot -----------------------------------------------------------------------------------
+
+def plot(clip: Clip, model: MappingNet, rig: Rig, modes: dict[str, MotionParams], path: Path,
+         seconds: float = 8.0) -> None:
+    """The README figure: accent envelope, head angles today vs new, and the motion gain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = clip.samples[: int(seconds * SR)]
+    lips = lip_frames(model, samples)
+    duration_s = samples.size / SR
+    rate_hz = model.feature_config.frame_rate_hz
+    accent = np.array([lf.prosody.accent for lf in lips])
+    runs = {name: run_engine(rig, lips, duration_s, p) for name, p in modes.items()}
+    new = modes["new"]
+    gains = {g: Engine(rig, EngineConfig(fps=FPS, seed=SEED, motion_params=new, motion_gain=g))
+             for g in (0.5, 2.0)}
+    gain_runs = {g: np.array([f.angles_deg for f in e.push(lips) + e.finish(duration_s)])
+                 for g, e in gains.items()}
+    t_video = np.arange(len(runs["new"].mask)) / FPS
+    t_lips = np.arange(len(accent)) / rate_hz
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True,
+                             gridspec_kw={"height_ratios": [1, 1.6, 1.2]})
+
+    def shade(ax):
+        ax.fill_between(t_video, 0, 1, where=runs["new"].mask >= 0.5, step="mid",
+                        transform=ax.get_xaxis_transform(), color="0.9", lw=0)
+
+    ax = axes[0]
+    shade(ax)
+    ax.plot(t_lips, accent, color="tab:red", lw=1, label="accent envelope (prosody)")
+    speed = angular_speed(runs["new"].angles)
+    ax.plot(t_video, speed / max(1e-9, speed.max()) * accent.max(), color="k", lw=1,
+            alpha=0.7, label="head angular speed, new (scaled)")
+    ax.set_ylabel("accent")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"{clip.name}: head motion that follows the speech (grey: speaking)",
+                 fontsize=10)
+    ax = axes[1]
+    shade(ax)
+    for k, (axis, colour) in enumerate((("pitch", "tab:blue"), ("yaw", "tab:orange"))):
+        ax.plot(t_video, runs["today"].angles[:, k], color=colour, lw=1, ls="--", alpha=0.6,
+                label=f"{axis}, today's natural mode")
+        ax.plot(t_video, runs["new"].angles[:, k], color=colour, lw=1.6,
+                label=f"{axis}, new (nods/turns on accents, settling, listening)")
+    ax.set_ylabel("angle (deg)")
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax = axes[2]
+    shade(ax)
+    ax.plot(t_video, gain_runs[0.5][:, 0], lw=1, label="--motion-gain 0.5")
+    ax.plot(t_video, runs["new"].angles[:, 0], lw=1, label="--motion-gain 1 (default)")
+    ax.plot(t_video, gain_runs[2.0][:, 0], lw=1, label="--motion-gain 2")
+    ax.set_ylabel("pitch (deg)")
+    ax.set_xlabel("time (s)")
+    ax.legend(loc="upper right", fontsize=8, ncol=3)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".part.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)
+
+
 # --- report ---------------------------------------------------------------------------------
 
 def summary(clips: list[dict], modes: list[str]) -> dict:
@@ -359,12 +423,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer, shorter clips (a smoke run)")
     ap.add_argument("--realdata", metavar="DIR", default=str(REALDATA),
                     help="the shared real material (with talking_faces/)")
+    ap.add_argument("--plot", metavar="PNG", default=None,
+                    help="only draw the README figure (codec2's read speech, else a real clip)")
     args = ap.parse_args(argv)
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json == "-" else print
     model = MappingNet.load()
     rig = load_rig(default_rig_dir())
     base = MotionParams().scaled_to_extent(rig_extent_deg(rig))
     modes = {"today": base.speech_blind(), "new": base}
+    if args.plot:
+        speech = CODEC2 / CODEC2_SPEECH[0]
+        clip = (Clip(speech.name, "real", load_audio(speech)) if speech.exists()
+                else real_clips(Path(args.realdata))[0])
+        plot(clip, model, rig, modes, Path(args.plot))
+        log(f"{args.plot}: figure of {clip.name}")
+        return 0
     started = time.perf_counter()
     clips = (synthetic_clips(2 if args.quick else 6, 10.0 if args.quick else 20.0)
              + real_clips(Path(args.realdata), args.quick))
