@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from animator.core.outputs import atomic_output, write_text_atomic
 from animator.engine import Frame
-from animator.fsutil import atomic_output, write_text_atomic
 from animator.rig import AXES
 
 TIMELINE_VERSION = 1

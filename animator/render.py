@@ -16,9 +16,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from animator.compose import FrameCompositor
+from animator.core.outputs import OutputError, atomic_output
 from animator.engine import AudioAnimator, EngineConfig, Frame
 from animator.export import timeline_dict, write_plot, write_timeline
-from animator.fsutil import OutputError, atomic_output
 from animator.mp4 import Mp4Writer
 from animator.rig import load_rig
 from keypoints.assets import default_rig_dir

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.fsutil import write_text_atomic
+from animator.core.errors import AnimatorError
+from animator.core.outputs import write_text_atomic
 
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
@@ -49,7 +50,7 @@ DEFAULT_MOUTH_SHAPES: dict[str, dict[str, float]] = {
 }
 
 
-class RigError(Exception):
+class RigError(AnimatorError):
     """A rig folder that breaks the contract; the message names the file and the problem."""
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from animator.core.errors import AnimatorError, one_line
+
 #: Sample rate of the feature pipeline (Hz).
 SAMPLE_RATE = 16000
 
@@ -18,13 +20,9 @@ SAMPLE_RATE = 16000
 _SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga"})
 
 
-class AudioError(Exception):
+class AudioError(AnimatorError):
     """An audio file that cannot be used; the message is one line, "PATH: problem"."""
 
-
-def _one_line(text: object) -> str:
-    """Collapse an exception text to a single line."""
-    return " ".join(str(text).split())
 
 
 def _check_file(path: Path) -> None:
@@ -44,7 +42,7 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"{path}: unsupported or corrupt audio ({_one_line(err)})") from err
+        raise AudioError(f"{path}: unsupported or corrupt audio ({one_line(err)})") from err
     return np.ascontiguousarray(data.T), int(sample_rate)
 
 
@@ -55,7 +53,7 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise AudioError(f"{path}: unsupported or corrupt audio ({_one_line(err)})") from err
+        raise AudioError(f"{path}: unsupported or corrupt audio ({one_line(err)})") from err
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: no audio stream")
@@ -71,7 +69,7 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
             for converted in resampler.resample(None):
                 blocks.append(converted.to_ndarray())
         except (av.FFmpegError, ValueError) as err:
-            raise AudioError(f"{path}: corrupt audio data ({_one_line(err)})") from err
+            raise AudioError(f"{path}: corrupt audio data ({one_line(err)})") from err
         sample_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
     if not blocks:
         raise AudioError(f"{path}: no audio samples")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animator.fsutil import OutputError
+from animator.core.outputs import OutputError
 from animator.rig import DEFAULT_MOUTH_SHAPES, MouthShape, load_rig
 from animator.rigbuild import face_params, toon
 

@@ -59,7 +59,7 @@ def _read_image(path: Path) -> np.ndarray:
 def _write_image(path: Path, rgb: np.ndarray) -> None:
     import cv2
 
-    from animator.fsutil import OutputError, atomic_output
+    from animator.core.outputs import OutputError, atomic_output
 
     code = cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR
     with atomic_output(path) as tmp:
@@ -88,7 +88,7 @@ def apply_command(directions_path, input_path, output_path, *, yaw_deg: float,
     if not src.is_file():
         raise LatentError(f"{src}: file not found")
     if src.suffix.lower() == ".npy":
-        from animator.fsutil import atomic_output
+        from animator.core.outputs import atomic_output
 
         try:
             z = np.load(src, allow_pickle=False)

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from animator.core.errors import AnimatorError
+
 SIDES: tuple[str, ...] = ("positive", "negative")
 WEIGHTINGS: tuple[str, ...] = ("count", "sqrt", "uniform")
 FILE_VERSION = 1
 
 
-class LatentError(ValueError):
+class LatentError(AnimatorError, ValueError):
     """Bad input to the latent tools (data, parameters, files, models): a one-line reason."""
 
 
@@ -112,7 +114,7 @@ class LatentDirections:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as .npz (atomically; the name gets no extra suffix)."""
-        from animator.fsutil import atomic_output
+        from animator.core.outputs import atomic_output
 
         arrays: dict[str, np.ndarray] = {
             "version": np.array(FILE_VERSION),

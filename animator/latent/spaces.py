@@ -170,7 +170,7 @@ class PcaSpace(_ImageItems):
     decode = inverse_transform
 
     def save(self, path: str | os.PathLike) -> None:
-        from animator.fsutil import atomic_output
+        from animator.core.outputs import atomic_output
 
         self._check_fitted()
         with atomic_output(path) as tmp, open(tmp, "wb") as fh:

@@ -8,7 +8,9 @@ loop:    ``clock`` (fixed schedule), ``loop`` (sources -> engine -> sinks), ``ma
 sinks:   ``window``, ``web`` (+ ``static/``), ``vcam``, ``vmc`` (with ``osc``)
 """
 
+from animator.core.errors import AnimatorError
 
-class LiveError(Exception):
+
+class LiveError(AnimatorError):
     """A device or sink that cannot be used (missing library, no display, port taken...);
     the message is one line and says what to do."""

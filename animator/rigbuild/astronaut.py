@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from animator.fsutil import OutputError, atomic_output
+from animator.core.outputs import OutputError, atomic_output
 from animator.rig import (
     CONFIG_NAME,
     MANIFEST_NAME,

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animator.fsutil import atomic_output, write_text_atomic
+from animator.core.outputs import atomic_output, write_text_atomic
 from animator.imageio import read_rgb_over
 from animator.rig import AXES, RigConfig, endpoint_relpath, load_rig
 from keypoints.face import FaceTracker

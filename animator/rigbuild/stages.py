@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from animator.fsutil import atomic_output, write_text_atomic
+from animator.core.outputs import atomic_output, write_text_atomic
 from animator.rig import (
     CONFIG_NAME,
     ENDPOINTS_DIR,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from animator.core.errors import AnimatorError
 from animator.rig import Expression, MouthShape, RigConfig
 from animator.rigbuild.backend import TweenJob
 from animator.rigbuild.face_params import Face, face_from_names, lerp_face
@@ -49,7 +50,7 @@ GAIN_RANGE = (0.6, 3.0)
 _TOPOLOGY_GAP = 0.12
 
 
-class WarpError(Exception):
+class WarpError(AnimatorError):
     """A portrait the warp backend cannot use (no face found); names the problem."""
 
 

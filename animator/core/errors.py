@@ -1,0 +1,14 @@
+"""One base for every error that means bad input (a file, a folder, a model, an option), not a
+bug. Each carries a one-line message naming the file and the problem; the CLI prints it and
+exits with status 2, no traceback."""
+
+from __future__ import annotations
+
+
+class AnimatorError(Exception):
+    """Bad input or an unusable output: the message is one line, "PATH: problem"."""
+
+
+def one_line(text: object) -> str:
+    """Collapse an exception text (or anything printable) to a single line."""
+    return " ".join(str(text).split())
