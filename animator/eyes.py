@@ -35,8 +35,9 @@ class EyeState:
         return float(min(self.closure[0], self.closure[1]))
 
 
-#: Eyes open, nothing measured.
+#: Eyes open, nothing measured (shared: its array is read-only).
 EYES_OPEN = EyeState(np.zeros(2), False)
+EYES_OPEN.closure.flags.writeable = False
 
 
 @dataclass(frozen=True)

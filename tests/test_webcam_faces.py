@@ -161,6 +161,8 @@ def test_live_calibrate_needs_a_camera_and_runs_with_one():
             proc.kill()
     assert proc.returncode == 0, err
     assert "calibrating: rest your face" in err and "for 0.5 s" in err
+    # he rests with his mouth shut for the first second: no vowel (a fixed rest read it "U")
+    assert max(max(b[v] for v in "AIUEO") for b in blinks[:20]) < 0.1
     # the speaker blinks about 1.7 s in: VMC's Blink closes the avatar's eyes
     assert max(b["Blink"] for b in blinks) > 0.9
     assert min(b["Blink"] for b in blinks) == 0.0
