@@ -31,6 +31,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _origin(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") \
+            or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like "
+                                         f"https://studio.example or http://host:8080")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
         "live", help="animate the character live from a microphone or a webcam",
@@ -59,6 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--window", action="store_true", help="show the avatar in a window")
     r.add_argument("--web", type=_port, metavar="PORT", default=None,
                    help="serve the avatar page on http://127.0.0.1:PORT/ (0: a free port)")
+    r.add_argument("--allow-origin", type=_origin, action="append", default=[], metavar="URL",
+                   help="with --web: also let pages from this origin (e.g. "
+                        "https://studio.example) read the avatar's WebSocket; by default only "
+                        "the page the server itself serves may (repeatable)")
     r.add_argument("--virtual-cam", action="store_true",
                    help="send the avatar to a virtual camera (pyvirtualcam, v4l2loopback)")
     r.add_argument("--vmc", type=_host_port, metavar="HOST:PORT", default=None,
@@ -89,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     opts = LiveOptions(audio=args.audio, camera=args.camera, rig_dir=args.rig,
                        model_path=args.model, fps=args.fps, seed=args.seed, head=args.head,
                        window=args.window, web_port=args.web, virtual_cam=args.virtual_cam,
+                       allow_origins=tuple(args.allow_origin),
                        vmc=args.vmc, width_px=args.width, background_rgb=args.background,
                        loop_files=args.loop, seconds=args.seconds, mirror=args.mirror,
                        calibrate_s=args.calibrate or 0.0)
@@ -102,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
                   f"camera) for {opts.calibrate_s:g} s", file=sys.stderr, flush=True)
 
     s = run_live(opts, on_ready=ready)
+    nonfinite = f", {s.nonfinite} with non-finite keypoints" if s.nonfinite else ""
     print(f"live: {s.ticks} frames, {s.late} late, {s.skipped} skipped, {s.stale} without "
-          f"fresh input; sinks: {s.sinks}", file=sys.stderr)
+          f"fresh input{nonfinite}; sinks: {s.sinks}", file=sys.stderr)
     return 0
 
 

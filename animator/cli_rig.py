@@ -173,12 +173,18 @@ def run_toon(args: argparse.Namespace) -> int:
 
 
 def _runner(args: argparse.Namespace):
+    from pathlib import Path
+
     from animator.rigbuild.stages import Runner, make_backend
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
                            max_attempts=args.max_attempts, directions=args.directions,
                            encoder=args.encoder, decoder=args.decoder, pca=args.pca)
-    return Runner(backend, max_workers=args.max_workers)
+    inputs = [getattr(args, name, None) for name in ("config", "portrait", "base_image",
+                                                     "base_neutral", "directions", "encoder",
+                                                     "decoder", "pca")]
+    return Runner(backend, max_workers=args.max_workers,
+                  inputs=tuple(Path(p) for p in inputs if p))
 
 
 def _dry_run(args: argparse.Namespace, plans: list) -> int:

@@ -75,7 +75,8 @@ class FrameCompositor:
         if img is not None:
             self._cache.move_to_end(relpath)
             return img
-        img = read_rgb_over(self.rig.image_path(relpath), self.background_rgb)
+        img = read_rgb_over(self.rig.image_path(relpath), self.background_rgb,
+                            self.rig.image_size)
         if (img.shape[1], img.shape[0]) != self.size:
             img = cv2.resize(img, self.size, interpolation=cv2.INTER_AREA)
         self._cache[relpath] = img

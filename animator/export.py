@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.core.outputs import atomic_output, write_text_atomic
 from animator.engine import Frame
 from animator.rig import AXES
 
@@ -43,12 +42,14 @@ def timeline_dict(frames: Sequence[Frame], *, fps: float, duration_s: float, see
 
 
 def write_timeline(path: str | Path, timeline: dict) -> None:
-    write_text_atomic(path, json.dumps(timeline, indent=1) + "\n")
+    """Write the timeline JSON to ``path`` (callers make it atomic: animator.core.outputs)."""
+    Path(path).write_text(json.dumps(timeline, indent=1) + "\n", encoding="utf-8")
 
 
 def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
                title: str = "") -> None:
-    """PNG: head angles with the chosen pose endpoint marked, and the silence mask with the
+    """PNG at ``path`` (callers make it atomic): head angles with the chosen pose endpoint
+    marked, and the silence mask with the
     mouth opening, against time."""
     import matplotlib
 
@@ -83,6 +84,7 @@ def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
     ax_m.set_xlabel("time (s)")
     ax_m.legend(loc="upper right", ncol=2, fontsize=8)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=110, format="png")
+    finally:
+        plt.close(fig)

@@ -9,7 +9,7 @@ mouths without shapes take the defaults below.
 from __future__ import annotations
 
 import json
-import struct
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,22 @@ DEFAULT_MOUTH_SHAPES: dict[str, dict[str, float]] = {
 
 class RigError(AnimatorError):
     """A rig folder that breaks the contract; the message names the file and the problem."""
+
+
+#: Pose, expression and base-path names: they become file and folder names, so they are
+#: plain words (no separators, no dots, no NUL); a double underscore separates the parts of
+#: ``<expr>__<pose>`` and is not allowed inside a name.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Tween frame file names listed in a manifest.
+FRAME_FILE_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: object, what: str, source: str) -> str:
+    """``name`` if it is a valid rig name, else RigError naming ``source`` and the rule."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or "__" in name:
+        raise RigError(f"{source}: {what} {name!r} is not a valid name (1-64 of A-Z a-z 0-9 _ -, "
+                       f"no double underscore)")
+    return name
 
 
 # --- naming (the one place that spells the file layout) ---------------------------------
@@ -134,13 +150,16 @@ class RigConfig:
         poses = raw.get("poses")
         if not isinstance(poses, list) or not poses:
             raise RigError(f"{source}: No 'poses' array found in expressions.json")
-        if not all(isinstance(p, str) and p for p in poses) or len(set(poses)) != len(poses):
-            raise RigError(f"{source}: 'poses' must be a list of distinct non-empty strings")
+        for pose in poses:
+            check_name(pose, "pose", source)
+        if len(set(poses)) != len(poses):
+            raise RigError(f"{source}: 'poses' must be a list of distinct names")
         exprs_raw = raw.get("expressions")
         if not isinstance(exprs_raw, dict) or not exprs_raw:
             raise RigError(f"{source}: no 'expressions' object found")
         expressions = {}
         for eid, spec in exprs_raw.items():
+            check_name(eid, "expression", source)
             if not isinstance(spec, dict):
                 raise RigError(f"{source}: expression '{eid}' must be an object")
             missing = [k for k in ("mouth", "eyes", "brows") if not isinstance(spec.get(k), str)]
@@ -160,10 +179,14 @@ class RigConfig:
             raise RigError(f"{source}: no '{REST_EXPRESSION}' expression (the rest face)")
 
         base_paths = []
-        for i, bp in enumerate(raw.get("base_paths", [])):
+        paths_raw = raw.get("base_paths", [])
+        if not isinstance(paths_raw, list):
+            raise RigError(f"{source}: 'base_paths' must be a list")
+        for i, bp in enumerate(paths_raw):
             if not isinstance(bp, dict) or not all(isinstance(bp.get(k), str)
                                                    for k in ("id", "start", "end")):
                 raise RigError(f"{source}: base_paths[{i}] needs string id, start and end")
+            check_name(bp["id"], "base path", source)
             for end in (bp["start"], bp["end"]):
                 if end not in expressions:
                     raise RigError(f"{source}: base path '{bp['id']}' names unknown "
@@ -250,9 +273,25 @@ class Rig:
     def image_path(self, relpath: str) -> Path:
         return self.root / relpath
 
+    def image_relpaths(self) -> list[str]:
+        """Every image the rig uses, relative to its folder, each once."""
+        rels = [endpoint_relpath(e, p) for e in self.config.expressions for p in self.config.poses]
+        rels += [rel for seq in self.sequences.values() for _, rel in seq.frames]
+        return list(dict.fromkeys(rels))
+
+    def files(self) -> list[Path]:
+        """Every file the rig is made of (config, images, manifests): a command's inputs."""
+        manifests = [self.root / SEQUENCES_DIR / sequence_dirname(bp, pose) / MANIFEST_NAME
+                     for bp, pose in self.sequences]
+        return [self.root / CONFIG_NAME, *map(self.image_path, self.image_relpaths()),
+                *manifests]
+
 
 def png_size(path: Path) -> tuple[int, int]:
-    """(width, height) from a PNG header; raises RigError for a missing or non-PNG file."""
+    """(width, height) from a PNG header; raises RigError for a missing or non-PNG file, or one
+    too large to decode (see :data:`animator.rig_images.MAX_IMAGE_PIXELS`)."""
+    from animator.rig_images import ImageFileError, png_header_size
+
     try:
         with open(path, "rb") as fh:
             head = fh.read(24)
@@ -260,12 +299,10 @@ def png_size(path: Path) -> tuple[int, int]:
         raise RigError(f"{path}: missing") from None
     except OSError as exc:
         raise RigError(f"{path}: unreadable ({exc.strerror})") from None
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise RigError(f"{path}: not a PNG image")
-    width, height = struct.unpack(">II", head[16:24])
-    if width == 0 or height == 0:
-        raise RigError(f"{path}: PNG with zero size")
-    return int(width), int(height)
+    try:
+        return png_header_size(head)
+    except ImageFileError as exc:
+        raise RigError(f"{path}: {exc}") from None
 
 
 def load_rig(root: str | Path) -> Rig:
@@ -278,9 +315,18 @@ def load_rig(root: str | Path) -> Rig:
     size = None
     size_src = None
 
+    inside = root.resolve()
+
     def check(rel: str) -> None:
         nonlocal size, size_src
-        wh = png_size(root / rel)
+        path = root / rel
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            raise RigError(f"{path}: symlink loop") from None
+        if not real.is_relative_to(inside):
+            raise RigError(f"{path}: leads outside the rig folder {root}")
+        wh = png_size(path)
         if size is None:
             size, size_src = wh, rel
         elif wh != size:
@@ -335,7 +381,7 @@ def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, s
             name = str(fr["file"])
         except (KeyError, TypeError, ValueError):
             raise RigError(f"{path}: frames[{i}] needs numeric t and a file name") from None
-        if not 0.0 <= t <= 1.0 or "/" in name or "\\" in name:
+        if not 0.0 <= t <= 1.0 or not FRAME_FILE_PATTERN.fullmatch(name):
             raise RigError(f"{path}: frames[{i}] has t outside [0, 1] or a bad file name")
         out.append((t, f"{rel_folder}/{name}"))
     return out

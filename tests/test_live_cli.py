@@ -121,7 +121,8 @@ def test_virtual_cam_sends_composed_frames_and_explains_a_missing_device():
             VirtualCamSink(comp, 30)
 
 
-def test_ctrl_c_ends_live_cleanly_and_releases_the_port():
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_end_live_cleanly_and_release_the_port(signum):
     import signal
     import urllib.request
 
@@ -136,7 +137,7 @@ def test_ctrl_c_ends_live_cleanly_and_releases_the_port():
             if line.startswith("live: running"):
                 break
         assert url and b"<canvas" in urllib.request.urlopen(url, timeout=10).read()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signum))
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

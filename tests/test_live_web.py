@@ -72,7 +72,8 @@ def test_serves_page_manifest_and_only_rig_images(web, rig):
 
 def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
     url = f"ws://127.0.0.1:{web.port}/ws"
-    with connect(url) as ws:
+    origin = f"http://127.0.0.1:{web.port}"
+    with connect(url, origin=origin) as ws:
         wait_for(lambda: web.n_clients == 1, 5, "the client to register")
         web.send(live_frame(1, "endpoints/neutral__center.png", (1.5, -2.0, 3.25)))
         msg = json.loads(ws.recv(timeout=5))
@@ -86,8 +87,55 @@ def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
             got.append(json.loads(ws.recv(timeout=5))["i"])
         assert len(got) < 50  # dropped, not queued
     # A page that connects late first gets the newest choice.
-    with connect(url) as ws:
+    with connect(url, origin=origin) as ws:
         assert json.loads(ws.recv(timeout=5))["i"] == 199
+
+
+def _http_status(url: str, headers: dict[str, str]) -> int:
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None,
+                                    "http://127.0.0.1:1", "http://localhost.evil.example"])
+def test_websocket_refuses_other_origins(web, origin):
+    """Cross-site WebSocket hijacking: any page the user has open could read the live mouth
+    and head pose if the socket accepted its origin."""
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as err:
+        connect(f"ws://127.0.0.1:{web.port}/ws", origin=origin, open_timeout=5)
+    assert err.value.response.status_code == 403
+    assert web.n_clients == 0
+
+
+def test_websocket_accepts_its_own_page_by_either_name(web):
+    for i, name in enumerate(("127.0.0.1", "localhost")):
+        with connect(f"ws://{name}:{web.port}/ws", origin=f"http://{name}:{web.port}") as ws:
+            web.send(live_frame(10 + i, "endpoints/neutral__center.png"))
+            # (a page connecting late first gets the previous newest choice)
+            wait_for(lambda ws=ws, i=i: json.loads(ws.recv(timeout=5))["i"] == 10 + i, 10,
+                     f"frame {10 + i} over {name}")
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1:1", ""])
+def test_http_refuses_other_hosts(web, host):
+    """DNS rebinding: a name the attacker controls that resolves to 127.0.0.1 reaches the
+    port, but its Host header names the attacker's site."""
+    assert _http_status(web.url + "rig.json", {"Host": host}) == 403
+    assert _http_status(web.url + "rig.json", {"Host": f"localhost:{web.port}"}) == 200
+
+
+def test_allow_origin_admits_an_embedding_site(rig):
+    with WebSink(rig, 0, allow_origins=("https://studio.example/",)) as sink:
+        with connect(f"ws://127.0.0.1:{sink.port}/ws", origin="https://studio.example"):
+            wait_for(lambda: sink.n_clients == 1, 5, "the embedding page's socket")
+        from websockets.exceptions import InvalidStatus
+
+        with pytest.raises(InvalidStatus):
+            connect(f"ws://127.0.0.1:{sink.port}/ws", origin="https://other.example")
 
 
 class Chromium:

@@ -12,3 +12,15 @@ class AnimatorError(Exception):
 def one_line(text: object) -> str:
     """Collapse an exception text (or anything printable) to a single line."""
     return " ".join(str(text).split())
+
+
+class InputWarning(UserWarning):
+    """Input that is usable but not what it claims (a truncated file, a model that misbehaves
+    now and then); the CLI prints it as one line, "animator: warning: PATH: problem"."""
+
+
+def warn_input(message: str) -> None:
+    """Report an :class:`InputWarning` (one line, naming the file)."""
+    import warnings
+
+    warnings.warn(message, InputWarning, stacklevel=2)

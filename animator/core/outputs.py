@@ -21,11 +21,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from animator.core import shutdown
 from animator.core.errors import AnimatorError
 
 #: Marker between an output's name and the writer's pid in a temporary file's name:
 #: ``.NAME.PID-RANDOM.part.EXT``.
 _PART = ".part"
+
+
+#: Temporary files being written now (the SIGTERM watchdog removes them before a hard exit).
+_active_temps: set[Path] = set()
+shutdown.on_hard_exit(lambda: _remove(list(_active_temps)))
 
 
 class OutputError(AnimatorError):
@@ -74,6 +80,21 @@ def real_output_path(path: str | os.PathLike) -> Path:
         _stat(p)  # a loop or a dangling chain is reported here, by name
         p = p.resolve()
     return p.parent.resolve() / p.name
+
+
+def refuse_inputs(dests: Iterable[str | os.PathLike],
+                  inputs: Iterable[str | os.PathLike | None]) -> None:
+    """OutputError for the first of ``dests`` that is the same file as one of ``inputs``
+    (through symlinks or hard links): a batch of outputs whose folders may not exist yet."""
+    input_ids = {}
+    for p in inputs:
+        if p is not None and (fid := _file_id(p)) is not None:
+            input_ids[fid] = p
+    for dest in dests:
+        fid = _file_id(dest)
+        if fid is not None and fid in input_ids:
+            raise OutputError(f"{dest}: is the input {input_ids[fid]}; an output never "
+                              f"replaces an input")
 
 
 def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike | None] = ()
@@ -198,12 +219,14 @@ def atomic_outputs(dests: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
                 raise OutputError(f"{dest}: cannot write ({exc.strerror})") from None
             os.close(fd)
             temps[Path(name)] = dest
+            _active_temps.add(Path(name))
         yield list(temps)
         mode = 0o666 & ~_umask()
         for tmp in temps:
             os.chmod(tmp, mode)
         for tmp, dest in temps.items():
             os.replace(tmp, dest)
+            _active_temps.discard(tmp)
     except OutputError:
         _remove(temps)
         raise
@@ -217,6 +240,7 @@ def atomic_outputs(dests: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
 
 def _remove(temps: Iterable[Path]) -> None:
     for tmp in temps:
+        _active_temps.discard(tmp)
         with contextlib.suppress(OSError):
             tmp.unlink()
 

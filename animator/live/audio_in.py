@@ -144,7 +144,9 @@ class Microphone:
                 channels=1, dtype="float32", callback=self._callback)
             stream.start()
         except Exception as exc:
-            raise LiveError(f"cannot open audio input {self.device!r}: "
+            what = "the default audio input" if self.device is None else \
+                f"audio input {self.device!r}"
+            raise LiveError(f"cannot open {what} (see 'animator devices'): "
                             f"{' '.join(str(exc).split())}") from None
         self._stream = stream
 

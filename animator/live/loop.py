@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from animator.core import shutdown
+from animator.core.errors import warn_input
 from animator.engine import Engine, Frame
 from animator.live.clock import FrameClock
 from animator.live.mailbox import SinkWorker
@@ -99,6 +101,7 @@ class LiveLoop:
         #: mirrored, the user's left eye drives the avatar's right one
         self._eye_order = [1, 0] if mirror else [0, 1]
         self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}")) for s in sinks]
+        self._warned_nonfinite = False
         self.n_ticks = 0
         self.n_stale = 0  # ticks shown with rest lips because the lip source was silent
         self.last_step_s = 0.0  # compute time of the last step (wall clock), seconds
@@ -113,6 +116,10 @@ class LiveLoop:
             return
         # one frame per tick shows the newest lips only: the model runs for those alone
         newest = self.lip_stream.push_newest(self.audio.read())
+        if self.lip_stream.n_nonfinite and not self._warned_nonfinite:
+            self._warned_nonfinite = True  # once: the summary has the count
+            warn_input(f"{self.lip_stream.model.path}: the model gave non-finite keypoints "
+                       f"(NaN/inf); the avatar holds the last good lips")
         if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
             hop = self.lip_stream.model.feature_config.hop_length
@@ -196,6 +203,7 @@ class LiveLoop:
         self.drop_backlog()
         with realtime_settings():
             while stop is None or not stop.is_set():
+                shutdown.check()  # SIGTERM ends the run like Ctrl-C
                 tick = clock.wait()
                 if duration_s is not None and tick.due_s - clock.start_s >= duration_s:
                     return

@@ -28,6 +28,7 @@ class LiveOptions:
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
+    allow_origins: tuple[str, ...] = ()  # origins besides the page's own (--allow-origin)
     virtual_cam: bool = False
     vmc: tuple[str, int] | None = None
     width_px: int = 512
@@ -49,6 +50,7 @@ class LiveSummary:
     late: int = 0
     skipped: int = 0
     stale: int = 0
+    nonfinite: int = 0  # keypoint frames the model gave as NaN/inf (the last good ones shown)
     interrupted: bool = False
     sinks: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -101,7 +103,8 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
         if opts.web_port is not None:
             from animator.live.web import WebSink
 
-            web = stack.enter_context(WebSink(rig, opts.web_port))
+            web = stack.enter_context(WebSink(rig, opts.web_port,
+                                              allow_origins=opts.allow_origins))
             sinks.append(web)
             info["web"] = web.url
         if opts.virtual_cam:
@@ -128,6 +131,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             summary.ticks, summary.late, summary.skipped = loop.n_ticks, clock.n_late, \
                 clock.n_skipped
             summary.stale, summary.sinks = loop.n_stale, loop.sink_stats()
+            summary.nonfinite = lip_stream.n_nonfinite if lip_stream is not None else 0
     return summary
 
 

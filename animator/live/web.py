@@ -6,6 +6,11 @@ GET /rig.json    the rig's image list, size and the compositor's residual consta
 GET /rig/<path>  one rig image (only the images the rig lists)
 WS  /ws          one JSON message per frame: the frame choice, never pixels
 
+Only this machine's pages may read it: every request must name the server itself as its Host
+(127.0.0.1:PORT or localhost:PORT; a DNS-rebound name is refused) and the WebSocket accepts
+only the page's own origin, plus the origins given with ``allow_origins`` (``--allow-origin``)
+for deliberate embedding; any other web page the user has open gets 403.
+
 The page preloads every rig image once, then draws each choice (image + residual angles)
 itself. Each client has a one-slot mailbox: a slow browser drops frames, nothing queues.
 """
@@ -13,11 +18,14 @@ itself. Each client has a one-slot mailbox: a slow browser drops frames, nothing
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 from importlib import resources
 from typing import Any
 
 from animator.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
+from animator.core.errors import one_line
 from animator.live import LiveError
 from animator.live.loop import LiveFrame
 from animator.live.mailbox import LatestSlot
@@ -54,6 +62,36 @@ def choice_message(live: LiveFrame) -> str:
         "audio_sample": live.audio_sample, "camera_frame": live.camera_frame})
 
 
+def _single(headers: Any, name: str) -> str | None:
+    """The header's value; None when absent or given more than once (ambiguous)."""
+    values = headers.get_all(name)
+    return values[0] if len(values) == 1 else None
+
+
+def _one_line_logger() -> logging.Logger:
+    """The server's logger: warnings and errors (a page that stopped reading, a broken
+    connection) as one line each on stderr, never a traceback."""
+    logger = logging.getLogger("animator.live.web")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLineFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    return logger
+
+
+class _OneLineFormatter(logging.Formatter):
+    """The message and, for an exception, its text on the same line; no traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = record.getMessage()
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            line += f" ({one_line(exc) or type(exc).__name__})"
+        return f"animator: web page: {line}"
+
+
 class WebSink:
     """Serves the page and pushes frame choices to every connected page.
 
@@ -62,7 +100,8 @@ class WebSink:
 
     name = "web"
 
-    def __init__(self, rig: Rig, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, rig: Rig, port: int, host: str = "127.0.0.1",
+                 allow_origins: tuple[str, ...] = ()) -> None:
         from websockets.sync.server import serve
 
         self._rig = rig
@@ -77,12 +116,17 @@ class WebSink:
             # close_timeout: a page that never answers the closing handshake may hold up the
             # end of a run (Ctrl-C) by this much at most, instead of the library's 10 s.
             self._server = serve(self._handle, host, port, process_request=self._http,
-                                 compression=None, server_header=None, close_timeout=1.0)
+                                 compression=None, server_header=None, close_timeout=1.0,
+                                 logger=_one_line_logger())
         except OSError as exc:
             raise LiveError(f"cannot serve the web page on {host}:{port}: "
                             f"{exc.strerror or exc}") from None
         self.host = host
         self.port = self._server.socket.getsockname()[1]
+        names = (host, "localhost") if host in ("127.0.0.1", "localhost") else (host,)
+        self._hosts = {f"{name}:{self.port}" for name in names}
+        self._origins = {f"http://{h}" for h in self._hosts} | {
+            o.rstrip("/") for o in allow_origins}
         self._thread = threading.Thread(target=self._server.serve_forever, name="web",
                                         daemon=True)
         self._thread.start()
@@ -102,14 +146,18 @@ class WebSink:
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
-        path = request.path.split("?", 1)[0]
-        if path == WS_PATH:
-            return None  # go on with the WebSocket handshake
-
         def reply(body: bytes, ctype: str, status: int = 200, reason: str = "OK") -> Response:
             return Response(status, reason, Headers([
                 ("Content-Type", ctype), ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-cache"), ("Connection", "close")]), body)
+
+        forbidden = self.refusal(_single(request.headers, "Host"),
+                                 _single(request.headers, "Origin"), request.path)
+        if forbidden:
+            return reply(f"forbidden: {forbidden}\n".encode(), "text/plain", 403, "Forbidden")
+        path = request.path.split("?", 1)[0]
+        if path == WS_PATH:
+            return None  # go on with the WebSocket handshake
 
         if path in ("/", "/index.html"):
             return reply(self._page, "text/html; charset=utf-8")
@@ -122,6 +170,16 @@ class WebSink:
             except OSError:
                 pass
         return reply(b"not found\n", "text/plain", 404, "Not Found")
+
+    def refusal(self, host: str | None, origin: str | None, path: str) -> str | None:
+        """Why a request is refused (None: served). Every request must be addressed to this
+        server by its own name; the WebSocket also needs an allowed Origin (browsers always
+        send one, so a missing Origin is not a browser page of ours)."""
+        if host not in self._hosts:
+            return f"Host {host!r} is not this server"
+        if path.split("?", 1)[0] == WS_PATH and origin not in self._origins:
+            return f"Origin {origin!r} is not allowed (see --allow-origin)"
+        return None
 
     # --- WebSocket --------------------------------------------------------------------------
 

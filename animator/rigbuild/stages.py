@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from animator.core.outputs import atomic_output, write_text_atomic
+from animator.core import shutdown
+from animator.core.outputs import atomic_output, refuse_inputs, write_text_atomic
 from animator.rig import (
     CONFIG_NAME,
     ENDPOINTS_DIR,
@@ -374,9 +375,13 @@ class Runner:
     max_workers: int = 4
     progress: bool = True
     log: Callable[[str], None] = _stdout_log
+    #: files the run reads (portrait, config, ...): no job may write over one of them
+    inputs: tuple[Path, ...] = ()
 
     def run(self, plan: Plan) -> Tally:
         from tqdm import tqdm
+
+        refuse_inputs([job.dest for level in plan.levels for job in level], self.inputs)
 
         for note in plan.notes:
             self.log(note)
@@ -398,6 +403,7 @@ class Runner:
             for level in plan.levels:
                 futures = {pool.submit(_execute, job): job for job in level}
                 for fut in as_completed(futures):
+                    shutdown.check()  # SIGTERM: stop like Ctrl-C (finished images are kept)
                     job, exc = futures[fut], fut.exception()
                     if exc is None:
                         tally.success += 1
@@ -440,6 +446,7 @@ def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *
     tally += runner.run(plan_sequences(config, backend, endpoints, sequences,
                                        max_depth=max_depth, overwrite=overwrite))
     if tally.failed == 0:
+        refuse_inputs([outdir / CONFIG_NAME], runner.inputs)
         write_text_atomic(outdir / CONFIG_NAME, Path(config_path).read_text(encoding="utf-8"))
         load_rig(outdir)  # the contract holds, or RigError says where it breaks
         runner.log(f"[i] Rig ready: {outdir}")
