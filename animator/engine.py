@@ -251,10 +251,16 @@ class Engine:
             angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
         return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
 
+    def _eye_state(self) -> EyeState:
+        """This frame's eyes: measured ratios through the blink detector; without a
+        measurement, open (the place for anything else that makes an EyeState, such as
+        idle blinks: the selector and the sinks only see the EyeState)."""
+        return self._blink.step(self._eyes_in)
+
     def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
         if self._rest is not None:
             mouth = self._rest.step(mouth)
-        eyes = self._blink.step(self._eyes_in)
+        eyes = self._eye_state()
         choice = self._selector.step(angles, mouth, eyes.closed)
         return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
                      mouth, choice, eyes)

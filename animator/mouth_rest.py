@@ -13,7 +13,8 @@ continuously over a sliding window, robust to talking:
 * resting width: the median width of the frames whose opening is within a margin of the
   resting opening (closed-lip frames; talking changes the width both ways);
 * optionally, the first ``calibrate_s`` seconds are taken as rest outright (the user was
-  asked to rest their face), and they stay in the window until newer frames push them out.
+  asked to rest their face: their median is the rest) for as long as the learning window
+  (``window_s``) lasts; learning from the face takes over after that.
 
 Relative features: open = (opening - rest opening) / rest width, never negative, and
 wide = width / rest width, both in mouth widths at rest, so any face at rest reads (0, 1),
@@ -99,7 +100,6 @@ class MouthRest:
         self._n_rise = round(p.open_rise_s * fps)
         self._n_calibrate = round(calibrate_s * fps)
         self._buf = np.zeros((self._n_window, 2))  # ring of raw (open, wide)
-        self._closed = np.zeros(self._n_window, bool)  # calibration frames: rest by definition
         self._n = 0  # frames seen
         self.rest = NOMINAL_REST.copy()  # float64[2] (open, wide) in source units
 
@@ -114,9 +114,9 @@ class MouthRest:
         opens, wides = self._buf[:n, 0], self._buf[:n, 1]
         k = min(n - 1, int(p.open_percentile / 100.0 * (n - 1)))
         rest_open = float(np.partition(opens, k)[k])
-        if self._n < self._n_rise and not self._n_calibrate:
+        if self._n < self._n_rise:
             rest_open = min(rest_open, NOMINAL_REST[0])
-        closed = (opens <= rest_open + p.closed_margin) | self._closed[:n]
+        closed = opens <= rest_open + p.closed_margin
         if int(closed.sum()) >= min(p.min_closed_frames, n):
             self.rest = np.array([rest_open, float(np.median(wides[closed]))])
         else:
@@ -126,17 +126,14 @@ class MouthRest:
         """features: float[2] raw (open, wide) of one frame (open may be negative). Returns
         float64[2] (open, wide) relative to the rest (module docstring)."""
         open_raw, wide_raw = float(features[0]), float(features[1])
-        i = self._n % self._n_window
-        self._buf[i] = open_raw, wide_raw
-        self._closed[i] = self.calibrating
+        self._buf[self._n % self._n_window] = open_raw, wide_raw
         self._n += 1
-        if self._n >= self._n_min or self._n == self._n_calibrate:
-            if self._n_calibrate and self._n <= self._n_calibrate:
-                # while calibrating, the rest is the plain median of what was seen so far
-                seen = self._buf[:self._n]
-                self.rest = np.median(seen, axis=0)
-            else:
-                self._learn()
+        n, n_cal = self._n, self._n_calibrate
+        if n <= n_cal:
+            if n >= min(self._n_min, n_cal):  # the median of the rest frames so far
+                self.rest = np.median(self._buf[:n], axis=0)
+        elif n > n_cal + self._n_window or (not n_cal and n >= self._n_min):
+            self._learn()
         return self.relative(open_raw, wide_raw)
 
     def relative(self, open_raw: float, wide_raw: float) -> np.ndarray:

@@ -62,6 +62,8 @@ def reference_eye_openness(landmarks_px: np.ndarray) -> np.ndarray:
                 + np.linalg.norm(lm[:, a2] - lm[:, b2], axis=1))
         ears.append(lids / (2.0 * width))
     ear = np.mean(ears, axis=0)
+    if not np.isfinite(ear).any():  # no face in the whole clip
+        return ear
     return ear / np.nanmedian(ear)
 
 

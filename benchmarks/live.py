@@ -89,7 +89,8 @@ def _ms(x: list[float] | np.ndarray) -> dict:
 _RECORDER = """
 import json, sys, time
 from websockets.sync.client import connect
-with connect(sys.argv[1], compression=None) as ws, open(sys.argv[2], "w") as out:
+with connect(sys.argv[1], compression=None, origin=sys.argv[3]) as ws, \
+        open(sys.argv[2], "w") as out:
     print("ready", flush=True)
     try:
         for text in ws:
@@ -108,7 +109,8 @@ class WsRecorder:
         # to a file, not a pipe: a full pipe would stall the client (and so its socket)
         self._log = tempfile.NamedTemporaryFile("r", suffix=".txt")
         self._proc = subprocess.Popen([sys.executable, "-c", _RECORDER,
-                                       f"ws://127.0.0.1:{port}/ws", self._log.name],
+                                       f"ws://127.0.0.1:{port}/ws", self._log.name,
+                                       f"http://127.0.0.1:{port}"],  # as the page would
                                       stdout=subprocess.PIPE, text=True)
         if self._proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the WebSocket recorder did not connect")
@@ -300,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.path in ("audio", "both"):
         report["audio"] = audio_path(args.seconds, args.fps)
     if args.path in ("webcam", "both"):
-        report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate)
+        try:
+            report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate)
+        except OSError as exc:  # a file that is no video: one line, as the CLI does
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

@@ -228,3 +228,19 @@ def test_a_lost_face_keeps_its_learned_rest():
     assert all(np.all(f.mouth == [0.0, 1.0]) and f.choice.expression == "neutral"
                for (f,) in lost)
     assert engine.mouth_rest[1] == pytest.approx(0.75)
+
+
+def test_calibrated_rest_holds_for_the_window_then_learning_takes_over():
+    fps = 10.0
+    rest = MouthRest(fps, MouthRestParams(window_s=20.0), calibrate_s=1.0)
+    assert rest.calibrating
+    for _ in range(10):  # parted lips at rest, 0.8 wide
+        rest.step(np.array([0.1, 0.8]))
+    assert not rest.calibrating
+    np.testing.assert_allclose(rest.rest, [0.1, 0.8])
+    for i in range(190):  # talking, lips closing fully (0) between words
+        rest.step(np.array([0.0 if i % 3 == 0 else 0.3, 0.8]))
+        np.testing.assert_allclose(rest.rest, [0.1, 0.8])
+    for i in range(20):
+        rest.step(np.array([0.0 if i % 3 == 0 else 0.3, 0.8]))
+    assert rest.rest[0] == 0.0 and rest.rest[1] == pytest.approx(0.8)
