@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return shutdown.EXIT_TERMINATED
     except KeyboardInterrupt:
         print("animator: interrupted", file=sys.stderr)
-        return 130
+        return shutdown.EXIT_INTERRUPTED
     finally:
         uninstall()
 

@@ -277,10 +277,20 @@ def run_build(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from animator.core.outputs import Output, check_outputs
+    from animator.rig import RigError, load_rig
     from animator.rigbuild.check import check_rig, format_summary, write_report
 
-    report = check_rig(args.rigdir, sheet_path=args.sheet)
     report_path = Path(args.report) if args.report else Path(args.rigdir) / "check.json"
+    outputs = [Output(report_path, "report", (".json",))]
+    if args.sheet:
+        outputs.append(Output(args.sheet, "contact sheet", (".png",)))
+    try:
+        inputs = load_rig(args.rigdir).files()
+    except RigError:  # a broken rig is still checked: protect what can be named
+        inputs = [Path(args.rigdir) / "expressions.json"]
+    check_outputs(outputs, inputs)
+    report = check_rig(args.rigdir, sheet_path=args.sheet)
     write_report(report, report_path)
     print(f"rig: {args.rigdir} ({len(report['endpoints'])} endpoints)")
     print(format_summary(report))

@@ -128,6 +128,17 @@ def test_microphone_reads_the_device_and_reopens_it_when_it_comes_back(monkeypat
     assert fake.streams[1].closed  # released on exit
 
 
+def test_no_microphone_is_one_line_naming_the_default_input(monkeypatch):
+    fake = FakeSoundDevice(np.zeros(10, np.float32))
+    fake.fail_opens = 1
+    monkeypatch.setitem(sys.modules, "sounddevice", fake.make())
+    with pytest.raises(LiveError) as err, Microphone(None, 16000):
+        pass
+    message = str(err.value)
+    assert "the default audio input" in message and "None" not in message
+    assert "animator devices" in message and "\n" not in message
+
+
 def test_missing_portaudio_names_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
     with pytest.raises(LiveError, match="libportaudio2"):

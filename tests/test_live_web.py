@@ -138,6 +138,62 @@ def test_allow_origin_admits_an_embedding_site(rig):
             connect(f"ws://127.0.0.1:{sink.port}/ws", origin="https://other.example")
 
 
+SILENT_CLIENT = """
+import base64, logging, os, socket, sys, threading, time
+import numpy as np
+from animator.engine import Frame
+from animator.live.loop import LiveFrame
+from animator.live.web import WebSink
+from animator.rig import load_rig
+from animator.select import FrameChoice
+from keypoints.assets import default_rig_dir
+
+choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
+frame = LiveFrame(Frame(0, 0.0, np.zeros(3), 0.0, np.array([0.0, 1.0]), choice), 0.0, 0,
+                  None, 0.0)
+reported = threading.Event()
+
+
+class Seen(logging.Handler):
+    def emit(self, record):
+        reported.set()
+
+
+with WebSink(load_rig(default_rig_dir()), 0, ping_interval_s=0.3) as sink:
+    logging.getLogger("animator.live.web").addHandler(Seen())
+    sock = socket.create_connection(("127.0.0.1", sink.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\nOrigin: http://127.0.0.1:%d"
+                  "\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+                  "Sec-WebSocket-Key: %s\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+                  % (sink.port, sink.port, key)).encode())
+    while sink.n_clients == 0:
+        time.sleep(0.01)
+    sent = 0
+    while sink.n_clients and sent < 20000:  # frames until the server gives up on it
+        sink.send(frame)
+        sent += 1
+        time.sleep(0.002)
+    print("dropped" if sink.n_clients == 0 else "still connected", flush=True)
+    reported.wait(30)  # the keepalive thread reports it once its close timeout has passed
+"""
+
+
+def test_a_client_that_never_reads_is_dropped_with_one_line():
+    """A page that stops reading: dropped after the ping timeout, reported in one line on
+    stderr (the library's default would print a traceback). In a process of its own, so
+    that stderr is the real one."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", SILENT_CLIENT], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "dropped", res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert lines and all(ln.startswith("animator: web page: ") for ln in lines), res.stderr
+
+
 class Chromium:
     """Headless Chromium on a fresh profile, driven by the DevTools protocol."""
 

@@ -29,6 +29,9 @@ def load_training_data(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def fit_command(data_path, out_path, *, match=None, **params) -> str:
+    from animator.core.outputs import Output, check_outputs
+
+    check_outputs([Output(out_path, "directions file", (".npz",))], [data_path])
     data = load_training_data(data_path)
     groups = data.get("groups")
     if match is not None and groups is None:
@@ -83,8 +86,13 @@ def open_space(encoder=None, decoder=None, pca=None):
 
 def apply_command(directions_path, input_path, output_path, *, yaw_deg: float,
                   source_yaw_deg: float = 0.0, encoder=None, decoder=None, pca=None) -> str:
-    dirs = LatentDirections.load(directions_path)
+    from animator.core.outputs import Output, check_outputs
+
     src, out = Path(input_path), Path(output_path)
+    wanted = (".npy",) if src.suffix.lower() == ".npy" else IMAGE_SUFFIXES
+    check_outputs([Output(out, "latent" if wanted == (".npy",) else "image", wanted)],
+                  [directions_path, input_path, encoder, decoder, pca])
+    dirs = LatentDirections.load(directions_path)
     if not src.is_file():
         raise LatentError(f"{src}: file not found")
     if src.suffix.lower() == ".npy":

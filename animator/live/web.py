@@ -73,12 +73,19 @@ def _one_line_logger() -> logging.Logger:
     connection) as one line each on stderr, never a traceback."""
     logger = logging.getLogger("animator.live.web")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(_OneLineFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
         logger.propagate = False
     return logger
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the ``sys.stderr`` of the moment (not the one seen at start-up)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr, flush=True)
 
 
 class _OneLineFormatter(logging.Formatter):
@@ -95,13 +102,15 @@ class _OneLineFormatter(logging.Formatter):
 class WebSink:
     """Serves the page and pushes frame choices to every connected page.
 
-    port 0 picks a free port (see ``port``); ``url`` is the page's address.
+    port 0 picks a free port (see ``port``); ``url`` is the page's address. A page that stops
+    reading is dropped after ``ping_interval_s`` without an answer to a ping (one line on
+    stderr, never a traceback).
     """
 
     name = "web"
 
     def __init__(self, rig: Rig, port: int, host: str = "127.0.0.1",
-                 allow_origins: tuple[str, ...] = ()) -> None:
+                 allow_origins: tuple[str, ...] = (), ping_interval_s: float = 20.0) -> None:
         from websockets.sync.server import serve
 
         self._rig = rig
@@ -117,6 +126,7 @@ class WebSink:
             # end of a run (Ctrl-C) by this much at most, instead of the library's 10 s.
             self._server = serve(self._handle, host, port, process_request=self._http,
                                  compression=None, server_header=None, close_timeout=1.0,
+                                 ping_interval=ping_interval_s, ping_timeout=ping_interval_s,
                                  logger=_one_line_logger())
         except OSError as exc:
             raise LiveError(f"cannot serve the web page on {host}:{port}: "
