@@ -11,9 +11,9 @@ handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a trac
 goes missing fades into the synthesised idle motion and back when it returns.
 
 Lips from a face (``mouth_rest``): mouth features are read against the resting mouth
-learned from that face (animator.mouth_rest), so any face at rest shows the rig's rest
+learned from that face (animator.stages.mouth_rest), so any face at rest shows the rig's rest
 mouth. Eyes: measured eye ratios handed to :meth:`Engine.push` go through a blink detector
-(animator.eyes) whose :class:`~animator.eyes.EyeState` reaches the selector (the rig's
+(animator.stages.eyes) whose :class:`~animator.core.types.EyeState` reaches the selector (the rig's
 eyes-closed frames) and the frame (per-eye closure for the sinks).
 """
 
@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.eyes import EYES_OPEN, BlinkDetector, BlinkParams, EyeState
-from animator.motion import MotionParams, MotionSynth, seed_head_motion
-from animator.mouth import mouth_features
-from animator.mouth_rest import MouthRest, MouthRestParams
+from animator.core.types import EyeState, Frame
 from animator.rig import Rig
-from animator.select import FrameChoice, FrameSelector, SelectParams
-from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.stages.eyes import BlinkDetector, BlinkParams
+from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
+from animator.stages.mouth import mouth_features
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
+from animator.stages.selection import FrameSelector, SelectParams
+from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream, rest_points
@@ -84,19 +85,6 @@ class EngineConfig:
             raise ValueError("head_fade_s must be >= 0")
         if not self.calibrate_s >= 0:
             raise ValueError("calibrate_s must be >= 0")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Everything decided for one video frame."""
-
-    index: int
-    t_s: float
-    angles_deg: np.ndarray  # float[3] pitch, yaw, roll
-    speaking: float  # silence mask in [0, 1]
-    mouth: np.ndarray  # float[2] (open, wide) in mouth widths (relative to the learned rest)
-    choice: FrameChoice
-    eyes: EyeState = EYES_OPEN
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:

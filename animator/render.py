@@ -14,13 +14,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from animator.compose import FrameCompositor
 from animator.core import shutdown
 from animator.core.outputs import Output, atomic_outputs, check_outputs
-from animator.engine import AudioAnimator, EngineConfig, Frame
-from animator.export import timeline_dict, write_plot, write_timeline
-from animator.mp4 import Mp4Writer
+from animator.core.types import Frame
+from animator.engine import AudioAnimator, EngineConfig
 from animator.rig import load_rig
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.exports import timeline_dict, write_plot, write_timeline
+from animator.sinks.mp4 import Mp4Writer
 from keypoints.assets import default_rig_dir
 from keypoints.audio import decode_audio, resample, to_mono
 from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet, ModelContractError

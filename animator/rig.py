@@ -17,13 +17,12 @@ import numpy as np
 
 from animator.core.errors import AnimatorError
 from animator.core.outputs import write_text_atomic
+from animator.core.types import AXES
 
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
 ENDPOINTS_DIR = "endpoints"
 SEQUENCES_DIR = "sequences"
-#: Angle axes in the order used by every float[3] angle vector of the project (degrees).
-AXES: tuple[str, ...] = ("pitch", "yaw", "roll")
 #: The expression every speech path starts from.
 REST_EXPRESSION = "neutral"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from animator.engine import Engine, EngineConfig
-from animator.mouth_rest import MouthRestParams
 from animator.rig import Rig, load_rig
+from animator.stages.mouth_rest import MouthRestParams
 from benchmarks import face_metrics as fm
 from keypoints.assets import default_rig_dir
 from keypoints.face import N_LANDMARKS, FaceObservation

@@ -186,7 +186,8 @@ class FaceObservation:
         contract: origin at the mouth centre (midpoint of the corners), head rotation removed,
         x to the face's own left, y up, unit = the mouth width at rest, taken as the eye-corner
         distance times ``REST_MOUTH_WIDTH_EYES`` (so a wide smile reads wide). That is a
-        population figure: one face's own rest is learned downstream (animator.mouth_rest)."""
+        population figure: one face's own rest is learned downstream
+        (animator.stages.mouth_rest)."""
         scale, rot, _ = self.head_fit()
         world = self.world_points()
         idx = [i for _, i in LIP_KEYPOINTS]
@@ -196,7 +197,7 @@ class FaceObservation:
                         tuple(n for n, _ in LIP_KEYPOINTS))
 
     def mouth_open(self) -> float:
-        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.mouth)."""
+        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.stages.mouth)."""
         frame = self.lip_frame(0.0)
         return max(0.0, float(frame.point("upper_lip")[1] - frame.point("lower_lip")[1]))
 

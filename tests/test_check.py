@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import pytest
 
+from animator.authoring.astronaut import build_photo_rig, load_config
+from animator.authoring.check import check_rig, format_summary, summarise, write_report
 from animator.rig import RigConfig, RigError
-from animator.rigbuild.astronaut import build_photo_rig, load_config
-from animator.rigbuild.check import check_rig, format_summary, summarise, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.png"

@@ -10,16 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from animator import cli
-from animator.compose import FrameCompositor
-from animator.engine import Frame
-from animator.live import LiveError
-from animator.live.loop import LiveFrame
+from animator.cli import main as cli
+from animator.core.errors import LiveError
+from animator.core.types import Frame, FrameChoice, LiveFrame
 from animator.live.session import LiveOptions, run_live
-from animator.live.vcam import VirtualCamSink
-from animator.live.window import WindowSink
 from animator.rig import load_rig
-from animator.select import FrameChoice
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.vcam import VirtualCamSink
+from animator.sinks.window import WindowSink
 from keypoints.assets import assets_dir, default_rig_dir
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"

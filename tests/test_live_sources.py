@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from animator.live import LiveError
-from animator.live.audio_in import FileAudio, Microphone, import_sounddevice
-from animator.live.camera import Camera, TrackedCamera, parse_camera
+from animator.core.errors import LiveError
 from animator.live.clock import FrameClock
+from animator.sources.audio_input import FileAudio, Microphone, import_sounddevice
+from animator.sources.camera import Camera, TrackedCamera, parse_camera
 
 
 def wait_for(cond, timeout_s, what):

@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from animator.compose import FrameCompositor
-from animator.engine import Frame
-from animator.live.loop import LiveFrame
-from animator.live.web import WebSink, rig_images
+from animator.core.types import Frame, FrameChoice, LiveFrame
 from animator.rig import load_rig
-from animator.select import FrameChoice
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.web import WebSink, rig_images
 from keypoints.assets import default_rig_dir
 
 CHROMIUM = "/usr/bin/chromium"
@@ -141,11 +139,11 @@ def test_allow_origin_admits_an_embedding_site(rig):
 SILENT_CLIENT = """
 import base64, logging, os, socket, sys, threading, time
 import numpy as np
-from animator.engine import Frame
-from animator.live.loop import LiveFrame
-from animator.live.web import WebSink
+from animator.core.types import Frame
+from animator.core.types import LiveFrame
+from animator.sinks.web import WebSink
 from animator.rig import load_rig
-from animator.select import FrameChoice
+from animator.core.types import FrameChoice
 from keypoints.assets import default_rig_dir
 
 choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
@@ -160,7 +158,7 @@ class Seen(logging.Handler):
 
 
 with WebSink(load_rig(default_rig_dir()), 0, ping_interval_s=0.3) as sink:
-    logging.getLogger("animator.live.web").addHandler(Seen())
+    logging.getLogger("animator.sinks.web").addHandler(Seen())
     sock = socket.create_connection(("127.0.0.1", sink.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16)).decode()

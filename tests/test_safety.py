@@ -175,7 +175,7 @@ def test_rig_build_never_writes_over_its_portrait(tmp_path, rig):
 
 def _peak_rss_mb(*args) -> tuple[subprocess.CompletedProcess, float]:
     """Run the CLI in a child that reports its own peak RSS (MB) on its last stderr line."""
-    code = ("import resource, sys; from animator.cli import main\n"
+    code = ("import resource, sys; from animator.cli.main import main\n"
             "try:\n    code = main(sys.argv[1:])\nfinally:\n"
             "    print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
             "file=sys.stderr)\nsys.exit(code)")

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
+from animator.core.errors import LiveError
 from animator.engine import Engine, EngineConfig
-from animator.eyes import BlinkDetector, BlinkParams
-from animator.live import LiveError
 from animator.live.session import LiveOptions, run_live
-from animator.mouth_rest import MouthRest, MouthRestParams
 from animator.rig import load_rig
-from animator.select import FrameSelector
+from animator.stages.eyes import BlinkDetector, BlinkParams
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
+from animator.stages.selection import FrameSelector
 from benchmarks import face_metrics as fm
 from benchmarks.realdata import realdata_dir
 from benchmarks.webcam_quality import run_engine, track_video, webcam_config

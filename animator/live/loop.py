@@ -15,46 +15,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from animator.core import shutdown
 from animator.core.errors import warn_input
-from animator.engine import Engine, Frame
+from animator.core.mailbox import SinkWorker
+from animator.core.types import Frame, LiveFrame, Sink
+from animator.engine import Engine
 from animator.live.clock import FrameClock
-from animator.live.mailbox import SinkWorker
 from animator.live.realtime import realtime_settings
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import AudioLipStream
 
 #: Inputs older than this (seconds) count as lost.
 STALE_S = 0.25
-
-
-@dataclass(frozen=True)
-class LiveFrame:
-    """One tick's decision, as handed to the sinks."""
-
-    frame: Frame
-    due_s: float  # clock time the tick was due, seconds
-    #: centre sample of the audio lips shown, counted from the first sample the audio
-    #: source delivered (at the model's rate); None without fresh audio
-    audio_sample: int | None
-    #: number of the camera frame the lips/head come from, None without a fresh face
-    camera_frame: int | None
-    decided_s: float  # clock time the frame was decided, seconds
-
-
-class Sink(Protocol):
-    """What the loop needs of a sink. ``send`` runs in the sink's own thread; an optional
-    ``poll()`` runs in the loop's thread each tick and returns False to end the loop (a
-    window that the user closed)."""
-
-    name: str
-
-    def send(self, frame: LiveFrame) -> None: ...
 
 
 class AudioInput(Protocol):
@@ -64,7 +40,7 @@ class AudioInput(Protocol):
 
 
 class FaceInput(Protocol):
-    def latest(self) -> Any: ...  # animator.live.camera.Observation | None
+    def latest(self) -> Any: ...  # animator.sources.camera.Observation | None
 
 
 class LiveLoop:

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from animator.compose import FrameCompositor
-from animator.engine import Engine, EngineConfig, Frame
-from animator.live import LiveError
+from animator.core.errors import LiveError
+from animator.core.types import Frame
+from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.mouth_rest import MouthRestParams
+from animator.sinks.compose import FrameCompositor
+from animator.stages.mouth_rest import MouthRestParams
 
 
 @dataclass(frozen=True)
@@ -90,31 +91,31 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model)
         if opts.camera is not None:
-            from animator.live.camera import TrackedCamera, parse_camera
+            from animator.sources.camera import TrackedCamera, parse_camera
 
             face = stack.enter_context(TrackedCamera(parse_camera(opts.camera),
                                                      loop=opts.loop_files))
         sinks = []
         if opts.window:
-            from animator.live.window import WindowSink
+            from animator.sinks.window import WindowSink
 
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
             sinks.append(stack.enter_context(WindowSink(compositor)))
         if opts.web_port is not None:
-            from animator.live.web import WebSink
+            from animator.sinks.web import WebSink
 
             web = stack.enter_context(WebSink(rig, opts.web_port,
                                               allow_origins=opts.allow_origins))
             sinks.append(web)
             info["web"] = web.url
         if opts.virtual_cam:
-            from animator.live.vcam import VirtualCamSink
+            from animator.sinks.vcam import VirtualCamSink
 
             # a compositor of its own: each sink composes in its own thread
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
             sinks.append(stack.enter_context(VirtualCamSink(compositor, opts.fps)))
         if opts.vmc is not None:
-            from animator.live.vmc import VmcSink
+            from animator.sinks.vmc import VmcSink
 
             sinks.append(stack.enter_context(VmcSink(*opts.vmc)))
             info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
@@ -137,7 +138,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
 def _open_audio(spec: str, sample_rate: int, loop: bool):
     """'mic' / 'mic:DEVICE' -> Microphone; anything else -> FileAudio (played in real time)."""
-    from animator.live.audio_in import FileAudio, Microphone
+    from animator.sources.audio_input import FileAudio, Microphone
 
     if spec == "mic" or spec.startswith("mic:"):
         device = spec[4:] or None
