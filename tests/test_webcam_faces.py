@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,16 +144,22 @@ def test_live_calibrate_needs_a_camera_and_runs_with_one():
         run_live(LiveOptions(audio="x.wav", calibrate_s=1.0))
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(30)
     port = receiver.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "animator", "live", "--camera",
                              str(CLIPS / "bbaf2n.mpg"), "--calibrate", "0.5", "--vmc",
                              f"127.0.0.1:{port}", "--seconds", "2.8"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     blinks = []
+    receiver.settimeout(0.5)
+    deadline = time.monotonic() + 90  # a hung run fails below instead of hanging the suite
     try:
-        for _ in range(70):
-            msgs = parse_osc(receiver.recv(65536))
+        while time.monotonic() < deadline:  # every packet until the run is over
+            try:
+                msgs = parse_osc(receiver.recv(65536))
+            except TimeoutError:
+                if proc.poll() is not None:
+                    break
+                continue
             blinks.append({m[2][0]: m[2][1] for m in msgs if m[0] == "/VMC/Ext/Blend/Val"})
         out, err = proc.communicate(timeout=60)
     finally:
@@ -160,6 +167,7 @@ def test_live_calibrate_needs_a_camera_and_runs_with_one():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
+    assert len(blinks) > 30
     assert "calibrating: rest your face" in err and "for 0.5 s" in err
     # his mouth is shut about half the time, between words: no vowel then; open, a vowel
     vowel = [max(b[v] for v in "AIUEO") for b in blinks]
@@ -198,7 +206,8 @@ def test_live_benchmark_webcam_path_runs_on_a_real_clip():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     web = json.loads(res.stdout)["webcam"]
-    assert web["video"] == clip and web["frames"] == 30 and web["compute_ms"]["n"] == 30
+    assert web["video"] == clip and web["frames"] > 0
+    assert web["compute_ms"]["n"] == web["frames"]  # one compute figure per frame decided
     (q,) = web["quality"]["clips"]
     assert q["frames"] == 75 and q["frames_with_face"] == 75
     assert q["closed_frames"] > 20 and q["neutral_when_closed"] >= 0.95
