@@ -34,8 +34,11 @@ max_attempts = number_in(int, 1, 20, "--max-attempts")
 
 
 def positive_seconds(text: str) -> float:
-    value = number_in(float, 0, float("inf"), "seconds")(text)
-    if not value > 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seconds must be a number, not {text!r}") from None
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError("seconds must be > 0")
     return value
 
