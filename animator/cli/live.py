@@ -54,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--loop", action="store_true", help="play audio/video files in a loop")
     r.add_argument("--seconds", type=options.positive_seconds, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
+    r.add_argument("--calibrate", type=options.positive_seconds, default=None, metavar="SECONDS",
+                   help="with --camera: rest your face (mouth closed, eyes open, looking at "
+                        "the camera) for the first SECONDS; they set your resting mouth and "
+                        "open eyes at once (default: learned as you go, within seconds)")
     r.set_defaults(run=run)
 
     d = sub.add_parser("devices", help="list audio input devices (for --audio mic:DEVICE)",
@@ -71,12 +75,16 @@ def run(args: argparse.Namespace) -> int:
                        window=args.window, web_port=args.web, virtual_cam=args.virtual_cam,
                        allow_origins=tuple(args.allow_origin),
                        vmc=args.vmc, width_px=args.width, background_rgb=args.background,
-                       loop_files=args.loop, seconds=args.seconds, mirror=args.mirror)
+                       loop_files=args.loop, seconds=args.seconds, mirror=args.mirror,
+                       calibrate_s=args.calibrate or 0.0)
 
     def ready(info: dict[str, str]) -> None:
         for what, where in info.items():
             print(f"{what}: {where}", file=sys.stderr, flush=True)
         print("live: running, Ctrl-C to stop", file=sys.stderr, flush=True)
+        if opts.calibrate_s:
+            print(f"live: calibrating: rest your face (mouth closed, eyes open, looking at the "
+                  f"camera) for {opts.calibrate_s:g} s", file=sys.stderr, flush=True)
 
     s = run_live(opts, on_ready=ready)
     nonfinite = f", {s.nonfinite} with non-finite keypoints" if s.nonfinite else ""

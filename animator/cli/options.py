@@ -43,8 +43,11 @@ def add_motion_gain(parser: argparse.ArgumentParser) -> None:
 
 
 def positive_seconds(text: str) -> float:
-    value = number_in(float, 0, float("inf"), "seconds")(text)
-    if not value > 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seconds must be a number, not {text!r}") from None
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError("seconds must be > 0")
     return value
 

@@ -15,6 +15,7 @@ from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
 from animator.sinks.compose import FrameCompositor
+from animator.stages.mouth_rest import MouthRestParams
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class LiveOptions:
     loop_files: bool = False  # start audio/video files again at their end
     seconds: float | None = None  # stop after this long (None: until Ctrl-C)
     mirror: bool = True
+    #: the first this many seconds are the user's face at rest (needs a camera)
+    calibrate_s: float = 0.0
 
     @property
     def head_mode(self) -> str:
@@ -70,8 +73,14 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
         raise LiveError("live mode needs an input: --audio mic|FILE and/or --camera INDEX|FILE")
     if opts.head_mode != "synth" and opts.camera is None:
         raise LiveError(f"--head {opts.head_mode} follows your head: it needs --camera")
+    if opts.calibrate_s and opts.camera is None:
+        raise LiveError("--calibrate learns your face at rest: it needs --camera")
     rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
+    # lips from a face: read against that face's own rest (each face rests differently)
+    face_lips = opts.camera is not None and opts.audio is None
     engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
+                                      mouth_rest=MouthRestParams() if face_lips else None,
+                                      calibrate_s=opts.calibrate_s,
                                       motion_gain=opts.motion_gain))
     summary = LiveSummary()
     info: dict[str, str] = {}
