@@ -106,9 +106,9 @@ class MotionParams:
     #: ... the excess saturates softly at this (excess -> c tanh(excess / c)), so the loud
     #: first syllable after a pause makes a movement, not a jerk.
     beat_saturation: float = 0.3
-    #: a beat's direction: mostly a nod (pitch), chin down with this probability (up when the
-    #: head is already low), with some turn (yaw, away from the current turn) and tilt (roll),
-    #: relative weights per axis.
+    #: a beat's direction: mostly a nod (pitch), chin down with this probability (less when
+    #: the head is already low, more when high), with some turn (yaw, away from the current
+    #: turn) and tilt (roll), relative weights per axis.
     beat_down_share: float = 0.75
     beat_axis_weights: tuple[float, float, float] = (1.0, 0.6, 0.3)
     #: the accent reaches the head through a first-order lag of this time constant (s).
@@ -208,9 +208,9 @@ class _Beats:
         u_nod, u_turn, u_size, u_tilt = self._rng.random(4).tolist()
         # offsets in units of each axis' scale: a beat tends to move the head back towards
         # its centre, so beats never pile up into a drift
-        low, turned = (o / s if s else 0.0 for o, s in zip(self._offset[:2], self._scale[:2],
-                                                          strict=True))
-        down = u_nod < self._p.beat_down_share - 2.0 * max(0.0, -low)
+        up, turned = (o / s if s else 0.0 for o, s in zip(self._offset[:2], self._scale[:2],
+                                                         strict=True))
+        down = u_nod < min(0.95, max(0.05, self._p.beat_down_share + 2.0 * up))
         turn_sign = -1.0 if (u_turn < 0.5 + turned) else 1.0
         self._direction = [(-1.0 if down else 1.0) * w[0], turn_sign * (0.3 + 0.7 * u_size) * w[1],
                            (2.0 * u_tilt - 1.0) * w[2]]
