@@ -11,7 +11,11 @@ Angles are degrees in the order of ``animator.rig.AXES`` (pitch, yaw, roll).
   frequency ranges, random phases, oscillators re-drawn at speech onsets and every few
   seconds and crossfaded with the easing curve, jitter as smoothed (Ornstein-Uhlenbeck)
   noise whose statistics do not depend on the frame rate, and an idle floor on the mask so a
-  silent avatar breathes instead of freezing. All randomness comes from the Generator given.
+  silent avatar breathes instead of freezing. On top, it follows the speech's accent envelope
+  (keypoints.prosody): beats (nods and turns whose speed follows the accent), a settling nod
+  at phrase ends, and a calmer listening state between utterances; a motion gain scales it
+  all. ``MotionParams.speech_blind()`` is the mode as it was before, bit for bit. All
+  randomness comes from the Generator given.
 """
 
 from __future__ import annotations
@@ -185,8 +189,9 @@ class _Beats:
 
     While the (lagged) accent is above the threshold the head moves along the current beat's
     direction at a speed proportional to the excess, so its angular speed follows the accent
-    envelope; a new direction is drawn when a beat starts. Offsets relax back to zero, faster
-    after a phrase end, where a settling nod down is added.
+    envelope; a new direction is drawn when a beat starts (the accent rises past the
+    threshold). Offsets relax back to zero, faster after a phrase end, where a settling nod
+    down is added.
     """
 
     def __init__(self, dt_s: float, params: MotionParams, scale_deg: list[float],
@@ -197,7 +202,7 @@ class _Beats:
         self._lag = 1.0 - math.exp(-dt_s / p.beat_lag_s) if p.beat_lag_s > 0 else 1.0
         self._keep_speaking = math.exp(-dt_s / p.beat_return_s)
         self._keep_settling = math.exp(-dt_s / p.settle_return_s)
-        self._drive = 0.0
+        self._drive = self._excess = 0.0
         self._direction = [0.0] * N_AXES
         self._offset = [0.0] * N_AXES
         self._settle_left_s = 0.0
@@ -227,12 +232,10 @@ class _Beats:
         excess = max(0.0, accent - p.beat_threshold)
         if p.beat_saturation > 0:
             excess = p.beat_saturation * math.tanh(excess / p.beat_saturation)
-        starting = excess > 0.0 and self._drive == 0.0
-        self._drive += (excess - self._drive) * self._lag
-        if self._drive < 1e-4 and excess == 0.0:
-            self._drive = 0.0
-        if starting:
+        if excess > 0.0 and self._excess == 0.0:  # the accent rose past the threshold: a beat
             self._draw_direction()
+        self._excess = excess
+        self._drive += (excess - self._drive) * self._lag
         speed = p.beat_rate * self._drive * self._dt_s  # axis-amplitudes this frame
         keep = self._keep_speaking if self._in_phrase else self._keep_settling
         settle = 0.0
