@@ -9,6 +9,12 @@ either of them the loop holds its frames until :meth:`Engine.finish`.
 Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
 handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a tracked head that
 goes missing fades into the synthesised idle motion and back when it returns.
+
+Lips from a face (``mouth_rest``): mouth features are read against the resting mouth
+learned from that face (animator.stages.mouth_rest), so any face at rest shows the rig's rest
+mouth. Eyes: measured eye ratios handed to :meth:`Engine.push` go through a blink detector
+(animator.stages.eyes) whose :class:`~animator.core.types.EyeState` reaches the selector (the rig's
+eyes-closed frames) and the frame (per-eye closure for the sinks).
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.core.types import Frame
+from animator.core.types import EyeState, Frame
 from animator.rig import Rig
+from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
 from animator.stages.mouth import mouth_features
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
-from keypoints.stream import AudioLipStream
+from keypoints.stream import AudioLipStream, rest_points
 
 MOTION_MODES = ("natural", "seed")
 SILENCE_MODES = ("stream", "seed")
@@ -46,6 +54,8 @@ class EngineConfig:
     silence: str = "stream"
     #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
     motion_params: MotionParams | None = None
+    #: natural motion: 0 still, 1 the default, 2 lively (every angle is scaled by it).
+    motion_gain: float = 1.0
     silence_params: SilenceParams = field(default_factory=SilenceParams)
     select_params: SelectParams = field(default_factory=SelectParams)
     #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
@@ -54,6 +64,13 @@ class EngineConfig:
     #: time constant (seconds) of the fade between a measured head and the synthesised one
     #: when measurements start or stop arriving.
     head_fade_s: float = 0.25
+    #: learn the resting mouth from the lips (a face: each rests differently); None: the
+    #: lips' own units are the rest (closed, width 1), as for MappingNet.
+    mouth_rest: MouthRestParams | None = None
+    blink_params: BlinkParams = field(default_factory=BlinkParams)
+    #: the first this many seconds are the face at rest: they set the resting mouth (with
+    #: ``mouth_rest``) and the open-eye level.
+    calibrate_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -68,6 +85,12 @@ class EngineConfig:
             raise ValueError("a tracked head needs the streaming motion and silence modes")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
+        if not 0 <= self.motion_gain <= 3:
+            raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
+        if self.motion == "seed" and self.motion_gain != 1.0:
+            raise ValueError("motion_gain applies to the natural motion, not the seed mode")
+        if not self.calibrate_s >= 0:
+            raise ValueError("calibrate_s must be >= 0")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:
@@ -108,17 +131,21 @@ class Engine:
         self.config = config = config or EngineConfig()
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
-        self._motion = MotionSynth(config.fps, self._rng, params)
+        self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
         self._silence = SilenceDetector(config.fps, config.silence_params)
         self._selector = FrameSelector(rig, config.fps, config.select_params)
         self._deferred = config.motion == "seed" or config.silence == "seed"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
-        self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
+        self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
+        self._rest = (None if config.mouth_rest is None
+                      else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
+        # deferred frames: (lips, mouth, accent, eyes measured)
+        self._held: list[tuple[np.ndarray, np.ndarray, float | None, np.ndarray | None]] = []
         self._next_index = 0
-        # (t, the lip frame whose keypoints stand for time t): the newest lip frame pushed,
-        # or the last finite one before it when its keypoints are not finite (None: rest)
-        self._prev: tuple[float, LipFrame | None] | None = None
+        # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
+        # own keypoints, or the last finite ones before them when they are not (None: rest)
+        self._prev: tuple[float, LipFrame | None, float | None] | None = None
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
         self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         self.n_nonfinite = 0
@@ -142,60 +169,86 @@ class Engine:
         self._sampled = {id(frame): (frame, value)}  # consecutive video frames share lips
         return value
 
-    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None) -> list[Frame]:
+    @property
+    def mouth_rest(self) -> np.ndarray | None:
+        """float64[2] resting (open, wide) learned so far in the lips' units, or None."""
+        return None if self._rest is None else self._rest.rest
+
+    def rest_lips(self, names: tuple[str, ...]) -> np.ndarray:
+        """float32[K, 3] lip keypoints of the resting mouth in the lips' units (the learned
+        rest with ``mouth_rest``): what to feed while the lip source is silent or lost."""
+        points = rest_points(names)
+        if self._rest is not None:
+            rest_open, rest_wide = self._rest.rest
+            for name, axis, value in (("left_corner", 0, rest_wide / 2),
+                                      ("right_corner", 0, -rest_wide / 2),
+                                      ("upper_lip", 1, rest_open / 2),
+                                      ("lower_lip", 1, -rest_open / 2)):
+                if name in names:
+                    points[names.index(name), axis] = value
+        return points
+
+    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None,
+             eyes: np.ndarray | None = None) -> list[Frame]:
         """Feed lip frames in time order; returns the video frames now decided.
 
         head_deg: float[3] measured head angles (degrees) for the frames decided by this call,
         or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
-        A lip frame whose keypoints are not all finite counts in ``n_nonfinite`` and stands
-        for the last finite one (the rest mouth before the first).
+        eyes: float[2] measured eye aspect ratios (the character's left, right) for those
+        frames, or None (eyes shown open).
+        The measurements are arguments of each call: none outlives it. A lip frame whose
+        keypoints are not all finite counts in ``n_nonfinite`` and stands for the last finite
+        one (the rest mouth before the first).
         """
-        ready: list[tuple[int, LipFrame | None]] = []
+        ready: list[tuple[int, LipFrame | None, float | None]] = []
         fps = self.config.fps
         for lf in lips:
             if np.isfinite(lf.points).all():
                 self._good = lf
             else:
                 self.n_nonfinite += 1
-            cur = (lf.t_s, self._good)
+            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
             while self._next_index / fps <= lf.t_s:
                 t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
-                ready.append((self._next_index, src[1]))
+                ready.append((self._next_index, src[1], src[2]))
                 self._next_index += 1
             self._prev = cur
-        return self._process([(i, *self._sample(src)) for i, src in ready], head_deg)
+        return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
+                             head_deg, eyes)
 
-    def finish(self, duration_s: float, head_deg: np.ndarray | None = None) -> list[Frame]:
+    def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
+               eyes: np.ndarray | None = None) -> list[Frame]:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
         one), the last lips held; then, in the seed modes, every frame of the clip.
 
-        head_deg: the measured head for those last frames (as in :meth:`push`)."""
+        head_deg, eyes: what was measured for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = self._sample(self._prev[1] if self._prev is not None else None)
+        last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
+                else (_REST_LIPS, _REST_MOUTH, None))
         tail = [(i, *last) for i in range(self._next_index, n_total)]
         self._next_index = max(self._next_index, n_total)
-        out = self._process(tail, head_deg)
+        out = self._process(tail, head_deg, eyes)
         if self._deferred:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]],
-                 head_deg: np.ndarray | None) -> list[Frame]:
-        """Decide the video frames ``items`` = (index, lips, mouth); ``head_deg`` is the head
-        measured for them (None: none)."""
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]],
+                 head_deg: np.ndarray | None, eyes: np.ndarray | None) -> list[Frame]:
+        """items: (video frame index, lips, mouth, accent or None) per frame; head_deg and
+        eyes: what was measured for them (None: nothing)."""
         if self._deferred:
-            self._held.extend((lips, mouth) for _, lips, mouth in items)
+            self._held.extend((*item[1:], eyes) for item in items)
             return []
         out = []
-        for i, lips, mouth in items:
+        for i, lips, mouth, accent in items:
             mask = self._silence.step(lips)
-            angles = self._motion.step(mask)
+            angles = self._motion.step(mask, accent)
             if self._head is not None:
                 angles = self._head.step(angles, head_deg)
-            out.append(self._decide(i, angles, mask, mouth))
+            out.append(self._decide(i, angles, mask, mouth, eyes))
         return out
 
     def _run_deferred(self) -> list[Frame]:
@@ -209,13 +262,26 @@ class Engine:
         if self.config.motion == "seed":
             angles = seed_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:
-            angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
-        return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
+            accents = [h[2] for h in held]
+            angles = np.array([self._motion.step(m, a)
+                               for m, a in zip(masks, accents, strict=True)]).reshape(n, 3)
+        return [self._decide(i, angles[i], float(masks[i]), held[i][1], held[i][3])
+                for i in range(n)]
 
-    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
-        choice = self._selector.step(angles, mouth)
+    def _eye_state(self, eyes: np.ndarray | None) -> EyeState:
+        """This frame's eyes: measured ratios through the blink detector; without a
+        measurement, open (the place for anything else that makes an EyeState, such as
+        idle blinks: the selector and the sinks only see the EyeState)."""
+        return self._blink.step(eyes)
+
+    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray,
+                eyes_measured: np.ndarray | None) -> Frame:
+        if self._rest is not None:
+            mouth = self._rest.step(mouth)
+        eyes = self._eye_state(eyes_measured)
+        choice = self._selector.step(angles, mouth, eyes.closed)
         return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
-                     mouth, choice)
+                     mouth, choice, eyes)
 
 
 class AudioAnimator:

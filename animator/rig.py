@@ -18,7 +18,10 @@ import numpy as np
 from animator.core.errors import AnimatorError
 from animator.core.outputs import write_text_atomic
 from animator.core.types import AXES
+from keypoints.assets import assets_dir
 
+#: The built-in character used when no rig is given (assets/characters/<name>).
+DEFAULT_CHARACTER = "toon"
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
 ENDPOINTS_DIR = "endpoints"
@@ -266,9 +269,6 @@ class Rig:
     image_size: tuple[int, int]  # (width, height) pixels, the same for every image
     sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
 
-    def endpoint(self, expr: str, pose: str) -> str:
-        return endpoint_relpath(expr, pose)
-
     def image_path(self, relpath: str) -> Path:
         return self.root / relpath
 
@@ -302,6 +302,11 @@ def png_size(path: Path) -> tuple[int, int]:
         return png_header_size(head)
     except ImageFileError as exc:
         raise RigError(f"{path}: {exc}") from None
+
+
+def default_rig_dir() -> Path:
+    """The built-in character's rig folder."""
+    return assets_dir() / "characters" / DEFAULT_CHARACTER
 
 
 def load_rig(root: str | Path) -> Rig:

@@ -80,10 +80,9 @@ def _r(x: float, n: int = 3) -> float:
 
 def encode_ratio(wav: Path, seconds: float, reps: int, tmp: Path) -> dict:
     from animator.render import render
-    from animator.rig import load_rig
+    from animator.rig import default_rig_dir, load_rig
     from animator.sinks.compose import FrameCompositor
     from animator.sinks.mp4 import Mp4Writer
-    from keypoints.assets import default_rig_dir
     from keypoints.audio import decode_audio
 
     audio, rate = decode_audio(wav)
@@ -227,10 +226,9 @@ def encoders(wav: Path, tmp: Path) -> list[dict]:
     import av
 
     from animator.render import render
-    from animator.rig import load_rig
+    from animator.rig import default_rig_dir, load_rig
     from animator.sinks.compose import FrameCompositor
     from animator.sinks.mp4 import to_yuv420
-    from keypoints.assets import default_rig_dir
 
     frames = render(wav, None, timeline_path=tmp / "enc.json", progress=False).frames[:500]
     comp = FrameCompositor(load_rig(default_rig_dir()), 512)

@@ -14,8 +14,7 @@ from animator.core.mailbox import FifoQueue, SinkWorker
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock
 from animator.live.loop import FrameLoop, Reading
-from animator.rig import load_rig
-from keypoints.assets import default_rig_dir
+from animator.rig import default_rig_dir, load_rig
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import rest_points
 

@@ -13,10 +13,10 @@ import pytest
 
 from animator.engine import EngineConfig
 from animator.render import render
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sinks.compose import FrameCompositor
 from benchmarks.realdata import realdata_dir
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.features import log_mel_frame, log_mel_frames
 from keypoints.mappingnet import MappingNet
@@ -148,3 +148,13 @@ def test_compositor_cache_is_bounded_by_bytes_and_keeps_the_recent_images():
     assert comp.n_decoded == 12
     comp.base_image(images[0])  # evicted long ago: read again
     assert comp.n_decoded == 13
+
+
+def test_timeline_json_is_json_dumps_byte_for_byte():
+    from animator.sinks.exports import timeline_json
+
+    for path in GOLDEN.glob("*.json"):
+        timeline = json.loads(path.read_text())
+        assert timeline_json(timeline) == json.dumps(timeline, indent=1)
+        timeline["frames"][0]["eyes"] = {"left": 0.5, "right": 1}  # a nested record
+        assert timeline_json(timeline) == json.dumps(timeline, indent=1)

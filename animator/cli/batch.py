@@ -7,17 +7,11 @@ import os
 import sys
 import time
 
-from animator.cli.render import _color, _fps, _width
+from animator.cli import options
 
 #: Exit status when some files failed (the others were rendered).
 EXIT_SOME_FAILED = 1
-
-
-def _jobs(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError("jobs must be between 1 and 256")
-    return value
+jobs = options.number_in(int, 1, 256, "--jobs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="audio file, folder of audio files, or CSV list")
     b.add_argument("-o", "--outdir", required=True, metavar="OUTDIR",
                    help="folder for the videos, timelines and manifest (made if missing)")
-    b.add_argument("-j", "--jobs", type=_jobs, default=os.cpu_count() or 1,
+    b.add_argument("-j", "--jobs", type=jobs, default=os.cpu_count() or 1,
                    help="files rendered at once by local worker processes (with --ray: the "
                         "CPUs of the local Ray started for the run)")
     b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -49,18 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--rig", metavar="DIR", default=None,
                    help="rig folder; default: the built-in toon character")
     b.add_argument("--seed", type=int, default=0, help="random seed of the head motion")
-    b.add_argument("--fps", type=_fps, default=25.0, help="video frame rate")
+    b.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
     b.add_argument("--motion", choices=("natural", "seed"), default="natural",
                    help="head motion (see 'animator render --help')")
+    options.add_motion_gain(b)
     b.add_argument("--silence", choices=("stream", "seed"), default="stream",
                    help="silence mask (see 'animator render --help')")
-    b.add_argument("--width", type=_width, default=512, help="video width in pixels")
-    b.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+    b.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
+    b.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
     b.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped one")
     b.add_argument("-q", "--quiet", action="store_true", help="print only failures")
-    b.set_defaults(run=run)
+    b.set_defaults(run=run, parser=b)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,13 +65,17 @@ def run(args: argparse.Namespace) -> int:
     from animator.render.batch import Manifest, RenderSettings, pending, plan_jobs
     from animator.render.runners import in_process, local_pool, ray_cluster
 
+    if args.motion == "seed" and args.motion_gain != 1.0:
+        args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
+                          "original algorithm, unchanged")
     started = time.perf_counter()
     outdir = args.outdir
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise OutputError(f"{outdir}: is not a folder")
     settings = RenderSettings(
         rig=os.path.abspath(args.rig) if args.rig else None, seed=args.seed, fps=args.fps,
-        motion=args.motion, silence=args.silence, width_px=args.width,
+        motion=args.motion, motion_gain=args.motion_gain, silence=args.silence,
+        width_px=args.width,
         background_rgb=args.background,
         model=os.path.abspath(args.model) if args.model else None,
         timeline=not args.no_timeline)

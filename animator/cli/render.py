@@ -4,35 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from animator.cli import options
 
-def _fps(text: str) -> float:
-    value = float(text)
-    if not 1 <= value <= 240:
-        raise argparse.ArgumentTypeError("fps must be between 1 and 240")
-    return value
-
-
-def _width(text: str) -> int:
-    value = int(text)
-    if not 16 <= value <= 4096:
-        raise argparse.ArgumentTypeError("width must be between 16 and 4096 pixels")
-    return value
-
-
-def _color(text: str) -> tuple[int, int, int]:
-    from animator.sinks.compose import parse_color
-
-    try:
-        return parse_color(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _model_batch(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 4096:
-        raise argparse.ArgumentTypeError("model batch must be between 1 and 4096 frames")
-    return value
+#: keypoint frames per MappingNet call offline (--model-batch)
+model_batch = options.number_in(int, 1, 4096, "--model-batch", " frames")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,12 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--rig", metavar="DIR", default=None,
                    help="rig folder (expressions.json, endpoints/, sequences/); "
                         "default: the built-in toon character")
-    r.add_argument("--fps", type=_fps, default=25.0, help="video frame rate")
+    r.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
     r.add_argument("--seed", type=int, default=0,
                    help="random seed of the head motion (same seed, same video)")
     r.add_argument("--motion", choices=("natural", "seed"), default="natural",
-                   help="head motion: 'natural' (phased, re-drawn, smoothed jitter, idle "
-                        "breathing) or 'seed' (the original eased sinusoids, for comparison)")
+                   help="head motion: 'natural' (follows the speech: nods and turns on "
+                        "stressed syllables, settling at phrase ends, a calmer listening state "
+                        "in pauses, over phased, re-drawn sinusoids) or 'seed' (the original "
+                        "eased sinusoids, for comparison)")
+    options.add_motion_gain(r)
     r.add_argument("--silence", choices=("stream", "seed"), default="stream",
                    help="silence mask: 'stream' (causal, lip speed in mouth widths/s) or 'seed' "
                         "(the original whole-clip min-max algorithm)")
@@ -69,18 +47,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write a plot of angles, chosen pose, silence mask and mouth")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT=PATH",
                    help=f"also write an export (repeatable); formats: {formats}")
-    r.add_argument("--model-batch", type=_model_batch, default=MODEL_BATCH, metavar="N",
+    r.add_argument("--model-batch", type=model_batch, default=MODEL_BATCH, metavar="N",
                    help="keypoint frames per MappingNet call: 1 computes each frame alone, "
                         "exactly as live mode; more shares the work between neighbouring "
                         "frames (~30x less), which changes the keypoints by float rounding "
                         "only (< 1e-5)")
-    r.add_argument("--width", type=_width, default=512, help="video width in pixels")
-    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+    r.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
+    r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    r.set_defaults(run=run)
+    r.set_defaults(run=run, parser=r)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
     from animator.render import render
     from animator.render.exports import parse_export
 
+    if args.motion == "seed" and args.motion_gain != 1.0:
+        args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
+                          "original algorithm, unchanged")
     exports = [parse_export(text) for text in args.export]
     result = render(
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
-                            silence=args.silence),
+                            silence=args.silence, motion_gain=args.motion_gain),
         width_px=args.width, background_rgb=args.background,
         timeline_path=args.timeline, plot_path=args.plot, exports=exports,
         model_batch=args.model_batch)

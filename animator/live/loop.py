@@ -62,6 +62,7 @@ class Reading:
     #: centre sample of the audio lips shown (see LiveFrame), None without fresh audio
     audio_sample: int | None = None
     camera_frame: int | None = None  # camera frame the lips/head come from, or None
+    eyes: np.ndarray | None = None  # float[2] eye ratios measured for those frames
     #: the source has ended and its media lasts ``end_s`` seconds: the loop finishes the
     #: engine (the last frames, or every frame in the seed modes) and stops
     end_s: float | None = None
@@ -111,9 +112,9 @@ class FrameLoop:
         offer the frames to the sinks. Returns the frames shown (live: the newest one)."""
         t0, cpu0 = time.perf_counter(), time.thread_time()
         reading = self.source.read(index, now_s)
-        frames = self.engine.push(reading.lips, reading.head_deg)
+        frames = self.engine.push(reading.lips, reading.head_deg, reading.eyes)
         if reading.end_s is not None:
-            frames += self.engine.finish(reading.end_s, reading.head_deg)
+            frames += self.engine.finish(reading.end_s, reading.head_deg, reading.eyes)
             self.finished = True
         # live: more than one only after skipped ticks, and a one-slot mailbox keeps the newest
         shown = frames if self._queued else frames[-1:]
@@ -201,28 +202,36 @@ class LiveInputs:
 
     audio + lip_stream: lips from speech (MappingNet); face: lips (when there is no audio)
     and head angles (``Engine`` head modes ``tracked``/``mix``) from a tracked camera.
-    mirror: the avatar moves like the user's reflection (yaw and roll negated).
+    mirror: the avatar moves like the user's reflection (yaw and roll negated, the user's
+    left eye drives the avatar's right one). rest_lips(names): the keypoints fed while the lip
+    source is silent or lost (the engine's resting mouth).
     """
 
     def __init__(self, fps: float, *, audio: AudioInput | None = None,
                  lip_stream: AudioLipStream | None = None, face: FaceInput | None = None,
-                 mirror: bool = True, stale_s: float = STALE_S) -> None:
+                 mirror: bool = True, stale_s: float = STALE_S,
+                 rest_lips: Callable[[tuple[str, ...]], np.ndarray] = rest_points) -> None:
         if (audio is None) != (lip_stream is None):
             raise ValueError("audio needs a lip_stream (and a lip_stream needs audio)")
         self.fps = fps
         self.audio, self.lip_stream, self.face = audio, lip_stream, face
         self._mirror = np.array([1.0, -1.0, -1.0]) if mirror else np.ones(3)
         self._stale_s = stale_s
+        self._rest_lips = rest_lips
         names = lip_stream.model.keypoint_names if lip_stream is not None else REQUIRED_NAMES
         self._names: tuple[str, ...] = tuple(names)
         self._lips: np.ndarray | None = None  # newest fresh lip keypoints float32[K, 3]
         self._lips_s = -np.inf  # when they arrived
         self._lips_sample: int | None = None
+        self._prosody = None  # the speech's prosody at the newest lips (audio only)
         self._audio_offset = 0  # source samples dropped before the first tick
         self._lips_camera: int | None = None
         self._head: np.ndarray | None = None  # newest measured head, float[3] degrees
         self._head_s = -np.inf
         self._head_camera: int | None = None
+        self._eyes: np.ndarray | None = None  # newest eye ratios float[2] (left, right)
+        #: mirrored, the user's left eye drives the avatar's right one
+        self._eye_order = [1, 0] if mirror else [0, 1]
         self._warned_nonfinite = False
         self._started = False
         self.n_stale = 0  # ticks shown with rest lips because the lip source was silent
@@ -240,6 +249,7 @@ class LiveInputs:
                        f"(NaN/inf); the avatar holds the last good lips")
         if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
+            self._prosody = newest.prosody
             hop = self.lip_stream.model.feature_config.hop_length
             self._lips_sample = self._audio_offset + (self.lip_stream.n_frames - 1) * hop
             self._lips_camera = None
@@ -252,9 +262,11 @@ class LiveInputs:
             return
         self._head = np.asarray(obs.face.head_pose_deg(), dtype=np.float64) * self._mirror
         self._head_s, self._head_camera = now_s, obs.frame_number
+        self._eyes = np.asarray(obs.face.eye_openness(), dtype=np.float64)[self._eye_order]
         if self.audio is None:
             lf = obs.face.lip_frame(obs.capture_s)
             self._lips, self._lips_s, self._names = lf.points, now_s, tuple(lf.names)
+            self._prosody = None
             self._lips_camera, self._lips_sample = obs.frame_number, None
 
     def drop_backlog(self) -> None:
@@ -272,15 +284,18 @@ class LiveInputs:
         self._pull_audio(now_s)
         self._pull_face(now_s)
         fresh = self._lips is not None and now_s - self._lips_s <= self._stale_s
-        points = self._lips if fresh else rest_points(self._names)
+        points = self._lips if fresh else self._rest_lips(self._names)
         if not fresh:
             self.n_stale += 1
-        head = self._head if now_s - self._head_s <= self._stale_s else None
+        face_fresh = now_s - self._head_s <= self._stale_s
+        head = self._head if face_fresh else None
         camera = self._lips_camera if fresh else None
         if camera is None and head is not None:
             camera = self._head_camera
-        return Reading([LipFrame(index / self.fps, points, self._names)], head,
-                       self._lips_sample if fresh else None, camera)
+        prosody = self._prosody if fresh else None
+        return Reading([LipFrame(index / self.fps, points, self._names, prosody)], head,
+                       self._lips_sample if fresh else None, camera,
+                       self._eyes if face_fresh else None)
 
 
 class LiveLoop(FrameLoop):
@@ -292,7 +307,8 @@ class LiveLoop(FrameLoop):
                  stale_s: float = STALE_S) -> None:
         super().__init__(engine, LiveInputs(engine.config.fps, audio=audio,
                                             lip_stream=lip_stream, face=face, mirror=mirror,
-                                            stale_s=stale_s), sinks)
+                                            stale_s=stale_s, rest_lips=engine.rest_lips),
+                         sinks)
 
     @property
     def n_stale(self) -> int:

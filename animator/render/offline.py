@@ -27,9 +27,9 @@ from animator.live.loop import FrameLoop
 from animator.render import MODEL_BATCH
 from animator.render.exports import EXPORTERS, RunInfo
 from animator.render.source import AudioFileSource
-from keypoints.assets import default_rig_dir
+from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
-from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet
+from keypoints.mappingnet import MappingNet
 
 #: Video containers ``-o`` writes.
 VIDEO_SUFFIXES = (".mp4",)
@@ -92,8 +92,11 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     """
     started = time.perf_counter()
     config = config or EngineConfig()
+    from animator.rig import default_rig_dir, load_rig
+
     rig_dir = Path(rig_dir) if rig_dir is not None else default_rig_dir()
-    model_path = Path(model_path or (model.path if model is not None else DEFAULT_MODEL_PATH))
+    model_path = Path(model_path or (model.path if model is not None else
+                                     default_model_path()))
     wanted = [*(("timeline", timeline_path),) * (timeline_path is not None),
               *(("plot", plot_path),) * (plot_path is not None), *exports]
     if out_path is None and not wanted:
@@ -104,8 +107,6 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
                 for name, path in wanted]
     # Outputs are checked before any work, against each other and against every input file.
     check_outputs(outputs, [audio_path, model_path])
-    from animator.rig import load_rig
-
     rig = load_rig(rig_dir)
     check_outputs(outputs, [audio_path, model_path, *rig.files()])
     model = model if model is not None else MappingNet.load(model_path)
