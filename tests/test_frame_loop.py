@@ -12,8 +12,8 @@ import pytest
 
 from animator.core.mailbox import FifoQueue, SinkWorker
 from animator.engine import Engine, EngineConfig
-from animator.live.clock import FastClock
-from animator.live.loop import FrameLoop, Reading
+from animator.live.clock import FastClock, FrameClock
+from animator.live.loop import FrameLoop, LiveLoop, Reading
 from animator.rig import default_rig_dir, load_rig
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import rest_points
@@ -173,3 +173,21 @@ def test_the_head_measurement_is_an_argument_of_each_call(rig):
     assert all(f.angles_deg[1] == pytest.approx(12.0) for f in pushed_a + pushed_b + tail_b)
     # without a measurement the tracked head is the synthesised idle motion, not the old one
     assert all(abs(f.angles_deg[1] - 12.0) > 3.0 for f in tail_a)
+
+
+def test_ticks_skipped_past_the_end_of_a_timed_run_are_not_counted(rig):
+    """A live run of 0.2 s at 25 fps has 5 ticks due; a stall after tick 2 jumps to tick 6,
+    which ends it: ticks 3 and 4 were skipped, tick 5 was never due."""
+    now = [0.0]
+    clock = FrameClock(FPS, now=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+
+    served = []
+
+    def on_tick(frame) -> None:
+        served.append(frame.index)
+        if frame.index == 2:
+            now[0] += 0.17  # the machine stalls: ticks 3-5 go by
+    loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS)))
+    loop.run(clock, duration_s=0.2, on_tick=on_tick)
+    assert served == [0, 1, 2]
+    assert clock.n_skipped == 2 and len(served) + clock.n_skipped == 5

@@ -64,6 +64,12 @@ class FrameClock:
         self._next += 1
         return tick
 
+    def stop_before(self, tick: Tick, n_due: int) -> None:
+        """The schedule ended with ticks 0 .. n_due - 1 and ``tick`` (the one just returned,
+        index >= n_due) is not served: the ticks skipped on the way to it from n_due on were
+        never due, so they do not count as skipped."""
+        self.n_skipped -= max(0, tick.index - n_due)
+
 
 class FastClock:
     """Ticks 0, 1, 2, ... at once, due at media time ``i / fps`` (seconds), never late or
@@ -83,3 +89,6 @@ class FastClock:
         tick = Tick(self._next, self._next * self.period_s, 0.0)
         self._next += 1
         return tick
+
+    def stop_before(self, tick: Tick, n_due: int) -> None:
+        """Nothing is ever skipped."""

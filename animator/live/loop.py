@@ -21,6 +21,7 @@ run for hours.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -161,6 +162,7 @@ class FrameLoop:
                 shutdown.check()  # SIGTERM ends the run like Ctrl-C
                 tick = clock.wait()
                 if duration_s is not None and tick.due_s - clock.start_s >= duration_s:
+                    clock.stop_before(tick, math.ceil(duration_s / clock.period_s - 1e-9))
                     return
                 shown = self.step(tick.index, tick.due_s + tick.late_s, tick.due_s)
                 if on_tick is not None:
