@@ -29,6 +29,13 @@ def _depth(text: str) -> int:
     return value
 
 
+def _image_size(text: str) -> int:
+    value = int(text)
+    if not 64 <= value <= 2048:
+        raise argparse.ArgumentTypeError("--image-size must be between 64 and 2048")
+    return value
+
+
 def _attempts(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 20:
@@ -145,6 +152,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("outdir", metavar="OUTDIR", help="rig folder to create or complete")
     build.add_argument("--max-depth", type=_depth, default=2,
                        help="midpoint subdivision depth: 2^depth - 1 tweens per sequence")
+    build.add_argument("--image-size", type=_image_size, default=512, metavar="PX",
+                       help="warp backend: width of the rig images in pixels (the portrait "
+                            "is scaled to it)")
+    build.add_argument("--crop", choices=("head", "none"), default="head",
+                       help="warp backend: 'head' cuts a square head-and-shoulders crop "
+                            "around the face; 'none' keeps the whole portrait")
+    build.add_argument("--no-verify", dest="verify", action="store_false",
+                       help="do not measure the images as they are made (by default every "
+                            "image is checked with FaceMesh: a face, the head pose asked "
+                            "for, the mouth opening in order; a bad image fails, and 'Rig "
+                            "ready' needs the whole rig to pass)")
     build.set_defaults(run=run_build)
 
     check = rig_sub.add_parser(
@@ -156,6 +174,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="also write a contact sheet of the rig")
     check.add_argument("--report", default=None, metavar="JSON",
                        help="where to write the report (default: RIGDIR/check.json)")
+    check.add_argument("--tweens", action="store_true",
+                       help="also measure every tween frame (a face in each, openings in "
+                            "order along each sequence)")
     check.set_defaults(run=run_check)
 
     from animator import cli_latent  # `rig latent fit|apply`: latent-direction head turns
@@ -177,7 +198,9 @@ def _runner(args: argparse.Namespace):
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
                            max_attempts=args.max_attempts, directions=args.directions,
-                           encoder=args.encoder, decoder=args.decoder, pca=args.pca)
+                           encoder=args.encoder, decoder=args.decoder, pca=args.pca,
+                           image_size=getattr(args, "image_size", 512),
+                           crop=getattr(args, "crop", "head") == "head")
     return Runner(backend, max_workers=args.max_workers)
 
 
@@ -191,7 +214,7 @@ def _dry_run(args: argparse.Namespace, plans: list) -> int:
 
 def _finish(runner, tally) -> int:
     runner.log(tally.done_line())
-    return 1 if tally.failed else 0
+    return 0 if tally.ok else 1
 
 
 def run_extremes(args: argparse.Namespace) -> int:
@@ -254,17 +277,30 @@ def run_sequences(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
-    from animator.rigbuild.stages import build_rig, default_config_path, plan_build
+    from animator.rigbuild.stages import (
+        build_rig,
+        default_config_path,
+        image_ext_for,
+        plan_build,
+    )
+    from animator.rigbuild.warp import WarpError
 
     config = Path(args.config) if args.config else default_config_path(args.backend)
     if args.dry_run:
         return _dry_run(args, plan_build(config, Path(args.portrait), Path(args.outdir),
-                                         max_depth=args.max_depth, overwrite=args.overwrite))
+                                         max_depth=args.max_depth, overwrite=args.overwrite,
+                                         ext=image_ext_for(args.backend)))
     runner = _runner(args)
-    tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
-                      max_depth=args.max_depth, overwrite=args.overwrite)
+    try:
+        tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
+                          max_depth=args.max_depth, overwrite=args.overwrite,
+                          verify=args.verify)
+    except WarpError as exc:  # the portrait cannot be built (no human face): nothing written
+        print(f"animator: failed: {exc}", file=sys.stderr)
+        return 1
     return _finish(runner, tally)
 
 
@@ -273,7 +309,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     from animator.rigbuild.check import check_rig, format_summary, write_report
 
-    report = check_rig(args.rigdir, sheet_path=args.sheet)
+    report = check_rig(args.rigdir, sheet_path=args.sheet, tweens=args.tweens)
     report_path = Path(args.report) if args.report else Path(args.rigdir) / "check.json"
     write_report(report, report_path)
     print(f"rig: {args.rigdir} ({len(report['endpoints'])} endpoints)")

@@ -4,18 +4,25 @@ A rig folder holds ``expressions.json``, ``endpoints/<expr>__<pose>.png`` and, o
 ``sequences/<path_id>__<pose>/NNN.png`` tween frames (NNN = round(100 t)) with a
 ``manifest.json``. Rigs made by the seed pipeline load unchanged: poses without angles and
 mouths without shapes take the defaults below.
+
+Optional extensions: ``"image_format": "webp"`` (or ``"jpg"``) in ``expressions.json`` stores
+every image of the rig in that format instead of PNG (full-colour photo rigs); a ``layers/``
+folder with ``matte__<pose>.png`` (grey: 255 = moves with the head) and ``plate__<pose>.<ext>``
+(the image without the head) for every pose gives the compositor a head layer; an expression
+whose eyes are ``blink_closed`` and whose mouth and brows are the rest face's is the rig's
+blink (``blink_expression``).
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from animator.fsutil import write_text_atomic
+from animator.imagesize import ImageHeaderError, image_size
 
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
@@ -25,6 +32,14 @@ SEQUENCES_DIR = "sequences"
 AXES: tuple[str, ...] = ("pitch", "yaw", "roll")
 #: The expression every speech path starts from.
 REST_EXPRESSION = "neutral"
+#: Optional config key: the format of every image of the rig ("png" when absent).
+IMAGE_FORMAT_KEY = "image_format"
+#: Image formats a rig may be stored in, with their file extensions.
+IMAGE_FORMATS = {"png": ".png", "webp": ".webp", "jpg": ".jpg"}
+#: Optional folder of the head layer (matte and clean plate per pose).
+LAYERS_DIR = "layers"
+#: The eyes value of a blink frame.
+BLINK_EYES = "blink_closed"
 
 #: Angles (degrees) of the seed pipeline's pose names, which carry no angles of their own.
 SEED_POSE_ANGLES: dict[str, dict[str, float]] = {
@@ -55,9 +70,15 @@ class RigError(Exception):
 
 # --- naming (the one place that spells the file layout) ---------------------------------
 
-def endpoint_relpath(expr: str, pose: str) -> str:
+def endpoint_relpath(expr: str, pose: str, ext: str = ".png") -> str:
     """Path of an endpoint image relative to the rig folder."""
-    return f"{ENDPOINTS_DIR}/{expr}__{pose}.png"
+    return f"{ENDPOINTS_DIR}/{expr}__{pose}{ext}"
+
+
+def layer_relpaths(pose: str, ext: str = ".png") -> tuple[str, str]:
+    """(matte, plate) paths of a pose's head layer relative to the rig folder; the matte is
+    always a grey PNG, the plate has the rig's image format."""
+    return f"{LAYERS_DIR}/matte__{pose}.png", f"{LAYERS_DIR}/plate__{pose}{ext}"
 
 
 def sequence_dirname(path_id: str, pose: str) -> str:
@@ -65,16 +86,16 @@ def sequence_dirname(path_id: str, pose: str) -> str:
     return f"{path_id}__{pose}"
 
 
-def tween_filename(t: float) -> str:
+def tween_filename(t: float, ext: str = ".png") -> str:
     """File name of the tween frame at path position ``t`` in [0, 1]."""
-    return f"{round(100 * t):03d}.png"
+    return f"{round(100 * t):03d}{ext}"
 
 
 def sequence_manifest(path_id: str, expr_start: str, expr_end: str, pose: str,
-                      ts: list[float]) -> dict:
+                      ts: list[float], ext: str = ".png") -> dict:
     """The ``manifest.json`` of a tween sequence listing the frames at positions ``ts``."""
     return {"path_id": path_id, "expr_start": expr_start, "expr_end": expr_end, "pose": pose,
-            "frames": [{"t": t, "file": tween_filename(t)} for t in ts]}
+            "frames": [{"t": t, "file": tween_filename(t, ext)} for t in ts]}
 
 
 def write_rig_metadata(outdir: Path, manifests: list[tuple[str, dict]],
@@ -124,6 +145,7 @@ class RigConfig:
     pose_angles: dict[str, np.ndarray]  # pose -> float64[3] (pitch, yaw, roll) degrees
     mouth_shapes: dict[str, MouthShape]
     raw: dict = field(repr=False)  # the file as read, for tools that write it back
+    image_ext: str = ".png"  # the extension of every image (IMAGE_FORMAT_KEY)
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> RigConfig:
@@ -203,7 +225,12 @@ class RigConfig:
                 raise RigError(f"{source}: mouth_shapes['{mouth}'] needs numeric open and "
                                f"wide") from None
             mouth_shapes[mouth] = shape
-        return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw)
+        fmt = raw.get(IMAGE_FORMAT_KEY, "png")
+        if fmt not in IMAGE_FORMATS:
+            raise RigError(f"{source}: '{IMAGE_FORMAT_KEY}' must be one of "
+                           f"{', '.join(IMAGE_FORMATS)} (got {fmt!r})")
+        return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw,
+                   IMAGE_FORMATS[fmt])
 
     @classmethod
     def load(cls, path: str | Path) -> RigConfig:
@@ -222,6 +249,16 @@ class RigConfig:
 
     def mouth_shape(self, expr: str) -> MouthShape:
         return self.mouth_shapes[self.expressions[expr].mouth]
+
+    def blink_expression(self) -> str | None:
+        """The rig's blink: the first expression with closed eyes (``BLINK_EYES``) and the
+        rest face's mouth and brows, or None. Every pose has an endpoint of it."""
+        rest = self.expressions[REST_EXPRESSION]
+        for eid, expr in self.expressions.items():
+            if (expr.eyes == BLINK_EYES and expr.mouth == rest.mouth
+                    and expr.brows == rest.brows):
+                return eid
+        return None
 
 
 # --- the loaded rig ---------------------------------------------------------------------
@@ -242,29 +279,28 @@ class Rig:
     config: RigConfig
     image_size: tuple[int, int]  # (width, height) pixels, the same for every image
     sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
+    #: pose -> (matte, plate) relative paths of the head layer; empty without layers/
+    layers: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def endpoint(self, expr: str, pose: str) -> str:
-        return endpoint_relpath(expr, pose)
+        return endpoint_relpath(expr, pose, self.config.image_ext)
 
     def image_path(self, relpath: str) -> Path:
         return self.root / relpath
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    """(width, height) from a PNG header; raises RigError for a missing or non-PNG file."""
+def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
+    """(width, height) from the header of a rig image in the format of ``ext``; raises
+    RigError for a missing, unreadable or wrong-format file."""
+    fmt = next((k for k, v in IMAGE_FORMATS.items() if v == ext), "png")
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(24)
+        return image_size(path, fmt)
     except FileNotFoundError:
         raise RigError(f"{path}: missing") from None
+    except ImageHeaderError as exc:
+        raise RigError(f"{path}: {exc}") from None
     except OSError as exc:
         raise RigError(f"{path}: unreadable ({exc.strerror})") from None
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise RigError(f"{path}: not a PNG image")
-    width, height = struct.unpack(">II", head[16:24])
-    if width == 0 or height == 0:
-        raise RigError(f"{path}: PNG with zero size")
-    return int(width), int(height)
 
 
 def load_rig(root: str | Path) -> Rig:
@@ -277,9 +313,11 @@ def load_rig(root: str | Path) -> Rig:
     size = None
     size_src = None
 
+    ext = config.image_ext
+
     def check(rel: str) -> None:
         nonlocal size, size_src
-        wh = png_size(root / rel)
+        wh = rig_image_size(root / rel, Path(rel).suffix or ext)
         if size is None:
             size, size_src = wh, rel
         elif wh != size:
@@ -288,7 +326,7 @@ def load_rig(root: str | Path) -> Rig:
 
     for expr in config.expressions:
         for pose in config.poses:
-            check(endpoint_relpath(expr, pose))
+            check(endpoint_relpath(expr, pose, ext))
 
     sequences = {}
     seq_root = root / SEQUENCES_DIR
@@ -303,10 +341,17 @@ def load_rig(root: str | Path) -> Rig:
             # The endpoints themselves stand for t = 0 and 1 (the seed also writes copies of
             # them as 000/100.png; one image per endpoint keeps choices and caches simple).
             merged = dict(frames)
-            merged.update({0.0: endpoint_relpath(bp.start, pose),
-                           1.0: endpoint_relpath(bp.end, pose)})
+            merged.update({0.0: endpoint_relpath(bp.start, pose, ext),
+                           1.0: endpoint_relpath(bp.end, pose, ext)})
             sequences[(bp.id, pose)] = Sequence(bp, pose, tuple(sorted(merged.items())))
-    return Rig(root, config, size, sequences)
+    layers = {}
+    if (root / LAYERS_DIR).is_dir():  # all poses or none: a partial head layer is a broken rig
+        for pose in config.poses:
+            matte, plate = layer_relpaths(pose, ext)
+            check(matte)
+            check(plate)
+            layers[pose] = (matte, plate)
+    return Rig(root, config, size, sequences, layers)
 
 
 def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, str]]:

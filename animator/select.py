@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from animator.mouth import MouthPaths, PathPlacement
-from animator.rig import REST_EXPRESSION, BasePath, Rig, endpoint_relpath
+from animator.rig import REST_EXPRESSION, BasePath, Rig
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,8 @@ class FrameSelector:
             seq = (self.rig.sequences.get((path.base_path.id, pose))
                    if path.base_path is not None else None)
             if seq is None:
-                frames = [(0.0, endpoint_relpath(REST_EXPRESSION, pose)),
-                          (1.0, endpoint_relpath(path.target, pose))]
+                frames = [(0.0, self.rig.endpoint(REST_EXPRESSION, pose)),
+                          (1.0, self.rig.endpoint(path.target, pose))]
             else:
                 frames = [((1.0 - t) if path.reversed else t, rel) for t, rel in seq.frames]
             frames.sort()
@@ -177,7 +177,7 @@ class FrameSelector:
         lim = self.params.max_residual_deg
         residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
         if self._mouth is None:
-            return FrameChoice(pose, REST_EXPRESSION, endpoint_relpath(REST_EXPRESSION, pose),
+            return FrameChoice(pose, REST_EXPRESSION, self.rig.endpoint(REST_EXPRESSION, pose),
                                0.0, residual)
         place = self._mouth.step(mouth)
         ts, rels = self._tween_table(pose, place.path)

@@ -3,13 +3,22 @@
 FaceMesh gives the portrait's 3D landmarks. An image of the rig is the portrait with its
 landmarks moved (``warp_face``: expression edits first, then the head rotation about a neck
 pivot, rings of points carrying hair and background along with a falloff) and rendered by one
-piecewise-affine warp (``warp_mesh``), the opened mouth repainted (``warp_mouth``).
+piecewise-affine warp (``warp_mesh``), the opened mouth repainted (``warp_mouth``), closed
+eyes given their lash line (``warp_eyes``). Every warp
+is bounded (``warp_guard``): one that would move points by more than a fraction of the face or
+fold the mesh fails with the reason instead of producing garbage.
 
-Every image this backend returns is remembered by a digest of its pixels together with what
-it shows (source portrait, face parameters, angles); when such an image comes back as the
-input of another step (an expression turned to a pose, the two ends of a tween), the new image
-is rendered from the original portrait in one warp, so edits never stack up blur. Unknown
-inputs become new sources (their expression is taken as they are).
+A whole-rig build (``prepare``) checks that the portrait shows a human face, crops it to head
+and shoulders at the rig's size, and from then on renders every image from that portrait and
+what the image shows (its expression, pose, tween position), never from other rig images:
+an image is the same whether it is made in a fresh build or in a resumed one, and tweens
+between poses are real intermediate rotations, not dissolves.
+
+Without ``prepare`` (the seed-style stage commands on images made elsewhere), every image this
+backend returns is remembered by a digest of its pixels together with what it shows; when such
+an image comes back as the input of another step, the new image is rendered from the original
+portrait in one warp, so edits never stack up blur. Unknown inputs become new sources (their
+expression is taken as they are).
 
 Yaw and pitch are calibrated per portrait: a 2D warp of FaceMesh's shallow depth under-turns
 the face, so the backend renders +-CALIBRATION_DEG, measures the result with FaceMesh and
@@ -21,24 +30,31 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from animator.rig import Expression, MouthShape, RigConfig
 from animator.rigbuild.backend import TweenJob
 from animator.rigbuild.face_params import Face, face_from_names, lerp_face
+from animator.rigbuild.head_layer import HeadLayer, head_layer_at, portrait_matte
+from animator.rigbuild.imagefile import ImageFileError, read_image
+from animator.rigbuild.portrait import PortraitError, find_human_face, prepare_portrait
+from animator.rigbuild.warp_eyes import paint_closed_eyes
 from animator.rigbuild.warp_face import (
+    FACE_OVAL,
     FaceLayout,
     edit_points,
     face_layout,
     rest_gap_px,
     rotate_points,
 )
-from animator.rigbuild.warp_mesh import border_points, triangulate, warp_image, warp_with_mesh
-from animator.rigbuild.warp_mouth import lip_colour, paint_mouth
+from animator.rigbuild.warp_guard import WarpGuardError, check_warp, measure_warp
+from animator.rigbuild.warp_mesh import border_points, triangulate, warp_image, warp_maps
+from animator.rigbuild.warp_mouth import FaceColours, face_colours, paint_mouth
 from keypoints.face import INNER_LIP_LOWER, INNER_LIP_UPPER, FaceObservation, FaceTracker
 
-__all__ = ["WarpBackend", "WarpError", "warp_image"]
+__all__ = ["WarpBackend", "WarpError", "WarpGuardError", "warp_image"]
 
 #: Angle (degrees) rendered on both sides to calibrate yaw and pitch.
 CALIBRATION_DEG = 10.0
@@ -47,10 +63,12 @@ GAIN_RANGE = (0.6, 3.0)
 #: The inner lips are held at least this far apart (mouth widths) when triangulating, so
 #: closed lips still get triangles that can open.
 _TOPOLOGY_GAP = 0.12
+#: Default rig image size (pixels, square) of a whole-rig build.
+DEFAULT_SIZE_PX = 512
 
 
 class WarpError(Exception):
-    """A portrait the warp backend cannot use (no face found); names the problem."""
+    """A portrait the warp backend cannot use (no human face found); names the problem."""
 
 
 @dataclass
@@ -59,11 +77,13 @@ class _Source:
 
     image: np.ndarray  # uint8[H, W, 4]
     layout: FaceLayout
+    topo: np.ndarray  # float64[M + B, 2]: where the triangulation was made
     tris: np.ndarray  # int32[T, 3] over layout points + border anchors
     anchors: np.ndarray  # float64[B, 2] border anchors
-    lips: np.ndarray  # float32[4] lip colour
+    colours: FaceColours  # lips, teeth, tongue, cavity, lashes of this face
     rest: Face  # the portrait's own expression parameters
     pose_deg: np.ndarray  # float64[3] measured head pose of the portrait
+    face_area_px2: float
     gains: np.ndarray | None = None  # float64[2, 2], see WarpBackend._gains
 
 
@@ -74,6 +94,15 @@ class _State:
     source: int
     face: Face
     angles_deg: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A whole-rig build: its source portrait, config and the rest pose's angles."""
+
+    source: int
+    config: RigConfig
+    rest_deg: np.ndarray  # float64[3]
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -91,22 +120,44 @@ def _as_rgba(image: np.ndarray) -> np.ndarray:
     return np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])
 
 
+def _polygon_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def _face_of(config: RigConfig, expr_id: str) -> Face:
+    expr = config.expressions[expr_id]
+    return face_from_names(config.mouth_shape(expr_id), expr.eyes, expr.brows)
+
+
 class WarpBackend:
     """RigBackend that makes every rig image by warping one portrait (see module docstring).
 
     ``calibrate``: measure and correct the yaw/pitch gain per portrait (needs FaceMesh on
-    the results; off gives gain 1). Thread-safe: FaceMesh runs under a lock.
+    the results; off gives gain 1). ``size_px``/``crop``: the rig image width and whether a
+    whole-rig build crops the portrait to head and shoulders. Thread-safe: FaceMesh runs
+    under a lock.
     """
 
     name = "warp"
     thread_safe = True
+    #: FaceMesh reads what this backend makes: a build verifies every image.
+    verifiable = True
+    #: Photos: full colour, lossy WebP (see animator/rigbuild/imagefile.py).
+    image_ext = ".webp"
 
-    def __init__(self, calibrate: bool = True) -> None:
+    def __init__(self, calibrate: bool = True, size_px: int = DEFAULT_SIZE_PX,
+                 crop: bool = True) -> None:
         self.calibrate = calibrate
+        self.size_px = int(size_px)
+        self.crop = crop
         self._lock = threading.RLock()
         self._tracker: FaceTracker | None = None
         self._sources: list[_Source] = []
         self._states: dict[bytes, _State] = {}
+        self._prepared: _Prepared | None = None
+        self._matte: np.ndarray | None = None
+        self._layers: dict[str, HeadLayer] = {}
 
     # --- FaceMesh ---------------------------------------------------------------------
 
@@ -117,16 +168,88 @@ class WarpBackend:
                 self._tracker = FaceTracker(static_image_mode=True)
             return self._tracker.process(np.ascontiguousarray(image[..., :3]))
 
+    def _tracker_now(self) -> FaceTracker:
+        with self._lock:
+            if self._tracker is None:
+                self._tracker = FaceTracker(static_image_mode=True)
+            return self._tracker
+
     def close(self) -> None:
         with self._lock:
             if self._tracker is not None:
                 self._tracker.close()
                 self._tracker = None
 
+    # --- a whole-rig build ----------------------------------------------------------------
+
+    def prepare(self, portrait: Path | np.ndarray, config: RigConfig, rest_pose: str) -> None:
+        """Start a whole-rig build from ``portrait`` (a file or uint8[H, W, 3|4]): check it
+        shows a human face, crop and scale it, measure it and calibrate the rotation, so
+        that every later image is rendered from it by what it shows. Raises WarpError (one
+        line naming the portrait) when it cannot be used."""
+        name = str(portrait) if isinstance(portrait, Path) else "portrait"
+        try:
+            rgba = read_image(portrait) if isinstance(portrait, Path) else _as_rgba(portrait)
+            with self._lock:
+                image = prepare_portrait(rgba, self.size_px, self.crop, self._tracker_now())
+            state = self._add_source(image, human_check=False)
+        except (PortraitError, ImageFileError) as exc:
+            msg = str(exc)
+            raise WarpError(msg if msg.startswith(name) else f"{name}: {msg}") from None
+        except WarpError as exc:
+            raise WarpError(f"{name}: {exc}") from None
+        self._gains(state.source)
+        self._prepared = _Prepared(state.source, config, config.pose_angles[rest_pose].copy())
+        self._matte = None
+        self._layers = {}
+
+    @property
+    def portrait(self) -> np.ndarray:
+        """uint8[H, W, 4]: the prepared portrait of a whole-rig build."""
+        if self._prepared is None:
+            raise RuntimeError("WarpBackend.prepare was not called")
+        return self._sources[self._prepared.source].image
+
+    def _planned(self, face: Face, angles_deg: np.ndarray) -> _State:
+        prep = self._prepared
+        rel = np.asarray(angles_deg, np.float64) - prep.rest_deg
+        return _State(prep.source, face, tuple(float(a) for a in rel))
+
+    def head_layer(self, pose: str) -> HeadLayer:
+        """The head layer of ``pose`` (matte of head, hair and neck; clean plate) for a
+        whole-rig build: the portrait's matte carried by the neutral face's warp to the pose,
+        and the neutral image at the pose with the head's place filled."""
+        prep = self._prepared
+        if prep is None:
+            raise RuntimeError("WarpBackend.prepare was not called")
+        with self._lock:
+            if pose in self._layers:
+                return self._layers[pose]
+            if self._matte is None:
+                src = self._sources[prep.source]
+                self._matte = portrait_matte(src.image, src.layout)
+        src = self._sources[prep.source]
+        state = self._planned(src.rest, prep.config.pose_angles[pose])
+        image, maps = self._draw(src, state.face, state.angles_deg, self._gains(prep.source),
+                                 f"head layer @ {pose}", with_maps=True)
+        layer = head_layer_at(image, self._matte, maps, src.layout)
+        with self._lock:
+            self._layers[pose] = layer
+        return layer
+
     # --- sources and states -----------------------------------------------------------
 
-    def _add_source(self, image: np.ndarray) -> _State:
-        obs = self.observe(image)
+    def _add_source(self, image: np.ndarray, human_check: bool = True) -> _State:
+        image = _as_rgba(image)
+        if human_check:
+            try:
+                with self._lock:
+                    obs = find_human_face(np.ascontiguousarray(image[..., :3]),
+                                          self._tracker_now())
+            except PortraitError as exc:
+                raise WarpError(f"warp backend: {exc} in the input image") from None
+        else:
+            obs = self.observe(image)
         if obs is None:
             raise WarpError("warp backend: no face found in the input image")
         h, w = image.shape[:2]
@@ -140,10 +263,13 @@ class WarpBackend:
             n = len(ids)
             profile = np.sin(np.linspace(0.0, np.pi, n + 2)[1:-1])
             topo[list(ids)] += sign * lack * profile[:, None] * up
-        tris = triangulate(np.concatenate([topo, anchors]))
+        topo_all = np.concatenate([topo, anchors])
+        tris = triangulate(topo_all)
         rest = Face(MouthShape(rest_gap_px(layout) / layout.mouth_width_px, 1.0, 0.0))
-        lips = lip_colour(image, layout.points[:478, :2])
-        src = _Source(image, layout, tris, anchors, lips, rest, obs.head_pose_deg())
+        colours = face_colours(image, layout.points[:478, :2])
+        area = _polygon_area(layout.points[list(FACE_OVAL), :2])
+        src = _Source(image, layout, topo_all, tris, anchors, colours, rest,
+                      obs.head_pose_deg(), area)
         with self._lock:
             self._sources.append(src)
             state = _State(len(self._sources) - 1, rest, (0.0, 0.0, 0.0))
@@ -177,7 +303,11 @@ class WarpBackend:
                     for side, sign in ((0, -1.0), (1, 1.0)):
                         angles = [0.0, 0.0, 0.0]
                         angles[axis] = sign * CALIBRATION_DEG
-                        obs = self.observe(self._draw(src, src.rest, angles, gains))
+                        try:
+                            image = self._draw(src, src.rest, angles, gains, "calibration")
+                        except WarpGuardError:
+                            continue
+                        obs = self.observe(image)
                         if obs is None:
                             continue
                         read = sign * (obs.head_pose_deg()[axis] - base[axis])
@@ -188,7 +318,13 @@ class WarpBackend:
         src.gains = gains
         return gains
 
-    def _draw(self, src: _Source, face: Face, angles_deg, gains: np.ndarray) -> np.ndarray:
+    def _draw(self, src: _Source, face: Face, angles_deg, gains: np.ndarray, what: str,
+              with_maps: bool = False):
+        """uint8[H, W, 4] image of ``face`` at ``angles_deg`` (and the warp's float32 maps
+        when ``with_maps``); raises WarpGuardError naming ``what`` for a warp out of
+        bounds."""
+        import cv2
+
         layout = src.layout
         pts = edit_points(layout, face)
         pitch, yaw, roll = (float(a) for a in angles_deg)
@@ -197,14 +333,20 @@ class WarpBackend:
         dst, depth = rotate_points(layout, pts, pitch, yaw, roll)
         src_all = np.concatenate([layout.points[:, :2], src.anchors])
         dst_all = np.concatenate([dst, src.anchors])
+        check_warp(measure_warp(src.topo, src_all, dst_all, src.tris, 478,
+                                layout.face_height_px, src.face_area_px2), what)
         z = np.concatenate([depth, np.full(len(src.anchors), depth.min() - 1.0)])
-        out = warp_with_mesh(src.image, src_all, dst_all, src.tris, z)
-        return paint_mouth(out, src.image, layout.points[:478, :2], dst[:478], src.lips)
+        h, w = src.image.shape[:2]
+        maps = warp_maps(src_all, dst_all, src.tris, (w, h), z)
+        out = cv2.remap(src.image, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = paint_mouth(out, src.image, layout.points[:478, :2], dst[:478], src.colours)
+        out = paint_closed_eyes(out, dst[:478], face.eye_open, src.colours)
+        return (out, maps) if with_maps else out
 
-    def render(self, state: _State) -> np.ndarray:
+    def render(self, state: _State, what: str = "image") -> np.ndarray:
         """uint8[H, W, 4]: the image of ``state``, remembered for later steps."""
         src = self._sources[state.source]
-        out = self._draw(src, state.face, state.angles_deg, self._gains(state.source))
+        out = self._draw(src, state.face, state.angles_deg, self._gains(state.source), what)
         with self._lock:
             self._states.setdefault(_digest(out), state)
         return out
@@ -214,22 +356,37 @@ class WarpBackend:
     def expression(self, base: np.ndarray, expr: Expression, pose: str,
                    config: RigConfig) -> np.ndarray:
         """``expr`` on ``base``'s face at ``base``'s angles; mouth to the config's shape."""
-        state = self.source_state(base)
         face = face_from_names(config.mouth_shape(expr.id), expr.eyes, expr.brows)
-        return self.render(_State(state.source, face, state.angles_deg))
+        what = f"{expr.id} @ {pose}"
+        if self._prepared is not None:
+            return self.render(self._planned(face, config.pose_angles[pose]), what)
+        state = self.source_state(base)
+        return self.render(_State(state.source, face, state.angles_deg), what)
 
     def pose(self, source: np.ndarray, expr: Expression, source_pose: str, target_pose: str,
              config: RigConfig) -> np.ndarray:
         """``source`` turned by the difference of the two poses' angles."""
+        what = f"{expr.id} @ {target_pose}"
+        if self._prepared is not None:
+            return self.render(self._planned(_face_of(config, expr.id),
+                                             config.pose_angles[target_pose]), what)
         state = self.source_state(source)
         delta = config.pose_angles[target_pose] - config.pose_angles[source_pose]
         angles = tuple(float(a + d) for a, d in zip(state.angles_deg, delta, strict=True))
-        return self.render(_State(state.source, state.face, angles))
+        return self.render(_State(state.source, state.face, angles), what)
 
     def tween(self, job: TweenJob, config: RigConfig) -> np.ndarray:
         """The frame at ``job.t``: rendered from the interpolated face parameters and angles
-        when both neighbours are this backend's renders of one portrait; otherwise the
-        neighbours' landmarks are interpolated, both warped onto them and cross-dissolved."""
+        (in a whole-rig build, or when both neighbours are this backend's renders of one
+        portrait); otherwise the neighbours' landmarks are interpolated, both warped onto
+        them and cross-dissolved."""
+        what = f"{job.path_id} @ {job.start_pose} t={job.t:.2f}"
+        if self._prepared is not None:
+            face = lerp_face(_face_of(config, job.start_expr), _face_of(config, job.end_expr),
+                             job.t)
+            angles = ((1.0 - job.t) * config.pose_angles[job.start_pose]
+                      + job.t * config.pose_angles[job.end_pose])
+            return self.render(self._planned(face, angles), what)
         (t_a, img_a), (t_b, img_b) = job.left, job.right
         s = (job.t - t_a) / max(t_b - t_a, 1e-9)
         with self._lock:
@@ -238,7 +395,7 @@ class WarpBackend:
         if sa is not None and sb is not None and sa.source == sb.source:
             angles = tuple(float((1 - s) * a + s * b)
                            for a, b in zip(sa.angles_deg, sb.angles_deg, strict=True))
-            return self.render(_State(sa.source, lerp_face(sa.face, sb.face, s), angles))
+            return self.render(_State(sa.source, lerp_face(sa.face, sb.face, s), angles), what)
         return self._dissolve(_as_rgba(img_a), _as_rgba(img_b), s)
 
     def _dissolve(self, img_a: np.ndarray, img_b: np.ndarray, s: float) -> np.ndarray:
