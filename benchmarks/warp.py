@@ -23,7 +23,7 @@ from animator.rigbuild.warp import WarpBackend, warp_image
 from keypoints.face import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.png"
+PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.webp"
 CONFIG = ROOT / "animator" / "rigbuild" / "default_expressions.json"
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.rig import Expression, MouthShape, RigConfig
+from animator.rig import REST_EXPRESSION, Expression, MouthShape, RigConfig
 from animator.rigbuild.backend import TweenJob
 from animator.rigbuild.face_params import Face, face_from_names, lerp_face
 from animator.rigbuild.head_layer import HeadLayer, head_layer_at, portrait_matte
@@ -65,6 +65,12 @@ GAIN_RANGE = (0.6, 3.0)
 _TOPOLOGY_GAP = 0.12
 #: Default rig image size (pixels, square) of a whole-rig build.
 DEFAULT_SIZE_PX = 512
+#: Per-pose calibration of a whole-rig build: at most this many corrections, stopping when
+#: pitch and yaw read within POSE_TOLERANCE_DEG.
+POSE_ROUNDS = 3
+POSE_TOLERANCE_DEG = 0.5
+#: Gains of 1: angles that are already what is rendered.
+_UNIT = np.ones((2, 2))
 
 
 class WarpError(Exception):
@@ -98,11 +104,12 @@ class _State:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A whole-rig build: its source portrait, config and the rest pose's angles."""
+    """A whole-rig build: its source portrait, config, and the rotation rendered for each
+    pose (float64[3] degrees, calibrated: FaceMesh reads the pose's angles off the result)."""
 
     source: int
     config: RigConfig
-    rest_deg: np.ndarray  # float64[3]
+    render_deg: dict[str, np.ndarray]
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -198,10 +205,55 @@ class WarpBackend:
             raise WarpError(msg if msg.startswith(name) else f"{name}: {msg}") from None
         except WarpError as exc:
             raise WarpError(f"{name}: {exc}") from None
-        self._gains(state.source)
-        self._prepared = _Prepared(state.source, config, config.pose_angles[rest_pose].copy())
+        render = self._calibrate_poses(state.source, config, rest_pose)
+        self._prepared = _Prepared(state.source, config, render)
         self._matte = None
         self._layers = {}
+
+    def _calibrate_poses(self, src_id: int, config: RigConfig, rest_pose: str
+                         ) -> dict[str, np.ndarray]:
+        """The rotation to render for each pose of ``config`` so that FaceMesh reads the
+        pose's angles (relative to the rest pose) off the neutral face: the per-axis gains
+        first, then up to POSE_ROUNDS corrections of pitch and yaw per pose (a combined turn
+        and nod is under-read differently from either alone). Roll is exact in 2D."""
+        src = self._sources[src_id]
+        gains = self._gains(src_id)
+        neutral = Face(MouthShape(0.0, 1.0, 0.0))
+        rest = config.pose_angles[rest_pose]
+        wanted = {p: config.pose_angles[p] - rest for p in config.poses}
+        render = {}
+        for pose, want in wanted.items():
+            angles = want.copy()
+            angles[0] *= gains[0, int(want[0] > 0)]
+            angles[1] *= gains[1, int(want[1] > 0)]
+            render[pose] = angles
+        if not self.calibrate:
+            return render
+        ref_obs = self.observe(self._draw(src, neutral, (0.0, 0.0, 0.0), _UNIT, "calibration"))
+        if ref_obs is None:
+            return render
+        ref = ref_obs.head_pose_deg()
+        for pose, want in wanted.items():
+            if not np.any(want[:2]):
+                continue
+            angles = render[pose]
+            for _ in range(POSE_ROUNDS):
+                try:
+                    obs = self.observe(self._draw(src, neutral, angles, _UNIT, "calibration"))
+                except WarpGuardError:
+                    break
+                if obs is None:
+                    break
+                err = (obs.head_pose_deg() - ref) - want
+                if np.max(np.abs(err[:2])) < POSE_TOLERANCE_DEG:
+                    break
+                step = angles.copy()
+                step[:2] -= err[:2]
+                limit = GAIN_RANGE[1] * np.abs(want[:2]) + 2.0
+                step[:2] = np.clip(step[:2], -limit, limit)
+                angles = step
+            render[pose] = angles
+        return render
 
     @property
     def portrait(self) -> np.ndarray:
@@ -210,10 +262,15 @@ class WarpBackend:
             raise RuntimeError("WarpBackend.prepare was not called")
         return self._sources[self._prepared.source].image
 
-    def _planned(self, face: Face, angles_deg: np.ndarray) -> _State:
+    def _planned(self, face: Face, pose_a: str, pose_b: str | None = None, t: float = 0.0
+                 ) -> _State:
+        """The state of ``face`` at ``pose_a`` (or a fraction ``t`` of the way to
+        ``pose_b``), with the calibrated rotation (rendered with unit gains)."""
         prep = self._prepared
-        rel = np.asarray(angles_deg, np.float64) - prep.rest_deg
-        return _State(prep.source, face, tuple(float(a) for a in rel))
+        angles = prep.render_deg[pose_a]
+        if pose_b is not None:
+            angles = (1.0 - t) * angles + t * prep.render_deg[pose_b]
+        return _State(prep.source, face, tuple(float(a) for a in angles))
 
     def head_layer(self, pose: str) -> HeadLayer:
         """The head layer of ``pose`` (matte of head, hair and neck; clean plate) for a
@@ -229,8 +286,8 @@ class WarpBackend:
                 src = self._sources[prep.source]
                 self._matte = portrait_matte(src.image, src.layout)
         src = self._sources[prep.source]
-        state = self._planned(src.rest, prep.config.pose_angles[pose])
-        image, maps = self._draw(src, state.face, state.angles_deg, self._gains(prep.source),
+        state = self._planned(_face_of(prep.config, REST_EXPRESSION), pose)
+        image, maps = self._draw(src, state.face, state.angles_deg, _UNIT,
                                  f"head layer @ {pose}", with_maps=True)
         layer = head_layer_at(image, self._matte, maps, src.layout)
         with self._lock:
@@ -351,6 +408,11 @@ class WarpBackend:
             self._states.setdefault(_digest(out), state)
         return out
 
+    def _render_planned(self, state: _State, what: str) -> np.ndarray:
+        """uint8[H, W, 4]: the image of a whole-rig build's ``state`` (calibrated angles)."""
+        return self._draw(self._sources[state.source], state.face, state.angles_deg, _UNIT,
+                          what)
+
     # --- RigBackend -------------------------------------------------------------------
 
     def expression(self, base: np.ndarray, expr: Expression, pose: str,
@@ -359,7 +421,7 @@ class WarpBackend:
         face = face_from_names(config.mouth_shape(expr.id), expr.eyes, expr.brows)
         what = f"{expr.id} @ {pose}"
         if self._prepared is not None:
-            return self.render(self._planned(face, config.pose_angles[pose]), what)
+            return self._render_planned(self._planned(face, pose), what)
         state = self.source_state(base)
         return self.render(_State(state.source, face, state.angles_deg), what)
 
@@ -368,8 +430,8 @@ class WarpBackend:
         """``source`` turned by the difference of the two poses' angles."""
         what = f"{expr.id} @ {target_pose}"
         if self._prepared is not None:
-            return self.render(self._planned(_face_of(config, expr.id),
-                                             config.pose_angles[target_pose]), what)
+            return self._render_planned(self._planned(_face_of(config, expr.id), target_pose),
+                                        what)
         state = self.source_state(source)
         delta = config.pose_angles[target_pose] - config.pose_angles[source_pose]
         angles = tuple(float(a + d) for a, d in zip(state.angles_deg, delta, strict=True))
@@ -384,9 +446,8 @@ class WarpBackend:
         if self._prepared is not None:
             face = lerp_face(_face_of(config, job.start_expr), _face_of(config, job.end_expr),
                              job.t)
-            angles = ((1.0 - job.t) * config.pose_angles[job.start_pose]
-                      + job.t * config.pose_angles[job.end_pose])
-            return self.render(self._planned(face, angles), what)
+            state = self._planned(face, job.start_pose, job.end_pose, job.t)
+            return self._render_planned(state, what)
         (t_a, img_a), (t_b, img_b) = job.left, job.right
         s = (job.t - t_a) / max(t_b - t_a, 1e-9)
         with self._lock:
