@@ -168,18 +168,17 @@ def compose_layered(image: np.ndarray, matte: np.ndarray, plate: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         return plate
     if m is None:
-        moved = image[y0:y1, x0:x1].astype(np.float32)
-        alpha = matte[y0:y1, x0:x1]
+        moved = np.ascontiguousarray(image[y0:y1, x0:x1])
+        alpha = np.ascontiguousarray(matte[y0:y1, x0:x1])
     else:
         local = m.copy()  # full image in, the box out
         local[:, 2] -= (x0, y0)
         size = (x1 - x0, y1 - y0)
         moved = cv2.warpAffine(image, local, size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+                               borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.warpAffine(matte, local, size, flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    under = plate[y0:y1, x0:x1].astype(np.float32)
     out = plate.copy()
-    a = alpha[..., None]
-    out[y0:y1, x0:x1] = np.clip(under + (moved - under) * a + 0.5, 0, 255).astype(np.uint8)
+    under = np.ascontiguousarray(plate[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = cv2.blendLinear(moved, under, alpha, 1.0 - alpha)
     return out
