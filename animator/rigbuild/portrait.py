@@ -23,7 +23,7 @@ from keypoints.native_log import native_notices_filtered
 #: Side of the head-and-shoulders crop, in face widths (FaceMesh's face oval).
 CROP_FACE_WIDTHS = 2.6
 #: Where the face centre sits in the crop, as a fraction of the side from the top.
-CROP_FACE_Y = 0.44
+CROP_FACE_Y = 0.46
 #: Images are searched for people at most this large (pixels, longer side): speed only.
 DETECT_MAX_PX = 1024
 #: The message (after the file name) for a portrait without a human face.

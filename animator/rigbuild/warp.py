@@ -69,6 +69,10 @@ DEFAULT_SIZE_PX = 512
 #: pitch and yaw read within POSE_TOLERANCE_DEG.
 POSE_ROUNDS = 3
 POSE_TOLERANCE_DEG = 0.5
+#: ... and per expression: corrected (at most EXPR_ROUNDS times) when read further off than
+#: EXPR_TOLERANCE_DEG on any axis.
+EXPR_ROUNDS = 2
+EXPR_TOLERANCE_DEG = 2.0
 #: Gains of 1: angles that are already what is rendered.
 _UNIT = np.ones((2, 2))
 
@@ -110,6 +114,7 @@ class _Prepared:
     source: int
     config: RigConfig
     render_deg: dict[str, np.ndarray]
+    rest_pose: str
 
 
 def _digest(image: np.ndarray) -> bytes:
@@ -165,6 +170,8 @@ class WarpBackend:
         self._prepared: _Prepared | None = None
         self._matte: np.ndarray | None = None
         self._layers: dict[str, HeadLayer] = {}
+        self._expr_angles: dict[tuple[str, str], np.ndarray] = {}
+        self._expr_refs: dict[str, np.ndarray | None] = {}
 
     # --- FaceMesh ---------------------------------------------------------------------
 
@@ -206,19 +213,21 @@ class WarpBackend:
         except WarpError as exc:
             raise WarpError(f"{name}: {exc}") from None
         render = self._calibrate_poses(state.source, config, rest_pose)
-        self._prepared = _Prepared(state.source, config, render)
+        self._prepared = _Prepared(state.source, config, render, rest_pose)
         self._matte = None
         self._layers = {}
+        self._expr_angles = {}
+        self._expr_refs = {}
 
     def _calibrate_poses(self, src_id: int, config: RigConfig, rest_pose: str
                          ) -> dict[str, np.ndarray]:
         """The rotation to render for each pose of ``config`` so that FaceMesh reads the
         pose's angles (relative to the rest pose) off the neutral face: the per-axis gains
-        first, then up to POSE_ROUNDS corrections of pitch and yaw per pose (a combined turn
-        and nod is under-read differently from either alone). Roll is exact in 2D."""
+        first, then up to POSE_ROUNDS corrections per pose (a combined turn and nod is
+        under-read differently from either alone, and on a face that is already turned a
+        nod reads as some roll too)."""
         src = self._sources[src_id]
         gains = self._gains(src_id)
-        neutral = Face(MouthShape(0.0, 1.0, 0.0))
         rest = config.pose_angles[rest_pose]
         wanted = {p: config.pose_angles[p] - rest for p in config.poses}
         render = {}
@@ -229,31 +238,75 @@ class WarpBackend:
             render[pose] = angles
         if not self.calibrate:
             return render
-        ref_obs = self.observe(self._draw(src, neutral, (0.0, 0.0, 0.0), _UNIT, "calibration"))
-        if ref_obs is None:
+        neutral = _face_of(config, REST_EXPRESSION)
+        ref = self._measure(src, neutral, np.zeros(3))
+        if ref is None:
             return render
-        ref = ref_obs.head_pose_deg()
         for pose, want in wanted.items():
-            if not np.any(want[:2]):
-                continue
-            angles = render[pose]
-            for _ in range(POSE_ROUNDS):
-                try:
-                    obs = self.observe(self._draw(src, neutral, angles, _UNIT, "calibration"))
-                except WarpGuardError:
-                    break
-                if obs is None:
-                    break
-                err = (obs.head_pose_deg() - ref) - want
-                if np.max(np.abs(err[:2])) < POSE_TOLERANCE_DEG:
-                    break
-                step = angles.copy()
-                step[:2] -= err[:2]
-                limit = GAIN_RANGE[1] * np.abs(want[:2]) + 2.0
-                step[:2] = np.clip(step[:2], -limit, limit)
-                angles = step
-            render[pose] = angles
+            if np.any(want):
+                render[pose] = self._corrected(src, neutral, render[pose], ref, want,
+                                               POSE_ROUNDS, POSE_TOLERANCE_DEG)
         return render
+
+    def _measure(self, src: _Source, face: Face, angles: np.ndarray) -> np.ndarray | None:
+        """float64[3] head pose FaceMesh reads off ``face`` rendered at ``angles`` (None:
+        no face, or the warp is out of bounds)."""
+        try:
+            obs = self.observe(self._draw(src, face, angles, _UNIT, "calibration"))
+        except WarpGuardError:
+            return None
+        return None if obs is None else obs.head_pose_deg()
+
+    def _corrected(self, src: _Source, face: Face, angles: np.ndarray, ref: np.ndarray,
+                   want: np.ndarray, rounds: int, tolerance_deg: float) -> np.ndarray:
+        """``angles`` corrected (up to ``rounds`` times) until FaceMesh reads ``want``
+        relative to ``ref`` off ``face`` within ``tolerance_deg`` on every axis."""
+        limit = GAIN_RANGE[1] * np.abs(want) + 2.0
+        for _ in range(rounds):
+            got = self._measure(src, face, angles)
+            if got is None:
+                break
+            err = (got - ref) - want
+            if np.max(np.abs(err)) < tolerance_deg:
+                break
+            angles = np.clip(angles - err, -limit, limit)
+        return angles
+
+    def _angles_for(self, expr_id: str, pose: str) -> np.ndarray:
+        """float64[3]: the rotation to render ``expr_id`` at ``pose`` with: the pose's
+        calibrated rotation, corrected for this expression when FaceMesh reads it more than
+        EXPR_TOLERANCE_DEG off (an open jaw changes how a turned head reads). Cached;
+        deterministic, so every job that needs it gets the same angles."""
+        prep = self._prepared
+        key = (expr_id, pose)
+        with self._lock:
+            got = self._expr_angles.get(key)
+        if got is not None:
+            return got
+        angles = prep.render_deg[pose]
+        want = prep.config.pose_angles[pose] - prep.config.pose_angles[prep.rest_pose]
+        if self.calibrate and np.any(want):
+            src = self._sources[prep.source]
+            face = _face_of(prep.config, expr_id)
+            ref = self._expr_ref(expr_id)
+            if ref is not None:
+                angles = self._corrected(src, face, angles, ref, want, EXPR_ROUNDS,
+                                         EXPR_TOLERANCE_DEG)
+        with self._lock:
+            self._expr_angles[key] = angles
+        return angles
+
+    def _expr_ref(self, expr_id: str) -> np.ndarray | None:
+        """The head pose FaceMesh reads off ``expr_id`` at the rest pose (cached)."""
+        with self._lock:
+            if expr_id in self._expr_refs:
+                return self._expr_refs[expr_id]
+        prep = self._prepared
+        ref = self._measure(self._sources[prep.source], _face_of(prep.config, expr_id),
+                            prep.render_deg[prep.rest_pose])
+        with self._lock:
+            self._expr_refs[expr_id] = ref
+        return ref
 
     @property
     def portrait(self) -> np.ndarray:
@@ -262,15 +315,14 @@ class WarpBackend:
             raise RuntimeError("WarpBackend.prepare was not called")
         return self._sources[self._prepared.source].image
 
-    def _planned(self, face: Face, pose_a: str, pose_b: str | None = None, t: float = 0.0
+    def _planned(self, face: Face, ends: tuple[tuple[str, str], ...], t: float = 0.0
                  ) -> _State:
-        """The state of ``face`` at ``pose_a`` (or a fraction ``t`` of the way to
-        ``pose_b``), with the calibrated rotation (rendered with unit gains)."""
-        prep = self._prepared
-        angles = prep.render_deg[pose_a]
-        if pose_b is not None:
-            angles = (1.0 - t) * angles + t * prep.render_deg[pose_b]
-        return _State(prep.source, face, tuple(float(a) for a in angles))
+        """The state of ``face`` at the rotation of ``ends[0]`` (expression, pose), or a
+        fraction ``t`` of the way to that of ``ends[1]`` (rendered with unit gains)."""
+        angles = self._angles_for(*ends[0])
+        if len(ends) > 1:
+            angles = (1.0 - t) * angles + t * self._angles_for(*ends[1])
+        return _State(self._prepared.source, face, tuple(float(a) for a in angles))
 
     def head_layer(self, pose: str) -> HeadLayer:
         """The head layer of ``pose`` (matte of head, hair and neck; clean plate) for a
@@ -286,7 +338,8 @@ class WarpBackend:
                 src = self._sources[prep.source]
                 self._matte = portrait_matte(src.image, src.layout)
         src = self._sources[prep.source]
-        state = self._planned(_face_of(prep.config, REST_EXPRESSION), pose)
+        state = self._planned(_face_of(prep.config, REST_EXPRESSION),
+                              ((REST_EXPRESSION, pose),))
         image, maps = self._draw(src, state.face, state.angles_deg, _UNIT,
                                  f"head layer @ {pose}", with_maps=True)
         layer = head_layer_at(image, self._matte, maps, src.layout)
@@ -421,7 +474,7 @@ class WarpBackend:
         face = face_from_names(config.mouth_shape(expr.id), expr.eyes, expr.brows)
         what = f"{expr.id} @ {pose}"
         if self._prepared is not None:
-            return self._render_planned(self._planned(face, pose), what)
+            return self._render_planned(self._planned(face, ((expr.id, pose),)), what)
         state = self.source_state(base)
         return self.render(_State(state.source, face, state.angles_deg), what)
 
@@ -430,8 +483,8 @@ class WarpBackend:
         """``source`` turned by the difference of the two poses' angles."""
         what = f"{expr.id} @ {target_pose}"
         if self._prepared is not None:
-            return self._render_planned(self._planned(_face_of(config, expr.id), target_pose),
-                                        what)
+            return self._render_planned(self._planned(_face_of(config, expr.id),
+                                                      ((expr.id, target_pose),)), what)
         state = self.source_state(source)
         delta = config.pose_angles[target_pose] - config.pose_angles[source_pose]
         angles = tuple(float(a + d) for a, d in zip(state.angles_deg, delta, strict=True))
@@ -446,7 +499,8 @@ class WarpBackend:
         if self._prepared is not None:
             face = lerp_face(_face_of(config, job.start_expr), _face_of(config, job.end_expr),
                              job.t)
-            state = self._planned(face, job.start_pose, job.end_pose, job.t)
+            state = self._planned(face, ((job.start_expr, job.start_pose),
+                                         (job.end_expr, job.end_pose)), job.t)
             return self._render_planned(state, what)
         (t_a, img_a), (t_b, img_b) = job.left, job.right
         s = (job.t - t_a) / max(t_b - t_a, 1e-9)
