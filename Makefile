@@ -57,7 +57,7 @@ toon: $(STAMP)
 	$(BIN)/animator rig toon assets/characters/toon --overwrite
 
 astronaut: $(STAMP)
-	$(BIN)/python -m animator.rigbuild.astronaut assets/characters/astronaut --overwrite
+	$(BIN)/python -m animator.authoring.astronaut assets/characters/astronaut --overwrite
 
 model: $(STAMP)
 	$(BIN)/python -m keypoints.baseline assets/models/baseline.onnx

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.motion import MotionParams, MotionSynth, seed_head_motion
-from animator.mouth import mouth_features
+from animator.core.types import Frame
 from animator.rig import Rig
-from animator.select import FrameChoice, FrameSelector, SelectParams
-from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
+from animator.stages.mouth import mouth_features
+from animator.stages.selection import FrameSelector, SelectParams
+from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
@@ -67,18 +68,6 @@ class EngineConfig:
             raise ValueError("a tracked head needs the streaming motion and silence modes")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Everything decided for one video frame."""
-
-    index: int
-    t_s: float
-    angles_deg: np.ndarray  # float[3] pitch, yaw, roll
-    speaking: float  # silence mask in [0, 1]
-    mouth: np.ndarray  # float[2] (open, wide) in mouth widths
-    choice: FrameChoice
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:

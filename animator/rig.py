@@ -16,20 +16,20 @@ blink (``blink_expression``).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from animator.fsutil import write_text_atomic
-from animator.imagesize import ImageHeaderError, image_size
+from animator.core.errors import AnimatorError
+from animator.core.outputs import write_text_atomic
+from animator.core.types import AXES
 
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
 ENDPOINTS_DIR = "endpoints"
 SEQUENCES_DIR = "sequences"
-#: Angle axes in the order used by every float[3] angle vector of the project (degrees).
-AXES: tuple[str, ...] = ("pitch", "yaw", "roll")
 #: The expression every speech path starts from.
 REST_EXPRESSION = "neutral"
 #: Optional config key: the format of every image of the rig ("png" when absent).
@@ -64,8 +64,24 @@ DEFAULT_MOUTH_SHAPES: dict[str, dict[str, float]] = {
 }
 
 
-class RigError(Exception):
+class RigError(AnimatorError):
     """A rig folder that breaks the contract; the message names the file and the problem."""
+
+
+#: Pose, expression and base-path names: they become file and folder names, so they are
+#: plain words (no separators, no dots, no NUL); a double underscore separates the parts of
+#: ``<expr>__<pose>`` and is not allowed inside a name.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Tween frame file names listed in a manifest.
+FRAME_FILE_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(name: object, what: str, source: str) -> str:
+    """``name`` if it is a valid rig name, else RigError naming ``source`` and the rule."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or "__" in name:
+        raise RigError(f"{source}: {what} {name!r} is not a valid name (1-64 of A-Z a-z 0-9 _ -, "
+                       f"no double underscore)")
+    return name
 
 
 # --- naming (the one place that spells the file layout) ---------------------------------
@@ -155,13 +171,16 @@ class RigConfig:
         poses = raw.get("poses")
         if not isinstance(poses, list) or not poses:
             raise RigError(f"{source}: No 'poses' array found in expressions.json")
-        if not all(isinstance(p, str) and p for p in poses) or len(set(poses)) != len(poses):
-            raise RigError(f"{source}: 'poses' must be a list of distinct non-empty strings")
+        for pose in poses:
+            check_name(pose, "pose", source)
+        if len(set(poses)) != len(poses):
+            raise RigError(f"{source}: 'poses' must be a list of distinct names")
         exprs_raw = raw.get("expressions")
         if not isinstance(exprs_raw, dict) or not exprs_raw:
             raise RigError(f"{source}: no 'expressions' object found")
         expressions = {}
         for eid, spec in exprs_raw.items():
+            check_name(eid, "expression", source)
             if not isinstance(spec, dict):
                 raise RigError(f"{source}: expression '{eid}' must be an object")
             missing = [k for k in ("mouth", "eyes", "brows") if not isinstance(spec.get(k), str)]
@@ -181,10 +200,14 @@ class RigConfig:
             raise RigError(f"{source}: no '{REST_EXPRESSION}' expression (the rest face)")
 
         base_paths = []
-        for i, bp in enumerate(raw.get("base_paths", [])):
+        paths_raw = raw.get("base_paths", [])
+        if not isinstance(paths_raw, list):
+            raise RigError(f"{source}: 'base_paths' must be a list")
+        for i, bp in enumerate(paths_raw):
             if not isinstance(bp, dict) or not all(isinstance(bp.get(k), str)
                                                    for k in ("id", "start", "end")):
                 raise RigError(f"{source}: base_paths[{i}] needs string id, start and end")
+            check_name(bp["id"], "base path", source)
             for end in (bp["start"], bp["end"]):
                 if end not in expressions:
                     raise RigError(f"{source}: base path '{bp['id']}' names unknown "
@@ -288,19 +311,44 @@ class Rig:
     def image_path(self, relpath: str) -> Path:
         return self.root / relpath
 
+    def image_relpaths(self) -> list[str]:
+        """Every image the rig uses, relative to its folder, each once."""
+        rels = [self.endpoint(e, p) for e in self.config.expressions for p in self.config.poses]
+        rels += [rel for seq in self.sequences.values() for _, rel in seq.frames]
+        rels += [rel for files in self.layers.values() for rel in files]
+        return list(dict.fromkeys(rels))
+
+    def files(self) -> list[Path]:
+        """Every file the rig is made of (config, images, manifests): a command's inputs."""
+        manifests = [self.root / SEQUENCES_DIR / sequence_dirname(bp, pose) / MANIFEST_NAME
+                     for bp, pose in self.sequences]
+        return [self.root / CONFIG_NAME, *map(self.image_path, self.image_relpaths()),
+                *manifests]
+
+
+#: Bytes read to find an image's size: a PNG's and a WebP's are in the first 30; a JPEG's frame
+#: header comes after its metadata segments (EXIF, ICC), rarely beyond the first 64 kB.
+_HEADER_BYTES = {".png": 24, ".webp": 30, ".jpg": 65536}
+
 
 def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
     """(width, height) from the header of a rig image in the format of ``ext``; raises
-    RigError for a missing, unreadable or wrong-format file."""
-    fmt = next((k for k, v in IMAGE_FORMATS.items() if v == ext), "png")
+    RigError for a missing or wrong-format file, or one too large to decode (see
+    :data:`animator.rig_images.MAX_IMAGE_PIXELS`)."""
+    from animator.rig_images import ImageFileError, jpeg_size, png_header_size, webp_size
+
     try:
-        return image_size(path, fmt)
+        with open(path, "rb") as fh:
+            head = fh.read(_HEADER_BYTES.get(ext, 24))
     except FileNotFoundError:
         raise RigError(f"{path}: missing") from None
-    except ImageHeaderError as exc:
-        raise RigError(f"{path}: {exc}") from None
     except OSError as exc:
         raise RigError(f"{path}: unreadable ({exc.strerror})") from None
+    parse = {".webp": webp_size, ".jpg": jpeg_size}.get(ext, png_header_size)
+    try:
+        return parse(head)
+    except ImageFileError as exc:
+        raise RigError(f"{path}: {exc}") from None
 
 
 def load_rig(root: str | Path) -> Rig:
@@ -313,11 +361,19 @@ def load_rig(root: str | Path) -> Rig:
     size = None
     size_src = None
 
+    inside = root.resolve()
     ext = config.image_ext
 
     def check(rel: str) -> None:
         nonlocal size, size_src
-        wh = rig_image_size(root / rel, Path(rel).suffix or ext)
+        path = root / rel
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            raise RigError(f"{path}: symlink loop") from None
+        if not real.is_relative_to(inside):
+            raise RigError(f"{path}: leads outside the rig folder {root}")
+        wh = rig_image_size(path, Path(rel).suffix or ext)
         if size is None:
             size, size_src = wh, rel
         elif wh != size:
@@ -379,7 +435,7 @@ def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, s
             name = str(fr["file"])
         except (KeyError, TypeError, ValueError):
             raise RigError(f"{path}: frames[{i}] needs numeric t and a file name") from None
-        if not 0.0 <= t <= 1.0 or "/" in name or "\\" in name:
+        if not 0.0 <= t <= 1.0 or not FRAME_FILE_PATTERN.fullmatch(name):
             raise RigError(f"{path}: frames[{i}] has t outside [0, 1] or a bad file name")
         out.append((t, f"{rel_folder}/{name}"))
     return out

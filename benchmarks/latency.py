@@ -24,11 +24,11 @@ import numpy as np
 import soundfile as sf
 
 from animator.engine import AudioAnimator, EngineConfig, rig_extent_deg
-from animator.motion import MotionParams, MotionSynth
-from animator.mouth import mouth_features
 from animator.rig import load_rig
-from animator.select import FrameSelector
-from animator.silence import SilenceDetector
+from animator.stages.motion import MotionParams, MotionSynth
+from animator.stages.mouth import mouth_features
+from animator.stages.selection import FrameSelector
+from animator.stages.speaking import SilenceDetector
 from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir, default_rig_dir
 from keypoints.audio import load_audio

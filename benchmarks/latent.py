@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.latent import geometry
-from animator.latent.calibrate import calibrate_yaw
-from animator.latent.directions import DirectionFitter, LatentDirections, apply_yaw
-from animator.latent.spaces import LandmarkSpace, OnnxSpace
+from animator.authoring.latent import geometry
+from animator.authoring.latent.calibrate import calibrate_yaw
+from animator.authoring.latent.directions import DirectionFitter, LatentDirections, apply_yaw
+from animator.authoring.latent.spaces import LandmarkSpace, OnnxSpace
 
 LIGHTS = ("left", "centre", "right")
 EDGES_30 = np.arange(-30.0, 30.1, 5.0)

@@ -39,15 +39,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animator.compose import FrameCompositor
 from animator.engine import AudioAnimator, Engine, EngineConfig
-from animator.live.audio_in import BLOCK_SAMPLES, FileAudio
-from animator.live.camera import TrackedCamera
 from animator.live.clock import FrameClock
 from animator.live.loop import STALE_S, LiveLoop
-from animator.live.web import WebSink
 from animator.rig import load_rig
-from animator.silence import SilenceParams
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.web import WebSink
+from animator.sources.audio_input import BLOCK_SAMPLES, FileAudio
+from animator.sources.camera import TrackedCamera
+from animator.stages.speaking import SilenceParams
 from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir, default_rig_dir
 from keypoints.audio import load_audio

@@ -11,7 +11,9 @@ error per axis, mouth opening per expression and their order, and the build time
 clock, with the load average before and after: the machine is shared). Animals must be
 refused with one "no human face" line and leave nothing behind. DIR/<name>.png is a contact
 sheet per portrait: every endpoint (rows expressions, columns poses, errors noted), mouth
-close-ups of every expression, and the neutral-to-ah and neutral pose tweens.
+close-ups of every expression, and the neutral-to-ah and neutral pose tweens. For the
+astronaut it also renders the demo speech (the real engine, mp4 read back) with and without
+its head layer and counts the pixels outside the head matte that change while the pose stays.
 """
 
 from __future__ import annotations
@@ -27,17 +29,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animator.compose import compose_layered, read_matte, residual_matrix
-from animator.rig import CONFIG_NAME, RigConfig, load_rig
-from animator.rigbuild.check import check_rig, contact_sheet
-from animator.rigbuild.stages import (
+from animator.authoring.check import check_rig, contact_sheet
+from animator.authoring.stages import (
     DEFAULT_CONFIG_PATH,
     Runner,
     _config_text,
     build_rig,
     rest_pose,
 )
-from animator.rigbuild.warp import WarpBackend, WarpError
+from animator.authoring.warp import WarpBackend, WarpError
+from animator.rig import CONFIG_NAME, RigConfig, load_rig
+from animator.sinks.compose import compose_layered, read_matte, residual_matrix
 from benchmarks.machine import machine_info
 from keypoints.face import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, FaceTracker
 
@@ -61,7 +63,7 @@ def portraits() -> list[tuple[str, Path]]:
 def astronaut_source(out: Path) -> Path:
     """The astronaut's head-and-shoulders portrait as a PNG in ``out`` (built from scikit-
     image's bundled photo, as ``make astronaut`` does)."""
-    from animator.rigbuild.astronaut import astronaut_portrait
+    from animator.authoring.astronaut import astronaut_portrait
 
     path = out / "astronaut_portrait.png"
     rgba = astronaut_portrait(512)
@@ -192,6 +194,48 @@ def run_one(name: str, portrait: Path, out: Path, *, workers: int, size: int, de
     return rec
 
 
+def stillness(rigdir: Path, audio: Path, tmp: Path) -> dict:
+    """Render ``audio`` with the rig (the real engine, H.264 mp4 read back) with and without
+    its head layer; per pair of consecutive frames at the same pose, the share of pixels
+    outside the pose's head matte (grown by 8 px) that changed by more than 12 grey levels."""
+    import shutil
+
+    import av
+
+    from animator.render import render
+
+    def frames_of(rig: Path, out: Path) -> tuple[list[np.ndarray], list[str]]:
+        res = render(audio, out, rig_dir=rig, width_px=load_rig(rig).image_size[0],
+                     progress=False)
+        with av.open(str(out)) as container:
+            pics = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        return pics, [f.choice.pose for f in res.frames]
+
+    rig = load_rig(rigdir)
+    outside = {}
+    for pose, (matte_rel, _) in rig.layers.items():
+        matte = read_matte(rig.image_path(matte_rel), rig.image_size) > 0
+        grown = cv2.dilate(matte.astype(np.uint8), np.ones((17, 17), np.uint8))
+        outside[pose] = grown == 0
+    flat = tmp / "no_layer"
+    shutil.copytree(rigdir, flat, ignore=shutil.ignore_patterns("layers"))
+    out = {}
+    for name, folder in (("head_layer", rigdir), ("whole_image", flat)):
+        pics, poses = frames_of(folder, tmp / f"{name}.mp4")
+        shares, switches = [], 0
+        for i in range(1, min(len(pics), len(poses))):
+            if poses[i] != poses[i - 1]:
+                switches += 1
+                continue
+            diff = np.abs(pics[i].astype(int) - pics[i - 1].astype(int)).max(axis=2)
+            shares.append(float((diff[outside[poses[i]]] > 12).mean()))
+        out[name] = {"frames": len(pics), "pose_switches": switches,
+                     "changed_outside_matte_mean": round(float(np.mean(shares)), 5),
+                     "changed_outside_matte_max": round(float(np.max(shares)), 5),
+                     "pairs_with_any_change": round(float(np.mean(np.array(shares) > 0)), 3)}
+    return out
+
+
 def verdict(rec: dict) -> bool:
     """Does one portrait's record meet the targets (animals: refused, nothing written)?"""
     if rec["portrait"] in ANIMALS:
@@ -239,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(rec)
         if not args.json:
             print(json.dumps(rec), file=sys.stderr, flush=True)
+    astro = out / "astronaut"
+    if any(r["portrait"] == "astronaut" and r.get("rig_ready") for r in results):
+        demo = ROOT / "assets" / "audio" / "demo_speech.ogg"
+        head = stillness(astro, demo, out)
+        next(r for r in results if r["portrait"] == "astronaut")["stillness"] = head
+        if not args.json:
+            print(json.dumps({"stillness": head}), file=sys.stderr, flush=True)
     summary = {"portraits": len(results), "meet_targets": sum(r["meets_targets"]
                                                                for r in results),
                "targets": TARGETS, "machine": machine_info(), "results": results,

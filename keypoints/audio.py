@@ -7,33 +7,45 @@ pulls numba and scipy.signal (1-2 s, about 20 s on a fresh environment) for no g
 
 from __future__ import annotations
 
+import errno
+import stat
+import struct
 from pathlib import Path
 
 import numpy as np
 
+from animator.core.errors import AnimatorError, one_line, warn_input
+
 #: Sample rate of the feature pipeline (Hz).
 SAMPLE_RATE = 16000
+
+#: Lowest sample rate taken as audio (Hz): a header claiming less (a corrupt or hostile file)
+#: would stretch a few bytes into minutes of video.
+MIN_SAMPLE_RATE = 4000
+#: A file whose header promises this much more audio than it holds (seconds) is reported.
+TRUNCATION_TOLERANCE_S = 0.25
 
 #: Extensions decoded with soundfile; anything else goes through PyAV.
 _SOUNDFILE_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga"})
 
 
-class AudioError(Exception):
+class AudioError(AnimatorError):
     """An audio file that cannot be used; the message is one line, "PATH: problem"."""
 
-
-def _one_line(text: object) -> str:
-    """Collapse an exception text to a single line."""
-    return " ".join(str(text).split())
 
 
 def _check_file(path: Path) -> None:
     """Raise AudioError unless ``path`` is a non-empty regular file."""
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{path}: file not found") from None
+    except OSError as exc:
+        reason = "symlink loop" if exc.errno == errno.ELOOP else f"cannot read ({exc.strerror})"
+        raise AudioError(f"{path}: {reason}") from None
+    if not stat.S_ISREG(st.st_mode):
         raise AudioError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioError(f"{path}: empty file")
 
 
@@ -44,8 +56,38 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise AudioError(f"{path}: unsupported or corrupt audio ({_one_line(err)})") from err
+        raise AudioError(f"{path}: unsupported or corrupt audio ({one_line(err)})") from err
+    declared = _wav_declared_frames(path)
+    if declared is not None:
+        _check_length(path, data.shape[0] / sample_rate, declared / sample_rate)
     return np.ascontiguousarray(data.T), int(sample_rate)
+
+
+def _wav_declared_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE file's data chunk header promises, or None (not a plain PCM WAV, or
+    a streamed file whose writer left the size open)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, block_align = 12, None
+    while pos + 8 <= len(head):
+        kind, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if kind == b"fmt " and pos + 20 <= len(head):
+            block_align = struct.unpack("<H", head[pos + 20:pos + 22])[0]
+        if kind == b"data":
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block_align
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _check_length(path: Path, decoded_s: float, declared_s: float | None) -> None:
+    """Warn (one line) when a file holds less audio than its header declares."""
+    if declared_s and decoded_s + TRUNCATION_TOLERANCE_S < declared_s:
+        warn_input(f"{path}: the audio ends at {decoded_s:.2f} s but the file says "
+                   f"{declared_s:.2f} s (truncated?); using what is there")
 
 
 def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
@@ -55,7 +97,7 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise AudioError(f"{path}: unsupported or corrupt audio ({_one_line(err)})") from err
+        raise AudioError(f"{path}: unsupported or corrupt audio ({one_line(err)})") from err
     with container:
         if not container.streams.audio:
             raise AudioError(f"{path}: no audio stream")
@@ -71,8 +113,9 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
             for converted in resampler.resample(None):
                 blocks.append(converted.to_ndarray())
         except (av.FFmpegError, ValueError) as err:
-            raise AudioError(f"{path}: corrupt audio data ({_one_line(err)})") from err
+            raise AudioError(f"{path}: corrupt audio data ({one_line(err)})") from err
         sample_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        declared_s = container.duration / 1e6 if container.duration else None
     if not blocks:
         raise AudioError(f"{path}: no audio samples")
     if sample_rate <= 0:
@@ -80,6 +123,7 @@ def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
     channel_counts = {b.shape[0] for b in blocks}
     if len(channel_counts) != 1:
         raise AudioError(f"{path}: channel count changes within the stream")
+    _check_length(path, sum(b.shape[1] for b in blocks) / sample_rate, declared_s)
     return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), sample_rate
 
 
@@ -98,6 +142,9 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
         samples, sample_rate = _decode_pyav(path)
     if samples.shape[1] == 0 or samples.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples")
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise AudioError(f"{path}: sample rate {sample_rate} Hz is not audio (at least "
+                         f"{MIN_SAMPLE_RATE} Hz)")
     if not np.all(np.isfinite(samples)):
         raise AudioError(f"{path}: corrupt audio data (non-finite samples)")
     # Float files may exceed full scale; the contract is [-1, 1].

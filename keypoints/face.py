@@ -183,7 +183,7 @@ class FaceObservation:
                         tuple(n for n, _ in LIP_KEYPOINTS))
 
     def mouth_open(self) -> float:
-        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.mouth)."""
+        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.stages.mouth)."""
         frame = self.lip_frame(0.0)
         return max(0.0, float(frame.point("upper_lip")[1] - frame.point("lower_lip")[1]))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from animator.core.errors import AnimatorError, one_line
 from keypoints.assets import default_model_path
 from keypoints.features import FeatureConfig
 from keypoints.lips import missing_names
@@ -29,7 +30,7 @@ INPUT_NAME = "log_mel"
 CONTEXT_KEYS = ("context_past", "context_future")
 
 
-class ModelContractError(Exception):
+class ModelContractError(AnimatorError):
     """A model file that breaks the contract; the message is one line, "PATH: problem"."""
 
 
@@ -37,9 +38,6 @@ class ModelContractError(Exception):
 #: resolved at import time; ``MappingNet.load()`` without a path re-reads the environment.
 DEFAULT_MODEL_PATH = default_model_path()
 
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _parse_context(metadata: dict[str, str], key: str) -> int:
@@ -185,7 +183,7 @@ class MappingNet:
             )
         except Exception as err:  # onnxruntime raises several pybind exception types
             raise ModelContractError(
-                f"{path}: not a loadable ONNX model ({_one_line(err)[:300]})"
+                f"{path}: not a loadable ONNX model ({one_line(err)[:300]})"
             ) from err
         metadata = dict(session.get_modelmeta().custom_metadata_map)
         try:
@@ -209,7 +207,7 @@ class MappingNet:
             (out,) = self._session.run([self._output_name], {INPUT_NAME: silence})
         except Exception as err:
             raise ModelContractError(
-                f"{self.path}: probe run on {n_frames} frames failed ({_one_line(err)[:300]})"
+                f"{self.path}: probe run on {n_frames} frames failed ({one_line(err)[:300]})"
             ) from err
         expected = (1, 1, len(self.keypoint_names), 3)
         if out.shape != expected or out.dtype != np.float32:

@@ -8,15 +8,15 @@ from pathlib import Path
 import cv2
 import pytest
 
-from animator.rig import RigConfig, RigError
-from animator.rigbuild.astronaut import build_photo_rig, load_config
-from animator.rigbuild.check import (
+from animator.authoring.astronaut import build_photo_rig, load_config
+from animator.authoring.check import (
     check_rig,
     format_summary,
     summarise,
     tween_summary,
     write_report,
 )
+from animator.rig import RigConfig, RigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.webp"

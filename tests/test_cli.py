@@ -14,6 +14,7 @@ import soundfile as sf
 
 from animator.rig import endpoint_relpath
 from keypoints.assets import assets_dir
+from tests import hostile
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 
@@ -98,9 +99,10 @@ def test_default_rig_and_mp3_input(tmp_path):
 
 
 def _bad_png_rig(seed_rig: Path) -> Path:
-    # A valid PNG header with garbage after it: passes the loader, fails at decode time.
+    # Sound chunks (lengths and CRCs) around image data that is not zlib: passes the loader
+    # and the structure check, fails in the decoder.
     p = seed_rig / endpoint_relpath("neutral", "center")  # the rest face: always shown
-    p.write_bytes(p.read_bytes()[:33] + b"garbage" * 10)
+    p.write_bytes(hostile.png(24, 32, idat=b"garbage" * 10))
     return seed_rig
 
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from animator import cli_latent
-from animator.latent.directions import LatentDirections, LatentError
+from animator.authoring.latent.directions import LatentDirections, LatentError
+from animator.cli import latent
 from benchmarks.latent import cosine, leak_data, orthogonal_onnx_pair
 
 
@@ -18,7 +18,7 @@ def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="animator")
     sub = parser.add_subparsers(dest="command", required=True)
     rig = sub.add_parser("rig")
-    cli_latent.register(rig.add_subparsers(dest="rig_command", required=True))
+    latent.register(rig.add_subparsers(dest="rig_command", required=True))
     args = parser.parse_args(["rig", "latent", *argv])
     return args.run(args)
 
@@ -106,7 +106,7 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
 
     import cv2
 
-    from animator.latent.spaces import LandmarkSpace
+    from animator.authoring.latent.spaces import LandmarkSpace
     from keypoints.assets import assets_dir
     from keypoints.face import FaceTracker, load_reference, rotation_matrix
 
@@ -152,7 +152,7 @@ def test_latent_backend_needs_directions(tmp_path):
     import subprocess
     import sys
 
-    from animator.rigbuild.toon import CONFIG_PATH
+    from animator.authoring.toon import CONFIG_PATH
 
     shutil.copy(CONFIG_PATH, tmp_path / "expressions.json")
     res = subprocess.run([sys.executable, "-m", "animator", "rig", "tilts", "--backend",

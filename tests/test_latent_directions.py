@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animator.latent.directions import (
+from animator.authoring.latent.directions import (
     DirectionFitter,
     LatentDirections,
     LatentError,

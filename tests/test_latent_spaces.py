@@ -8,9 +8,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from animator.latent import geometry
-from animator.latent.directions import DirectionFitter, LatentError
-from animator.latent.spaces import LandmarkSpace, OnnxSpace, PcaSpace, image_to_item, item_to_image
+from animator.authoring.latent import geometry
+from animator.authoring.latent.directions import DirectionFitter, LatentError
+from animator.authoring.latent.spaces import (
+    LandmarkSpace,
+    OnnxSpace,
+    PcaSpace,
+    image_to_item,
+    item_to_image,
+)
 from benchmarks.latent import EDGES_30, cosine, leak_data, onnx_proof, orthogonal_onnx_pair
 
 

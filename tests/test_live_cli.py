@@ -10,16 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from animator import cli
-from animator.compose import FrameCompositor
-from animator.engine import Frame
-from animator.live import LiveError
-from animator.live.loop import LiveFrame
+from animator.cli import main as cli
+from animator.core.errors import LiveError
+from animator.core.types import Frame, FrameChoice, LiveFrame
 from animator.live.session import LiveOptions, run_live
-from animator.live.vcam import VirtualCamSink
-from animator.live.window import WindowSink
 from animator.rig import load_rig
-from animator.select import FrameChoice
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.vcam import VirtualCamSink
+from animator.sinks.window import WindowSink
 from keypoints.assets import assets_dir, default_rig_dir
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
@@ -121,7 +119,8 @@ def test_virtual_cam_sends_composed_frames_and_explains_a_missing_device():
             VirtualCamSink(comp, 30)
 
 
-def test_ctrl_c_ends_live_cleanly_and_releases_the_port():
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_and_sigterm_end_live_cleanly_and_release_the_port(signum):
     import signal
     import urllib.request
 
@@ -136,7 +135,7 @@ def test_ctrl_c_ends_live_cleanly_and_releases_the_port():
             if line.startswith("live: running"):
                 break
         assert url and b"<canvas" in urllib.request.urlopen(url, timeout=10).read()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signum))
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

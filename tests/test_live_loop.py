@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from animator.engine import Engine, EngineConfig
-from animator.live.camera import Observation
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
 from animator.rig import load_rig
+from animator.sources.camera import Observation
 from keypoints.assets import assets_dir, default_rig_dir
 from keypoints.audio import load_audio
 from keypoints.lips import REQUIRED_NAMES, LipFrame

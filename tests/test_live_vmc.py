@@ -10,10 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from animator.engine import Frame
-from animator.live.loop import LiveFrame
-from animator.live.vmc import VmcSink, parse_host_port, vowel_weights
-from animator.select import FrameChoice
+from animator.core.types import Frame, FrameChoice, LiveFrame
+from animator.sinks.vmc import VmcSink, parse_host_port, vowel_weights
 
 
 def _string(data: bytes, pos: int) -> tuple[str, int]:

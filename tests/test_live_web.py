@@ -15,12 +15,10 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from animator.compose import FrameCompositor
-from animator.engine import Frame
-from animator.live.loop import LiveFrame
-from animator.live.web import WebSink, rig_images
+from animator.core.types import Frame, FrameChoice, LiveFrame
 from animator.rig import load_rig
-from animator.select import FrameChoice
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.web import WebSink, rig_images
 from keypoints.assets import default_rig_dir
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,7 +70,8 @@ def test_serves_page_manifest_and_only_rig_images(web, rig):
 
 def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
     url = f"ws://127.0.0.1:{web.port}/ws"
-    with connect(url) as ws:
+    origin = f"http://127.0.0.1:{web.port}"
+    with connect(url, origin=origin) as ws:
         wait_for(lambda: web.n_clients == 1, 5, "the client to register")
         web.send(live_frame(1, "endpoints/neutral__center.png", (1.5, -2.0, 3.25)))
         msg = json.loads(ws.recv(timeout=5))
@@ -86,8 +85,111 @@ def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
             got.append(json.loads(ws.recv(timeout=5))["i"])
         assert len(got) < 50  # dropped, not queued
     # A page that connects late first gets the newest choice.
-    with connect(url) as ws:
+    with connect(url, origin=origin) as ws:
         assert json.loads(ws.recv(timeout=5))["i"] == 199
+
+
+def _http_status(url: str, headers: dict[str, str]) -> int:
+    try:
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers)).status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None,
+                                    "http://127.0.0.1:1", "http://localhost.evil.example"])
+def test_websocket_refuses_other_origins(web, origin):
+    """Cross-site WebSocket hijacking: any page the user has open could read the live mouth
+    and head pose if the socket accepted its origin."""
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as err:
+        connect(f"ws://127.0.0.1:{web.port}/ws", origin=origin, open_timeout=5)
+    assert err.value.response.status_code == 403
+    assert web.n_clients == 0
+
+
+def test_websocket_accepts_its_own_page_by_either_name(web):
+    for i, name in enumerate(("127.0.0.1", "localhost")):
+        with connect(f"ws://{name}:{web.port}/ws", origin=f"http://{name}:{web.port}") as ws:
+            web.send(live_frame(10 + i, "endpoints/neutral__center.png"))
+            # (a page connecting late first gets the previous newest choice)
+            wait_for(lambda ws=ws, i=i: json.loads(ws.recv(timeout=5))["i"] == 10 + i, 10,
+                     f"frame {10 + i} over {name}")
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1:1", ""])
+def test_http_refuses_other_hosts(web, host):
+    """DNS rebinding: a name the attacker controls that resolves to 127.0.0.1 reaches the
+    port, but its Host header names the attacker's site."""
+    assert _http_status(web.url + "rig.json", {"Host": host}) == 403
+    assert _http_status(web.url + "rig.json", {"Host": f"localhost:{web.port}"}) == 200
+
+
+def test_allow_origin_admits_an_embedding_site(rig):
+    with WebSink(rig, 0, allow_origins=("https://studio.example/",)) as sink:
+        with connect(f"ws://127.0.0.1:{sink.port}/ws", origin="https://studio.example"):
+            wait_for(lambda: sink.n_clients == 1, 5, "the embedding page's socket")
+        from websockets.exceptions import InvalidStatus
+
+        with pytest.raises(InvalidStatus):
+            connect(f"ws://127.0.0.1:{sink.port}/ws", origin="https://other.example")
+
+
+SILENT_CLIENT = """
+import base64, logging, os, socket, sys, threading, time
+import numpy as np
+from animator.core.types import Frame
+from animator.core.types import LiveFrame
+from animator.sinks.web import WebSink
+from animator.rig import load_rig
+from animator.core.types import FrameChoice
+from keypoints.assets import default_rig_dir
+
+choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
+frame = LiveFrame(Frame(0, 0.0, np.zeros(3), 0.0, np.array([0.0, 1.0]), choice), 0.0, 0,
+                  None, 0.0)
+reported = threading.Event()
+
+
+class Seen(logging.Handler):
+    def emit(self, record):
+        reported.set()
+
+
+with WebSink(load_rig(default_rig_dir()), 0, ping_interval_s=0.3) as sink:
+    logging.getLogger("animator.sinks.web").addHandler(Seen())
+    sock = socket.create_connection(("127.0.0.1", sink.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(("GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\nOrigin: http://127.0.0.1:%d"
+                  "\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+                  "Sec-WebSocket-Key: %s\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n"
+                  % (sink.port, sink.port, key)).encode())
+    while sink.n_clients == 0:
+        time.sleep(0.01)
+    sent = 0
+    while sink.n_clients and sent < 20000:  # frames until the server gives up on it
+        sink.send(frame)
+        sent += 1
+        time.sleep(0.002)
+    print("dropped" if sink.n_clients == 0 else "still connected", flush=True)
+    reported.wait(30)  # the keepalive thread reports it once its close timeout has passed
+"""
+
+
+def test_a_client_that_never_reads_is_dropped_with_one_line():
+    """A page that stops reading: dropped after the ping timeout, reported in one line on
+    stderr (the library's default would print a traceback). In a process of its own, so
+    that stderr is the real one."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", SILENT_CLIENT], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "dropped", res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert lines and all(ln.startswith("animator: web page: ") for ln in lines), res.stderr
 
 
 class Chromium:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from animator.engine import Engine, EngineConfig
-from animator.live.camera import TrackedCamera
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
 from animator.rig import load_rig
+from animator.sources.camera import TrackedCamera
 from benchmarks.live import make_face_video
 from keypoints.assets import default_rig_dir
 

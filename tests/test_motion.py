@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from animator.motion import AxisRange, MotionParams, MotionSynth, ease, seed_head_motion
+from animator.stages.motion import AxisRange, MotionParams, MotionSynth, ease, seed_head_motion
 
 
 class _FixedRng:

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animator.compose import FrameCompositor, compose_layered, residual_matrix
-from animator.imagesize import ImageHeaderError, image_size
-from animator.live.web import WebSink, rig_manifest
-from animator.rig import RigError, layer_relpaths, load_rig
-from animator.rigbuild.imagefile import encode_image, write_image
-from animator.select import FrameChoice
+from animator.authoring.imagefile import encode_image, write_image
+from animator.core.types import FrameChoice
+from animator.rig import RigError, layer_relpaths, load_rig, rig_image_size
+from animator.sinks.compose import FrameCompositor, compose_layered, residual_matrix
+from animator.sinks.web import WebSink, rig_manifest
 
 SIZE = (48, 40)  # width, height
 POSES = ["center", "nod_up_small"]
@@ -63,8 +62,7 @@ def test_formats_round_trip_and_headers_give_the_size(tmp_path, ext, alpha):
     img = noise(1, alpha)
     path = tmp_path / f"x{ext}"
     write_image(path, img)
-    assert image_size(path) == SIZE
-    assert image_size(path, {".png": "png", ".webp": "webp", ".jpg": "jpg"}[ext]) == SIZE
+    assert rig_image_size(path, ext) == SIZE
     back = np.asarray(Image.open(path).convert("RGBA"))
     if ext == ".png":
         assert np.array_equal(back, img)
@@ -77,13 +75,13 @@ def test_lossless_webp_header_and_wrong_formats(tmp_path):
     buf = io.BytesIO()
     Image.fromarray(noise(2)[..., :3]).save(buf, "WEBP", lossless=True)
     (tmp_path / "l.webp").write_bytes(buf.getvalue())
-    assert image_size(tmp_path / "l.webp") == SIZE
+    assert rig_image_size(tmp_path / "l.webp", ".webp") == SIZE
     write_image(tmp_path / "p.png", noise(3))
-    with pytest.raises(ImageHeaderError, match="not a WebP image"):
-        image_size(tmp_path / "p.png", "webp")
+    with pytest.raises(RigError, match="p.png: not a WebP image"):
+        rig_image_size(tmp_path / "p.png", ".webp")
     (tmp_path / "junk.webp").write_bytes(b"RIFF\0\0\0\0WEBPVP8 junk")
-    with pytest.raises(ImageHeaderError):
-        image_size(tmp_path / "junk.webp")
+    with pytest.raises(RigError, match="junk.webp"):
+        rig_image_size(tmp_path / "junk.webp", ".webp")
     with pytest.raises(ValueError, match="transparency"):
         encode_image(noise(4, alpha=True), ".jpg")
 

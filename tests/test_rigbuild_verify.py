@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animator.authoring.imagefile import read_image
+from animator.authoring.stages import Runner, build_rig
+from animator.authoring.warp import WarpBackend
 from animator.rig import load_rig
-from animator.rigbuild.imagefile import read_image
-from animator.rigbuild.stages import Runner, build_rig
-from animator.rigbuild.warp import WarpBackend
 from keypoints.face import FaceTracker
 from tests.conftest import ROOT, portrait_path
 

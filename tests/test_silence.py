@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 
 
 def _seed_case() -> np.ndarray:

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animator.fsutil import OutputError
+from animator.authoring import face_params, toon
+from animator.core.outputs import OutputError
 from animator.rig import DEFAULT_MOUTH_SHAPES, MouthShape, load_rig
-from animator.rigbuild import face_params, toon
 
 SIZE_PX = 128
 SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "characters" / "toon"
@@ -195,7 +195,7 @@ def test_shipped_rig_loads_and_matches_the_code():
 
 
 def test_module_main_refuses_an_existing_rig_with_one_line(capsys):
-    """`python -m animator.rigbuild.toon DIR` on a built rig: exit 2, one line, no traceback."""
+    """`python -m animator.authoring.toon DIR` on a built rig: exit 2, one line, no traceback."""
     from keypoints.assets import default_rig_dir
 
     assert toon.main([str(default_rig_dir())]) == 2

@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from animator.authoring.backend import TweenJob
+from animator.authoring.warp import WarpBackend, WarpError, warp_image
 from animator.rig import RigConfig, load_rig
-from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.warp import WarpBackend, WarpError, warp_image
 from keypoints.face import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 RIG = ROOT / "assets" / "characters" / "astronaut"
-CONFIG = RigConfig.load(ROOT / "animator" / "rigbuild" / "default_expressions.json")
+CONFIG = RigConfig.load(ROOT / "animator" / "authoring" / "default_expressions.json")
 
 
 def read_rgba(path: Path, size_px: int = 320) -> np.ndarray:

@@ -7,22 +7,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animator.rig import RigConfig
-from animator.rigbuild import warp_face
-from animator.rigbuild.face_params import face_from_names
-from animator.rigbuild.portrait import head_crop_box
-from animator.rigbuild.warp import WarpBackend, WarpError
-from animator.rigbuild.warp_face import edit_points, rest_gap_px
-from animator.rigbuild.warp_guard import (
+from animator.authoring import warp_face
+from animator.authoring.face_params import face_from_names
+from animator.authoring.portrait import head_crop_box
+from animator.authoring.warp import WarpBackend, WarpError
+from animator.authoring.warp_face import edit_points, rest_gap_px
+from animator.authoring.warp_guard import (
     MAX_SHIFT_FACE_HEIGHTS,
     WarpGuardError,
     check_warp,
     measure_warp,
 )
+from animator.rig import RigConfig
 from keypoints.face import LOWER_LIP_INNER, UPPER_LIP_INNER, FaceTracker
 from tests.conftest import ROOT, portrait_path
 
-CONFIG = RigConfig.load(ROOT / "animator" / "rigbuild" / "default_expressions.json")
+CONFIG = RigConfig.load(ROOT / "animator" / "authoring" / "default_expressions.json")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_touching_lips_portrait_renders_an_open_mouth(s8):
 
 def test_a_forced_bad_displacement_fails_with_its_reason(s8, monkeypatch):
     src = np.random.default_rng(0).uniform(0, 100, (50, 2))
-    from animator.rigbuild.warp_mesh import triangulate
+    from animator.authoring.warp_mesh import triangulate
 
     tris = triangulate(src)
     ok = measure_warp(src, src, src + 1.0, tris, 20, 100.0, 5000.0)
@@ -92,7 +92,7 @@ def test_a_forced_bad_displacement_fails_with_its_reason(s8, monkeypatch):
         pts[:478, 1] += 1000.0 * (pts[:478, 1] - layout.points[:478, 1]) + 3.0
         return pts
 
-    monkeypatch.setattr("animator.rigbuild.warp.edit_points", exploded)
+    monkeypatch.setattr("animator.authoring.warp.edit_points", exploded)
     with pytest.raises(WarpGuardError, match=f"at most {MAX_SHIFT_FACE_HEIGHTS}"):
         s8.expression(s8.portrait, CONFIG.expressions["speaking_ah"], "center", CONFIG)
 

@@ -15,44 +15,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from animator.engine import Engine, Frame
+from animator.core import shutdown
+from animator.core.errors import warn_input
+from animator.core.mailbox import SinkWorker
+from animator.core.types import Frame, LiveFrame, Sink
+from animator.engine import Engine
 from animator.live.clock import FrameClock
-from animator.live.mailbox import SinkWorker
 from animator.live.realtime import realtime_settings
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.stream import AudioLipStream, rest_points
 
 #: Inputs older than this (seconds) count as lost.
 STALE_S = 0.25
-
-
-@dataclass(frozen=True)
-class LiveFrame:
-    """One tick's decision, as handed to the sinks."""
-
-    frame: Frame
-    due_s: float  # clock time the tick was due, seconds
-    #: centre sample of the audio lips shown, counted from the first sample the audio
-    #: source delivered (at the model's rate); None without fresh audio
-    audio_sample: int | None
-    #: number of the camera frame the lips/head come from, None without a fresh face
-    camera_frame: int | None
-    decided_s: float  # clock time the frame was decided, seconds
-
-
-class Sink(Protocol):
-    """What the loop needs of a sink. ``send`` runs in the sink's own thread; an optional
-    ``poll()`` runs in the loop's thread each tick and returns False to end the loop (a
-    window that the user closed)."""
-
-    name: str
-
-    def send(self, frame: LiveFrame) -> None: ...
 
 
 class AudioInput(Protocol):
@@ -62,7 +40,7 @@ class AudioInput(Protocol):
 
 
 class FaceInput(Protocol):
-    def latest(self) -> Any: ...  # animator.live.camera.Observation | None
+    def latest(self) -> Any: ...  # animator.sources.camera.Observation | None
 
 
 class LiveLoop:
@@ -96,6 +74,7 @@ class LiveLoop:
         self._head_s = -np.inf
         self._head_camera: int | None = None
         self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}")) for s in sinks]
+        self._warned_nonfinite = False
         self.n_ticks = 0
         self.n_stale = 0  # ticks shown with rest lips because the lip source was silent
         self.last_step_s = 0.0  # compute time of the last step (wall clock), seconds
@@ -110,6 +89,10 @@ class LiveLoop:
             return
         # one frame per tick shows the newest lips only: the model runs for those alone
         newest = self.lip_stream.push_newest(self.audio.read())
+        if self.lip_stream.n_nonfinite and not self._warned_nonfinite:
+            self._warned_nonfinite = True  # once: the summary has the count
+            warn_input(f"{self.lip_stream.model.path}: the model gave non-finite keypoints "
+                       f"(NaN/inf); the avatar holds the last good lips")
         if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
             hop = self.lip_stream.model.feature_config.hop_length
@@ -189,6 +172,7 @@ class LiveLoop:
         self.drop_backlog()
         with realtime_settings():
             while stop is None or not stop.is_set():
+                shutdown.check()  # SIGTERM ends the run like Ctrl-C
                 tick = clock.wait()
                 if duration_s is not None and tick.due_s - clock.start_s >= duration_s:
                     return

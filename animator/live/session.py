@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from animator.compose import FrameCompositor
-from animator.engine import Engine, EngineConfig, Frame
-from animator.live import LiveError
+from animator.core.errors import LiveError
+from animator.core.types import Frame
+from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
+from animator.sinks.compose import FrameCompositor
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class LiveOptions:
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
+    allow_origins: tuple[str, ...] = ()  # origins besides the page's own (--allow-origin)
     virtual_cam: bool = False
     vmc: tuple[str, int] | None = None
     width_px: int = 512
@@ -46,6 +48,7 @@ class LiveSummary:
     late: int = 0
     skipped: int = 0
     stale: int = 0
+    nonfinite: int = 0  # keypoint frames the model gave as NaN/inf (the last good ones shown)
     interrupted: bool = False
     sinks: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -79,30 +82,31 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model)
         if opts.camera is not None:
-            from animator.live.camera import TrackedCamera, parse_camera
+            from animator.sources.camera import TrackedCamera, parse_camera
 
             face = stack.enter_context(TrackedCamera(parse_camera(opts.camera),
                                                      loop=opts.loop_files))
         sinks = []
         if opts.window:
-            from animator.live.window import WindowSink
+            from animator.sinks.window import WindowSink
 
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
             sinks.append(stack.enter_context(WindowSink(compositor)))
         if opts.web_port is not None:
-            from animator.live.web import WebSink
+            from animator.sinks.web import WebSink
 
-            web = stack.enter_context(WebSink(rig, opts.web_port))
+            web = stack.enter_context(WebSink(rig, opts.web_port,
+                                              allow_origins=opts.allow_origins))
             sinks.append(web)
             info["web"] = web.url
         if opts.virtual_cam:
-            from animator.live.vcam import VirtualCamSink
+            from animator.sinks.vcam import VirtualCamSink
 
             # a compositor of its own: each sink composes in its own thread
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
             sinks.append(stack.enter_context(VirtualCamSink(compositor, opts.fps)))
         if opts.vmc is not None:
-            from animator.live.vmc import VmcSink
+            from animator.sinks.vmc import VmcSink
 
             sinks.append(stack.enter_context(VmcSink(*opts.vmc)))
             info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
@@ -119,12 +123,13 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             summary.ticks, summary.late, summary.skipped = loop.n_ticks, clock.n_late, \
                 clock.n_skipped
             summary.stale, summary.sinks = loop.n_stale, loop.sink_stats()
+            summary.nonfinite = lip_stream.n_nonfinite if lip_stream is not None else 0
     return summary
 
 
 def _open_audio(spec: str, sample_rate: int, loop: bool):
     """'mic' / 'mic:DEVICE' -> Microphone; anything else -> FileAudio (played in real time)."""
-    from animator.live.audio_in import FileAudio, Microphone
+    from animator.sources.audio_input import FileAudio, Microphone
 
     if spec == "mic" or spec.startswith("mic:"):
         device = spec[4:] or None

@@ -1,0 +1,130 @@
+"""``animator live`` and ``animator devices``: argument parsing only (see animator/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from animator.cli.render import _color, _fps, _width
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 65536:
+        raise argparse.ArgumentTypeError("port must be between 0 and 65535")
+    return value
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    from animator.sinks.vmc import parse_host_port
+
+    try:
+        return parse_host_port(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("seconds must be > 0")
+    return value
+
+
+def _origin(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") \
+            or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like "
+                                         f"https://studio.example or http://host:8080")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "live", help="animate the character live from a microphone or a webcam",
+        description="Live mode: speech (microphone or a file played in real time) and/or a "
+                    "face (webcam or a video file) in; the character out, one frame per tick "
+                    "of a fixed schedule, to a window, a web page (OBS browser source), a "
+                    "virtual camera and/or a VMC receiver. Ctrl-C ends it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--audio", metavar="mic|FILE", default=None,
+                   help="'mic' (default input), 'mic:DEVICE' (see 'animator devices') or an "
+                        "audio file played in real time; lips come from it through MappingNet")
+    r.add_argument("--camera", metavar="INDEX|FILE", default=None,
+                   help="webcam index or a video file played in real time; gives the head "
+                        "pose, and the lips when there is no --audio")
+    r.add_argument("--rig", metavar="DIR", default=None,
+                   help="rig folder; default: the built-in toon character")
+    r.add_argument("--model", metavar="MODEL.onnx", default=None,
+                   help="MappingNet model; default: the shipped one")
+    r.add_argument("--fps", type=_fps, default=30.0, help="frames per second")
+    r.add_argument("--seed", type=int, default=0, help="random seed of the head motion")
+    r.add_argument("--head", choices=("synth", "tracked", "mix"), default=None,
+                   help="head motion: synthesised, your tracked head (mirrored), or both "
+                        "added; default: tracked with --camera, synth otherwise")
+    r.add_argument("--no-mirror", dest="mirror", action="store_false",
+                   help="turn the avatar's head the way you turn yours, not as a mirror image")
+    r.add_argument("--window", action="store_true", help="show the avatar in a window")
+    r.add_argument("--web", type=_port, metavar="PORT", default=None,
+                   help="serve the avatar page on http://127.0.0.1:PORT/ (0: a free port)")
+    r.add_argument("--allow-origin", type=_origin, action="append", default=[], metavar="URL",
+                   help="with --web: also let pages from this origin (e.g. "
+                        "https://studio.example) read the avatar's WebSocket; by default only "
+                        "the page the server itself serves may (repeatable)")
+    r.add_argument("--virtual-cam", action="store_true",
+                   help="send the avatar to a virtual camera (pyvirtualcam, v4l2loopback)")
+    r.add_argument("--vmc", type=_host_port, metavar="HOST:PORT", default=None,
+                   help="send head rotation and A/I/U/E/O blendshapes as VMC/OSC over UDP "
+                        "(VSeeFace listens on 39539)")
+    r.add_argument("--width", type=_width, default=512,
+                   help="width of window and virtual camera images in pixels")
+    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+                   help="colour behind the character in the window and virtual camera")
+    r.add_argument("--loop", action="store_true", help="play audio/video files in a loop")
+    r.add_argument("--seconds", type=_seconds, default=None,
+                   help="stop after this many seconds (default: run until Ctrl-C)")
+    r.set_defaults(run=run)
+
+    d = sub.add_parser("devices", help="list audio input devices (for --audio mic:DEVICE)",
+                       description="List the audio input devices that 'animator live --audio "
+                                   "mic:DEVICE' accepts (index or name).")
+    d.set_defaults(run=run_devices)
+
+
+def run(args: argparse.Namespace) -> int:
+    from animator.live.session import LiveOptions, run_live
+
+    opts = LiveOptions(audio=args.audio, camera=args.camera, rig_dir=args.rig,
+                       model_path=args.model, fps=args.fps, seed=args.seed, head=args.head,
+                       window=args.window, web_port=args.web, virtual_cam=args.virtual_cam,
+                       allow_origins=tuple(args.allow_origin),
+                       vmc=args.vmc, width_px=args.width, background_rgb=args.background,
+                       loop_files=args.loop, seconds=args.seconds, mirror=args.mirror)
+
+    def ready(info: dict[str, str]) -> None:
+        for what, where in info.items():
+            print(f"{what}: {where}", file=sys.stderr, flush=True)
+        print("live: running, Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    s = run_live(opts, on_ready=ready)
+    nonfinite = f", {s.nonfinite} with non-finite keypoints" if s.nonfinite else ""
+    print(f"live: {s.ticks} frames, {s.late} late, {s.skipped} skipped, {s.stale} without "
+          f"fresh input{nonfinite}; sinks: {s.sinks}", file=sys.stderr)
+    return 0
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    from animator.sources.audio_input import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print("no audio input devices found", file=sys.stderr)
+        return 0
+    for d in devices:
+        mark = "*" if d["default"] else " "
+        print(f"{mark} {d['index']:3d}  {d['name']}  ({d['channels']} ch, "
+              f"{d['default_samplerate']:g} Hz)")
+    return 0

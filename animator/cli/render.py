@@ -1,0 +1,77 @@
+"""``animator render``: argument parsing only (see animator/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _fps(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 240:
+        raise argparse.ArgumentTypeError("fps must be between 1 and 240")
+    return value
+
+
+def _width(text: str) -> int:
+    value = int(text)
+    if not 16 <= value <= 4096:
+        raise argparse.ArgumentTypeError("width must be between 16 and 4096 pixels")
+    return value
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    from animator.sinks.compose import parse_color
+
+    try:
+        return parse_color(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "render", help="render an audio file to an mp4 with the character",
+        description="Render AUDIO (wav/flac/ogg/mp3, any rate and channel count) to an H.264 "
+                    "+ AAC mp4 that carries the original audio and lasts exactly as long.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("audio", metavar="AUDIO", help="speech audio file")
+    r.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="video to write")
+    r.add_argument("--rig", metavar="DIR", default=None,
+                   help="rig folder (expressions.json, endpoints/, sequences/); "
+                        "default: the built-in toon character")
+    r.add_argument("--fps", type=_fps, default=25.0, help="video frame rate")
+    r.add_argument("--seed", type=int, default=0,
+                   help="random seed of the head motion (same seed, same video)")
+    r.add_argument("--motion", choices=("natural", "seed"), default="natural",
+                   help="head motion: 'natural' (phased, re-drawn, smoothed jitter, idle "
+                        "breathing) or 'seed' (the original eased sinusoids, for comparison)")
+    r.add_argument("--silence", choices=("stream", "seed"), default="stream",
+                   help="silence mask: 'stream' (causal, lip speed in mouth widths/s) or 'seed' "
+                        "(the original whole-clip min-max algorithm)")
+    r.add_argument("--timeline", metavar="OUT.json", default=None,
+                   help="also write the per-frame timeline JSON")
+    r.add_argument("--plot", metavar="OUT.png", default=None,
+                   help="also write a plot of angles, chosen pose, silence mask and mouth")
+    r.add_argument("--width", type=_width, default=512, help="video width in pixels")
+    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+                   help="colour behind transparent rig images")
+    r.add_argument("--model", metavar="MODEL.onnx", default=None,
+                   help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    r.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from animator.engine import EngineConfig
+    from animator.render import render
+
+    result = render(
+        args.audio, args.output, rig_dir=args.rig, model_path=args.model,
+        config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
+                            silence=args.silence),
+        width_px=args.width, background_rgb=args.background,
+        timeline_path=args.timeline, plot_path=args.plot)
+    if not args.quiet:
+        print(f"{result.out_path}: {result.n_frames} frames, {result.duration_s:.2f} s of audio, "
+              f"rendered in {result.elapsed_s:.1f} s ({result.realtime_factor:.1f}x real time)")
+    return 0
