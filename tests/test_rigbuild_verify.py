@@ -189,3 +189,14 @@ def test_cli_refuses_an_animal_in_one_line_and_writes_nothing(tmp_path):
     assert res.stderr.count("\n") == 1 and "s31.jpg: no human face" in res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
     assert not (tmp_path / "dog").exists()
+
+
+def test_cli_unreadable_portrait_is_bad_input(tmp_path):
+    junk = tmp_path / "portrait.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    res = subprocess.run([sys.executable, "-m", "animator", "rig", "build", str(junk),
+                          str(tmp_path / "rig")], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "portrait.jpg: cannot read image" in res.stderr
+    assert not (tmp_path / "rig").exists()

@@ -55,7 +55,7 @@ from animator.core.errors import AnimatorError
 from animator.rig import REST_EXPRESSION, Expression, MouthShape, RigConfig
 from keypoints.face import INNER_LIP_LOWER, INNER_LIP_UPPER, FaceObservation, FaceTracker
 
-__all__ = ["WarpBackend", "WarpError", "WarpGuardError", "warp_image"]
+__all__ = ["NoHumanFace", "WarpBackend", "WarpError", "WarpGuardError", "warp_image"]
 
 #: Angle (degrees) rendered on both sides to calibrate yaw and pitch.
 CALIBRATION_DEG = 10.0
@@ -79,7 +79,12 @@ _UNIT = np.ones((2, 2))
 
 
 class WarpError(AnimatorError):
-    """A portrait the warp backend cannot use (no human face found); names the problem."""
+    """A portrait the warp backend cannot use (unreadable, no face); names the problem."""
+
+
+class NoHumanFace(WarpError):
+    """A portrait that shows no human face (none at all, or an animal's): a build refuses
+    it before writing anything."""
 
 
 @dataclass
@@ -208,11 +213,13 @@ class WarpBackend:
             with self._lock:
                 image = prepare_portrait(rgba, self.size_px, self.crop, self._tracker_now())
             state = self._add_source(image, human_check=False)
-        except (PortraitError, ImageFileError) as exc:
+        except ImageFileError as exc:
             msg = str(exc)
             raise WarpError(msg if msg.startswith(name) else f"{name}: {msg}") from None
+        except PortraitError as exc:
+            raise NoHumanFace(f"{name}: {exc}") from None
         except WarpError as exc:
-            raise WarpError(f"{name}: {exc}") from None
+            raise NoHumanFace(f"{name}: {exc}") from None
         render = self._calibrate_poses(state.source, config, rest_pose)
         self._prepared = _Prepared(state.source, config, render, rest_pose)
         self._matte = None

@@ -292,7 +292,7 @@ def run_build(args: argparse.Namespace) -> int:
         image_ext_for,
         plan_build,
     )
-    from animator.authoring.warp import WarpError
+    from animator.authoring.warp import NoHumanFace
 
     config = Path(args.config) if args.config else default_config_path(args.backend)
     if args.dry_run:
@@ -304,7 +304,7 @@ def run_build(args: argparse.Namespace) -> int:
         tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
                           max_depth=args.max_depth, overwrite=args.overwrite,
                           verify=args.verify)
-    except WarpError as exc:  # the portrait cannot be built (no human face): nothing written
+    except NoHumanFace as exc:  # a portrait the build refuses: a failed build, not bad input
         print(f"animator: failed: {exc}", file=sys.stderr)
         return 1
     return _finish(runner, tally)
