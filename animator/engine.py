@@ -9,6 +9,12 @@ either of them the loop holds its frames until :meth:`Engine.finish`.
 Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
 handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a tracked head that
 goes missing fades into the synthesised idle motion and back when it returns.
+
+Lips from a face (``mouth_rest``): mouth features are read against the resting mouth
+learned from that face (animator.stages.mouth_rest), so any face at rest shows the rig's rest
+mouth. Eyes: measured eye ratios handed to :meth:`Engine.push` go through a blink detector
+(animator.stages.eyes) whose :class:`~animator.core.types.EyeState` reaches the selector (the rig's
+eyes-closed frames) and the frame (per-eye closure for the sinks).
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.core.types import Frame
+from animator.core.types import EyeState, Frame
 from animator.rig import Rig
+from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
 from animator.stages.mouth import mouth_features
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
-from keypoints.stream import AudioLipStream
+from keypoints.stream import AudioLipStream, rest_points
 
 MOTION_MODES = ("natural", "seed")
 SILENCE_MODES = ("stream", "seed")
@@ -54,6 +62,13 @@ class EngineConfig:
     #: time constant (seconds) of the fade between a measured head and the synthesised one
     #: when measurements start or stop arriving.
     head_fade_s: float = 0.25
+    #: learn the resting mouth from the lips (a face: each rests differently); None: the
+    #: lips' own units are the rest (closed, width 1), as for MappingNet.
+    mouth_rest: MouthRestParams | None = None
+    blink_params: BlinkParams = field(default_factory=BlinkParams)
+    #: the first this many seconds are the face at rest: they set the resting mouth (with
+    #: ``mouth_rest``) and the open-eye level.
+    calibrate_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -68,6 +83,8 @@ class EngineConfig:
             raise ValueError("a tracked head needs the streaming motion and silence modes")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
+        if not self.calibrate_s >= 0:
+            raise ValueError("calibrate_s must be >= 0")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:
@@ -115,6 +132,10 @@ class Engine:
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
         self._head_in: np.ndarray | None = None
+        self._eyes_in: np.ndarray | None = None
+        self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
+        self._rest = (None if config.mouth_rest is None
+                      else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
         self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
         self._next_index = 0
         self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
@@ -136,13 +157,36 @@ class Engine:
                       .astype(np.float64), mouth_features(frame))
         return self._good
 
-    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None) -> list[Frame]:
+    @property
+    def mouth_rest(self) -> np.ndarray | None:
+        """float64[2] resting (open, wide) learned so far in the lips' units, or None."""
+        return None if self._rest is None else self._rest.rest
+
+    def rest_lips(self, names: tuple[str, ...]) -> np.ndarray:
+        """float32[K, 3] lip keypoints of the resting mouth in the lips' units (the learned
+        rest with ``mouth_rest``): what to feed while the lip source is silent or lost."""
+        points = rest_points(names)
+        if self._rest is not None:
+            rest_open, rest_wide = self._rest.rest
+            for name, axis, value in (("left_corner", 0, rest_wide / 2),
+                                      ("right_corner", 0, -rest_wide / 2),
+                                      ("upper_lip", 1, rest_open / 2),
+                                      ("lower_lip", 1, -rest_open / 2)):
+                if name in names:
+                    points[names.index(name), axis] = value
+        return points
+
+    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None,
+             eyes: np.ndarray | None = None) -> list[Frame]:
         """Feed lip frames in time order; returns the video frames now decided.
 
         head_deg: float[3] measured head angles (degrees) for the frames decided by this call,
         or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
+        eyes: float[2] measured eye aspect ratios (the character's left, right) for those
+        frames, or None (eyes shown open).
         """
         self._head_in = head_deg
+        self._eyes_in = eyes
         ready: list[tuple[int, np.ndarray, np.ndarray]] = []
         for lf in lips:
             cur = (lf.t_s, *self._sample(lf))
@@ -195,10 +239,19 @@ class Engine:
             angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
         return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
 
+    def _eye_state(self) -> EyeState:
+        """This frame's eyes: measured ratios through the blink detector; without a
+        measurement, open (the place for anything else that makes an EyeState, such as
+        idle blinks: the selector and the sinks only see the EyeState)."""
+        return self._blink.step(self._eyes_in)
+
     def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
-        choice = self._selector.step(angles, mouth)
+        if self._rest is not None:
+            mouth = self._rest.step(mouth)
+        eyes = self._eye_state()
+        choice = self._selector.step(angles, mouth, eyes.closed)
         return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
-                     mouth, choice)
+                     mouth, choice, eyes)
 
 
 class AudioAnimator:

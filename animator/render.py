@@ -18,13 +18,13 @@ from animator.core import shutdown
 from animator.core.outputs import Output, atomic_outputs, check_outputs
 from animator.core.types import Frame
 from animator.engine import AudioAnimator, EngineConfig
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.exports import timeline_dict, write_plot, write_timeline
 from animator.sinks.mp4 import Mp4Writer
-from keypoints.assets import default_rig_dir
+from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
-from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet, ModelContractError
+from keypoints.mappingnet import MappingNet, ModelContractError
 from keypoints.stream import AudioLipStream
 
 #: Audio is fed to the engine in chunks of this length, as a live source would feed it.
@@ -62,7 +62,7 @@ def render(audio_path: str | Path, out_path: str | Path, *, rig_dir: str | Path 
     started = time.perf_counter()
     config = config or EngineConfig()
     rig_dir = Path(rig_dir) if rig_dir is not None else default_rig_dir()
-    model_path = Path(model_path or DEFAULT_MODEL_PATH)
+    model_path = Path(model_path or default_model_path())
     outputs = [Output(out_path, "video", VIDEO_SUFFIXES)]
     if timeline_path is not None:
         outputs.append(Output(timeline_path, "timeline", (".json",)))

@@ -25,7 +25,10 @@ import numpy as np
 from animator.core.errors import AnimatorError
 from animator.core.outputs import write_text_atomic
 from animator.core.types import AXES
+from keypoints.assets import assets_dir
 
+#: The built-in character used when no rig is given (assets/characters/<name>).
+DEFAULT_CHARACTER = "toon"
 CONFIG_NAME = "expressions.json"
 MANIFEST_NAME = "manifest.json"
 ENDPOINTS_DIR = "endpoints"
@@ -274,14 +277,13 @@ class RigConfig:
         return self.mouth_shapes[self.expressions[expr].mouth]
 
     def blink_expression(self) -> str | None:
-        """The rig's blink: the first expression with closed eyes (``BLINK_EYES``) and the
-        rest face's mouth and brows, or None. Every pose has an endpoint of it."""
+        """The rig's blink (eyes-closed expression): one with closed eyes (``BLINK_EYES``) and
+        the rest face's mouth and brows, the seed's ``blink_closed`` first, or None. Every
+        pose has an endpoint of it."""
         rest = self.expressions[REST_EXPRESSION]
-        for eid, expr in self.expressions.items():
-            if (expr.eyes == BLINK_EYES and expr.mouth == rest.mouth
-                    and expr.brows == rest.brows):
-                return eid
-        return None
+        found = [eid for eid, e in self.expressions.items()
+                 if e.eyes == BLINK_EYES and (e.mouth, e.brows) == (rest.mouth, rest.brows)]
+        return BLINK_EYES if BLINK_EYES in found else (found[0] if found else None)
 
 
 # --- the loaded rig ---------------------------------------------------------------------
@@ -349,6 +351,11 @@ def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
         return parse(head)
     except ImageFileError as exc:
         raise RigError(f"{path}: {exc}") from None
+
+
+def default_rig_dir() -> Path:
+    """The built-in character's rig folder."""
+    return assets_dir() / "characters" / DEFAULT_CHARACTER
 
 
 def load_rig(root: str | Path) -> Rig:

@@ -24,13 +24,13 @@ import numpy as np
 import soundfile as sf
 
 from animator.engine import AudioAnimator, EngineConfig, rig_extent_deg
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.stages.motion import MotionParams, MotionSynth
 from animator.stages.mouth import mouth_features
 from animator.stages.selection import FrameSelector
 from animator.stages.speaking import SilenceDetector
 from benchmarks.machine import machine_info
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.features import StreamingLogMel
 from keypoints.mappingnet import MappingNet

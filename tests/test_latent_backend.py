@@ -7,9 +7,9 @@ import pytest
 
 from animator.authoring.latent.directions import DirectionFitter, LatentError
 from animator.authoring.latent.spaces import PcaSpace, item_to_image
+from animator.authoring.latent.synthetic import EDGES_30, leak_data
 from animator.authoring.latent_backend import LatentBackend
 from animator.rig import RigConfig
-from benchmarks.latent import EDGES_30, leak_data
 
 SHAPE = (12, 12, 3)
 CONFIG = RigConfig.from_dict({

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from animator.authoring.latent.directions import LatentDirections, LatentError
+from animator.authoring.latent.synthetic import cosine, leak_data, orthogonal_onnx_pair
 from animator.cli import latent
-from benchmarks.latent import cosine, leak_data, orthogonal_onnx_pair
 
 
 def run(argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from animator.authoring.latent.directions import (
     weighted_line_fit,
     yaw_step,
 )
-from benchmarks.latent import (
+from animator.authoring.latent.synthetic import (
     EDGES_30,
     curvature_proof,
     direction_scores,

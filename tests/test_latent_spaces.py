@@ -17,7 +17,13 @@ from animator.authoring.latent.spaces import (
     image_to_item,
     item_to_image,
 )
-from benchmarks.latent import EDGES_30, cosine, leak_data, onnx_proof, orthogonal_onnx_pair
+from animator.authoring.latent.synthetic import (
+    EDGES_30,
+    cosine,
+    leak_data,
+    onnx_proof,
+    orthogonal_onnx_pair,
+)
 
 
 def test_directions_through_onnx_equal_the_direct_ones(tmp_path):

@@ -13,9 +13,9 @@ import pytest
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.rig import load_rig
+from animator.rig import default_rig_dir, load_rig
 from animator.sources.camera import Observation
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.mappingnet import MappingNet
@@ -124,14 +124,18 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
 
 
 class FakeFace:
-    """The FaceObservation interface: a head pose and lips (mouth open by ``open``)."""
+    """The FaceObservation interface: a head pose, lips (mouth open by ``open``) and eyes."""
 
-    def __init__(self, head_deg, open_=0.3) -> None:
+    def __init__(self, head_deg, open_=0.3, eyes=(0.3, 0.3)) -> None:
         self.head = np.array(head_deg, dtype=float)
         self.open = open_
+        self.eyes = np.array(eyes, dtype=float)
 
     def head_pose_deg(self):
         return self.head
+
+    def eye_openness(self):
+        return self.eyes
 
     def lip_frame(self, t_s):
         pts = np.zeros((4, 3), np.float32)

@@ -17,16 +17,7 @@ from animator.core.errors import LiveError
 from animator.live.clock import FrameClock
 from animator.sources.audio_input import FileAudio, Microphone, import_sounddevice
 from animator.sources.camera import Camera, TrackedCamera, parse_camera
-
-
-def wait_for(cond, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"gave up waiting for {what}")
+from tests.waiting import wait_for
 
 
 @pytest.fixture

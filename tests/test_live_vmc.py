@@ -10,7 +10,7 @@ import struct
 import numpy as np
 import pytest
 
-from animator.core.types import Frame, FrameChoice, LiveFrame
+from animator.core.types import EyeState, Frame, FrameChoice, LiveFrame
 from animator.sinks.vmc import VmcSink, parse_host_port, vowel_weights
 
 
@@ -51,9 +51,10 @@ def parse_osc(data: bytes) -> list[tuple[str, str, list]]:
     return [(address, tags, args)]
 
 
-def frame(angles, mouth, t=1.5) -> LiveFrame:
+def frame(angles, mouth, t=1.5, eyes=(0.0, 0.0)) -> LiveFrame:
     choice = FrameChoice("center", "neutral", "endpoints/neutral__center.png", 0.0, np.zeros(3))
-    f = Frame(45, t, np.array(angles, float), 1.0, np.array(mouth, float), choice)
+    state = EyeState(np.array(eyes, float), min(eyes) > 0.5)
+    f = Frame(45, t, np.array(angles, float), 1.0, np.array(mouth, float), choice, state)
     return LiveFrame(f, t, None, None, t)
 
 
@@ -75,7 +76,7 @@ def test_receiver_gets_head_bone_and_vowel_blendshapes(receiver):
         msgs2 = parse_osc(receiver.recv(65536))
     addresses = [m[0] for m in msgs]
     assert addresses == ["/VMC/Ext/OK", "/VMC/Ext/T", "/VMC/Ext/Bone/Pos"] + \
-        ["/VMC/Ext/Blend/Val"] * 5 + ["/VMC/Ext/Blend/Apply"]
+        ["/VMC/Ext/Blend/Val"] * 8 + ["/VMC/Ext/Blend/Apply"]
     by = {(m[0], m[2][0] if m[2] and isinstance(m[2][0], str) else None): m for m in msgs}
     assert by[("/VMC/Ext/OK", None)][1:] == (",i", [1])
     assert by[("/VMC/Ext/T", None)][1] == ",f" and by[("/VMC/Ext/T", None)][2][0] == 1.5
@@ -87,7 +88,8 @@ def test_receiver_gets_head_bone_and_vowel_blendshapes(receiver):
     assert np.allclose(q, [math.sin(math.radians(-5)), 0, 0, math.cos(math.radians(5))],
                        atol=1e-6)
     blends = {m[2][0]: m[2][1] for m in msgs if m[0] == "/VMC/Ext/Blend/Val"}
-    assert list(blends) == ["A", "I", "U", "E", "O"]
+    assert list(blends) == ["A", "I", "U", "E", "O", "Blink", "Blink_L", "Blink_R"]
+    assert blends["Blink"] == blends["Blink_L"] == blends["Blink_R"] == 0.0  # eyes open
     assert all(m[1] == ",sf" for m in msgs if m[0] == "/VMC/Ext/Blend/Val")
     assert blends["A"] > 0.8 and max(v for k, v in blends.items() if k != "A") < 0.15
     assert [m for m in msgs if m[0] == "/VMC/Ext/Blend/Apply"][0][1] == ","
@@ -99,8 +101,24 @@ def test_receiver_gets_head_bone_and_vowel_blendshapes(receiver):
     up = _rotate(q2, np.array([0.0, 1.0, 0.0]))
     assert fwd[0] < -0.3  # faces towards -x, the avatar's left
     assert up[0] > 0.05  # top of the head towards +x, the avatar's right shoulder
-    blends2 = [m[2][1] for m in msgs2 if m[0] == "/VMC/Ext/Blend/Val"]
+    blends2 = [m[2][1] for m in msgs2 if m[0] == "/VMC/Ext/Blend/Val"][:5]
     assert max(blends2) < 0.05  # closed mouth: no vowel
+
+
+def test_blink_blendshapes_carry_each_eyes_closure(receiver):
+    """Both eyes shut: Blink 1; the left one half shut: Blink_L carries it alone; a receiver
+    adding Blink and Blink_X gets each eye's closure."""
+    port = receiver.getsockname()[1]
+    got = []
+    with VmcSink("127.0.0.1", port) as sink:
+        for eyes in ((1.0, 1.0), (0.5, 0.0), (1.0, 0.75)):
+            sink.send(frame((0, 0, 0), (0, 1), eyes=eyes))
+            msgs = parse_osc(receiver.recv(65536))
+            got.append({m[2][0]: m[2][1] for m in msgs if m[0] == "/VMC/Ext/Blend/Val"})
+    assert (got[0]["Blink"], got[0]["Blink_L"], got[0]["Blink_R"]) == (1.0, 0.0, 0.0)
+    assert (got[1]["Blink"], got[1]["Blink_L"], got[1]["Blink_R"]) == (0.0, 0.5, 0.0)
+    assert got[2]["Blink"] == 0.75 and got[2]["Blink"] + got[2]["Blink_L"] == 1.0
+    assert got[2]["Blink_R"] == 0.0
 
 
 def _rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _edges(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("bin edges must be comma-separated degrees, e.g. "
-                                         "-30,-20,-10,0,10,20,30") from None
+from animator.cli import options
 
 
 def register(rig_sub: argparse._SubParsersAction) -> None:
@@ -36,7 +30,7 @@ def register(rig_sub: argparse._SubParsersAction) -> None:
                      help="fit only on samples of this group (the source's), so that the "
                           "group's attribute does not leak into the direction")
     fit.add_argument("--bin-width", type=float, default=5.0, help="yaw bin width in degrees")
-    fit.add_argument("--bin-edges", type=_edges, default=None, metavar="E0,E1,...",
+    fit.add_argument("--bin-edges", type=options.bin_edges, default=None, metavar="E0,E1,...",
                      help="explicit signed bin edges in degrees (0 must be one of them)")
     fit.add_argument("--max-yaw", type=float, default=None, help="ignore samples beyond it")
     fit.add_argument("--min-bins", type=int, default=3, help="fewest bins per side")

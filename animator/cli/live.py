@@ -5,41 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from animator.cli.render import _color, _fps, _width
-
-
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < 65536:
-        raise argparse.ArgumentTypeError("port must be between 0 and 65535")
-    return value
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    from animator.sinks.vmc import parse_host_port
-
-    try:
-        return parse_host_port(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("seconds must be > 0")
-    return value
-
-
-def _origin(text: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") \
-            or parts.query or parts.fragment:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like "
-                                         f"https://studio.example or http://host:8080")
-    return f"{parts.scheme}://{parts.netloc}"
+from animator.cli import options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rig folder; default: the built-in toon character")
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped one")
-    r.add_argument("--fps", type=_fps, default=30.0, help="frames per second")
+    r.add_argument("--fps", type=options.fps, default=30.0, help="frames per second")
     r.add_argument("--seed", type=int, default=0, help="random seed of the head motion")
     r.add_argument("--head", choices=("synth", "tracked", "mix"), default=None,
                    help="head motion: synthesised, your tracked head (mirrored), or both "
@@ -68,24 +34,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--no-mirror", dest="mirror", action="store_false",
                    help="turn the avatar's head the way you turn yours, not as a mirror image")
     r.add_argument("--window", action="store_true", help="show the avatar in a window")
-    r.add_argument("--web", type=_port, metavar="PORT", default=None,
+    r.add_argument("--web", type=options.port, metavar="PORT", default=None,
                    help="serve the avatar page on http://127.0.0.1:PORT/ (0: a free port)")
-    r.add_argument("--allow-origin", type=_origin, action="append", default=[], metavar="URL",
+    r.add_argument("--allow-origin", type=options.origin, action="append", default=[],
+                   metavar="URL",
                    help="with --web: also let pages from this origin (e.g. "
                         "https://studio.example) read the avatar's WebSocket; by default only "
                         "the page the server itself serves may (repeatable)")
     r.add_argument("--virtual-cam", action="store_true",
                    help="send the avatar to a virtual camera (pyvirtualcam, v4l2loopback)")
-    r.add_argument("--vmc", type=_host_port, metavar="HOST:PORT", default=None,
+    r.add_argument("--vmc", type=options.host_port, metavar="HOST:PORT", default=None,
                    help="send head rotation and A/I/U/E/O blendshapes as VMC/OSC over UDP "
                         "(VSeeFace listens on 39539)")
-    r.add_argument("--width", type=_width, default=512,
+    r.add_argument("--width", type=options.width_px, default=512,
                    help="width of window and virtual camera images in pixels")
-    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+    r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind the character in the window and virtual camera")
     r.add_argument("--loop", action="store_true", help="play audio/video files in a loop")
-    r.add_argument("--seconds", type=_seconds, default=None,
+    r.add_argument("--seconds", type=options.positive_seconds, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
+    r.add_argument("--calibrate", type=options.positive_seconds, default=None, metavar="SECONDS",
+                   help="with --camera: rest your face (mouth closed, eyes open, looking at "
+                        "the camera) for the first SECONDS; they set your resting mouth and "
+                        "open eyes at once (default: learned as you go, within seconds)")
     r.set_defaults(run=run)
 
     d = sub.add_parser("devices", help="list audio input devices (for --audio mic:DEVICE)",
@@ -102,12 +73,16 @@ def run(args: argparse.Namespace) -> int:
                        window=args.window, web_port=args.web, virtual_cam=args.virtual_cam,
                        allow_origins=tuple(args.allow_origin),
                        vmc=args.vmc, width_px=args.width, background_rgb=args.background,
-                       loop_files=args.loop, seconds=args.seconds, mirror=args.mirror)
+                       loop_files=args.loop, seconds=args.seconds, mirror=args.mirror,
+                       calibrate_s=args.calibrate or 0.0)
 
     def ready(info: dict[str, str]) -> None:
         for what, where in info.items():
             print(f"{what}: {where}", file=sys.stderr, flush=True)
         print("live: running, Ctrl-C to stop", file=sys.stderr, flush=True)
+        if opts.calibrate_s:
+            print(f"live: calibrating: rest your face (mouth closed, eyes open, looking at the "
+                  f"camera) for {opts.calibrate_s:g} s", file=sys.stderr, flush=True)
 
     s = run_live(opts, on_ready=ready)
     nonfinite = f", {s.nonfinite} with non-finite keypoints" if s.nonfinite else ""

@@ -4,28 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _fps(text: str) -> float:
-    value = float(text)
-    if not 1 <= value <= 240:
-        raise argparse.ArgumentTypeError("fps must be between 1 and 240")
-    return value
-
-
-def _width(text: str) -> int:
-    value = int(text)
-    if not 16 <= value <= 4096:
-        raise argparse.ArgumentTypeError("width must be between 16 and 4096 pixels")
-    return value
-
-
-def _color(text: str) -> tuple[int, int, int]:
-    from animator.sinks.compose import parse_color
-
-    try:
-        return parse_color(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from animator.cli import options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--rig", metavar="DIR", default=None,
                    help="rig folder (expressions.json, endpoints/, sequences/); "
                         "default: the built-in toon character")
-    r.add_argument("--fps", type=_fps, default=25.0, help="video frame rate")
+    r.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
     r.add_argument("--seed", type=int, default=0,
                    help="random seed of the head motion (same seed, same video)")
     r.add_argument("--motion", choices=("natural", "seed"), default="natural",
@@ -52,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the per-frame timeline JSON")
     r.add_argument("--plot", metavar="OUT.png", default=None,
                    help="also write a plot of angles, chosen pose, silence mask and mouth")
-    r.add_argument("--width", type=_width, default=512, help="video width in pixels")
-    r.add_argument("--background", type=_color, default="#ecf0f4", metavar="#RRGGBB",
+    r.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
+    r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")

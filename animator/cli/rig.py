@@ -9,38 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from animator.cli import options
+
 BACKENDS = ("warp", "openai", "toon", "latent")
 SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")  # gpt-image-1's
 QUALITIES = ("low", "medium", "high")
 FMT = argparse.ArgumentDefaultsHelpFormatter
-
-
-def _workers(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError("--max-workers must be between 1 and 64")
-    return value
-
-
-def _depth(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 5:
-        raise argparse.ArgumentTypeError("--max-depth must be between 0 and 5")
-    return value
-
-
-def _image_size(text: str) -> int:
-    value = int(text)
-    if not 64 <= value <= 2048:
-        raise argparse.ArgumentTypeError("--image-size must be between 64 and 2048")
-    return value
-
-
-def _attempts(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 20:
-        raise argparse.ArgumentTypeError("--max-attempts must be between 1 and 20")
-    return value
 
 
 def _common(p: argparse.ArgumentParser, config_default: str | None = "expressions.json",
@@ -54,7 +28,7 @@ def _common(p: argparse.ArgumentParser, config_default: str | None = "expression
                         "(gpt-image-1; needs OPENAI_API_KEY, costs money), 'toon' (the "
                         "built-in procedural character), 'latent' (yaw turns along fitted "
                         "latent directions; expressions and tweens by warp)")
-    p.add_argument("--max-workers", type=_workers, default=4,
+    p.add_argument("--max-workers", type=options.max_workers, default=4,
                    help="images made in parallel (parallel API calls for openai)")
     p.add_argument("--overwrite", action="store_true",
                    help="redo images that exist (by default they are kept: a re-run resumes)")
@@ -74,7 +48,7 @@ def _common(p: argparse.ArgumentParser, config_default: str | None = "expression
     p.add_argument("--pca", default=None, metavar="PCA.npz",
                    help="latent backend: a PCA latent space (default space: FaceMesh "
                         "landmarks)")
-    p.add_argument("--max-attempts", type=_attempts, default=5,
+    p.add_argument("--max-attempts", type=options.max_attempts, default=5,
                    help="tries per image on HTTP 429/5xx, with exponential backoff and "
                         "jitter, honouring Retry-After (openai backend)")
 
@@ -88,8 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "toon", help="draw the built-in procedural cartoon character into a rig folder",
         formatter_class=FMT)
     toon.add_argument("outdir", metavar="OUTDIR", help="rig folder to create or complete")
-    toon.add_argument("--size", type=int, default=512, help="image size in pixels (square)")
-    toon.add_argument("--depth", type=int, default=2,
+    toon.add_argument("--size", type=options.number_in(int, 16, 2048, "--size", " pixels"),
+                      default=512, help="image size in pixels (square)")
+    toon.add_argument("--depth", type=options.max_depth, default=2,
                       help="tween depth: 2^depth - 1 tween frames per path")
     toon.add_argument("--overwrite", action="store_true", help="redraw existing images")
     toon.set_defaults(run=run_toon)
@@ -136,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="folder with the endpoint images")
     seq.add_argument("--sequences-dir", default="frames/sequences",
                      help="folder to write <path_id>__<pose>/NNN.png and manifest.json into")
-    seq.add_argument("--max-depth", type=_depth, default=2,
+    seq.add_argument("--max-depth", type=options.max_depth, default=2,
                      help="midpoint subdivision depth: 2^depth - 1 tweens per sequence")
     seq.set_defaults(run=run_sequences)
 
@@ -150,9 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             config_note="; default: the photo-rig config, or the toon's for --backend toon")
     build.add_argument("portrait", metavar="PORTRAIT", help="neutral, front-facing portrait")
     build.add_argument("outdir", metavar="OUTDIR", help="rig folder to create or complete")
-    build.add_argument("--max-depth", type=_depth, default=2,
+    build.add_argument("--max-depth", type=options.max_depth, default=2,
                        help="midpoint subdivision depth: 2^depth - 1 tweens per sequence")
-    build.add_argument("--image-size", type=_image_size, default=512, metavar="PX",
+    build.add_argument("--image-size", default=512, metavar="PX",
+                       type=options.number_in(int, 64, 2048, "--image-size", " pixels"),
                        help="warp backend: width of the rig images in pixels (the portrait "
                             "is scaled to it)")
     build.add_argument("--crop", choices=("head", "none"), default="head",

@@ -26,6 +26,27 @@ class FrameChoice:
 
 
 @dataclass(frozen=True)
+class EyeState:
+    """What the eyes show in a frame (the input of frame selection, whatever makes it: the
+    blink detector on a tracked face, idle blinks). closure: float64[2] in [0, 1], the
+    character's left eye then right (0 open, 1 shut); closed: True while the eyes count as
+    closed (a blink), with hysteresis."""
+
+    closure: np.ndarray
+    closed: bool
+
+    @property
+    def both(self) -> float:
+        """Closure both eyes share (the smaller one), in [0, 1]."""
+        return float(min(self.closure[0], self.closure[1]))
+
+
+#: Eyes open, nothing measured (shared: its array is read-only).
+EYES_OPEN = EyeState(np.zeros(2), False)
+EYES_OPEN.closure.flags.writeable = False
+
+
+@dataclass(frozen=True)
 class Frame:
     """Everything decided for one video frame."""
 
@@ -33,8 +54,9 @@ class Frame:
     t_s: float
     angles_deg: np.ndarray  # float[3] pitch, yaw, roll
     speaking: float  # silence mask in [0, 1]
-    mouth: np.ndarray  # float[2] (open, wide) in mouth widths
+    mouth: np.ndarray  # float[2] (open, wide) in mouth widths (relative to the learned rest)
     choice: FrameChoice
+    eyes: EyeState = EYES_OPEN
 
 
 @dataclass(frozen=True)

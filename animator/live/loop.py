@@ -27,7 +27,7 @@ from animator.engine import Engine
 from animator.live.clock import FrameClock
 from animator.live.realtime import realtime_settings
 from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.stream import AudioLipStream, rest_points
+from keypoints.stream import AudioLipStream
 
 #: Inputs older than this (seconds) count as lost.
 STALE_S = 0.25
@@ -73,6 +73,9 @@ class LiveLoop:
         self._head: np.ndarray | None = None  # newest measured head, float[3] degrees
         self._head_s = -np.inf
         self._head_camera: int | None = None
+        self._eyes: np.ndarray | None = None  # newest eye ratios float[2] (left, right)
+        #: mirrored, the user's left eye drives the avatar's right one
+        self._eye_order = [1, 0] if mirror else [0, 1]
         self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}")) for s in sinks]
         self._warned_nonfinite = False
         self.n_ticks = 0
@@ -107,6 +110,7 @@ class LiveLoop:
             return
         self._head = np.asarray(obs.face.head_pose_deg(), dtype=np.float64) * self._mirror
         self._head_s, self._head_camera = now_s, obs.frame_number
+        self._eyes = np.asarray(obs.face.eye_openness(), dtype=np.float64)[self._eye_order]
         if self.audio is None:
             lf = obs.face.lip_frame(obs.capture_s)
             self._lips, self._lips_s, self._names = lf.points, now_s, tuple(lf.names)
@@ -129,11 +133,14 @@ class LiveLoop:
         self._pull_audio(now_s)
         self._pull_face(now_s)
         fresh = self._lips is not None and now_s - self._lips_s <= self._stale_s
-        points = self._lips if fresh else rest_points(self._names)
+        points = self._lips if fresh else self.engine.rest_lips(self._names)
         if not fresh:
             self.n_stale += 1
-        head = self._head if now_s - self._head_s <= self._stale_s else None
-        frames = self.engine.push([LipFrame(index / self.fps, points, self._names)], head)
+        face_fresh = now_s - self._head_s <= self._stale_s
+        head = self._head if face_fresh else None
+        eyes = self._eyes if face_fresh else None
+        frames = self.engine.push([LipFrame(index / self.fps, points, self._names)], head,
+                                  eyes)
         frame = frames[-1]  # more than one only after skipped ticks: show the newest
         camera = self._lips_camera if fresh else None
         if camera is None and head is not None:

@@ -15,6 +15,7 @@ from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
 from animator.sinks.compose import FrameCompositor
+from animator.stages.mouth_rest import MouthRestParams
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class LiveOptions:
     loop_files: bool = False  # start audio/video files again at their end
     seconds: float | None = None  # stop after this long (None: until Ctrl-C)
     mirror: bool = True
+    #: the first this many seconds are the user's face at rest (needs a camera)
+    calibrate_s: float = 0.0
 
     @property
     def head_mode(self) -> str:
@@ -61,23 +64,28 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
     on_ready(info) is called once everything is open, with e.g. {"web": URL}.
     """
-    from animator.rig import load_rig
-    from keypoints.assets import default_rig_dir
-    from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet
+    from animator.rig import default_rig_dir, load_rig
+    from keypoints.mappingnet import MappingNet
     from keypoints.stream import AudioLipStream
 
     if opts.audio is None and opts.camera is None:
         raise LiveError("live mode needs an input: --audio mic|FILE and/or --camera INDEX|FILE")
     if opts.head_mode != "synth" and opts.camera is None:
         raise LiveError(f"--head {opts.head_mode} follows your head: it needs --camera")
+    if opts.calibrate_s and opts.camera is None:
+        raise LiveError("--calibrate learns your face at rest: it needs --camera")
     rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
-    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode))
+    # lips from a face: read against that face's own rest (each face rests differently)
+    face_lips = opts.camera is not None and opts.audio is None
+    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
+                                      mouth_rest=MouthRestParams() if face_lips else None,
+                                      calibrate_s=opts.calibrate_s))
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         audio = lip_stream = face = None
         if opts.audio is not None:
-            model = MappingNet.load(opts.model_path or DEFAULT_MODEL_PATH)
+            model = MappingNet.load(opts.model_path)
             rate = model.feature_config.sample_rate
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model)

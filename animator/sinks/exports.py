@@ -24,19 +24,21 @@ def timeline_dict(frames: Sequence[Frame], *, fps: float, duration_s: float, see
         "audio": audio,
         "rig": rig,
         "latency_ms": round(latency_ms, 3),
-        "frames": [
-            {
-                "i": f.index,
-                "t": round(f.t_s, 6),
-                **{axis: round(float(a), 4) for axis, a in zip(AXES, f.angles_deg, strict=True)},
-                "speaking": round(float(f.speaking), 4),
-                "open": round(float(f.mouth[0]), 4),
-                "expression": f.choice.expression,
-                "pose": f.choice.pose,
-                "image": f.choice.image,
-            }
-            for f in frames
-        ],
+        "frames": [frame_record(f) for f in frames],
+    }
+
+
+def frame_record(f: Frame) -> dict:
+    """One frame of the timeline contract (also the body of the live page's messages)."""
+    return {
+        "i": f.index,
+        "t": round(f.t_s, 6),
+        **{axis: round(float(a), 4) for axis, a in zip(AXES, f.angles_deg, strict=True)},
+        "speaking": round(float(f.speaking), 4),
+        "open": round(float(f.mouth[0]), 4),
+        "expression": f.choice.expression,
+        "pose": f.choice.pose,
+        "image": f.choice.image,
     }
 
 

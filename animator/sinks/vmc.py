@@ -1,12 +1,17 @@
-"""VMC (Virtual Motion Capture protocol, OSC over UDP) out: the head bone rotation and the
-A/I/U/E/O mouth blendshapes, for VSeeFace / VTube Studio style receivers.
+"""VMC (Virtual Motion Capture protocol, OSC over UDP) out: the head bone rotation, the
+A/I/U/E/O mouth blendshapes and the blink blendshapes, for VSeeFace / VTube Studio style
+receivers.
 
 Per frame, one bundle:
   /VMC/Ext/OK 1                      (i: model loaded)
   /VMC/Ext/T <time s>                (f)
   /VMC/Ext/Bone/Pos "Head" px py pz qx qy qz qw   (s f f f f f f f; local rotation)
   /VMC/Ext/Blend/Val "A"|"I"|"U"|"E"|"O" <0..1>   (s f)
+  /VMC/Ext/Blend/Val "Blink"|"Blink_L"|"Blink_R" <0..1>   (s f)
   /VMC/Ext/Blend/Apply
+
+Blinks (VRM presets): ``Blink`` closes both eyes and carries the closure they share, the
+per-eye clips only the rest, so a receiver that adds them gets each eye's own closure.
 
 Rotations are in Unity's frame (left-handed, x right, y up, z forward, the avatar facing +z),
 Euler order z, x, y as Unity applies it: x = -pitch (Unity's +x nods down), y = -yaw (Unity's
@@ -22,10 +27,11 @@ import socket
 import numpy as np
 
 from animator.core.errors import LiveError
-from animator.core.types import LiveFrame
+from animator.core.types import EYES_OPEN, EyeState, LiveFrame
 from animator.sinks import osc
 
 VOWELS = ("A", "I", "U", "E", "O")
+BLINKS = ("Blink", "Blink_L", "Blink_R")
 #: Mouth (open, wide) in mouth widths of each vowel shape, and of the closed mouth at rest.
 VOWEL_SHAPES = np.array([[0.55, 0.95], [0.15, 1.2], [0.15, 0.72], [0.3, 1.12], [0.4, 0.75]])
 REST_SHAPE = np.array([0.0, 1.0])
@@ -41,6 +47,12 @@ def vowel_weights(mouth: np.ndarray) -> np.ndarray:
     logits = -d2 / (2 * VOWEL_SIGMA**2)
     w = np.exp(logits - logits.max())
     return (w / w.sum())[:5]
+
+
+def blink_weights(eyes: EyeState) -> tuple[float, float, float]:
+    """(Blink, Blink_L, Blink_R) in [0, 1]: the shared closure, then what each eye adds."""
+    both = eyes.both
+    return both, float(eyes.closure[0]) - both, float(eyes.closure[1]) - both
 
 
 def head_quaternion(angles_deg: np.ndarray) -> tuple[float, float, float, float]:
@@ -62,13 +74,16 @@ def _qmul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, flo
             aw * bw - ax * bx - ay * by - az * bz)
 
 
-def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float) -> bytes:
+def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
+               eyes: EyeState = EYES_OPEN) -> bytes:
     """The OSC bundle for one frame (see the module docstring)."""
     q = head_quaternion(angles_deg)
     msgs = [osc.message("/VMC/Ext/OK", 1), osc.message("/VMC/Ext/T", float(t_s)),
             osc.message("/VMC/Ext/Bone/Pos", "Head", 0.0, 0.0, 0.0, *map(float, q))]
     msgs += [osc.message("/VMC/Ext/Blend/Val", v, float(w))
              for v, w in zip(VOWELS, vowel_weights(mouth), strict=True)]
+    msgs += [osc.message("/VMC/Ext/Blend/Val", name, w)
+             for name, w in zip(BLINKS, blink_weights(eyes), strict=True)]
     msgs.append(osc.message("/VMC/Ext/Blend/Apply"))
     return osc.bundle(msgs)
 
@@ -98,7 +113,7 @@ class VmcSink:
     def send(self, live: LiveFrame) -> None:
         f = live.frame
         try:
-            self._sock.sendto(vmc_bundle(f.angles_deg, f.mouth, f.t_s), self._addr)
+            self._sock.sendto(vmc_bundle(f.angles_deg, f.mouth, f.t_s, f.eyes), self._addr)
         except OSError:  # nobody listening (ICMP port unreachable): UDP goes on regardless
             self.n_errors += 1
 

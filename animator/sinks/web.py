@@ -30,6 +30,7 @@ from animator.core.mailbox import LatestSlot
 from animator.core.types import AXES, LiveFrame
 from animator.rig import Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
+from animator.sinks.exports import frame_record
 
 PAGE = "live.html"
 WS_PATH = "/ws"
@@ -58,10 +59,7 @@ def choice_message(live: LiveFrame) -> str:
     """The JSON text sent for one frame."""
     f = live.frame
     return json.dumps({
-        "i": f.index, "t": round(f.t_s, 4), "image": f.choice.image,
-        "residual": [round(float(x), 4) for x in f.choice.residual_deg],
-        "pose": f.choice.pose, "expression": f.choice.expression,
-        "speaking": round(float(f.speaking), 4), "open": round(float(f.mouth[0]), 4),
+        **frame_record(f), "residual": [round(float(x), 4) for x in f.choice.residual_deg],
         "audio_sample": live.audio_sample, "camera_frame": live.camera_frame})
 
 

@@ -7,7 +7,9 @@
 * :class:`MouthSelector`: the nearest speech path and the position on it; the path changes
   freely near the rest mouth (where all paths meet) and only by a margin elsewhere.
 * :class:`FrameSelector`: both, bound to a rig: returns the image to show and the residual
-  angle (wanted minus the chosen pose's) that the renderer applies as a small transform.
+  angle (wanted minus the chosen pose's) that the renderer applies as a small transform;
+  while the eyes are closed (``eyes_closed``, see animator.stages.eyes) and the rig has eyes-closed
+  frames, those are shown for the current pose.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ class SelectParams:
     mouth_free_t: float = 0.2
     #: the residual transform never exceeds this (degrees per axis).
     max_residual_deg: float = 10.0
+    #: eyes-closed frames (drawn with the rest mouth) replace a frame only while the mouth is
+    #: within this of rest on its path: a blink never shuts a talking mouth.
+    blink_mouth_max_t: float = 0.375
 
 
 #: Up to this many poses a vectorised scan beats the KD-tree: scipy's per-query overhead is
@@ -128,6 +133,11 @@ def speech_paths(rig: Rig) -> list[SpeechPath]:
     return out
 
 
+def eyes_closed_expression(rig: Rig) -> str | None:
+    """The rig's eyes-closed expression (``RigConfig.blink_expression``), or None."""
+    return rig.config.blink_expression()
+
+
 class FrameSelector:
     """Pose and mouth selection bound to a rig."""
 
@@ -145,6 +155,7 @@ class FrameSelector:
             self._mouth = MouthSelector(
                 MouthPaths(cfg.mouth_shape(REST_EXPRESSION).as_array(), targets), self.params)
         self._frames_cache: dict[tuple[str, int], tuple[list[float], list[str]]] = {}
+        self.eyes_closed_expression = eyes_closed_expression(rig)
 
     def _tween_table(self, pose: str, k: int) -> tuple[list[float], list[str]]:
         """(t positions from rest, image paths) available on speech path k at ``pose``."""
@@ -162,16 +173,22 @@ class FrameSelector:
             self._frames_cache[key] = ([t for t, _ in frames], [rel for _, rel in frames])
         return self._frames_cache[key]
 
-    def step(self, angles_deg: np.ndarray, mouth: np.ndarray) -> FrameChoice:
-        """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide)."""
+    def step(self, angles_deg: np.ndarray, mouth: np.ndarray,
+             eyes_closed: bool = False) -> FrameChoice:
+        """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide);
+        eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks."""
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
         residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
-        if self._mouth is None:
+        place = self._mouth.step(mouth) if self._mouth is not None else None
+        blink = self.eyes_closed_expression
+        if eyes_closed and blink is not None and (
+                place is None or place.t < self.params.blink_mouth_max_t):
+            return FrameChoice(pose, blink, self.rig.endpoint(blink, pose), 0.0, residual)
+        if place is None:
             return FrameChoice(pose, REST_EXPRESSION, self.rig.endpoint(REST_EXPRESSION, pose),
                                0.0, residual)
-        place = self._mouth.step(mouth)
         ts, rels = self._tween_table(pose, place.path)
         i = min(range(len(ts)), key=lambda j: abs(ts[j] - place.t))  # a handful of frames
         expression = self.paths[place.path].target if ts[i] >= 0.5 else REST_EXPRESSION

@@ -70,11 +70,6 @@ class SideFit:
         """Weighted RMS distance of the centroids from the line (latent units)."""
         return float(np.sqrt(np.sum(self.weights * np.sum(self.residuals ** 2, axis=1))))
 
-    def predict(self, angle_deg: np.ndarray | float) -> np.ndarray:
-        """The line at ``angle_deg`` (M) -> float64[M, D] (or [D] for a scalar)."""
-        a = np.asarray(angle_deg, dtype=np.float64)
-        return self.intercept + a[..., None] * self.slope
-
 
 @dataclass(frozen=True)
 class LatentDirections:
@@ -93,10 +88,6 @@ class LatentDirections:
         if name not in SIDES:
             raise LatentError(f"side must be one of {', '.join(SIDES)}, not {name!r}")
         return self.positive if name == "positive" else self.negative
-
-    def slope_for(self, yaw_deg: float) -> np.ndarray:
-        """float64[D]: the direction used to move at ``yaw_deg`` (positive side for >= 0)."""
-        return self.positive.slope if yaw_deg >= 0 else self.negative.slope
 
     def summary(self) -> str:
         lines = [f"latent directions: D = {self.dim}, matched on "

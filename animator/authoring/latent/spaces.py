@@ -20,6 +20,7 @@ import numpy as np
 
 from animator.authoring.latent import geometry
 from animator.authoring.latent.directions import LatentError, read_npz
+from keypoints.onnx_session import NotAModel, open_session
 
 
 class LatentSpace(Protocol):
@@ -201,20 +202,10 @@ class PcaSpace(_ImageItems):
 # --- ONNX encoder/decoder pair --------------------------------------------------------------
 
 def _session(path: Path, threads: int):
-    import onnxruntime
-
-    if not path.is_file():
-        raise LatentError(f"{path}: model file not found")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
     try:
-        return onnxruntime.InferenceSession(str(path), sess_options=options,
-                                            providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several pybind exception types
-        msg = " ".join(str(exc).split())[:300]
-        raise LatentError(f"{path}: not a loadable ONNX model ({msg})") from None
+        return open_session(path, threads)
+    except NotAModel as exc:
+        raise LatentError(f"{path}: {exc}") from None
 
 
 def _one_io(sess, path: Path, kind: str):
