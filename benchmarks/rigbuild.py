@@ -41,14 +41,11 @@ from animator.authoring.warp import WarpBackend, WarpError
 from animator.rig import CONFIG_NAME, RigConfig, load_rig
 from animator.sinks.compose import compose_layered, read_matte, residual_matrix
 from benchmarks.machine import machine_info
+from benchmarks.realdata import realdata_dir
 from keypoints.face import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
-#: ../shared/realdata/portraits beside the repository (one level further up from a git
-#: worktree kept in a subfolder).
-PORTRAITS = next((p for p in (ROOT.parent / "shared" / "realdata" / "portraits",
-                              ROOT.parent.parent / "shared" / "realdata" / "portraits")
-                  if p.is_dir()), ROOT.parent / "shared" / "realdata" / "portraits")
+PORTRAITS = realdata_dir() / "portraits"
 #: The portraits where no human face should be found.
 ANIMALS = ("s22", "s31", "s41")
 TARGETS = {"median_pose_error_deg": 2.0, "max_pose_error_deg": 5.0, "face_share": 1.0,

@@ -12,17 +12,14 @@ import pytest
 from animator.rig import endpoint_relpath, sequence_dirname, tween_filename
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The shared real material: ../shared/realdata beside the repository (one level further up
-#: from a git worktree kept in a subfolder of the checkout's parent).
-REALDATA = next((p for p in (ROOT.parent / "shared" / "realdata",
-                             ROOT.parent.parent / "shared" / "realdata") if p.is_dir()),
-                ROOT.parent / "shared" / "realdata")
 
 
 def portrait_path(name: str) -> Path:
     """A shared portrait (``s8`` -> ../shared/realdata/portraits/s8.jpg); fails loudly when
     the shared material is missing (tests on real portraits are not optional)."""
-    path = REALDATA / "portraits" / f"{name}.jpg"
+    from benchmarks.realdata import realdata_dir
+
+    path = realdata_dir() / "portraits" / f"{name}.jpg"
     assert path.is_file(), f"{path}: the shared real material is missing"
     return path
 
