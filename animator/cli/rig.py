@@ -134,7 +134,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--crop", choices=("head", "none"), default="head",
                        help="warp backend: 'head' cuts a square head-and-shoulders crop "
                             "around the face; 'none' keeps the whole portrait")
+    build.set_defaults(verify=True)  # before the flag: no "(default: True)" in its help
     build.add_argument("--no-verify", dest="verify", action="store_false",
+                       default=argparse.SUPPRESS,
                        help="do not measure the images as they are made (by default every "
                             "image is checked with FaceMesh: a face, the head pose asked "
                             "for, the mouth opening in order; a bad image fails, and 'Rig "
