@@ -621,9 +621,9 @@ def _summary_line(summary: dict) -> str:
 
 
 def plan_build(config_path: Path, portrait: Path, outdir: Path, *, max_depth: int = 2,
-               overwrite: bool = False, ext: str = ".png") -> list[Plan]:
+               overwrite: bool = False, ext: str = ".png", layers: bool = False) -> list[Plan]:
     """The plans of ``build_rig`` without running anything (for --dry-run): later stages
-    assume the images of earlier ones."""
+    assume the images of earlier ones; ``layers``: the backend makes head layers too."""
     config = RigConfig.load(config_path)
     outdir = Path(outdir)
     endpoints, sequences = outdir / ENDPOINTS_DIR, outdir / SEQUENCES_DIR
@@ -633,7 +633,9 @@ def plan_build(config_path: Path, portrait: Path, outdir: Path, *, max_depth: in
             plan_tilts(config, None, endpoints, source_pose=pose, overwrite=overwrite,
                        assume_sources=True, ext=ext),
             plan_sequences(config, None, endpoints, sequences, max_depth=max_depth,
-                           overwrite=overwrite, assume_endpoints=True, ext=ext)]
+                           overwrite=overwrite, assume_endpoints=True, ext=ext),
+            *([plan_layers(config, None, outdir, ext=ext, overwrite=overwrite)] if layers
+              else [])]
 
 
 def dry_run_lines(plans: list[Plan], backend_name: str, size: str, quality: str) -> list[str]:

@@ -276,7 +276,8 @@ def run_build(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, plan_build(config, Path(args.portrait), Path(args.outdir),
                                          max_depth=args.max_depth, overwrite=args.overwrite,
-                                         ext=image_ext_for(args.backend)))
+                                         ext=image_ext_for(args.backend),
+                                         layers=args.backend == "warp"))
     runner = _runner(args)
     try:
         tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
