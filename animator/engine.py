@@ -54,6 +54,8 @@ class EngineConfig:
     silence: str = "stream"
     #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
     motion_params: MotionParams | None = None
+    #: natural motion: 0 still, 1 the default, 2 lively (every angle is scaled by it).
+    motion_gain: float = 1.0
     silence_params: SilenceParams = field(default_factory=SilenceParams)
     select_params: SelectParams = field(default_factory=SelectParams)
     #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
@@ -83,6 +85,10 @@ class EngineConfig:
             raise ValueError("a tracked head needs the streaming motion and silence modes")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
+        if not 0 <= self.motion_gain <= 3:
+            raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
+        if self.motion == "seed" and self.motion_gain != 1.0:
+            raise ValueError("motion_gain applies to the natural motion, not the seed mode")
         if not self.calibrate_s >= 0:
             raise ValueError("calibrate_s must be >= 0")
 
@@ -125,7 +131,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
-        self._motion = MotionSynth(config.fps, self._rng, params)
+        self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
         self._silence = SilenceDetector(config.fps, config.silence_params)
         self._selector = FrameSelector(rig, config.fps, config.select_params)
         self._deferred = config.motion == "seed" or config.silence == "seed"
@@ -136,9 +142,10 @@ class Engine:
         self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
         self._rest = (None if config.mouth_rest is None
                       else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
-        self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
+        self._held: list[tuple[np.ndarray, np.ndarray, float | None]] = []  # deferred
         self._next_index = 0
-        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
+        # (t, lips, mouth, accent) of the last lip frame
+        self._prev: tuple[float, np.ndarray, np.ndarray, float | None] | None = None
         self._good = (_REST_LIPS, _REST_MOUTH)  # last finite keypoints
         self.n_nonfinite = 0
 
@@ -187,15 +194,16 @@ class Engine:
         """
         self._head_in = head_deg
         self._eyes_in = eyes
-        ready: list[tuple[int, np.ndarray, np.ndarray]] = []
+        ready: list[tuple[int, np.ndarray, np.ndarray, float | None]] = []
         for lf in lips:
-            cur = (lf.t_s, *self._sample(lf))
+            accent = None if lf.prosody is None else lf.prosody.accent
+            cur = (lf.t_s, *self._sample(lf), accent)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
             while self._next_index / self.config.fps <= lf.t_s:
                 t = self._next_index / self.config.fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
-                ready.append((self._next_index, src[1], src[2]))
+                ready.append((self._next_index, *src[1:]))
                 self._next_index += 1
             self._prev = cur
         return self._process(ready)
@@ -204,7 +212,7 @@ class Engine:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
         one), the last lips held; then, in the seed modes, every frame of the clip."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH)
+        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH, None)
         tail = [(i, *last) for i in range(self._next_index, n_total)]
         self._next_index = max(self._next_index, n_total)
         out = self._process(tail)
@@ -212,14 +220,16 @@ class Engine:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[Frame]:
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]]
+                 ) -> list[Frame]:
+        """items: (video frame index, lips, mouth, accent or None) per frame."""
         if self._deferred:
-            self._held.extend((lips, mouth) for _, lips, mouth in items)
+            self._held.extend(item[1:] for item in items)
             return []
         out = []
-        for i, lips, mouth in items:
+        for i, lips, mouth, accent in items:
             mask = self._silence.step(lips)
-            angles = self._motion.step(mask)
+            angles = self._motion.step(mask, accent)
             if self._head is not None:
                 angles = self._head.step(angles, self._head_in)
             out.append(self._decide(i, angles, mask, mouth))
@@ -236,7 +246,9 @@ class Engine:
         if self.config.motion == "seed":
             angles = seed_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:
-            angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
+            accents = [h[2] for h in held]
+            angles = np.array([self._motion.step(m, a)
+                               for m, a in zip(masks, accents, strict=True)]).reshape(n, 3)
         return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
 
     def _eye_state(self) -> EyeState:

@@ -95,7 +95,7 @@ def stage_latencies(n_frames: int, warmup: int = 50) -> dict:
         t0 = clock()
         m = silence.step(two)
         t1 = clock()
-        angles = motion.step(m)
+        angles = motion.step(m, lf.prosody.accent)
         t2 = clock()
         selector.step(angles, mouth_features(lf))
         t3 = clock()

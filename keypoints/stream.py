@@ -6,7 +6,8 @@ feature frames, so the output does not depend on how the audio was chunked. Befo
 feature frame the past context repeats that first frame (a stream that starts in room noise
 then looks like the middle of a noisy pause, not like a sound starting after digital
 silence), and ``flush()`` appends context_future "silence" frames (the scaled log of
-log_floor) so that every feature frame gets a keypoint.
+log_floor) so that every feature frame gets a keypoint. Each LipFrame also carries the
+speech's prosody at its frame (keypoints.prosody), computed with the same look-ahead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
+from keypoints.prosody import StreamingProsody
 
 
 def rest_points(names: tuple[str, ...]) -> np.ndarray:
@@ -40,6 +42,8 @@ class AudioLipStream:
         self.model = model
         cfg = model.feature_config
         self._features = StreamingLogMel(cfg)
+        # prosody of every feature frame, with the lips' look-ahead: frame k of both at once
+        self._prosody = StreamingProsody(cfg, model.context_future)
         self._silence = np.full((cfg.n_mels, 1), cfg.silence_value, dtype=np.float32)
         # feature frames not yet consumed as the oldest frame of a model window (None until
         # the first feature frame, whose copies then fill the past context)
@@ -59,12 +63,14 @@ class AudioLipStream:
         for the last one with ``newest_only``: the others are counted, never computed)."""
         if not new_features.shape[1]:
             return []
+        prosody = self._prosody.push(new_features)
         if self._context is None:
             self._context = np.repeat(new_features[:, :1], self.model.context_past, axis=1)
         self._context = np.concatenate([self._context, new_features], axis=1)
         window = self.model.window_frames
         cfg = self.model.feature_config
         n_ready = max(0, self._context.shape[1] - window + 1)
+        assert len(prosody) == n_ready, (len(prosody), n_ready)
         frames = []
         for i in range(n_ready - 1 if newest_only and n_ready else 0, n_ready):
             points = self.model.run(self._context[:, i : i + window])[0]
@@ -74,7 +80,7 @@ class AudioLipStream:
                 self.n_nonfinite += 1
                 points = self._last_good.copy()
             t_s = (self._n_out + i) * cfg.hop_length / cfg.sample_rate  # frame centre
-            frames.append(LipFrame(t_s, points, self.model.keypoint_names))
+            frames.append(LipFrame(t_s, points, self.model.keypoint_names, prosody[i]))
         self._n_out += n_ready
         self._context = self._context[:, n_ready:]
         return frames

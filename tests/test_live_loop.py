@@ -119,7 +119,8 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
         if last is None:  # before the first lip frame the loop shows the rest mouth
             from keypoints.stream import rest_points
             pts = rest_points(model.keypoint_names)
-        (g,) = ref.push([LipFrame(i / FPS, pts, model.keypoint_names)])
+        prosody = last.prosody if last is not None else None  # the accent rides with the lips
+        (g,) = ref.push([LipFrame(i / FPS, pts, model.keypoint_names, prosody)])
         assert (g.choice.image, g.angles_deg.tolist()) == (f.choice.image, f.angles_deg.tolist())
 
 

@@ -31,6 +31,15 @@ port = number_in(int, 0, 65535, "port")
 max_workers = number_in(int, 1, 64, "--max-workers")
 max_depth = number_in(int, 0, 5, "--max-depth")
 max_attempts = number_in(int, 1, 20, "--max-attempts")
+motion_gain = number_in(float, 0, 3, "--motion-gain")
+
+
+def add_motion_gain(parser: argparse.ArgumentParser) -> None:
+    """--motion-gain (render and live)."""
+    parser.add_argument("--motion-gain", type=motion_gain, default=1.0, metavar="G",
+                        help="how much the head moves with the natural motion: 0 still, 1 the "
+                             "default, 2 lively (every synthesised angle is scaled by G: the "
+                             "nods on stressed syllables, the sway, the listening posture)")
 
 
 def positive_seconds(text: str) -> float:

@@ -22,8 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, default=0,
                    help="random seed of the head motion (same seed, same video)")
     r.add_argument("--motion", choices=("natural", "seed"), default="natural",
-                   help="head motion: 'natural' (phased, re-drawn, smoothed jitter, idle "
-                        "breathing) or 'seed' (the original eased sinusoids, for comparison)")
+                   help="head motion: 'natural' (follows the speech: nods and turns on "
+                        "stressed syllables, settling at phrase ends, a calmer listening state "
+                        "in pauses, over phased, re-drawn sinusoids) or 'seed' (the original "
+                        "eased sinusoids, for comparison)")
+    options.add_motion_gain(r)
     r.add_argument("--silence", choices=("stream", "seed"), default="stream",
                    help="silence mask: 'stream' (causal, lip speed in mouth widths/s) or 'seed' "
                         "(the original whole-clip min-max algorithm)")
@@ -37,17 +40,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    r.set_defaults(run=run)
+    r.set_defaults(run=run, parser=r)
 
 
 def run(args: argparse.Namespace) -> int:
     from animator.engine import EngineConfig
     from animator.render import render
 
+    if args.motion == "seed" and args.motion_gain != 1.0:
+        args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
+                          "original algorithm, unchanged")
     result = render(
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
-                            silence=args.silence),
+                            silence=args.silence, motion_gain=args.motion_gain),
         width_px=args.width, background_rgb=args.background,
         timeline_path=args.timeline, plot_path=args.plot)
     if not args.quiet:

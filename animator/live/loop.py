@@ -68,6 +68,7 @@ class LiveLoop:
         self._lips: np.ndarray | None = None  # newest fresh lip keypoints float32[K, 3]
         self._lips_s = -np.inf  # when they arrived
         self._lips_sample: int | None = None
+        self._prosody = None  # the speech's prosody at the newest lips (audio only)
         self._audio_offset = 0  # source samples dropped before the first tick
         self._lips_camera: int | None = None
         self._head: np.ndarray | None = None  # newest measured head, float[3] degrees
@@ -98,6 +99,7 @@ class LiveLoop:
                        f"(NaN/inf); the avatar holds the last good lips")
         if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
+            self._prosody = newest.prosody
             hop = self.lip_stream.model.feature_config.hop_length
             self._lips_sample = self._audio_offset + (self.lip_stream.n_frames - 1) * hop
             self._lips_camera = None
@@ -114,6 +116,7 @@ class LiveLoop:
         if self.audio is None:
             lf = obs.face.lip_frame(obs.capture_s)
             self._lips, self._lips_s, self._names = lf.points, now_s, tuple(lf.names)
+            self._prosody = None
             self._lips_camera, self._lips_sample = obs.frame_number, None
 
     # --- one tick -------------------------------------------------------------------------
@@ -139,8 +142,9 @@ class LiveLoop:
         face_fresh = now_s - self._head_s <= self._stale_s
         head = self._head if face_fresh else None
         eyes = self._eyes if face_fresh else None
-        frames = self.engine.push([LipFrame(index / self.fps, points, self._names)], head,
-                                  eyes)
+        prosody = self._prosody if fresh else None
+        frames = self.engine.push([LipFrame(index / self.fps, points, self._names, prosody)],
+                                  head, eyes)
         frame = frames[-1]  # more than one only after skipped ticks: show the newest
         camera = self._lips_camera if fresh else None
         if camera is None and head is not None:

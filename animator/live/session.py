@@ -26,6 +26,7 @@ class LiveOptions:
     model_path: str | Path | None = None
     fps: float = 30.0
     seed: int = 0
+    motion_gain: float = 1.0  # natural motion: 0 still, 1 default, 2 lively
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
@@ -79,7 +80,8 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
     face_lips = opts.camera is not None and opts.audio is None
     engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
                                       mouth_rest=MouthRestParams() if face_lips else None,
-                                      calibrate_s=opts.calibrate_s))
+                                      calibrate_s=opts.calibrate_s,
+                                      motion_gain=opts.motion_gain))
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
