@@ -110,3 +110,19 @@ def test_head_crop_box_centres_the_face_and_stays_inside():
     x0, y0, side = head_crop_box((10, 5, 110, 125), (600, 400))
     assert (x0, y0) == (0, 0) and side == 260  # clipped to the image, never padded
     assert head_crop_box((0, 0, 500, 600), (300, 200))[2] == 200
+
+
+def test_a_sideways_phone_photo_is_read_upright(tmp_path):
+    """Stored rotated with an EXIF orientation tag (as phones do): built upright."""
+    from PIL import Image
+
+    upright = Image.open(portrait_path("s42")).convert("RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what the sensor wrote
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif)
+    b = WarpBackend(calibrate=False, size_px=128)
+    b.prepare(path, CONFIG, "center")  # no "no human face": the face is upright
+    assert b.portrait.shape == (128, 128, 4)
+    b.close()

@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from animator.core.outputs import write_bytes_atomic
 
@@ -35,10 +35,12 @@ class ImageFileError(Exception):
 
 
 def read_image(path: Path) -> np.ndarray:
-    """uint8[H, W, 4] RGBA of an image file (any format Pillow reads)."""
+    """uint8[H, W, 4] RGBA of an image file (any format Pillow reads), turned upright as its
+    EXIF orientation says (a phone photo stored sideways)."""
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGBA")).copy()
+            upright = ImageOps.exif_transpose(img)
+            return np.asarray(upright.convert("RGBA")).copy()
     except FileNotFoundError:
         raise ImageFileError(f"{path}: file not found") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
