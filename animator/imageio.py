@@ -50,3 +50,18 @@ def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
         mixed = raw[:, :, :3] * alpha + bg * (255 - alpha) + 127
         return (mixed // 255).astype(np.uint8)
     return np.ascontiguousarray(raw)
+
+
+def read_grey(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8[H, W] grey of the image at ``path`` (a head layer's matte), checked and decoded
+    as ``read_rgb_over`` does; raises RigError naming the file."""
+    try:
+        with Image.open(io.BytesIO(read_image_bytes(path, expected_size))) as img:
+            return np.asarray(img.convert("L")).copy()
+    except ImageFileError as exc:
+        raise RigError(f"{path}: {exc}") from None
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing") from None
+    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+        raise RigError(f"{path}: cannot decode image ({reason})") from None

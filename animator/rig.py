@@ -4,6 +4,13 @@ A rig folder holds ``expressions.json``, ``endpoints/<expr>__<pose>.png`` and, o
 ``sequences/<path_id>__<pose>/NNN.png`` tween frames (NNN = round(100 t)) with a
 ``manifest.json``. Rigs made by the seed pipeline load unchanged: poses without angles and
 mouths without shapes take the defaults below.
+
+Optional extensions: ``"image_format": "webp"`` (or ``"jpg"``) in ``expressions.json`` stores
+every image of the rig in that format instead of PNG (full-colour photo rigs); a ``layers/``
+folder with ``matte__<pose>.png`` (grey: 255 = moves with the head) and ``plate__<pose>.<ext>``
+(the image without the head) for every pose gives the compositor a head layer; an expression
+whose eyes are ``blink_closed`` and whose mouth and brows are the rest face's is the rig's
+blink (``blink_expression``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,14 @@ ENDPOINTS_DIR = "endpoints"
 SEQUENCES_DIR = "sequences"
 #: The expression every speech path starts from.
 REST_EXPRESSION = "neutral"
+#: Optional config key: the format of every image of the rig ("png" when absent).
+IMAGE_FORMAT_KEY = "image_format"
+#: Image formats a rig may be stored in, with their file extensions.
+IMAGE_FORMATS = {"png": ".png", "webp": ".webp", "jpg": ".jpg"}
+#: Optional folder of the head layer (matte and clean plate per pose).
+LAYERS_DIR = "layers"
+#: The eyes value of a blink frame.
+BLINK_EYES = "blink_closed"
 
 #: Angles (degrees) of the seed pipeline's pose names, which carry no angles of their own.
 SEED_POSE_ANGLES: dict[str, dict[str, float]] = {
@@ -74,9 +89,15 @@ def check_name(name: object, what: str, source: str) -> str:
 
 # --- naming (the one place that spells the file layout) ---------------------------------
 
-def endpoint_relpath(expr: str, pose: str) -> str:
+def endpoint_relpath(expr: str, pose: str, ext: str = ".png") -> str:
     """Path of an endpoint image relative to the rig folder."""
-    return f"{ENDPOINTS_DIR}/{expr}__{pose}.png"
+    return f"{ENDPOINTS_DIR}/{expr}__{pose}{ext}"
+
+
+def layer_relpaths(pose: str, ext: str = ".png") -> tuple[str, str]:
+    """(matte, plate) paths of a pose's head layer relative to the rig folder; the matte is
+    always a grey PNG, the plate has the rig's image format."""
+    return f"{LAYERS_DIR}/matte__{pose}.png", f"{LAYERS_DIR}/plate__{pose}{ext}"
 
 
 def sequence_dirname(path_id: str, pose: str) -> str:
@@ -84,16 +105,16 @@ def sequence_dirname(path_id: str, pose: str) -> str:
     return f"{path_id}__{pose}"
 
 
-def tween_filename(t: float) -> str:
+def tween_filename(t: float, ext: str = ".png") -> str:
     """File name of the tween frame at path position ``t`` in [0, 1]."""
-    return f"{round(100 * t):03d}.png"
+    return f"{round(100 * t):03d}{ext}"
 
 
 def sequence_manifest(path_id: str, expr_start: str, expr_end: str, pose: str,
-                      ts: list[float]) -> dict:
+                      ts: list[float], ext: str = ".png") -> dict:
     """The ``manifest.json`` of a tween sequence listing the frames at positions ``ts``."""
     return {"path_id": path_id, "expr_start": expr_start, "expr_end": expr_end, "pose": pose,
-            "frames": [{"t": t, "file": tween_filename(t)} for t in ts]}
+            "frames": [{"t": t, "file": tween_filename(t, ext)} for t in ts]}
 
 
 def write_rig_metadata(outdir: Path, manifests: list[tuple[str, dict]],
@@ -143,6 +164,7 @@ class RigConfig:
     pose_angles: dict[str, np.ndarray]  # pose -> float64[3] (pitch, yaw, roll) degrees
     mouth_shapes: dict[str, MouthShape]
     raw: dict = field(repr=False)  # the file as read, for tools that write it back
+    image_ext: str = ".png"  # the extension of every image (IMAGE_FORMAT_KEY)
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> RigConfig:
@@ -229,7 +251,12 @@ class RigConfig:
                 raise RigError(f"{source}: mouth_shapes['{mouth}'] needs numeric open and "
                                f"wide") from None
             mouth_shapes[mouth] = shape
-        return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw)
+        fmt = raw.get(IMAGE_FORMAT_KEY, "png")
+        if fmt not in IMAGE_FORMATS:
+            raise RigError(f"{source}: '{IMAGE_FORMAT_KEY}' must be one of "
+                           f"{', '.join(IMAGE_FORMATS)} (got {fmt!r})")
+        return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw,
+                   IMAGE_FORMATS[fmt])
 
     @classmethod
     def load(cls, path: str | Path) -> RigConfig:
@@ -248,6 +275,15 @@ class RigConfig:
 
     def mouth_shape(self, expr: str) -> MouthShape:
         return self.mouth_shapes[self.expressions[expr].mouth]
+
+    def blink_expression(self) -> str | None:
+        """The rig's blink (eyes-closed expression): one with closed eyes (``BLINK_EYES``) and
+        the rest face's mouth and brows, the seed's ``blink_closed`` first, or None. Every
+        pose has an endpoint of it."""
+        rest = self.expressions[REST_EXPRESSION]
+        found = [eid for eid, e in self.expressions.items()
+                 if e.eyes == BLINK_EYES and (e.mouth, e.brows) == (rest.mouth, rest.brows)]
+        return BLINK_EYES if BLINK_EYES in found else (found[0] if found else None)
 
 
 # --- the loaded rig ---------------------------------------------------------------------
@@ -268,14 +304,20 @@ class Rig:
     config: RigConfig
     image_size: tuple[int, int]  # (width, height) pixels, the same for every image
     sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
+    #: pose -> (matte, plate) relative paths of the head layer; empty without layers/
+    layers: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def endpoint(self, expr: str, pose: str) -> str:
+        return endpoint_relpath(expr, pose, self.config.image_ext)
 
     def image_path(self, relpath: str) -> Path:
         return self.root / relpath
 
     def image_relpaths(self) -> list[str]:
         """Every image the rig uses, relative to its folder, each once."""
-        rels = [endpoint_relpath(e, p) for e in self.config.expressions for p in self.config.poses]
+        rels = [self.endpoint(e, p) for e in self.config.expressions for p in self.config.poses]
         rels += [rel for seq in self.sequences.values() for _, rel in seq.frames]
+        rels += [rel for files in self.layers.values() for rel in files]
         return list(dict.fromkeys(rels))
 
     def files(self) -> list[Path]:
@@ -286,20 +328,27 @@ class Rig:
                 *manifests]
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    """(width, height) from a PNG header; raises RigError for a missing or non-PNG file, or one
-    too large to decode (see :data:`animator.rig_images.MAX_IMAGE_PIXELS`)."""
-    from animator.rig_images import ImageFileError, png_header_size
+#: Bytes read to find an image's size: a PNG's and a WebP's are in the first 30; a JPEG's frame
+#: header comes after its metadata segments (EXIF, ICC), rarely beyond the first 64 kB.
+_HEADER_BYTES = {".png": 24, ".webp": 30, ".jpg": 65536}
+
+
+def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
+    """(width, height) from the header of a rig image in the format of ``ext``; raises
+    RigError for a missing or wrong-format file, or one too large to decode (see
+    :data:`animator.rig_images.MAX_IMAGE_PIXELS`)."""
+    from animator.rig_images import ImageFileError, jpeg_size, png_header_size, webp_size
 
     try:
         with open(path, "rb") as fh:
-            head = fh.read(24)
+            head = fh.read(_HEADER_BYTES.get(ext, 24))
     except FileNotFoundError:
         raise RigError(f"{path}: missing") from None
     except OSError as exc:
         raise RigError(f"{path}: unreadable ({exc.strerror})") from None
+    parse = {".webp": webp_size, ".jpg": jpeg_size}.get(ext, png_header_size)
     try:
-        return png_header_size(head)
+        return parse(head)
     except ImageFileError as exc:
         raise RigError(f"{path}: {exc}") from None
 
@@ -320,6 +369,7 @@ def load_rig(root: str | Path) -> Rig:
     size_src = None
 
     inside = root.resolve()
+    ext = config.image_ext
 
     def check(rel: str) -> None:
         nonlocal size, size_src
@@ -330,7 +380,7 @@ def load_rig(root: str | Path) -> Rig:
             raise RigError(f"{path}: symlink loop") from None
         if not real.is_relative_to(inside):
             raise RigError(f"{path}: leads outside the rig folder {root}")
-        wh = png_size(path)
+        wh = rig_image_size(path, Path(rel).suffix or ext)
         if size is None:
             size, size_src = wh, rel
         elif wh != size:
@@ -339,7 +389,7 @@ def load_rig(root: str | Path) -> Rig:
 
     for expr in config.expressions:
         for pose in config.poses:
-            check(endpoint_relpath(expr, pose))
+            check(endpoint_relpath(expr, pose, ext))
 
     sequences = {}
     seq_root = root / SEQUENCES_DIR
@@ -354,10 +404,17 @@ def load_rig(root: str | Path) -> Rig:
             # The endpoints themselves stand for t = 0 and 1 (the seed also writes copies of
             # them as 000/100.png; one image per endpoint keeps choices and caches simple).
             merged = dict(frames)
-            merged.update({0.0: endpoint_relpath(bp.start, pose),
-                           1.0: endpoint_relpath(bp.end, pose)})
+            merged.update({0.0: endpoint_relpath(bp.start, pose, ext),
+                           1.0: endpoint_relpath(bp.end, pose, ext)})
             sequences[(bp.id, pose)] = Sequence(bp, pose, tuple(sorted(merged.items())))
-    return Rig(root, config, size, sequences)
+    layers = {}
+    if (root / LAYERS_DIR).is_dir():  # all poses or none: a partial head layer is a broken rig
+        for pose in config.poses:
+            matte, plate = layer_relpaths(pose, ext)
+            check(matte)
+            check(plate)
+            layers[pose] = (matte, plate)
+    return Rig(root, config, size, sequences, layers)
 
 
 def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, str]]:

@@ -42,37 +42,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import find_peaks
 
 from animator.engine import Engine, EngineConfig, rig_extent_deg
 from animator.rig import Rig, default_rig_dir, load_rig
 from animator.stages.motion import MotionParams, MotionSynth
 from benchmarks.machine import machine_info
+from benchmarks.motion_metrics import (
+    AC_MIN_S,
+    FPS,
+    LAGS,
+    SPEED_PROMINENCE_MIN,
+    SR,
+    accent_peaks_s,
+    angular_speed,
+    answered_share,
+    autocorr_2s,
+    lagged_r,
+    log_rms_energy,
+    onset_shifts,
+    video_samples,
+)
+from benchmarks.realdata import realdata_dir
 from keypoints.audio import load_audio
 from keypoints.features import FeatureConfig, log_mel
 from keypoints.mappingnet import MappingNet
 from keypoints.prosody import StreamingProsody
 from keypoints.stream import AudioLipStream
 
-FPS = 25.0
-SR = 16000
-SEED = 17
-LAGS = (0, 1, 2)
-PEAK_HEIGHT = 0.15
-PEAK_DISTANCE_S = 0.15
-ANSWER_S = 0.15
-SPEED_PROMINENCE_MIN = 1.0
-ONSET_PAUSE_S = 0.5
-ONSET_SHIFT_DEG = 1.0
-AC_LAG_S = 2.0
-AC_MIN_S = 8.0
-#: the project's real material (../shared/realdata next to the repository; --realdata elsewhere)
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 CODEC2 = Path("/usr/share/codec2")
 #: speech in codec2-examples (the other files there are modem signals, tones or noise)
 CODEC2_SPEECH = ("raw/speech_orig_16k.wav", "wav/vk5qi.wav", "wav/ve9qrp.wav", "wav/hts1a.wav",
                  "wav/hts2a.wav", "wav/morig.wav", "wav/forig.wav")
 MAX_CLIP_S = 30.0
+SEED = 17
 
 
 @dataclass
@@ -130,87 +132,6 @@ def run_engine(rig: Rig, lips: list, duration_s: float, params: MotionParams) ->
     frames = engine.push(lips) + engine.finish(duration_s)
     return Run(np.array([f.angles_deg for f in frames]), np.array([f.speaking for f in frames]),
                [f.choice.pose for f in frames], [f.choice.image for f in frames])
-
-
-def video_samples(values: np.ndarray, n_video: int, rate_hz: float) -> np.ndarray:
-    """The engine's sampling: video frame i takes the lip frame nearest i / FPS (ties: the
-    earlier one)."""
-    idx = np.floor(np.arange(n_video) / FPS * rate_hz + 0.5 - 1e-9).astype(int)
-    return values[np.clip(idx, 0, len(values) - 1)]
-
-
-def log_rms_energy(samples: np.ndarray, n_video: int) -> np.ndarray:
-    """float[T]: log RMS energy of 40 ms of waveform centred on each video frame time."""
-    half = int(0.02 * SR)
-    padded = np.pad(samples.astype(np.float64), half)
-    centres = (np.arange(n_video) / FPS * SR).astype(int)
-    energy = np.array([np.mean(padded[c:c + 2 * half] ** 2) for c in centres])
-    return np.log10(energy + 1e-10)
-
-
-# --- metrics --------------------------------------------------------------------------------
-
-def angular_speed(angles: np.ndarray) -> np.ndarray:
-    """float[T] deg/s: |angles[i] - angles[i-1]| * FPS (0 for the first frame)."""
-    d = np.diff(angles, axis=0, prepend=angles[:1])
-    return np.linalg.norm(d, axis=1) * FPS
-
-
-def lagged_r(speed: np.ndarray, signal: np.ndarray, inside: np.ndarray) -> tuple[float, int]:
-    """Best Pearson r over LAGS between speed[i + lag] and signal[i], both in speech."""
-    best = (-1.0, 0)
-    for lag in LAGS:
-        n = len(speed) - lag
-        sel = inside[:n] & inside[lag:lag + n]
-        a, b = speed[lag:lag + n][sel], signal[:n][sel]
-        if sel.sum() < 10 or a.std() == 0 or b.std() == 0:
-            continue
-        r = float(np.corrcoef(a, b)[0, 1])
-        best = max(best, (r, lag))
-    return best
-
-
-def accent_peaks_s(accent: np.ndarray, rate_hz: float, speech_s: np.ndarray) -> np.ndarray:
-    """Times (s) of accent peaks inside speech."""
-    peaks, _ = find_peaks(accent, height=PEAK_HEIGHT, distance=int(PEAK_DISTANCE_S * rate_hz))
-    t = peaks / rate_hz
-    return t[speech_s[np.clip((t * FPS).round().astype(int), 0, len(speech_s) - 1)]]
-
-
-def answered_share(peaks_s: np.ndarray, speed: np.ndarray, prominence: float) -> float:
-    speed_peaks, _ = find_peaks(speed, prominence=prominence)
-    t_speed = speed_peaks / FPS
-    if not len(peaks_s):
-        return float("nan")
-    # the speed of frame i is the motion between i - 1 and i: it peaks half a frame earlier
-    t_speed = t_speed - 0.5 / FPS
-    hits = [np.any((t_speed >= t - 0.5 / FPS) & (t_speed <= t + ANSWER_S)) for t in peaks_s]
-    return float(np.mean(hits))
-
-
-def onset_shifts(angles: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
-    """(onsets after a pause >= ONSET_PAUSE_S, those where the head moves >= ONSET_SHIFT_DEG
-    within 1 s)."""
-    speaking = mask >= 0.5
-    pause = int(ONSET_PAUSE_S * FPS)
-    n, shifted = 0, 0
-    for i in range(pause, len(mask)):
-        if speaking[i] and not speaking[i - pause:i].any():
-            n += 1
-            after = angles[i:i + int(FPS)]
-            shifted += bool(np.linalg.norm(after - angles[i], axis=1).max() >= ONSET_SHIFT_DEG)
-    return n, shifted
-
-
-def autocorr_2s(angles: np.ndarray) -> list[float]:
-    """|autocorrelation at 2 s| per axis (pitch, yaw, roll)."""
-    lag = int(AC_LAG_S * FPS)
-    out = []
-    for k in range(angles.shape[1]):
-        x = angles[:, k] - angles[:, k].mean()
-        den = float(x @ x)
-        out.append(abs(float(x[:-lag] @ x[lag:]) / den) if den > 0 else 0.0)
-    return out
 
 
 def score(run: Run, accent_video: np.ndarray, energy: np.ndarray, peaks_s: np.ndarray,
@@ -421,11 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="OUT", nargs="?", const="-", default=None,
                     help="write the results as JSON to OUT ('-' or no value: stdout)")
     ap.add_argument("--quick", action="store_true", help="fewer, shorter clips (a smoke run)")
-    ap.add_argument("--realdata", metavar="DIR", default=str(REALDATA),
-                    help="the shared real material (with talking_faces/)")
+    ap.add_argument("--realdata", metavar="DIR", default=None,
+                    help="the shared real material (with talking_faces/); default: "
+                         "shared/realdata above the repository")
     ap.add_argument("--plot", metavar="PNG", default=None,
                     help="only draw the README figure (codec2's read speech, else a real clip)")
     args = ap.parse_args(argv)
+    realdata = Path(args.realdata) if args.realdata else realdata_dir()
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json == "-" else print
     model = MappingNet.load()
     rig = load_rig(default_rig_dir())
@@ -434,13 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         speech = CODEC2 / CODEC2_SPEECH[0]
         clip = (Clip(speech.name, "real", load_audio(speech)) if speech.exists()
-                else real_clips(Path(args.realdata))[0])
+                else real_clips(realdata)[0])
         plot(clip, model, rig, modes, Path(args.plot))
         log(f"{args.plot}: figure of {clip.name}")
         return 0
     started = time.perf_counter()
     clips = (synthetic_clips(2 if args.quick else 6, 10.0 if args.quick else 20.0)
-             + real_clips(Path(args.realdata), args.quick))
+             + real_clips(realdata, args.quick))
     results = []
     for clip in clips:
         results.append(evaluate_clip(clip, model, rig, modes))

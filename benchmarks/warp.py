@@ -23,7 +23,7 @@ from animator.rig import RigConfig
 from keypoints.face import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.png"
+PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.webp"
 CONFIG = ROOT / "animator" / "authoring" / "default_expressions.json"
 
 

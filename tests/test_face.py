@@ -19,7 +19,7 @@ from keypoints.face import (
 from keypoints.lips import REQUIRED_NAMES
 
 PHOTO = (Path(__file__).resolve().parents[1] / "assets" / "characters" / "astronaut"
-         / "endpoints" / "neutral__center.png")
+         / "endpoints" / "neutral__center.webp")
 
 
 def read_photo(size_px: int = 320) -> np.ndarray:

@@ -101,7 +101,6 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
     turned by known yaws), then `rig tilts --backend latent` turns the astronaut's neutral
     face to yaw +10 deg, and FaceMesh reads the turn with the right sign."""
     import json
-    import shutil
     import subprocess
     import sys
 
@@ -131,8 +130,8 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     ep = tmp_path / "ep"
     ep.mkdir()
-    shutil.copy(assets_dir() / "characters/astronaut/endpoints/neutral__center.png",
-                ep / "neutral__center.png")
+    photo = assets_dir() / "characters/astronaut/endpoints/neutral__center.webp"
+    cv2.imwrite(str(ep / "neutral__center.png"), cv2.imread(str(photo)))  # stages: PNG
     res = subprocess.run([*run, "tilts", "--config", tmp_path / "cfg.json", "--endpoints-dir",
                           ep, "--backend", "latent", "--directions", tmp_path / "dirs.npz"],
                          capture_output=True, text=True)

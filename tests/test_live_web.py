@@ -283,3 +283,42 @@ def test_page_in_chromium_draws_what_the_compositor_draws(web, rig, tmp_path):
             assert np.abs(shot.astype(int) - other.astype(int)).mean() > 4 * diff.mean() + 1
     finally:
         browser.close()
+
+
+def test_page_moves_only_the_head_of_a_layered_photo_rig(tmp_path):
+    """The shipped photo rig (WebP images, a head layer per pose): the page draws the plate
+    and the moved head as the compositor does, and the shoulders stay where they were."""
+    from keypoints.assets import assets_dir
+
+    photo = load_rig(assets_dir() / "characters" / "astronaut")
+    assert photo.layers and photo.config.image_ext == ".webp"
+    w, h = photo.image_size
+    with WebSink(photo, 0) as sink:
+        browser = Chromium(sink.url, tmp_path / "profile", size=(w, h))
+        try:
+            wait_for(lambda: browser.eval("document.body.dataset.ready") == "1", 60,
+                     "the page to preload the rig")
+            wait_for(lambda: sink.n_clients >= 1, 30, "the page's WebSocket")
+            compositor = FrameCompositor(photo, w, (0, 0, 0))
+            image = photo.endpoint("speaking_ah", "nod_up_small")
+            matte = cv2.imread(str(photo.image_path(photo.layers["nod_up_small"][0])), 0)
+            shots = {}
+            for i, residual in ((1, (0.0, 0.0, 0.0)), (2, (2.0, -3.0, 6.0))):
+                live = live_frame(i, image, residual, pose="nod_up_small")
+                sink.send(live)
+                wait_for(lambda i=i: browser.eval("document.body.dataset.frame") == str(i), 30,
+                         f"the page to draw frame {i}")
+                png, shot = browser.screenshot(w, h)
+                (tmp_path / f"layered_{i}.png").write_bytes(png)
+                expected = compositor.compose(live.frame.choice)
+                diff = np.abs(shot.astype(int) - expected.astype(int))
+                assert diff.mean() < 2.0, (residual, diff.mean())
+                shots[i] = shot
+            # Far from the head (outside its matte by a margin) nothing moved.
+            far = cv2.dilate((matte > 0).astype(np.uint8), np.ones((61, 61), np.uint8)) == 0
+            assert far.mean() > 0.2
+            moved = np.abs(shots[1].astype(int) - shots[2].astype(int)).max(axis=2)
+            assert np.percentile(moved[far], 99) <= 3
+            assert moved[matte == 255].mean() > 5  # while the head did move
+        finally:
+            browser.close()

@@ -33,9 +33,26 @@ def tracked():
     return {name: track_video(CLIPS / name) for name in ("bbaf2n.mpg", "lbax4n.mpg")}
 
 
-def test_closed_mouth_at_rest_shows_neutral_and_talking_moves_the_mouth(tracked):
+@pytest.fixture(scope="module")
+def toon_without_blinks(tmp_path_factory):
+    """The built-in toon as it was before it had eyes-closed frames (its config without the
+    blink expression)."""
+    import json
+    import shutil
+
+    root = tmp_path_factory.mktemp("toon") / "rig"
+    shutil.copytree(default_rig_dir(), root)
+    raw = json.loads((root / "expressions.json").read_text())
+    raw["expressions"] = {k: v for k, v in raw["expressions"].items()
+                          if v["eyes"] != "blink_closed"}
+    (root / "expressions.json").write_text(json.dumps(raw))
+    return root
+
+
+def test_closed_mouth_at_rest_shows_neutral_and_talking_moves_the_mouth(tracked,
+                                                                        toon_without_blinks):
     lms, size, fps = tracked["bbaf2n.mpg"]
-    rig = load_rig(default_rig_dir())
+    rig = load_rig(toon_without_blinks)  # the mouth alone (blinks: the test below)
     frames = run_engine(lms, size, rig, webcam_config(fps))
     opening = fm.reference_opening(lms)
     closed = opening < fm.CLOSED_IOD
@@ -97,7 +114,8 @@ def test_calibrate_takes_the_first_seconds_as_rest(tracked, seed_rig):
     assert max(f.mouth[0] for f in cal[15:]) > 0.2
 
 
-def test_blinks_on_a_real_face_show_the_eyes_closed_frames(tracked, seed_rig):
+def test_blinks_on_a_real_face_show_the_eyes_closed_frames(tracked, seed_rig,
+                                                           toon_without_blinks):
     lms, size, fps = tracked["bbaf2n.mpg"]
     frames = run_engine(lms, size, load_rig(seed_rig), webcam_config(fps))
     detected = fm.runs(np.array([f.eyes.closed for f in frames]))
@@ -110,8 +128,11 @@ def test_blinks_on_a_real_face_show_the_eyes_closed_frames(tracked, seed_rig):
     assert all(f.choice.image == f"endpoints/blink_closed__{f.choice.pose}.png" for f in blink)
     assert all(f.eyes.closed for f in blink)
     # a rig without eyes-closed frames ignores blinks
-    toon = run_engine(lms, size, load_rig(default_rig_dir()), webcam_config(fps))
+    toon = run_engine(lms, size, load_rig(toon_without_blinks), webcam_config(fps))
     assert not any("blink" in f.choice.image for f in toon)
+    # the shipped toon has them (every pose), and shows them
+    shipped = run_engine(lms, size, load_rig(default_rig_dir()), webcam_config(fps))
+    assert any(f.choice.image.startswith("endpoints/blink__") for f in shipped)
 
 
 def test_blink_hysteresis_does_not_flicker_on_noisy_openness():

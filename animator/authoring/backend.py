@@ -38,7 +38,15 @@ class TweenJob:
 
 class RigBackend(Protocol):
     """Makes rig images. Implementations may hold caches (e.g. the portrait's landmarks);
-    they must be safe to call from several threads at once, or say so in ``thread_safe``."""
+    they must be safe to call from several threads at once, or say so in ``thread_safe``.
+
+    Optional, used by a whole-rig build (``stages.build_rig``) when present (the warp backend
+    has them all): ``prepare(portrait_path, config, rest_pose)`` is called before anything
+    is written and may refuse the portrait (an AnimatorError with one line);
+    ``image_ext`` (".png" when absent) is the format of the images; ``verifiable = True``
+    means FaceMesh can measure them, so the build verifies each; ``head_layer(pose)``
+    returns the pose's matte and clean plate (``head_layer.HeadLayer``).
+    """
 
     name: str
     thread_safe: bool

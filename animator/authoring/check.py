@@ -21,7 +21,7 @@ import numpy as np
 from animator.core.outputs import atomic_output, write_text_atomic
 from animator.core.types import AXES
 from animator.imageio import read_rgb_over
-from animator.rig import RigConfig, endpoint_relpath, load_rig
+from animator.rig import RigConfig, load_rig
 from keypoints.face import FaceTracker
 
 #: Expressions whose configured mouth openings differ by at least this (mouth widths) must
@@ -43,8 +43,10 @@ def _centre_pose(config: RigConfig) -> str:
     return min(config.poses, key=lambda p: float(np.abs(config.pose_angles[p]).sum()))
 
 
-#: The quality bar of a warp-built rig on a frontal portrait (issue targets).
-MAX_MEDIAN_POSE_ERROR_DEG = 3.0
+#: The quality bar of a warp-built rig: median absolute pose error per axis (degrees).
+MAX_MEDIAN_POSE_ERROR_DEG = 2.0
+#: Along a tween sequence the measured opening may fall back by this much (FaceMesh noise).
+TWEEN_ORDER_SLACK = 0.06
 
 
 def summarise(records: list[dict], config: RigConfig) -> dict:
@@ -83,10 +85,35 @@ def summarise(records: list[dict], config: RigConfig) -> dict:
     }
 
 
-def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None) -> dict:
-    """Measure every endpoint of the rig at ``rigdir``; returns the report dict
-    ``{"rig", "endpoints": [...], "summary": {...}}`` and writes the contact sheet PNG to
-    ``sheet_path`` if given. Raises RigError for a rig that does not load."""
+def tween_summary(tweens: list[dict], config: RigConfig) -> dict:
+    """Tween frames without a face, and sequences whose measured opening does not follow
+    their path (records ``{path, pose, t, face, open}``): pure, no I/O."""
+    no_face = [r["image"] for r in tweens if not r["face"]]
+    wrong = []
+    by_seq: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for r in tweens:
+        if r["open"] is not None:
+            by_seq.setdefault((r["path"], r["pose"]), []).append((r["t"], r["open"]))
+    paths = {bp.id: bp for bp in config.base_paths}
+    for (path, pose), pts in sorted(by_seq.items()):
+        bp = paths[path]
+        a, b = config.mouth_shape(bp.start).open, config.mouth_shape(bp.end).open
+        if abs(b - a) < ORDER_MARGIN:
+            continue
+        sign = 1.0 if b > a else -1.0
+        opens = [o for _, o in sorted(pts)]
+        if any(sign * (y - x) < -TWEEN_ORDER_SLACK for x, y in zip(opens, opens[1:],
+                                                                     strict=False)):
+            wrong.append(f"{path}__{pose}")
+    return {"tweens": len(tweens), "tweens_without_face": no_face, "tween_order_wrong": wrong}
+
+
+def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None,
+              tweens: bool = False) -> dict:
+    """Measure every endpoint of the rig at ``rigdir`` (and with ``tweens`` every tween
+    frame); returns the report dict ``{"rig", "endpoints": [...], "summary": {...}}`` (plus
+    ``"tweens"``) and writes the contact sheet PNG to ``sheet_path`` if given. Raises
+    RigError for a rig that does not load."""
     rig = load_rig(rigdir)
     config = rig.config
     centre = _centre_pose(config)
@@ -95,7 +122,7 @@ def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None) -> dict:
     with FaceTracker(static_image_mode=True) as tracker:
         for eid in config.expressions:
             for pose in config.poses:
-                rel = endpoint_relpath(eid, pose)
+                rel = rig.endpoint(eid, pose)
                 rgb = _read_rgb(rig.image_path(rel))
                 obs = tracker.process(rgb)
                 images[(eid, pose)] = rgb
@@ -103,6 +130,17 @@ def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None) -> dict:
                     "pose_deg": None if obs is None else obs.head_pose_deg(),
                     "open": None if obs is None else obs.mouth_open(),
                 }
+        tween_records = []
+        if tweens:
+            for (path, pose), seq in sorted(rig.sequences.items()):
+                for t, rel in seq.frames:
+                    if t in (0.0, 1.0):
+                        continue
+                    obs = tracker.process(_read_rgb(rig.image_path(rel)))
+                    tween_records.append({
+                        "path": path, "pose": pose, "t": t, "image": rel,
+                        "face": obs is not None,
+                        "open": None if obs is None else round(float(obs.mouth_open()), 3)})
     records = []
     for eid in config.expressions:
         ref = measured[(eid, centre)]["pose_deg"]
@@ -113,7 +151,7 @@ def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None) -> dict:
             if m["pose_deg"] is not None and ref is not None:
                 err = [round(float(v), 2) for v in (m["pose_deg"] - ref) - want]
             records.append({
-                "expr": eid, "pose": pose, "image": endpoint_relpath(eid, pose),
+                "expr": eid, "pose": pose, "image": rig.endpoint(eid, pose),
                 "face": m["pose_deg"] is not None,
                 "requested_deg": [float(v) for v in config.pose_angles[pose]],
                 "measured_deg": (None if m["pose_deg"] is None
@@ -123,6 +161,13 @@ def check_rig(rigdir: str | Path, sheet_path: str | Path | None = None) -> dict:
                 "open_target": config.mouth_shape(eid).open,
             })
     report = {"rig": str(rigdir), "endpoints": records, "summary": summarise(records, config)}
+    if tweens:
+        extra = tween_summary(tween_records, config)
+        report["tweens"] = tween_records
+        report["summary"].update(extra)
+        report["summary"]["passed"] = bool(report["summary"]["passed"]
+                                           and not extra["tweens_without_face"]
+                                           and not extra["tween_order_wrong"])
     if sheet_path is not None:
         write_sheet(contact_sheet(images, records, config), sheet_path)
     return report
@@ -192,8 +237,13 @@ def format_summary(report: dict) -> str:
                                 else f"WRONG {s['mouth_order_wrong']}"),
              f"endpoints without a face: {len(s['endpoints_without_face'])}"
              + (f" ({', '.join(s['endpoints_without_face'])})"
-                if s["endpoints_without_face"] else ""),
-             "result: " + ("PASSED" if s["passed"] else "FAILED")
-             + f" (targets: median |pose error| <= {MAX_MEDIAN_POSE_ERROR_DEG:g} deg per axis,"
-               " mouth openings in order, a face in every endpoint)"]
+                if s["endpoints_without_face"] else "")]
+    if "tweens" in s:
+        lines.append(f"tween frames without a face: {len(s['tweens_without_face'])} of "
+                     f"{s['tweens']}; sequences out of order: "
+                     + (", ".join(s["tween_order_wrong"]) or "none"))
+    lines.append("result: " + ("PASSED" if s["passed"] else "FAILED")
+                 + f" (targets: median |pose error| <= {MAX_MEDIAN_POSE_ERROR_DEG:g} deg per "
+                   "axis, mouth openings in order, a face in every endpoint"
+                 + (" and tween, tweens in order)" if "tweens" in s else ")"))
     return "\n".join(lines)

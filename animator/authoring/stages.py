@@ -28,19 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from animator.authoring import imagefile
 from animator.authoring.backend import RigBackend, TweenJob
+from animator.authoring.verify import Expect, Verifier, VerifyError
 from animator.core import shutdown
 from animator.core.outputs import atomic_output, refuse_inputs, write_text_atomic
 from animator.rig import (
     CONFIG_NAME,
     ENDPOINTS_DIR,
+    IMAGE_FORMAT_KEY,
     MANIFEST_NAME,
     REST_EXPRESSION,
     SEQUENCES_DIR,
     RigConfig,
     RigError,
+    layer_relpaths,
     load_rig,
     sequence_dirname,
     sequence_manifest,
@@ -64,22 +67,26 @@ class RigBuildError(RigError):
 def read_image(path: Path) -> np.ndarray:
     """uint8[H, W, 4] RGBA of an image file (any format Pillow reads)."""
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGBA")).copy()
-    except FileNotFoundError:
-        raise RigBuildError(f"{path}: file not found") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise RigBuildError(f"{path}: cannot read image ({exc})") from None
+        return imagefile.read_image(path)
+    except imagefile.ImageFileError as exc:
+        raise RigBuildError(str(exc)) from None
 
 
 def write_image(path: Path, rgba: np.ndarray) -> None:
-    """Write an RGBA (or RGB) uint8 array as PNG, atomically."""
+    """Write an RGBA (or RGB) uint8 array atomically, in the format of the path's extension
+    (PNG, WebP or JPEG: animator/authoring/imagefile.py)."""
     arr = np.asarray(rgba)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
         raise ValueError(f"{path}: backend returned {arr.dtype}{list(arr.shape)}, expected "
                          f"uint8[H, W, 4]")
-    with atomic_output(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, "PNG")
+    imagefile.write_image(path, arr)
+
+
+def image_ext_for(backend_name: str) -> str:
+    """The image format a whole-rig build with ``backend_name`` writes: full-colour lossy
+    WebP for the photo warp, lossless PNG for the others (flat colour, transparency, images
+    that come from elsewhere)."""
+    return ".webp" if backend_name == "warp" else ".png"
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -92,6 +99,7 @@ class Job:
     dest: Path
     shown: str  # the output name printed after "->"
     make: Callable[[], np.ndarray]
+    expect: Expect | None = None  # what a verifying run measures it against
 
 
 @dataclass
@@ -101,6 +109,7 @@ class Plan:
     what: str  # e.g. "head-tilted endpoints"
     levels: list[list[Job]] = field(default_factory=list)
     skipped: int = 0  # outputs that exist and are left alone (no --overwrite)
+    existing: list[Job] = field(default_factory=list)  # those outputs (verified, not made)
     notes: list[str] = field(default_factory=list)  # warnings printed before running
     before: list[Callable[[], None]] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)
@@ -114,8 +123,19 @@ def _wants(dest: Path, overwrite: bool) -> bool:
     return overwrite or not dest.exists()
 
 
-def _endpoint_name(expr: str, pose: str) -> str:
-    return f"{expr}__{pose}.png"
+def _endpoint_name(expr: str, pose: str, ext: str = ".png") -> str:
+    return f"{expr}__{pose}{ext}"
+
+
+def _rel_angles(config: RigConfig, pose: str) -> tuple[float, float, float]:
+    """The angles of ``pose`` relative to the rest pose (what the warp renders)."""
+    rel = config.pose_angles[pose] - config.pose_angles[rest_pose(config)]
+    return tuple(float(a) for a in rel)
+
+
+def _endpoint_expect(config: RigConfig, expr: str, pose: str) -> Expect:
+    return Expect(expr, expr, 0.0, _rel_angles(config, pose),
+                  at_rest=pose == rest_pose(config))
 
 
 def _check_pose(config: RigConfig, pose: str, option: str) -> None:
@@ -131,7 +151,7 @@ def rest_pose(config: RigConfig) -> str:
 
 def plan_extremes(config: RigConfig, backend: RigBackend | None, base_image: Path, pose: str,
                   outdir: Path, *, include_neutral: bool = False,
-                  overwrite: bool = False) -> Plan:
+                  overwrite: bool = False, ext: str = ".png") -> Plan:
     """Every expression (``neutral`` only with ``include_neutral``) at ``pose``, each made
     from ``base_image``, the neutral face at that pose."""
     _check_pose(config, pose, "--pose")
@@ -149,22 +169,26 @@ def plan_extremes(config: RigConfig, backend: RigBackend | None, base_image: Pat
     for expr in config.expressions.values():
         if expr.id == REST_EXPRESSION and not include_neutral:
             continue
-        dest = Path(outdir) / _endpoint_name(expr.id, pose)
-        if not _wants(dest, overwrite):
-            plan.skipped += 1
-            continue
+        dest = Path(outdir) / _endpoint_name(expr.id, pose, ext)
 
         def make(expr=expr) -> np.ndarray:
             return backend.expression(base(), expr, pose, config)
 
-        jobs.append(Job(f"{expr.id} @ {pose}", dest, dest.name, make))
+        job = Job(f"{expr.id} @ {pose}", dest, dest.name, make,
+                  _endpoint_expect(config, expr.id, pose))
+        if not _wants(dest, overwrite):
+            plan.skipped += 1
+            plan.existing.append(job)
+            continue
+        jobs.append(job)
     plan.levels.append(jobs)
     return plan
 
 
 def plan_tilts(config: RigConfig, backend: RigBackend | None, endpoints_dir: Path, *,
                source_pose: str = REST_POSE, base_neutral: Path | None = None,
-               overwrite: bool = False, assume_sources: bool = False) -> Plan:
+               overwrite: bool = False, assume_sources: bool = False,
+               ext: str = ".png") -> Plan:
     """Every expression found at ``source_pose`` turned to every other pose.
 
     An expression missing at the source pose is reported ("Missing source pose for expr
@@ -174,7 +198,7 @@ def plan_tilts(config: RigConfig, backend: RigBackend | None, endpoints_dir: Pat
     _check_pose(config, source_pose, "--source-pose")
     endpoints_dir = Path(endpoints_dir)
     plan = Plan("head-tilted endpoints")
-    neutral_src = endpoints_dir / _endpoint_name(REST_EXPRESSION, source_pose)
+    neutral_src = endpoints_dir / _endpoint_name(REST_EXPRESSION, source_pose, ext)
     if base_neutral is not None and not neutral_src.exists():
         if not Path(base_neutral).is_file():
             raise RigBuildError(f"{base_neutral}: base neutral image not found")
@@ -187,7 +211,7 @@ def plan_tilts(config: RigConfig, backend: RigBackend | None, endpoints_dir: Pat
         plan.notes.append(f"[i] Copying {base_neutral} -> {neutral_src.name}")
     jobs = []
     for expr in config.expressions.values():
-        src = endpoints_dir / _endpoint_name(expr.id, source_pose)
+        src = endpoints_dir / _endpoint_name(expr.id, source_pose, ext)
         copied = expr.id == REST_EXPRESSION and bool(plan.before)
         if not (src.exists() or copied or assume_sources):
             plan.notes.append(f"[!] Missing source pose for expr '{expr.id}': {src} not found "
@@ -196,15 +220,18 @@ def plan_tilts(config: RigConfig, backend: RigBackend | None, endpoints_dir: Pat
         for pose in config.poses:
             if pose == source_pose:
                 continue
-            dest = endpoints_dir / _endpoint_name(expr.id, pose)
-            if not _wants(dest, overwrite):
-                plan.skipped += 1
-                continue
+            dest = endpoints_dir / _endpoint_name(expr.id, pose, ext)
 
             def make(expr=expr, src=src, pose=pose) -> np.ndarray:
                 return backend.pose(read_image(src), expr, source_pose, pose, config)
 
-            jobs.append(Job(f"{expr.id} @ {pose}", dest, dest.name, make))
+            job = Job(f"{expr.id} @ {pose}", dest, dest.name, make,
+                      _endpoint_expect(config, expr.id, pose))
+            if not _wants(dest, overwrite):
+                plan.skipped += 1
+                plan.existing.append(job)
+                continue
+            jobs.append(job)
     plan.levels.append(jobs)
     return plan
 
@@ -252,7 +279,8 @@ def _sequence_paths(config: RigConfig, sequences_dir: Path) -> list[_Path]:
 
 def plan_sequences(config: RigConfig, backend: RigBackend | None, endpoints_dir: Path,
                    sequences_dir: Path, *, max_depth: int = 2, overwrite: bool = False,
-                   assume_endpoints: bool = False) -> Plan:
+                   assume_endpoints: bool = False, ext: str = ".png",
+                   endpoint_copies: bool = True) -> Plan:
     """Tween frames ``NNN.png`` (NNN = round(100 t)) of every sequence, ``000``/``100``
     copies of its endpoints and a ``manifest.json`` listing the frames that exist.
 
@@ -265,37 +293,44 @@ def plan_sequences(config: RigConfig, backend: RigBackend | None, endpoints_dir:
     plan.levels = [[] for _ in levels_t]
     grid = [0.0] + sorted(t for ts in levels_t for t in ts) + [1.0]
     for sp in _sequence_paths(config, sequences_dir):
-        ends = {0.0: endpoints_dir / _endpoint_name(*sp.start),
-                1.0: endpoints_dir / _endpoint_name(*sp.end)}
+        ends = {0.0: endpoints_dir / _endpoint_name(*sp.start, ext),
+                1.0: endpoints_dir / _endpoint_name(*sp.end, ext)}
         missing = [str(p) for p in ends.values() if not p.exists()]
         if missing and not assume_endpoints:
             plan.notes.append(f"[!] Missing endpoint for {sp.label}: {', '.join(missing)} "
                               f"not found; skipped")
             continue
-        plan.before.append(_copy_ends_step(sp, ends, overwrite))
+        if endpoint_copies:  # the seed's 000/100 copies (the loader does not need them)
+            plan.before.append(_copy_ends_step(sp, ends, overwrite, ext))
 
         def frame(t: float, sp: _Path = sp, ends: dict = ends) -> Path:
-            return ends[t] if t in ends else sp.folder / tween_filename(t)
+            return ends[t] if t in ends else sp.folder / tween_filename(t, ext)
 
+        a0, a1 = (np.array(_rel_angles(config, p)) for p in (sp.start[1], sp.end[1]))
         for level, ts in enumerate(levels_t):
             step = 1.0 / 2 ** (level + 1)
             for t in ts:
                 dest = frame(t)
+                make = _tween_maker(backend, config, sp, t, frame, t - step, t + step)
+                angles = tuple(float(a) for a in (1.0 - t) * a0 + t * a1)
+                expect = Expect(sp.start[0], sp.end[0], t, angles, sequence=sp.folder.name)
+                job = Job(f"{sp.label} t={t:.2f}", dest, f"{sp.folder.name}/{dest.name}", make,
+                          expect)
                 if not _wants(dest, overwrite):
                     plan.skipped += 1
+                    plan.existing.append(job)
                     continue
-                make = _tween_maker(backend, config, sp, t, frame, t - step, t + step)
-                plan.levels[level].append(Job(f"{sp.label} t={t:.2f}",
-                                              dest, f"{sp.folder.name}/{dest.name}", make))
-        plan.after.append(_manifest_step(sp, grid))
+                plan.levels[level].append(job)
+        plan.after.append(_manifest_step(sp, grid, ext))
     return plan
 
 
-def _copy_ends_step(sp: _Path, ends: dict[float, Path], overwrite: bool) -> Callable[[], None]:
+def _copy_ends_step(sp: _Path, ends: dict[float, Path], overwrite: bool, ext: str
+                    ) -> Callable[[], None]:
     def step() -> None:
         sp.folder.mkdir(parents=True, exist_ok=True)
         for t, src in ends.items():
-            dest = sp.folder / tween_filename(t)
+            dest = sp.folder / tween_filename(t, ext)
             if src.exists() and _wants(dest, overwrite):
                 with atomic_output(dest) as tmp:
                     tmp.write_bytes(src.read_bytes())
@@ -319,10 +354,10 @@ def _tween_maker(backend: RigBackend | None, config: RigConfig, sp: _Path, t: fl
     return make
 
 
-def _manifest_step(sp: _Path, grid: list[float]) -> Callable[[], None]:
+def _manifest_step(sp: _Path, grid: list[float], ext: str) -> Callable[[], None]:
     def step() -> None:
-        frames = [{"t": t, "file": tween_filename(t)} for t in grid
-                  if (sp.folder / tween_filename(t)).exists()]
+        frames = [{"t": t, "file": tween_filename(t, ext)} for t in grid
+                  if (sp.folder / tween_filename(t, ext)).exists()]
         manifest = {**sp.manifest_head, "frames": frames}
         sp.folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(sp.folder / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
@@ -335,14 +370,20 @@ def _manifest_step(sp: _Path, grid: list[float]) -> Callable[[], None]:
 class Tally:
     success: int = 0
     failed: int = 0
+    check_failed: bool = False  # the finished rig failed its check (a verifying build)
 
     def __iadd__(self, other: Tally) -> Tally:
         self.success += other.success
         self.failed += other.failed
+        self.check_failed = self.check_failed or other.check_failed
         return self
 
     def done_line(self) -> str:
         return f"[i] Done. Success: {self.success}, Failed: {self.failed}"
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.check_failed
 
 
 def _stdout_log(line: str) -> None:
@@ -360,16 +401,12 @@ def _reason(exc: BaseException) -> str:
     return text
 
 
-def _execute(job: Job) -> None:
-    image = job.make()
-    job.dest.parent.mkdir(parents=True, exist_ok=True)
-    write_image(job.dest, image)
-
-
 @dataclass
 class Runner:
     """Carries plans out: ``max_workers`` threads (1 for a backend that is not thread
-    safe), one line per job, a progress bar on a terminal."""
+    safe), one line per job, a progress bar on a terminal. With a ``verifier`` every image is
+    measured before it is written (a bad one fails with the reason and is not written), and
+    images a plan leaves alone because they exist are measured too."""
 
     backend: RigBackend
     max_workers: int = 4
@@ -377,6 +414,17 @@ class Runner:
     log: Callable[[str], None] = _stdout_log
     #: files the run reads (portrait, config, ...): no job may write over one of them
     inputs: tuple[Path, ...] = ()
+    verifier: Verifier | None = None
+
+    def _execute(self, job: Job) -> None:
+        image = job.make()
+        if self.verifier is not None and job.expect is not None:
+            self.verifier.check(job.shown, np.asarray(image), job.expect)
+        job.dest.parent.mkdir(parents=True, exist_ok=True)
+        write_image(job.dest, image)
+
+    def _verify_existing(self, job: Job) -> None:
+        self.verifier.check(job.shown, read_image(job.dest), job.expect)
 
     def run(self, plan: Plan) -> Tally:
         from tqdm import tqdm
@@ -396,12 +444,21 @@ class Runner:
         else:
             self.log(f"[i] No {plan.what} to make")
         tally = Tally()
-        bar = tqdm(total=plan.n_jobs, unit="img", disable=not (self.progress and
-                                                              sys.stderr.isatty()))
+        existing = [j for j in plan.existing if j.expect is not None] if self.verifier else []
+        bar = tqdm(total=plan.n_jobs + len(existing), unit="img",
+                   disable=not (self.progress and sys.stderr.isatty()))
         pool = ThreadPoolExecutor(workers)
         try:
+            if existing:
+                futures = {pool.submit(self._verify_existing, job): job for job in existing}
+                for fut in as_completed(futures):
+                    job, exc = futures[fut], fut.exception()
+                    if exc is not None:
+                        tally.failed += 1
+                        self.log(f"[✗] {job.label} -> {job.shown} (existing): {_reason(exc)}")
+                    bar.update(1)
             for level in plan.levels:
-                futures = {pool.submit(_execute, job): job for job in level}
+                futures = {pool.submit(self._execute, job): job for job in level}
                 for fut in as_completed(futures):
                     shutdown.check()  # SIGTERM: stop like Ctrl-C (finished images are kept)
                     job, exc = futures[fut], fut.exception()
@@ -422,54 +479,163 @@ class Runner:
 
 # --- the whole rig --------------------------------------------------------------------------
 
+def plan_layers(config: RigConfig, backend, outdir: Path, *, ext: str,
+                overwrite: bool = False) -> Plan:
+    """The head layer of every pose (``layers/``: matte and clean plate, see
+    animator/authoring/head_layer.py), for a backend that makes them."""
+    plan = Plan("head layers")
+    jobs = []
+    for pose in config.poses:
+        for kind, rel in zip(("matte", "plate"), layer_relpaths(pose, ext), strict=True):
+            dest = Path(outdir) / rel
+
+            def make(pose=pose, kind=kind) -> np.ndarray:
+                layer = backend.head_layer(pose)
+                return layer.matte[..., None] if kind == "matte" else layer.plate
+
+            job = Job(f"head {kind} @ {pose}", dest, rel, make)
+            if not _wants(dest, overwrite):
+                plan.skipped += 1
+                continue
+            jobs.append(job)
+    plan.levels.append(jobs)
+    return plan
+
+
+def _config_text(config_path: Path, ext: str) -> str:
+    """The rig's expressions.json: the build's config, with the image format when it is not
+    the seed's PNG."""
+    text = Path(config_path).read_text(encoding="utf-8")
+    if ext == ".png":
+        return text
+    raw = json.loads(text)
+    raw[IMAGE_FORMAT_KEY] = ext.lstrip(".")
+    return json.dumps(raw, indent=2) + "\n"
+
+
+def _endpoint_records(config: RigConfig, verifier: Verifier, ext: str) -> list[dict]:
+    """The verifier's records of every endpoint, in the shape ``check.summarise`` takes."""
+    out = []
+    for expr in config.expressions:
+        for pose in config.poses:
+            rec = verifier.records.get(_endpoint_name(expr, pose, ext))
+            if rec is None:
+                rec = {"face": False, "error_deg": None, "open": None}
+            out.append({**rec, "expr": expr, "pose": pose})
+    return out
+
+
 def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *,
-              max_depth: int = 2, overwrite: bool = False) -> Tally:
-    """All stages into ``outdir`` (endpoints/, sequences/); ``expressions.json`` is copied in
-    last, and only when nothing failed, so a folder holding it is a complete rig (checked by
-    loading it). A re-run makes only what is missing."""
+              max_depth: int = 2, overwrite: bool = False, verify: bool = True,
+              endpoint_copies: bool = True) -> Tally:
+    """All stages into ``outdir`` (endpoints/, sequences/, layers/); ``expressions.json`` is
+    written last, and only when nothing failed (and, with ``verify``, the rig passed its
+    check), so a folder holding it is a complete rig (checked by loading it). A re-run makes
+    only what is missing.
+
+    A backend with ``prepare`` (warp) gets the portrait first and may refuse it (no human
+    face) before anything is written; its ``image_ext`` sets the image format; with
+    ``head_layer`` it makes the head layers. ``verify`` measures every image as it is made
+    (backends whose images FaceMesh can read: ``verifiable``). ``endpoint_copies``: write
+    the seed's 000/100 copies of the endpoints into every sequence folder.
+    """
     config = RigConfig.load(config_path)
     outdir = Path(outdir)
     if not Path(portrait).is_file():
         raise RigBuildError(f"{portrait}: portrait not found")
-    endpoints, sequences = outdir / ENDPOINTS_DIR, outdir / SEQUENCES_DIR
-    endpoints.mkdir(parents=True, exist_ok=True)
-    pose = rest_pose(config)
-    tally = Tally()
     backend = runner.backend
-    runner.log("[i] Stage 1/3: extreme expressions")
-    tally += runner.run(plan_extremes(config, backend, portrait, pose, endpoints,
-                                      include_neutral=True, overwrite=overwrite))
-    runner.log("[i] Stage 2/3: head poses")
-    tally += runner.run(plan_tilts(config, backend, endpoints, source_pose=pose,
-                                   overwrite=overwrite))
-    runner.log("[i] Stage 3/3: tween sequences")
-    tally += runner.run(plan_sequences(config, backend, endpoints, sequences,
-                                       max_depth=max_depth, overwrite=overwrite))
-    if tally.failed == 0:
+    pose = rest_pose(config)
+    prepare = getattr(backend, "prepare", None)
+    if prepare is not None:
+        prepare(Path(portrait), config, pose)  # may refuse the portrait: nothing written yet
+    ext = getattr(backend, "image_ext", ".png")
+    endpoints, sequences = outdir / ENDPOINTS_DIR, outdir / SEQUENCES_DIR
+    verifier = None
+    if verify and getattr(backend, "verifiable", False):
+        reference = backend.portrait if prepare is not None else read_image(Path(portrait))
+        try:
+            verifier = Verifier(config, reference,
+                                lambda e: endpoints / _endpoint_name(e, pose, ext), read_image)
+        except VerifyError as exc:
+            raise RigBuildError(f"{portrait}: {exc}") from None
+    elif verify:
+        runner.log(f"[i] {getattr(backend, 'name', 'this')} backend: its images are not "
+                   f"measured (FaceMesh cannot read them)")
+    endpoints.mkdir(parents=True, exist_ok=True)
+    runner.verifier = verifier
+    tally = Tally()
+    try:
+        runner.log("[i] Stage 1/3: extreme expressions")
+        tally += runner.run(plan_extremes(config, backend, portrait, pose, endpoints,
+                                          include_neutral=True, overwrite=overwrite, ext=ext))
+        runner.log("[i] Stage 2/3: head poses")
+        tally += runner.run(plan_tilts(config, backend, endpoints, source_pose=pose,
+                                       overwrite=overwrite, ext=ext))
+        runner.log("[i] Stage 3/3: tween sequences")
+        tally += runner.run(plan_sequences(config, backend, endpoints, sequences,
+                                           max_depth=max_depth, overwrite=overwrite, ext=ext,
+                                           endpoint_copies=endpoint_copies))
+        if hasattr(backend, "head_layer") and prepare is not None:
+            runner.log("[i] Head layers (matte and clean plate per pose)")
+            tally += runner.run(plan_layers(config, backend, outdir, ext=ext,
+                                            overwrite=overwrite))
+        if tally.failed == 0 and verifier is not None:
+            summary = verifier.summary(_endpoint_records(config, verifier, ext))
+            refuse_inputs([outdir / "check.json"], runner.inputs)
+            write_text_atomic(outdir / "check.json", json.dumps(
+                {"rig": str(outdir), "summary": summary,
+                 "images": sorted(verifier.records.values(), key=lambda r: r["image"])},
+                indent=2) + "\n")
+            runner.log(f"[i] Check: {_summary_line(summary)}")
+            tally.check_failed = not summary["passed"]
+    finally:
+        runner.verifier = None
+        if verifier is not None:
+            verifier.close()
+    if tally.ok:
         refuse_inputs([outdir / CONFIG_NAME], runner.inputs)
-        write_text_atomic(outdir / CONFIG_NAME, Path(config_path).read_text(encoding="utf-8"))
+        write_text_atomic(outdir / CONFIG_NAME, _config_text(Path(config_path), ext))
         load_rig(outdir)  # the contract holds, or RigError says where it breaks
         runner.log(f"[i] Rig ready: {outdir}")
-    else:
+    elif tally.failed:
         runner.log(f"[!] {tally.failed} images failed; {CONFIG_NAME} not written. Run the "
                    f"same command again to retry only the missing images.")
+    else:
+        runner.log(f"[✗] The rig failed its check; {CONFIG_NAME} not written (see "
+                   f"{outdir / 'check.json'}; --no-verify builds it anyway)")
     return tally
 
 
+def _summary_line(summary: dict) -> str:
+    med = summary["median_abs_pose_error_deg"]
+    worst = summary["max_abs_pose_error_deg"]
+    parts = [f"median |pose error| pitch {med['pitch']}, yaw {med['yaw']}, roll {med['roll']} "
+             f"deg (max {worst['pitch']}, {worst['yaw']}, {worst['roll']})",
+             "mouth order " + ("ok" if summary["mouth_order_ok"]
+                               else f"WRONG {summary['mouth_order_wrong']}")]
+    if summary["endpoints_without_face"]:
+        parts.append(f"no face in {', '.join(summary['endpoints_without_face'])}")
+    if summary["tween_order_wrong"]:
+        parts.append(f"tweens out of order in {', '.join(summary['tween_order_wrong'])}")
+    return "; ".join(parts) + (" -> PASSED" if summary["passed"] else " -> FAILED")
+
+
 def plan_build(config_path: Path, portrait: Path, outdir: Path, *, max_depth: int = 2,
-               overwrite: bool = False) -> list[Plan]:
+               overwrite: bool = False, ext: str = ".png", layers: bool = False) -> list[Plan]:
     """The plans of ``build_rig`` without running anything (for --dry-run): later stages
-    assume the images of earlier ones."""
+    assume the images of earlier ones; ``layers``: the backend makes head layers too."""
     config = RigConfig.load(config_path)
     outdir = Path(outdir)
     endpoints, sequences = outdir / ENDPOINTS_DIR, outdir / SEQUENCES_DIR
     pose = rest_pose(config)
     return [plan_extremes(config, None, portrait, pose, endpoints, include_neutral=True,
-                          overwrite=overwrite),
+                          overwrite=overwrite, ext=ext),
             plan_tilts(config, None, endpoints, source_pose=pose, overwrite=overwrite,
-                       assume_sources=True),
+                       assume_sources=True, ext=ext),
             plan_sequences(config, None, endpoints, sequences, max_depth=max_depth,
-                           overwrite=overwrite, assume_endpoints=True)]
+                           overwrite=overwrite, assume_endpoints=True, ext=ext),
+            *([plan_layers(config, None, outdir, ext=ext, overwrite=overwrite)] if layers
+              else [])]
 
 
 def dry_run_lines(plans: list[Plan], backend_name: str, size: str, quality: str) -> list[str]:
@@ -502,7 +668,8 @@ def default_config_path(backend_name: str) -> Path:
 def make_backend(name: str, *, size: str = "1024x1536", quality: str = "high",
                  max_attempts: int = 5, directions: str | None = None,
                  encoder: str | None = None, decoder: str | None = None,
-                 pca: str | None = None) -> RigBackend:
+                 pca: str | None = None, image_size: int = 512,
+                 crop: bool = True) -> RigBackend:
     """The backend called ``name`` (warp, openai, toon, latent), imported only when asked
     for. ``latent`` turns yaw along fitted ``directions`` in the space given by an ONNX
     ``encoder``/``decoder`` pair or a ``pca`` file (default: FaceMesh landmarks); it leaves
@@ -528,5 +695,5 @@ def make_backend(name: str, *, size: str = "1024x1536", quality: str = "high",
     if name == "warp":
         from animator.authoring.warp import WarpBackend
 
-        return WarpBackend()
+        return WarpBackend(size_px=image_size, crop=crop)
     raise RigBuildError(f"--backend {name}: unknown backend (warp, openai, toon, latent)")

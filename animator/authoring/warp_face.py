@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from animator.authoring.face_params import Face
+from animator.authoring.warp_guard import WarpGuardError
 from keypoints.face import (
     CHIN,
     FOREHEAD,
@@ -41,6 +42,10 @@ EYES = (
 #: Brows, inner end first (character's right, left).
 BROWS = ((55, 65, 52, 53, 46, 107, 66, 105, 63, 70), (285, 295, 282, 283, 276, 336, 296, 334,
                                                        293, 300))
+#: The opening field moves the inner-lip midpoints apart by ~1 px per px of requested gap;
+#: a smaller gain means the lips are not where the field expects them (see _opening_field).
+MIN_OPENING_GAIN = 0.5
+
 #: Rings of extra points around the face oval: (scale about the oval centre, how much of the
 #: head motion they follow). Hair and the near background move with the head, the far
 #: background barely; the image border (added by the mesh) never moves.
@@ -132,12 +137,20 @@ def _mouth_coords(layout: FaceLayout, pts: np.ndarray) -> tuple[np.ndarray, np.n
     return u, v_gap, v_corner, up
 
 
-def _opening_field(layout: FaceLayout, pts: np.ndarray, roundness: float) -> np.ndarray:
+def _opening_field(layout: FaceLayout, pts: np.ndarray, roundness: float,
+                   side: np.ndarray | None = None) -> np.ndarray:
     """float64[N]: downward displacement (pixels along -up) per pixel of extra gap, before
     the gain that makes the inner-lip gap exact. Upper lip rises a little, the lower lip and
-    jaw drop; the corners stay; the neck below the chin stays."""
+    jaw drop; the corners stay; the neck below the chin stays.
+
+    side: int[N], +1 for points that belong to the upper lip, -1 to the lower lip, 0 to be
+    placed by position. Touching lips can put the inner upper-lip landmark *below* the lower
+    one (FaceMesh does, by a fraction of a pixel): position alone would then move both lips
+    together and the gap could never open (``lip_sides``)."""
     lm = layout.points
     u, v, _, up = _mouth_coords(layout, pts)
+    if side is not None:
+        v = np.where(side > 0, np.maximum(v, 0.0), np.where(side < 0, np.minimum(v, -1e-9), v))
     u_in = 0.5 * (abs(_mouth_coords(layout, lm[[INNER_LIP_UPPER[0]]])[0][0])
                   + abs(_mouth_coords(layout, lm[[INNER_LIP_UPPER[-1]]])[0][0]))
     expo = 1.2 - 0.6 * roundness  # a U-shaped opening; rounder lips open rounder
@@ -160,11 +173,15 @@ def _mouth_displacement(layout: FaceLayout, pts: np.ndarray, shape_open: float,
     width = layout.mouth_width_px
     half = 0.5 * width
     # Opening: scaled so that the inner-lip midpoints end exactly shape_open apart.
-    field = _opening_field(layout, pts, shape_round)
-    mid = _opening_field(layout, lm[[UPPER_LIP_INNER, LOWER_LIP_INNER]], shape_round)
-    per_px = mid[1] - mid[0]
+    field = _opening_field(layout, pts, shape_round, lip_sides(len(pts)))
+    mid = _opening_field(layout, lm[[UPPER_LIP_INNER, LOWER_LIP_INNER]], shape_round,
+                         np.array([1, -1]))
+    per_px = mid[1] - mid[0]  # ~1 by construction of the field (0.8 down + 0.2 up)
+    if not per_px > MIN_OPENING_GAIN:
+        raise WarpGuardError(f"the mouth cannot be opened: the lip geometry gives a gain of "
+                             f"{per_px:.3g} (at least {MIN_OPENING_GAIN} expected)")
     extra = shape_open * width - rest_gap_px
-    disp = -np.outer(field * extra / max(per_px, 1e-3), up)
+    disp = -np.outer(field * extra / per_px, up)
     # Width: stretch along the mouth, corners move by (wide - 1) half widths.
     lateral = np.exp(-(np.maximum(np.abs(u) - 1.0, 0.0) / 0.9) ** 2) * np.exp(-(vc / 0.9) ** 2)
     disp += np.outer((shape_wide - 1.0) * half * np.clip(u, -1.0, 1.0) * lateral,
@@ -182,6 +199,16 @@ def _mouth_displacement(layout: FaceLayout, pts: np.ndarray, shape_open: float,
     corner_v = np.mean(_mouth_coords(layout, lm[[MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT]])[1])
     disp -= np.outer(0.8 * shape_round * corner_v * half * corner, up)
     return disp
+
+
+def lip_sides(n_points: int) -> np.ndarray:
+    """int8[n_points]: +1 on the inner upper-lip landmarks, -1 on the inner lower-lip ones
+    (corners excluded), 0 elsewhere: which side of the mouth gap a lip point belongs to,
+    by identity rather than position (see ``_opening_field``)."""
+    side = np.zeros(n_points, np.int8)
+    side[list(INNER_LIP_UPPER[1:-1])] = 1
+    side[list(INNER_LIP_LOWER[1:-1])] = -1
+    return side
 
 
 def rest_gap_px(layout: FaceLayout) -> float:

@@ -21,6 +21,9 @@ _SHIFT_BITS = 4  # sub-pixel precision of the triangle rasteriser
 #: Triangles smaller than this (px^2) in the destination are not rasterised (collapsed
 #: regions: a closed eye, closed lips); their neighbours cover the pixels.
 _MIN_AREA_PX2 = 0.05
+#: ... nor those squeezed below this share of their source area (the white of an eye that
+#: closes would otherwise show as a dotted seam of slivers between the lids).
+_MIN_AREA_SHARE = 0.08
 
 
 def border_points(width_px: int, height_px: int, n_per_side: int = 8) -> np.ndarray:
@@ -72,8 +75,12 @@ def warp_maps(src_px: np.ndarray, dst_px: np.ndarray, tris: np.ndarray, size: tu
         order = np.argsort(np.asarray(depth, np.float64)[tris].mean(1), kind="stable")
     ids = np.full((height, width), -1, np.int32)
     corners = np.round(dst * (1 << _SHIFT_BITS)).astype(np.int32)
+    p = src[tris]
+    src_area = 0.5 * np.abs((p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1])
+                            - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0]))
+    skip = (np.abs(area) < _MIN_AREA_PX2) | (np.abs(area) < _MIN_AREA_SHARE * src_area)
     for t in order:
-        if abs(area[t]) < _MIN_AREA_PX2:
+        if skip[t]:
             continue
         cv2.fillConvexPoly(ids, corners[tris[t]], int(t), cv2.LINE_8, _SHIFT_BITS)
     missing = ids < 0

@@ -127,6 +127,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("outdir", metavar="OUTDIR", help="rig folder to create or complete")
     build.add_argument("--max-depth", type=options.max_depth, default=2,
                        help="midpoint subdivision depth: 2^depth - 1 tweens per sequence")
+    build.add_argument("--image-size", default=512, metavar="PX",
+                       type=options.number_in(int, 64, 2048, "--image-size", " pixels"),
+                       help="warp backend: width of the rig images in pixels (the portrait "
+                            "is scaled to it)")
+    build.add_argument("--crop", choices=("head", "none"), default="head",
+                       help="warp backend: 'head' cuts a square head-and-shoulders crop "
+                            "around the face; 'none' keeps the whole portrait")
+    build.set_defaults(verify=True)  # before the flag: no "(default: True)" in its help
+    build.add_argument("--no-verify", dest="verify", action="store_false",
+                       default=argparse.SUPPRESS,
+                       help="do not measure the images as they are made (by default every "
+                            "image is checked with FaceMesh: a face, the head pose asked "
+                            "for, the mouth opening in order; a bad image fails, and 'Rig "
+                            "ready' needs the whole rig to pass)")
     build.set_defaults(run=run_build)
 
     check = rig_sub.add_parser(
@@ -138,6 +152,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="also write a contact sheet of the rig")
     check.add_argument("--report", default=None, metavar="JSON",
                        help="where to write the report (default: RIGDIR/check.json)")
+    check.add_argument("--tweens", action="store_true",
+                       help="also measure every tween frame (a face in each, openings in "
+                            "order along each sequence)")
     check.set_defaults(run=run_check)
 
     from animator.cli import latent  # `rig latent fit|apply`: latent-direction head turns
@@ -161,7 +178,9 @@ def _runner(args: argparse.Namespace):
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
                            max_attempts=args.max_attempts, directions=args.directions,
-                           encoder=args.encoder, decoder=args.decoder, pca=args.pca)
+                           encoder=args.encoder, decoder=args.decoder, pca=args.pca,
+                           image_size=getattr(args, "image_size", 512),
+                           crop=getattr(args, "crop", "head") == "head")
     inputs = [getattr(args, name, None) for name in ("config", "portrait", "base_image",
                                                      "base_neutral", "directions", "encoder",
                                                      "decoder", "pca")]
@@ -179,7 +198,7 @@ def _dry_run(args: argparse.Namespace, plans: list) -> int:
 
 def _finish(runner, tally) -> int:
     runner.log(tally.done_line())
-    return 1 if tally.failed else 0
+    return 0 if tally.ok else 1
 
 
 def run_extremes(args: argparse.Namespace) -> int:
@@ -242,17 +261,31 @@ def run_sequences(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
-    from animator.authoring.stages import build_rig, default_config_path, plan_build
+    from animator.authoring.stages import (
+        build_rig,
+        default_config_path,
+        image_ext_for,
+        plan_build,
+    )
+    from animator.authoring.warp import NoHumanFace
 
     config = Path(args.config) if args.config else default_config_path(args.backend)
     if args.dry_run:
         return _dry_run(args, plan_build(config, Path(args.portrait), Path(args.outdir),
-                                         max_depth=args.max_depth, overwrite=args.overwrite))
+                                         max_depth=args.max_depth, overwrite=args.overwrite,
+                                         ext=image_ext_for(args.backend),
+                                         layers=args.backend == "warp"))
     runner = _runner(args)
-    tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
-                      max_depth=args.max_depth, overwrite=args.overwrite)
+    try:
+        tally = build_rig(config, Path(args.portrait), Path(args.outdir), runner,
+                          max_depth=args.max_depth, overwrite=args.overwrite,
+                          verify=args.verify)
+    except NoHumanFace as exc:  # a portrait the build refuses: a failed build, not bad input
+        print(f"animator: failed: {exc}", file=sys.stderr)
+        return 1
     return _finish(runner, tally)
 
 
@@ -272,7 +305,7 @@ def run_check(args: argparse.Namespace) -> int:
     except RigError:  # a broken rig is still checked: protect what can be named
         inputs = [Path(args.rigdir) / "expressions.json"]
     check_outputs(outputs, inputs)
-    report = check_rig(args.rigdir, sheet_path=args.sheet)
+    report = check_rig(args.rigdir, sheet_path=args.sheet, tweens=args.tweens)
     write_report(report, report_path)
     print(f"rig: {args.rigdir} ({len(report['endpoints'])} endpoints)")
     print(format_summary(report))

@@ -4,6 +4,11 @@ size, with the residual head angle applied as a small transform.
 The residual (wanted angles minus the chosen pose's) keeps motion continuous between a
 sparse rig's endpoints: roll is an in-plane rotation about the neck, which is exact; pitch
 and yaw become small shifts, a first-order stand-in for the rotation they cannot show.
+
+A rig with a head layer (``layers/``: a matte and a clean plate per pose) moves only the head:
+output = plate x (1 - moved matte) + moved image x moved matte, so the shoulders and the
+background are the plate's pixels, still while the pose stays, and no image border shows.
+A rig without one (seed rigs, the toon) moves the whole image, as before.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import cv2
 import numpy as np
 
 from animator.core.types import FrameChoice
-from animator.imageio import read_rgb_over
+from animator.imageio import read_grey, read_rgb_over
 from animator.rig import Rig
 
 #: Neck pivot as a fraction of (width, height): rotations about it keep the shoulders put.
@@ -60,6 +65,44 @@ def residual_matrix(residual_deg: np.ndarray, size: tuple[int, int]) -> np.ndarr
     return m
 
 
+def read_matte(path, size: tuple[int, int],
+               expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """float32[H, W] in [0, 1] of a grey matte PNG at output ``size`` (width, height)."""
+    raw = read_grey(path, expected_size)
+    if (raw.shape[1], raw.shape[0]) != size:
+        raw = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
+    return raw.astype(np.float32) / 255.0
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) bounding box of the non-zero pixels, or None."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _moved_box(box: tuple[int, int, int, int], m: np.ndarray | None, size: tuple[int, int]
+               ) -> tuple[int, int, int, int]:
+    """The part of the output a layer inside ``box`` can cover after the map ``m``."""
+    x0, y0, x1, y1 = box
+    corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
+    if m is not None:
+        corners = np.concatenate([corners, corners @ m[:, :2].T + m[:, 2]])
+    w, h = size
+    lo = np.floor(corners.min(0)).astype(int) - 2
+    hi = np.ceil(corners.max(0)).astype(int) + 2
+    return max(0, lo[0]), max(0, lo[1]), min(w, hi[0]), min(h, hi[1])
+
+
+class _Layer:
+    """One pose's head layer at output size: matte float32[H, W], plate uint8[H, W, 3]."""
+
+    def __init__(self, matte: np.ndarray, plate: np.ndarray) -> None:
+        self.matte, self.plate = matte, plate
+        self.box = _box(matte > 0.0)
+
+
 class FrameCompositor:
     """Rig images -> uint8[H, W, 3] RGB output frames; decoded images are cached, the least
     recently used dropped beyond ``cache_bytes``."""
@@ -74,6 +117,20 @@ class FrameCompositor:
         self._cache_bytes = cache_bytes
         self.cached_bytes = 0
         self.n_decoded = 0  # images read from the rig (cache misses)
+        self._layers: dict[str, _Layer] = {}
+
+    def layer(self, pose: str) -> _Layer | None:
+        """The head layer of ``pose`` at output size, or None for a rig without layers."""
+        if pose not in self.rig.layers:
+            return None
+        got = self._layers.get(pose)
+        if got is None:
+            matte_rel, plate_rel = self.rig.layers[pose]
+            got = _Layer(read_matte(self.rig.image_path(matte_rel), self.size,
+                                    self.rig.image_size),
+                         self.base_image(plate_rel))
+            self._layers[pose] = got
+        return got
 
     def base_image(self, relpath: str) -> np.ndarray:
         """The rig image at ``relpath`` over the background at output size, uint8[H, W, 3]."""
@@ -95,7 +152,42 @@ class FrameCompositor:
     def compose(self, choice: FrameChoice) -> np.ndarray:
         base = self.base_image(choice.image)
         m = residual_matrix(choice.residual_deg, self.size)
+        layer = self.layer(choice.pose)
+        if layer is not None:
+            return compose_layered(base, layer.matte, layer.plate, m, layer.box)
         if m is None:
             return base
         return cv2.warpAffine(base, m, self.size, flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def compose_layered(image: np.ndarray, matte: np.ndarray, plate: np.ndarray,
+                    m: np.ndarray | None, box: tuple[int, int, int, int] | None = None
+                    ) -> np.ndarray:
+    """uint8[H, W, 3]: ``image``'s head (where ``matte``, float32[H, W], says) moved by the
+    affine map ``m`` (None: not moved) over ``plate`` (uint8[H, W, 3]). Only the part of
+    the frame the layer can reach (``box``, the matte's bounding box) is computed; every
+    other pixel is the plate's."""
+    if box is None:
+        box = _box(matte > 0.0)
+        if box is None:
+            return plate
+    h, w = plate.shape[:2]
+    x0, y0, x1, y1 = _moved_box(box, m, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return plate
+    if m is None:
+        moved = np.ascontiguousarray(image[y0:y1, x0:x1])
+        alpha = np.ascontiguousarray(matte[y0:y1, x0:x1])
+    else:
+        local = m.copy()  # full image in, the box out
+        local[:, 2] -= (x0, y0)
+        size = (x1 - x0, y1 - y0)
+        moved = cv2.warpAffine(image, local, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.warpAffine(matte, local, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    out = plate.copy()
+    under = np.ascontiguousarray(plate[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = cv2.blendLinear(moved, under, alpha, 1.0 - alpha)
+    return out

@@ -3,7 +3,7 @@ OBS browser source (transparent background).
 
 GET /            the page (static/live.html)
 GET /rig.json    the rig's image list, size and the compositor's residual constants
-GET /rig/<path>  one rig image (only the images the rig lists)
+GET /rig/<path>  one rig image (only the images the rig lists; PNG, WebP or JPEG)
 WS  /ws          one JSON message per frame: the frame choice, never pixels
 
 Only this machine's pages may read it: every request must name the server itself as its Host
@@ -12,7 +12,8 @@ only the page's own origin, plus the origins given with ``allow_origins`` (``--a
 for deliberate embedding; any other web page the user has open gets 403.
 
 The page preloads every rig image once, then draws each choice (image + residual angles)
-itself. Each client has a one-slot mailbox: a slow browser drops frames, nothing queues.
+itself, moving only the head layer when the rig has one (as animator/compose.py does).
+Each client has a one-slot mailbox: a slow browser drops frames, nothing queues.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from animator.core.errors import LiveError, one_line
 from animator.core.mailbox import LatestSlot
 from animator.core.types import AXES, LiveFrame
-from animator.rig import Rig, endpoint_relpath
+from animator.rig import Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
 from animator.sinks.exports import frame_record
 
@@ -35,20 +36,23 @@ PAGE = "live.html"
 WS_PATH = "/ws"
 
 
+#: Content types of the rig image formats (animator.rig.IMAGE_FORMATS).
+IMAGE_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg"}
+
+
 def rig_images(rig: Rig) -> list[str]:
-    """Every image a frame choice can name, relative to the rig folder, sorted."""
-    cfg = rig.config
-    images = {endpoint_relpath(e, p) for e in cfg.expressions for p in cfg.poses}
-    for seq in rig.sequences.values():
-        images.update(rel for _, rel in seq.frames)
-    return sorted(images)
+    """Every image a frame choice can name (and the head layers' mattes and plates),
+    relative to the rig folder, sorted."""
+    return sorted(rig.image_relpaths())
 
 
 def rig_manifest(rig: Rig) -> dict[str, Any]:
-    """What the page needs to draw any choice: image size and list, residual constants."""
+    """What the page needs to draw any choice: image size and list, residual constants, the
+    head layer of each pose ({pose: [matte, plate]}, empty for a rig without one)."""
     w, h = rig.image_size
     return {"width": w, "height": h, "images": rig_images(rig), "axes": list(AXES),
-            "pivot_frac": list(PIVOT_FRAC), "shift_frac_per_deg": SHIFT_FRAC_PER_DEG}
+            "pivot_frac": list(PIVOT_FRAC), "shift_frac_per_deg": SHIFT_FRAC_PER_DEG,
+            "layers": {pose: list(files) for pose, files in rig.layers.items()}}
 
 
 def choice_message(live: LiveFrame) -> str:
@@ -173,7 +177,8 @@ class WebSink:
         rel = path.removeprefix("/rig/")
         if path.startswith("/rig/") and rel in self._images:  # only listed files: no traversal
             try:
-                return reply(self._rig.image_path(rel).read_bytes(), "image/png")
+                ctype = IMAGE_TYPES.get(rel[rel.rfind("."):], "application/octet-stream")
+                return reply(self._rig.image_path(rel).read_bytes(), ctype)
             except OSError:
                 pass
         return reply(b"not found\n", "text/plain", 404, "Not Found")

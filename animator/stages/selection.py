@@ -21,7 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from animator.core.types import FrameChoice
-from animator.rig import REST_EXPRESSION, BasePath, Rig, endpoint_relpath
+from animator.rig import REST_EXPRESSION, BasePath, Rig
 from animator.stages.mouth import MouthPaths, PathPlacement
 
 
@@ -40,10 +40,6 @@ class SelectParams:
     #: eyes-closed frames (drawn with the rest mouth) replace a frame only while the mouth is
     #: within this of rest on its path: a blink never shuts a talking mouth.
     blink_mouth_max_t: float = 0.375
-
-
-#: The eyes value of the seed's eyes-closed expression (``blink_closed``).
-EYES_CLOSED = "blink_closed"
 
 
 #: Up to this many poses a vectorised scan beats the KD-tree: scipy's per-query overhead is
@@ -138,13 +134,8 @@ def speech_paths(rig: Rig) -> list[SpeechPath]:
 
 
 def eyes_closed_expression(rig: Rig) -> str | None:
-    """The rig's eyes-closed expression: eyes ``blink_closed`` with the rest face's mouth and
-    brows (the seed's ``blink_closed``), or None when the rig has none."""
-    cfg = rig.config
-    rest = cfg.expressions[REST_EXPRESSION]
-    found = [eid for eid, e in cfg.expressions.items()
-             if e.eyes == EYES_CLOSED and (e.mouth, e.brows) == (rest.mouth, rest.brows)]
-    return EYES_CLOSED if EYES_CLOSED in found else (found[0] if found else None)
+    """The rig's eyes-closed expression (``RigConfig.blink_expression``), or None."""
+    return rig.config.blink_expression()
 
 
 class FrameSelector:
@@ -174,8 +165,8 @@ class FrameSelector:
             seq = (self.rig.sequences.get((path.base_path.id, pose))
                    if path.base_path is not None else None)
             if seq is None:
-                frames = [(0.0, endpoint_relpath(REST_EXPRESSION, pose)),
-                          (1.0, endpoint_relpath(path.target, pose))]
+                frames = [(0.0, self.rig.endpoint(REST_EXPRESSION, pose)),
+                          (1.0, self.rig.endpoint(path.target, pose))]
             else:
                 frames = [((1.0 - t) if path.reversed else t, rel) for t, rel in seq.frames]
             frames.sort()
@@ -194,9 +185,9 @@ class FrameSelector:
         blink = self.eyes_closed_expression
         if eyes_closed and blink is not None and (
                 place is None or place.t < self.params.blink_mouth_max_t):
-            return FrameChoice(pose, blink, endpoint_relpath(blink, pose), 0.0, residual)
+            return FrameChoice(pose, blink, self.rig.endpoint(blink, pose), 0.0, residual)
         if place is None:
-            return FrameChoice(pose, REST_EXPRESSION, endpoint_relpath(REST_EXPRESSION, pose),
+            return FrameChoice(pose, REST_EXPRESSION, self.rig.endpoint(REST_EXPRESSION, pose),
                                0.0, residual)
         ts, rels = self._tween_table(pose, place.path)
         i = min(range(len(ts)), key=lambda j: abs(ts[j] - place.t))  # a handful of frames
