@@ -14,6 +14,8 @@ batches on local workers and on Ray, and the start-up.
 - batch: 20 clips (the 16 real talking-face clips, 3-6.6 s, and four 5 s cuts of the demo)
   with ``animator batch --jobs 1`` and ``--jobs 2`` alternated, then on a local Ray head
   (2 CPUs) started here; Ray's overhead per file = (Ray wall - 2 workers' wall) / files.
+- cores available: two processes burning CPU side by side, before and after (2.0 on an idle
+  2-core machine): the ceiling of any parallel speed-up measured in the same run.
 - ``--encoders``: x264 presets and thread counts on the same frames (CPU and wall ms per
   frame, MB per minute), the measurement behind the settings in animator/sinks/mp4.py.
 
@@ -55,6 +57,26 @@ def first(_):
     os._exit(0)
 render(sys.argv[1], sys.argv[2], progress=False, on_frame=first)
 """
+
+
+def _burn(cpu_s: float) -> float:
+    t0 = time.process_time()
+    while time.process_time() - t0 < cpu_s:
+        pass
+    return cpu_s
+
+
+def cores_available(cpu_s: float = 1.0) -> float:
+    """CPU cores this run actually gets now: two processes each burning ``cpu_s`` of CPU,
+    total CPU over wall time (2.0 on an idle 2-core machine; on a shared one, what the
+    others leave). Parallel speed-ups can only be judged against it."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_burn, [0.01, 0.01])  # started
+        t0 = time.perf_counter()
+        pool.map(_burn, [cpu_s, cpu_s])
+        return _r(2 * cpu_s / (time.perf_counter() - t0), 2)
 
 
 def _load() -> float:
@@ -268,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
     ap.add_argument("--encoders", action="store_true", help="also compare x264 settings")
     args = ap.parse_args(argv)
-    report: dict = {"machine": machine_info(), "load_before": _load()}
+    report: dict = {"machine": machine_info(), "load_before": _load(),
+                    "cores_available_before": cores_available()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         wav = tmp / "speech.wav"
@@ -281,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.encoders:
             report["encoders"] = encoders(wav, tmp)
     report["load_after"] = _load()
+    report["cores_available_after"] = cores_available()
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -291,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
 def _print(r: dict) -> None:
     m = r["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; load {r['load_before']} -> "
-          f"{r['load_after']}")
+          f"{r['load_after']}; cores available {r['cores_available_before']} -> "
+          f"{r['cores_available_after']}")
     e = r["encode_ratio"]
     print(f"render / encode-only ({e['seconds']:g} s, 512 px): {e['ratio_median']} "
           f"(cpu {e['cpu_ratio_median']}), pairs {[p['ratio'] for p in e['pairs']]}")
