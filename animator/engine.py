@@ -137,16 +137,17 @@ class Engine:
         self._deferred = config.motion == "seed" or config.silence == "seed"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
-        self._head_in: np.ndarray | None = None
-        self._eyes_in: np.ndarray | None = None
         self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
         self._rest = (None if config.mouth_rest is None
                       else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
-        self._held: list[tuple[np.ndarray, np.ndarray, float | None]] = []  # deferred
+        # deferred frames: (lips, mouth, accent, eyes measured)
+        self._held: list[tuple[np.ndarray, np.ndarray, float | None, np.ndarray | None]] = []
         self._next_index = 0
-        # (t, lips, mouth, accent) of the last lip frame
-        self._prev: tuple[float, np.ndarray, np.ndarray, float | None] | None = None
-        self._good = (_REST_LIPS, _REST_MOUTH)  # last finite keypoints
+        # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
+        # own keypoints, or the last finite ones before them when they are not (None: rest)
+        self._prev: tuple[float, LipFrame | None, float | None] | None = None
+        self._good: LipFrame | None = None  # last lip frame with finite keypoints
+        self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         self.n_nonfinite = 0
 
     @property
@@ -154,15 +155,19 @@ class Engine:
         """True when frames come out as lips go in (False in the seed modes)."""
         return not self._deferred
 
-    def _sample(self, frame: LipFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(lips float[2, 3], mouth float[2]); non-finite keypoints hold the last good ones."""
-        pts = frame.points
-        if not np.all(np.isfinite(pts)):
-            self.n_nonfinite += 1
-            return self._good
-        self._good = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
-                      .astype(np.float64), mouth_features(frame))
-        return self._good
+    def _sample(self, frame: LipFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        """(lips float[2, 3] upper, lower; mouth float[2]) of a finite lip frame (None: the
+        rest mouth). Computed only for the lip frames a video frame shows (one in four at
+        100 Hz keypoints and 25 fps), and once for each."""
+        if frame is None:
+            return _REST_LIPS, _REST_MOUTH
+        hit = self._sampled.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        value = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
+                 .astype(np.float64), mouth_features(frame))
+        self._sampled = {id(frame): (frame, value)}  # consecutive video frames share lips
+        return value
 
     @property
     def mouth_rest(self) -> np.ndarray | None:
@@ -191,48 +196,59 @@ class Engine:
         or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
         eyes: float[2] measured eye aspect ratios (the character's left, right) for those
         frames, or None (eyes shown open).
+        The measurements are arguments of each call: none outlives it. A lip frame whose
+        keypoints are not all finite counts in ``n_nonfinite`` and stands for the last finite
+        one (the rest mouth before the first).
         """
-        self._head_in = head_deg
-        self._eyes_in = eyes
-        ready: list[tuple[int, np.ndarray, np.ndarray, float | None]] = []
+        ready: list[tuple[int, LipFrame | None, float | None]] = []
+        fps = self.config.fps
         for lf in lips:
-            accent = None if lf.prosody is None else lf.prosody.accent
-            cur = (lf.t_s, *self._sample(lf), accent)
+            if np.isfinite(lf.points).all():
+                self._good = lf
+            else:
+                self.n_nonfinite += 1
+            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
-            while self._next_index / self.config.fps <= lf.t_s:
-                t = self._next_index / self.config.fps
+            while self._next_index / fps <= lf.t_s:
+                t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
-                ready.append((self._next_index, *src[1:]))
+                ready.append((self._next_index, src[1], src[2]))
                 self._next_index += 1
             self._prev = cur
-        return self._process(ready)
+        return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
+                             head_deg, eyes)
 
-    def finish(self, duration_s: float) -> list[Frame]:
+    def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
+               eyes: np.ndarray | None = None) -> list[Frame]:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
-        one), the last lips held; then, in the seed modes, every frame of the clip."""
+        one), the last lips held; then, in the seed modes, every frame of the clip.
+
+        head_deg, eyes: what was measured for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH, None)
+        last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
+                else (_REST_LIPS, _REST_MOUTH, None))
         tail = [(i, *last) for i in range(self._next_index, n_total)]
         self._next_index = max(self._next_index, n_total)
-        out = self._process(tail)
+        out = self._process(tail, head_deg, eyes)
         if self._deferred:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]]
-                 ) -> list[Frame]:
-        """items: (video frame index, lips, mouth, accent or None) per frame."""
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]],
+                 head_deg: np.ndarray | None, eyes: np.ndarray | None) -> list[Frame]:
+        """items: (video frame index, lips, mouth, accent or None) per frame; head_deg and
+        eyes: what was measured for them (None: nothing)."""
         if self._deferred:
-            self._held.extend(item[1:] for item in items)
+            self._held.extend((*item[1:], eyes) for item in items)
             return []
         out = []
         for i, lips, mouth, accent in items:
             mask = self._silence.step(lips)
             angles = self._motion.step(mask, accent)
             if self._head is not None:
-                angles = self._head.step(angles, self._head_in)
-            out.append(self._decide(i, angles, mask, mouth))
+                angles = self._head.step(angles, head_deg)
+            out.append(self._decide(i, angles, mask, mouth, eyes))
         return out
 
     def _run_deferred(self) -> list[Frame]:
@@ -249,18 +265,20 @@ class Engine:
             accents = [h[2] for h in held]
             angles = np.array([self._motion.step(m, a)
                                for m, a in zip(masks, accents, strict=True)]).reshape(n, 3)
-        return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
+        return [self._decide(i, angles[i], float(masks[i]), held[i][1], held[i][3])
+                for i in range(n)]
 
-    def _eye_state(self) -> EyeState:
+    def _eye_state(self, eyes: np.ndarray | None) -> EyeState:
         """This frame's eyes: measured ratios through the blink detector; without a
         measurement, open (the place for anything else that makes an EyeState, such as
         idle blinks: the selector and the sinks only see the EyeState)."""
-        return self._blink.step(self._eyes_in)
+        return self._blink.step(eyes)
 
-    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
+    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray,
+                eyes_measured: np.ndarray | None) -> Frame:
         if self._rest is not None:
             mouth = self._rest.step(mouth)
-        eyes = self._eye_state()
+        eyes = self._eye_state(eyes_measured)
         choice = self._selector.step(angles, mouth, eyes.closed)
         return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
                      mouth, choice, eyes)

@@ -63,7 +63,7 @@ def run_ticks(loop: LiveLoop, clock: list[float], n: int, start: int = 0):
     frames = []
     for i in range(start, start + n):
         clock[0] = i / FPS
-        frames.append(loop.step(i, clock[0]))
+        frames.extend(loop.step(i, clock[0]))
     return frames
 
 

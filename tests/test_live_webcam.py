@@ -59,7 +59,7 @@ def test_face_lost_goes_idle_and_tracking_resumes(clip):
         with loop:
             for i in range(round(4.5 * FPS)):
                 cam.tick = i
-                frames.append(loop.step(i, i / FPS))
+                frames.extend(loop.step(i, i / FPS))
     t = np.array([f.t_s for f in frames])
     pitch = np.array([f.angles_deg[0] for f in frames])
     opening = np.array([f.mouth[0] for f in frames])

@@ -18,7 +18,8 @@ from animator import __version__
 EXIT_BAD_INPUT = 2
 _python_show_warning = warnings.showwarning
 #: Modules that register subcommands, in the order of ``animator --help``.
-COMMAND_MODULES = ("animator.cli.render", "animator.cli.live", "animator.cli.rig")
+COMMAND_MODULES = ("animator.cli.render", "animator.cli.batch", "animator.cli.live",
+                   "animator.cli.rig")
 
 
 def build_parser() -> argparse.ArgumentParser:

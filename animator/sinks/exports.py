@@ -42,9 +42,22 @@ def frame_record(f: Frame) -> dict:
     }
 
 
+def timeline_json(timeline: dict) -> str:
+    """``json.dumps(timeline, indent=1)``, byte for byte, ~5x faster: the frames (flat dicts of
+    scalars) go through the C encoder with the indentation as separators (with ``indent``,
+    the json module falls back to its pure-Python encoder)."""
+    frames = timeline["frames"]
+    if not frames or any(isinstance(v, dict | list) for v in frames[0].values()):
+        return json.dumps(timeline, indent=1)  # only flat records take the fast path
+    head = json.dumps({k: v for k, v in timeline.items() if k != "frames"}, indent=1)
+    encode = json.JSONEncoder(separators=(",\n   ", ": ")).encode
+    body = ",\n".join("  {\n   " + encode(f)[1:-1] + "\n  }" for f in frames)
+    return head[:-2] + ',\n "frames": [\n' + body + "\n ]\n}"
+
+
 def write_timeline(path: str | Path, timeline: dict) -> None:
     """Write the timeline JSON to ``path`` (callers make it atomic: animator.core.outputs)."""
-    Path(path).write_text(json.dumps(timeline, indent=1) + "\n", encoding="utf-8")
+    Path(path).write_text(timeline_json(timeline) + "\n", encoding="utf-8")
 
 
 def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
