@@ -186,3 +186,15 @@ class ExpressionTrack:
             return None
         self._current = name
         return name
+
+
+#: Keys that cue expressions live (window hotkeys, the page's keys), in order.
+CUE_KEYS = "0123456789"
+
+
+def cue_keys(config: RigConfig) -> dict[str, str]:
+    """{key: expression}: ``0`` the rest face, ``1``-``9`` the rig's other expressions in its
+    order, blinks left out (they are the eyes' business)."""
+    names = [REST_EXPRESSION] + [e for e, x in config.expressions.items()
+                                 if e != REST_EXPRESSION and x.eyes != BLINK_EYES]
+    return dict(zip(CUE_KEYS, names, strict=False))
