@@ -74,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from animator.engine import EngineConfig
     from animator.render import render
-    from animator.stages.idle_blinks import IdleBlinkParams
     from animator.render.exports import parse_export
+    from animator.stages.idle_blinks import IdleBlinkParams
 
     if args.motion == "seed" and args.motion_gain != 1.0:
         args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
