@@ -174,7 +174,8 @@ def run_toon(args: argparse.Namespace) -> int:
 def _runner(args: argparse.Namespace):
     from pathlib import Path
 
-    from animator.authoring.stages import Runner, make_backend
+    from animator.authoring.build import make_backend
+    from animator.authoring.runner import Runner
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
                            max_attempts=args.max_attempts, directions=args.directions,
@@ -189,7 +190,7 @@ def _runner(args: argparse.Namespace):
 
 
 def _dry_run(args: argparse.Namespace, plans: list) -> int:
-    from animator.authoring.stages import dry_run_lines
+    from animator.authoring.build import dry_run_lines
 
     for line in dry_run_lines(plans, args.backend, args.size, args.quality):
         print(line)
@@ -204,7 +205,7 @@ def _finish(runner, tally) -> int:
 def run_extremes(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_extremes
+    from animator.authoring.plans import plan_extremes
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -224,7 +225,7 @@ def run_extremes(args: argparse.Namespace) -> int:
 def run_tilts(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_tilts
+    from animator.authoring.plans import plan_tilts
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -244,7 +245,7 @@ def run_tilts(args: argparse.Namespace) -> int:
 def run_sequences(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_sequences
+    from animator.authoring.plans import plan_sequences
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -264,12 +265,8 @@ def run_build(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from animator.authoring.stages import (
-        build_rig,
-        default_config_path,
-        image_ext_for,
-        plan_build,
-    )
+    from animator.authoring.build import build_rig, default_config_path, plan_build
+    from animator.authoring.plans import image_ext_for
     from animator.authoring.warp import NoHumanFace
 
     config = Path(args.config) if args.config else default_config_path(args.backend)

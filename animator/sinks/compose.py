@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from animator.core.types import FrameChoice
-from animator.imageio import read_grey, read_rgb_over
 from animator.rig import Rig
+from animator.rig.images import read_grey, read_rgb_over
 
 #: Neck pivot as a fraction of (width, height): rotations about it keep the shoulders put.
 PIVOT_FRAC = (0.5, 0.78)
