@@ -164,3 +164,20 @@ def test_a_render_shows_idle_blinks_on_the_rig_and_changes_nothing_else(tmp_path
         else:
             assert a == b
     assert all(f["open"] < 0.25 for f in on if f["eyes"] == "closed")
+
+
+def test_the_plot_draws_a_band_per_blink(tmp_path):
+    import cv2
+
+    from animator.sinks.exports import write_plot
+
+    rig = load_rig(default_rig_dir())
+    pixels = {}
+    for name, params in (("on", IdleBlinkParams()), ("off", None)):
+        frames = Engine(rig, EngineConfig(idle_blinks=params)).push(_rest_lips(500))
+        write_plot(tmp_path / f"{name}.png", frames, rig.config.poses)
+        rgb = cv2.cvtColor(cv2.imread(str(tmp_path / f"{name}.png")), cv2.COLOR_BGR2RGB)
+        band = np.array([154, 194, 221])  # tab:blue at alpha 0.45 over white
+        pixels[name] = int(np.count_nonzero(np.abs(rgb.astype(int) - band).max(axis=2) <= 6))
+    # (a few of the pitch line's anti-aliased pixels have that colour too)
+    assert pixels["on"] > 10 * pixels["off"] + 1000
