@@ -135,7 +135,7 @@ def measure_cues(n: int, tmp: Path) -> dict:
     results: dict[str, list] = {"osc": [], "http": []}
     try:
         with connect(url.replace("http://", "ws://") + "ws", origin=url.rstrip("/")) as ws:
-            for k in range(n):
+            for _ in range(n):
                 for route in ("osc", "http"):
                     for name in ("happy_soft", "neutral"):
                         time.sleep(0.3)  # let the face settle
