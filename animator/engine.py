@@ -26,6 +26,7 @@ Expressions on cue (animator.stages.face_cue): ``expression`` from the first fra
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -160,6 +161,7 @@ class Engine:
         self._track = (ExpressionTrack(config.expression_track, config.expression)
                        if config.expression_track else None)
         self._cued: str | None = None  # set by cue() from any thread, taken by the next frame
+        self._cue_lock = threading.Lock()
         # idle blinks draw from a stream of their own: the head motion stays as it was
         self._idle = (None if config.idle_blinks is None else IdleBlinks(
             config.fps, np.random.default_rng([config.seed, _IDLE_BLINK_STREAM]),
@@ -316,7 +318,8 @@ class Engine:
         from any thread (live controls). ValueError for a name the rig does not have."""
         if expression not in self.rig.config.expressions:
             raise ValueError(f"unknown expression {expression!r}")
-        self._cued = expression
+        with self._cue_lock:
+            self._cued = expression
 
     def _eye_state(self, eyes: np.ndarray | None) -> EyeState:
         """This frame's eyes: measured ratios through the blink detector while a face is
@@ -340,8 +343,9 @@ class Engine:
             changed = self._track.step(t_s)
             if changed is not None:
                 self._selector.cue(changed)
-        cued, self._cued = self._cued, None
-        if cued is not None:
+        if self._cued is not None:  # (a cue from another thread: taken under the lock)
+            with self._cue_lock:
+                cued, self._cued = self._cued, None
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
         choice = self._selector.step(angles, mouth, eyes.closed, mask)
