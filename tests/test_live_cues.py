@@ -184,3 +184,22 @@ def test_window_keys_cue_expressions_on_a_virtual_display(tmp_path):
             proc.wait(30)
         xvfb.terminate()
         xvfb.wait(timeout=10)
+
+
+def test_live_options_for_cues_and_blinks_parse():
+    from animator.cli import main as cli
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["live", "--audio", "mic", "--osc-in", "9000",
+                              "--expression", "happy_soft", "--no-blink"])
+    assert (args.osc_in, args.expression, args.blink) == (("127.0.0.1", 9000), "happy_soft",
+                                                          False)
+    args = parser.parse_args(["live", "--audio", "mic", "--osc-in", "0.0.0.0:9001"])
+    assert (args.osc_in, args.expression, args.blink) == (("0.0.0.0", 9001), "neutral", True)
+    res = subprocess.run([sys.executable, "-m", "animator", "live", "--audio", "mic",
+                          "--osc-in", "nine"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "--osc-in" in res.stderr and "Traceback" not in res.stderr
+    res = subprocess.run([sys.executable, "-m", "animator", "live", "--audio", "nothing.wav",
+                          "--expression", "grin"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "--expression: unknown expression 'grin'" in res.stderr
