@@ -77,7 +77,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            exports: Sequence[tuple[str, str | Path]] = (),
            model_batch: int = MODEL_BATCH, progress: bool | None = None,
            on_frame: Callable[[Frame], None] | None = None,
-           model: MappingNet | None = None, keep_images: bool = False) -> RenderResult:
+           model: MappingNet | None = None, keep_images: bool = False,
+           expression_track: str | Path | None = None) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
     to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
     ``plot_path`` and ``exports`` = [(format, path)] with formats from
@@ -89,6 +90,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     encoder's thread. model: an already loaded MappingNet (batches reuse one), which must be
     the one at ``model_path``. keep_images: keep the decoded rig images for the next render
     in this process with the same rig files and size (a batch worker's next file).
+    expression_track: a timed expression track (.json or .srt, see
+    :mod:`animator.sources.expression_track`), checked against the rig; ``config.expression``
+    is the face before its first cue and between cues.
     """
     started = time.perf_counter()
     config = config or EngineConfig()
@@ -106,9 +110,11 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     outputs += [Output(path, EXPORTERS[name].what, EXPORTERS[name].suffixes)
                 for name, path in wanted]
     # Outputs are checked before any work, against each other and against every input file.
-    check_outputs(outputs, [audio_path, model_path])
+    inputs = [audio_path, model_path, *([expression_track] if expression_track else [])]
+    check_outputs(outputs, inputs)
     rig = load_rig(rig_dir)
-    check_outputs(outputs, [audio_path, model_path, *rig.files()])
+    check_outputs(outputs, [*inputs, *rig.files()])
+    config = _with_cues(config, rig, expression_track)
     model = model if model is not None else MappingNet.load(model_path)
     native, native_rate = decode_audio(audio_path)
     mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
@@ -141,6 +147,20 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     return RenderResult(Path(out_path) if out_path is not None else None,
                         len(collector.frames), duration_s, time.perf_counter() - started,
                         collector.frames)
+
+
+def _with_cues(config: EngineConfig, rig, track: str | Path | None) -> EngineConfig:
+    """``config`` with its expression checked against the rig and the track's cues loaded
+    (CueError, one line naming the file and line, for a name the rig lacks)."""
+    import dataclasses
+
+    from animator.sources.expression_track import check_expression, load_expression_track
+
+    check_expression(config.expression, rig.config.expressions, "--expression")
+    if track is None:
+        return config
+    cues = tuple(load_expression_track(track, rig.config.expressions))
+    return dataclasses.replace(config, expression_track=cues)
 
 
 #: (key, compositor) kept by ``keep_images`` for the next render of this process
