@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the tests use: espeak-ng (real speech with known content), chromium (the
 # live web page, headless), libportaudio2 (sounddevice, the microphone source), xvfb (a
-# real window for the window sink).
-DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb
+# real window for the window sink), codec2-examples (recorded human speech for
+# benchmarks.motion), xdotool (types the window's expression keys on Xvfb).
+DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples xdotool
 
 .PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet realspeech clean
 
@@ -58,7 +59,7 @@ toon: $(STAMP)
 	$(BIN)/animator rig toon assets/characters/toon --overwrite
 
 astronaut: $(STAMP)
-	$(BIN)/python -m animator.rigbuild.astronaut assets/characters/astronaut --overwrite
+	$(BIN)/python -m animator.authoring.astronaut assets/characters/astronaut --overwrite
 
 model: $(STAMP)
 	$(BIN)/python -m keypoints.baseline assets/models/baseline.onnx

@@ -1,5 +1,5 @@
 import sys
 
-from animator.cli import main
+from animator.cli.main import main
 
 sys.exit(main())

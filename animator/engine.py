@@ -9,23 +9,42 @@ either of them the loop holds its frames until :meth:`Engine.finish`.
 Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
 handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a tracked head that
 goes missing fades into the synthesised idle motion and back when it returns.
+
+Lips from a face (``mouth_rest``): mouth features are read against the resting mouth
+learned from that face (animator.stages.mouth_rest), so any face at rest shows the rig's rest
+mouth. Eyes: measured eye ratios handed to :meth:`Engine.push` go through a blink detector
+(animator.stages.eyes) whose :class:`~animator.core.types.EyeState` reaches the selector (the rig's
+eyes-closed frames) and the frame (per-eye closure for the sinks); while no face is measured,
+idle blinks (animator.stages.idle_blinks, their own seeded stream) close the eyes now and
+then. A frame's ``eyes.closed`` is what it shows: a blink never shuts a talking mouth, so a
+blink the mouth does not allow is not counted closed (and an idle one ends there).
+
+Expressions on cue (animator.stages.face_cue): ``expression`` from the first frame, a timed
+``expression_track`` (by frame time, so chunking changes nothing) and :meth:`Engine.cue`
+(live controls, from any thread: taken at the next frame).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.motion import MotionParams, MotionSynth, seed_head_motion
-from animator.mouth import mouth_features
-from animator.rig import Rig
-from animator.select import FrameChoice, FrameSelector, SelectParams
-from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.core.types import EyeState, Frame
+from animator.rig import REST_EXPRESSION, Rig
+from animator.stages.eyes import BlinkDetector, BlinkParams
+from animator.stages.face_cue import ExpressionTrack
+from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
+from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
+from animator.stages.mouth import mouth_features
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
+from animator.stages.selection import FrameSelector, SelectParams
+from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
-from keypoints.stream import AudioLipStream
+from keypoints.stream import AudioLipStream, rest_points
 
 MOTION_MODES = ("natural", "seed")
 SILENCE_MODES = ("stream", "seed")
@@ -35,6 +54,8 @@ HEAD_MODES = ("synth", "tracked", "mix")
 #: mouth features (open, wide).
 _REST_LIPS = np.zeros((2, 3))
 _REST_MOUTH = np.array([0.0, 1.0])
+#: Second entropy word of the idle blinks' generator ([seed, this]).
+_IDLE_BLINK_STREAM = 0xB1
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,8 @@ class EngineConfig:
     silence: str = "stream"
     #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
     motion_params: MotionParams | None = None
+    #: natural motion: 0 still, 1 the default, 2 lively (every angle is scaled by it).
+    motion_gain: float = 1.0
     silence_params: SilenceParams = field(default_factory=SilenceParams)
     select_params: SelectParams = field(default_factory=SelectParams)
     #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
@@ -53,6 +76,20 @@ class EngineConfig:
     #: time constant (seconds) of the fade between a measured head and the synthesised one
     #: when measurements start or stop arriving.
     head_fade_s: float = 0.25
+    #: learn the resting mouth from the lips (a face: each rests differently); None: the
+    #: lips' own units are the rest (closed, width 1), as for MappingNet.
+    mouth_rest: MouthRestParams | None = None
+    blink_params: BlinkParams = field(default_factory=BlinkParams)
+    #: the first this many seconds are the face at rest: they set the resting mouth (with
+    #: ``mouth_rest``) and the open-eye level.
+    calibrate_s: float = 0.0
+    #: idle blinks while no face is measured (None: the eyes stay open then).
+    idle_blinks: IdleBlinkParams | None = field(default_factory=IdleBlinkParams)
+    #: the expression held while the mouth rests, from the first frame on ...
+    expression: str = REST_EXPRESSION
+    #: ... and the timed cues that change it: (start s, end s or None, expression), see
+    #: animator.stages.face_cue.ExpressionTrack.
+    expression_track: tuple[tuple[float, float | None, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -67,18 +104,12 @@ class EngineConfig:
             raise ValueError("a tracked head needs the streaming motion and silence modes")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """Everything decided for one video frame."""
-
-    index: int
-    t_s: float
-    angles_deg: np.ndarray  # float[3] pitch, yaw, roll
-    speaking: float  # silence mask in [0, 1]
-    mouth: np.ndarray  # float[2] (open, wide) in mouth widths
-    choice: FrameChoice
+        if not 0 <= self.motion_gain <= 3:
+            raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
+        if self.motion == "seed" and self.motion_gain != 1.0:
+            raise ValueError("motion_gain applies to the natural motion, not the seed mode")
+        if not self.calibrate_s >= 0:
+            raise ValueError("calibrate_s must be >= 0")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:
@@ -119,17 +150,39 @@ class Engine:
         self.config = config = config or EngineConfig()
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
-        self._motion = MotionSynth(config.fps, self._rng, params)
+        self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
         self._silence = SilenceDetector(config.fps, config.silence_params)
-        self._selector = FrameSelector(rig, config.fps, config.select_params)
+        unknown = [e for e in (config.expression, *(c[2] for c in config.expression_track))
+                   if e not in rig.config.expressions]
+        if unknown:
+            raise ValueError(f"unknown expression {unknown[0]!r} (the rig has: "
+                             f"{', '.join(rig.config.expressions)})")
+        self._selector = FrameSelector(rig, config.fps, config.select_params, config.expression)
+        self._track = (ExpressionTrack(config.expression_track, config.expression)
+                       if config.expression_track else None)
+        self._cued: str | None = None  # set by cue() from any thread, taken by the next frame
+        self._cue_lock = threading.Lock()
+        # idle blinks draw from a stream of their own: the head motion stays as it was
+        self._idle = (None if config.idle_blinks is None else IdleBlinks(
+            config.fps, np.random.default_rng([config.seed, _IDLE_BLINK_STREAM]),
+            config.idle_blinks))
+        self._eyes_can_close = True  # the previous frame could have shown closed eyes
+        self._idle_eyes = False  # this frame's eyes come from the idle blinks
+        self._pause = True  # the previous frame's speaking mask was low (a pause in speech)
         self._deferred = config.motion == "seed" or config.silence == "seed"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
-        self._head_in: np.ndarray | None = None
-        self._held: list[tuple[np.ndarray, np.ndarray]] = []  # deferred (lips, mouth)
+        self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
+        self._rest = (None if config.mouth_rest is None
+                      else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
+        # deferred frames: (lips, mouth, accent, eyes measured)
+        self._held: list[tuple[np.ndarray, np.ndarray, float | None, np.ndarray | None]] = []
         self._next_index = 0
-        self._prev: tuple[float, np.ndarray, np.ndarray] | None = None  # (t, lips, mouth)
-        self._good = (_REST_LIPS, _REST_MOUTH)  # last finite keypoints
+        # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
+        # own keypoints, or the last finite ones before them when they are not (None: rest)
+        self._prev: tuple[float, LipFrame | None, float | None] | None = None
+        self._good: LipFrame | None = None  # last lip frame with finite keypoints
+        self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         self.n_nonfinite = 0
 
     @property
@@ -137,59 +190,100 @@ class Engine:
         """True when frames come out as lips go in (False in the seed modes)."""
         return not self._deferred
 
-    def _sample(self, frame: LipFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(lips float[2, 3], mouth float[2]); non-finite keypoints hold the last good ones."""
-        pts = frame.points
-        if not np.all(np.isfinite(pts)):
-            self.n_nonfinite += 1
-            return self._good
-        self._good = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
-                      .astype(np.float64), mouth_features(frame))
-        return self._good
+    def _sample(self, frame: LipFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        """(lips float[2, 3] upper, lower; mouth float[2]) of a finite lip frame (None: the
+        rest mouth). Computed only for the lip frames a video frame shows (one in four at
+        100 Hz keypoints and 25 fps), and once for each."""
+        if frame is None:
+            return _REST_LIPS, _REST_MOUTH
+        hit = self._sampled.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        value = (np.stack([frame.point("upper_lip"), frame.point("lower_lip")])
+                 .astype(np.float64), mouth_features(frame))
+        self._sampled = {id(frame): (frame, value)}  # consecutive video frames share lips
+        return value
 
-    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None) -> list[Frame]:
+    @property
+    def mouth_rest(self) -> np.ndarray | None:
+        """float64[2] resting (open, wide) learned so far in the lips' units, or None."""
+        return None if self._rest is None else self._rest.rest
+
+    def rest_lips(self, names: tuple[str, ...]) -> np.ndarray:
+        """float32[K, 3] lip keypoints of the resting mouth in the lips' units (the learned
+        rest with ``mouth_rest``): what to feed while the lip source is silent or lost."""
+        points = rest_points(names)
+        if self._rest is not None:
+            rest_open, rest_wide = self._rest.rest
+            for name, axis, value in (("left_corner", 0, rest_wide / 2),
+                                      ("right_corner", 0, -rest_wide / 2),
+                                      ("upper_lip", 1, rest_open / 2),
+                                      ("lower_lip", 1, -rest_open / 2)):
+                if name in names:
+                    points[names.index(name), axis] = value
+        return points
+
+    def push(self, lips: Iterable[LipFrame], head_deg: np.ndarray | None = None,
+             eyes: np.ndarray | None = None) -> list[Frame]:
         """Feed lip frames in time order; returns the video frames now decided.
 
         head_deg: float[3] measured head angles (degrees) for the frames decided by this call,
         or None when there is no measurement; used in the ``tracked`` and ``mix`` head modes.
+        eyes: float[2] measured eye aspect ratios (the character's left, right) for those
+        frames, or None (eyes shown open).
+        The measurements are arguments of each call: none outlives it. A lip frame whose
+        keypoints are not all finite counts in ``n_nonfinite`` and stands for the last finite
+        one (the rest mouth before the first).
         """
-        self._head_in = head_deg
-        ready: list[tuple[int, np.ndarray, np.ndarray]] = []
+        ready: list[tuple[int, LipFrame | None, float | None]] = []
+        fps = self.config.fps
         for lf in lips:
-            cur = (lf.t_s, *self._sample(lf))
+            if np.isfinite(lf.points).all():
+                self._good = lf
+            else:
+                self.n_nonfinite += 1
+            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
-            while self._next_index / self.config.fps <= lf.t_s:
-                t = self._next_index / self.config.fps
+            while self._next_index / fps <= lf.t_s:
+                t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
                 ready.append((self._next_index, src[1], src[2]))
                 self._next_index += 1
             self._prev = cur
-        return self._process(ready)
+        return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
+                             head_deg, eyes)
 
-    def finish(self, duration_s: float) -> list[Frame]:
+    def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
+               eyes: np.ndarray | None = None) -> list[Frame]:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
-        one), the last lips held; then, in the seed modes, every frame of the clip."""
+        one), the last lips held; then, in the seed modes, every frame of the clip.
+
+        head_deg, eyes: what was measured for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = self._prev[1:] if self._prev is not None else (_REST_LIPS, _REST_MOUTH)
+        last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
+                else (_REST_LIPS, _REST_MOUTH, None))
         tail = [(i, *last) for i in range(self._next_index, n_total)]
         self._next_index = max(self._next_index, n_total)
-        out = self._process(tail)
+        out = self._process(tail, head_deg, eyes)
         if self._deferred:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray]]) -> list[Frame]:
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]],
+                 head_deg: np.ndarray | None, eyes: np.ndarray | None) -> list[Frame]:
+        """items: (video frame index, lips, mouth, accent or None) per frame; head_deg and
+        eyes: what was measured for them (None: nothing)."""
         if self._deferred:
-            self._held.extend((lips, mouth) for _, lips, mouth in items)
+            self._held.extend((*item[1:], eyes) for item in items)
             return []
         out = []
-        for i, lips, mouth in items:
+        for i, lips, mouth, accent in items:
             mask = self._silence.step(lips)
-            angles = self._motion.step(mask)
+            angles = self._motion.step(mask, accent)
             if self._head is not None:
-                angles = self._head.step(angles, self._head_in)
-            out.append(self._decide(i, angles, mask, mouth))
+                angles = self._head.step(angles, head_deg)
+            out.append(self._decide(i, angles, mask, mouth, eyes))
         return out
 
     def _run_deferred(self) -> list[Frame]:
@@ -203,13 +297,65 @@ class Engine:
         if self.config.motion == "seed":
             angles = seed_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:
-            angles = np.array([self._motion.step(m) for m in masks]).reshape(n, 3)
-        return [self._decide(i, angles[i], float(masks[i]), held[i][1]) for i in range(n)]
+            accents = [h[2] for h in held]
+            angles = np.array([self._motion.step(m, a)
+                               for m, a in zip(masks, accents, strict=True)]).reshape(n, 3)
+        return [self._decide(i, angles[i], float(masks[i]), held[i][1], held[i][3])
+                for i in range(n)]
 
-    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray) -> Frame:
-        choice = self._selector.step(angles, mouth)
-        return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
-                     mouth, choice)
+    @property
+    def expressions(self) -> list[str]:
+        """The expressions :meth:`cue` accepts (the rig's, in its order)."""
+        return list(self.rig.config.expressions)
+
+    @property
+    def cued(self) -> str:
+        """The expression cued now (``neutral`` without a cue)."""
+        return self._cued or self._selector.cued
+
+    def cue(self, expression: str) -> None:
+        """Hold ``expression`` while the mouth rests, from the next frame on; safe to call
+        from any thread (live controls). ValueError for a name the rig does not have."""
+        if expression not in self.rig.config.expressions:
+            raise ValueError(f"unknown expression {expression!r}")
+        with self._cue_lock:
+            self._cued = expression
+
+    def _eye_state(self, eyes: np.ndarray | None) -> EyeState:
+        """This frame's eyes: measured ratios through the blink detector while a face is
+        measured; otherwise idle blinks (when enabled)."""
+        measured = eyes is not None and bool(np.all(np.isfinite(eyes)))
+        state = self._blink.step(eyes if measured else None)
+        self._idle_eyes = self._idle is not None and not measured
+        if self._idle is None:
+            return state
+        if measured:
+            self._idle.pause()
+            return state
+        return self._idle.step(self._eyes_can_close, self._pause)
+
+    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray,
+                eyes_measured: np.ndarray | None) -> Frame:
+        if self._rest is not None:
+            mouth = self._rest.step(mouth)
+        t_s = i / self.config.fps
+        if self._track is not None:
+            changed = self._track.step(t_s)
+            if changed is not None:
+                self._selector.cue(changed)
+        if self._cued is not None:  # (a cue from another thread: taken under the lock)
+            with self._cue_lock:
+                cued, self._cued = self._cued, None
+            self._selector.cue(cued)
+        eyes = self._eye_state(eyes_measured)
+        choice = self._selector.step(angles, mouth, eyes.closed, mask)
+        self._eyes_can_close = self._selector.eyes_can_close
+        self._pause = mask < self.config.select_params.talk_speaking
+        if eyes.closed and not self._eyes_can_close:  # not shown: the mouth (or face) won
+            eyes = EyeState(eyes.closure, False)
+            if self._idle_eyes:
+                self._idle.interrupt()
+        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes)
 
 
 class AudioAnimator:

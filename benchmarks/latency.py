@@ -24,13 +24,13 @@ import numpy as np
 import soundfile as sf
 
 from animator.engine import AudioAnimator, EngineConfig, rig_extent_deg
-from animator.motion import MotionParams, MotionSynth
-from animator.mouth import mouth_features
-from animator.rig import load_rig
-from animator.select import FrameSelector
-from animator.silence import SilenceDetector
+from animator.rig import default_rig_dir, load_rig
+from animator.stages.motion import MotionParams, MotionSynth
+from animator.stages.mouth import mouth_features
+from animator.stages.selection import FrameSelector
+from animator.stages.speaking import SilenceDetector
 from benchmarks.machine import machine_info
-from keypoints.assets import assets_dir, default_rig_dir
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.features import StreamingLogMel
 from keypoints.mappingnet import MappingNet
@@ -95,7 +95,7 @@ def stage_latencies(n_frames: int, warmup: int = 50) -> dict:
         t0 = clock()
         m = silence.step(two)
         t1 = clock()
-        angles = motion.step(m)
+        angles = motion.step(m, lf.prosody.accent)
         t2 = clock()
         selector.step(angles, mouth_features(lf))
         t3 = clock()

@@ -1,11 +1,18 @@
 """Live mode, measured: the audio path and the webcam path driven from files in real time.
 
     python -m benchmarks.live [--json] [--seconds 30] [--fps 30] [--path audio|webcam|both]
+                              [--video CLIP ...] [--calibrate S]
 
 Audio path: the demo speech played as a microphone (10 ms blocks) -> MappingNet -> engine ->
-web sink, with a WebSocket client on 127.0.0.1 receiving the frame choices. Webcam path: a
-clip rendered here from the built-in toon character (its face moves and speaks) played as a
-webcam -> FaceMesh -> engine (head tracked, lips from the face) -> web sink -> client.
+web sink, with a WebSocket client on 127.0.0.1 receiving the frame choices. Webcam path: real
+faces. Each ``--video`` (default: every clip in ../shared/realdata/talking_faces, real people
+talking and pausing) is first tracked frame by frame and scored (benchmarks.webcam_quality):
+the share of frames showing the neutral mouth while the measured lips are closed, the
+correlation of the avatar's mouth opening with the measured one while talking, the mouth
+shapes used, blinks found against an eye-openness reference and false blinks a minute. Then
+the first clip (by default news_4.mp4, the longest, at 30 fps) is played as a webcam (in a
+loop) -> FaceMesh -> engine (head tracked, lips and eyes from the face, mouth against the
+face's learned rest) -> web sink -> client, for the timings below.
 
 Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.step`` in the
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
@@ -39,22 +46,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animator.compose import FrameCompositor
 from animator.engine import AudioAnimator, Engine, EngineConfig
-from animator.live.audio_in import BLOCK_SAMPLES, FileAudio
-from animator.live.camera import TrackedCamera
 from animator.live.clock import FrameClock
 from animator.live.loop import STALE_S, LiveLoop
-from animator.live.web import WebSink
-from animator.rig import load_rig
-from animator.silence import SilenceParams
+from animator.rig import default_rig_dir, load_rig
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.web import WebSink
+from animator.sources.audio_input import BLOCK_SAMPLES, FileAudio
+from animator.sources.camera import TrackedCamera
+from animator.stages.speaking import SilenceParams
 from benchmarks.machine import machine_info
-from keypoints.assets import assets_dir, default_rig_dir
+from benchmarks.realdata import talking_faces
+from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+#: the real clip the webcam path is timed on by default
+TIMING_CLIP = "news_4.mp4"
 
 
 def rss_mb() -> float:
@@ -78,7 +89,8 @@ def _ms(x: list[float] | np.ndarray) -> dict:
 _RECORDER = """
 import json, sys, time
 from websockets.sync.client import connect
-with connect(sys.argv[1], compression=None) as ws, open(sys.argv[2], "w") as out:
+with connect(sys.argv[1], compression=None, origin=sys.argv[3]) as ws, \
+        open(sys.argv[2], "w") as out:
     print("ready", flush=True)
     try:
         for text in ws:
@@ -97,7 +109,8 @@ class WsRecorder:
         # to a file, not a pipe: a full pipe would stall the client (and so its socket)
         self._log = tempfile.NamedTemporaryFile("r", suffix=".txt")
         self._proc = subprocess.Popen([sys.executable, "-c", _RECORDER,
-                                       f"ws://127.0.0.1:{port}/ws", self._log.name],
+                                       f"ws://127.0.0.1:{port}/ws", self._log.name,
+                                       f"http://127.0.0.1:{port}"],  # as the page would
                                       stdout=subprocess.PIPE, text=True)
         if self._proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the WebSocket recorder did not connect")
@@ -242,23 +255,28 @@ class _ObsLog:
         return t
 
 
-def webcam_path(seconds: float, fps: float) -> dict:
+def webcam_path(seconds: float, fps: float, videos: list[Path] | None = None,
+                calibrate_s: float = 0.0) -> dict:
     rig = load_rig(default_rig_dir())
-    with tempfile.TemporaryDirectory() as tmp:
-        video = make_face_video(Path(tmp) / "face.avi", min(seconds, 20.0), fps)
-        with TrackedCamera(video, loop=True) as cam, WebSink(rig, 0) as web:
-            log = _ObsLog(cam, int(seconds * fps * 2) + 100)
-            loop = LiveLoop(Engine(rig, EngineConfig(fps=fps, head="tracked")), [web],
-                            face=log)
-            with loop:
-                stats, rec = _run_loop(loop, web, seconds, fps, log.take_track_s)
-            e2e = [recv_s - log.capture_s[c] for recv_s, _, c in rec.got
-                   if c is not None and c < len(log.capture_s) and np.isfinite(log.capture_s[c])]
-            tracked = [c is not None for _, _, c in rec.got]
-    stats["compute_ms_note"] = "FaceMesh + head pose + lips (capture thread) + loop step"
+    if not videos:  # timed on the longest one, at 30 fps like a webcam
+        videos = sorted(talking_faces(), key=lambda p: p.name != TIMING_CLIP)
+    quality = [clip_quality(v, rig, calibrate_s) for v in videos]
+    video = videos[0]
+    with TrackedCamera(video, loop=True) as cam, WebSink(rig, 0) as web:
+        log = _ObsLog(cam, int(seconds * fps * 2) + 100)
+        loop = LiveLoop(Engine(rig, webcam_config(fps, calibrate_s)), [web], face=log)
+        with loop:
+            stats, rec = _run_loop(loop, web, seconds, fps, log.take_track_s)
+        e2e = [recv_s - log.capture_s[c] for recv_s, _, c in rec.got
+               if c is not None and c < len(log.capture_s) and np.isfinite(log.capture_s[c])]
+        tracked = [c is not None for _, _, c in rec.got]
+    stats["video"] = str(video)
+    stats["compute_ms_note"] = ("FaceMesh + head pose + lips + eyes (capture thread) + "
+                                "loop step")
     stats["compute_cpu_ms_note"] = "loop step only (FaceMesh runs in the capture thread)"
     stats["end_to_end_ms"] = {"camera_frame_read_to_ws": _ms(e2e)}
     stats["frames_with_a_face"] = int(sum(tracked))
+    stats["quality"] = {"clips": quality, "total": totals(quality)}
     return stats
 
 
@@ -269,13 +287,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="run length per path")
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--path", choices=("audio", "webcam", "both"), default="both")
+    ap.add_argument("--video", type=Path, action="append", default=None, metavar="CLIP",
+                    help="a real face video for the webcam path (repeatable; default: "
+                         "the talking faces of ../shared/realdata)")
+    ap.add_argument("--calibrate", type=float, default=0.0, metavar="S",
+                    help="webcam path: take each clip's first S seconds as the face at rest")
     args = ap.parse_args(argv)
+    for video in args.video or []:
+        if not video.is_file():
+            print(f"error: {video}: video file not found", file=sys.stderr)
+            return 2
     report: dict = {"machine": machine_info(), "fps": args.fps, "seconds": args.seconds,
                     "stale_s": STALE_S}
     if args.path in ("audio", "both"):
         report["audio"] = audio_path(args.seconds, args.fps)
     if args.path in ("webcam", "both"):
-        report["webcam"] = webcam_path(args.seconds, args.fps)
+        try:
+            report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate)
+        except OSError as exc:  # a file that is no video: one line, as the CLI does
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -297,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"max {e.get('max')} ms")
     if "audio" in report:
         print(f"  algorithmic (audio): {report['audio']['algorithmic_ms']}")
+    if "webcam" in report:
+        q = report["webcam"]["quality"]
+        print(f"webcam quality (live timings above on {Path(report['webcam']['video']).name}):")
+        for r in q["clips"]:
+            print("  " + quality_line(r))
+        print(f"  total: {q['total']}")
     return 0
 
 

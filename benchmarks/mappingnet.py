@@ -9,7 +9,7 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
 
 * corr_open / corr_width: per-frame (100 Hz) Pearson correlation of the predicted vs target
   mouth opening (upper - lower inner lip y) and width (corner to corner).
-* F1: the silence mask of animator.silence.SilenceDetector at 25 fps, on lip frames sampled
+* F1: the silence mask of animator.stages.speaking.SilenceDetector at 25 fps, on lip frames sampled
   like the engine does (frame nearest each video frame time), thresholded at 0.5, against
   the true speech frames (espeak's sounding phonemes); speech is the positive class and
   video frames whose time lies within COLLAR_S of a true boundary (known to 10 ms) are not
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.silence import SilenceDetector, SilenceParams
+from animator.stages.speaking import SilenceDetector, SilenceParams
 from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir
 from keypoints.audio import resample

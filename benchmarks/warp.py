@@ -18,13 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animator.authoring.warp import WarpBackend, warp_image
 from animator.rig import RigConfig
-from animator.rigbuild.warp import WarpBackend, warp_image
 from keypoints.face import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.png"
-CONFIG = ROOT / "animator" / "rigbuild" / "default_expressions.json"
+PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.webp"
+CONFIG = ROOT / "animator" / "authoring" / "default_expressions.json"
 
 
 def _ms(fn, repeats: int) -> dict:

@@ -7,9 +7,6 @@ import importlib.util
 import os
 from pathlib import Path
 
-#: The built-in character used when no rig is given.
-DEFAULT_CHARACTER = "toon"
-
 
 def assets_dir() -> Path:
     """The assets folder (see the module docstring for the order of lookup)."""
@@ -25,9 +22,6 @@ def assets_dir() -> Path:
     return checkout  # absent: callers report the missing file by name
 
 
-def default_rig_dir() -> Path:
-    return assets_dir() / "characters" / DEFAULT_CHARACTER
-
-
 def default_model_path() -> Path:
+    """The shipped MappingNet (looked up anew at each call: ``$ANIMATOR_ASSETS`` may change)."""
     return assets_dir() / "models" / "mappingnet.onnx"

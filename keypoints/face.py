@@ -17,13 +17,13 @@ from the camera, so a landmark (x_px, y_px, z_px) is the world point (x_px, -y_p
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 
+from animator.core.geometry import angles_from_matrix
 from keypoints.lips import LipFrame
 from keypoints.native_log import native_notices_filtered
 
@@ -38,6 +38,15 @@ EYE_OUTER_LEFT = 263
 FOREHEAD = 10
 CHIN = 152
 NOSE_TIP = 1
+#: Eyes: (outer corner, inner corner, three (upper lid, lower lid) pairs), the character's
+#: left eye first. Used for the eye aspect ratio (lid gap over eye width).
+EYE_LEFT = (263, 362, ((387, 373), (386, 374), (385, 380)))
+EYE_RIGHT = (33, 133, ((160, 144), (159, 145), (158, 153)))
+#: Mouth width at rest (corner to corner, lips closed) in outer eye-corner distances: the
+#: median over 18 real people (GRID and news clips, webcam clips from package test data:
+#: 0.44-0.60, so each face is calibrated further downstream). The reference face's own
+#: ratio (0.71, a smiling portrait) read every closed mouth as 0.73 wide.
+REST_MOUTH_WIDTH_EYES = 0.52
 #: Inner-lip contour from the right inner corner (78) to the left one (308).
 INNER_LIP_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
 INNER_LIP_LOWER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
@@ -70,28 +79,6 @@ class FaceReferenceError(Exception):
 
 # --- rotations ----------------------------------------------------------------------------
 
-def rotation_matrix(pitch_deg: float, yaw_deg: float, roll_deg: float) -> np.ndarray:
-    """float64[3, 3] taking head-local vectors to world vectors (x right, y up, z to viewer).
-
-    yaw > 0 turns the nose (+z) towards +x (viewer's right); pitch > 0 lifts the nose (+y);
-    roll > 0 tips the top of the head (+y) towards +x (the character's own left shoulder).
-    Applied in the order yaw, then pitch, then roll: R = Rz(roll) Rx(pitch) Ry(yaw).
-    """
-    p, y, r = (math.radians(a) for a in (pitch_deg, yaw_deg, roll_deg))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), math.sin(r), 0], [-math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return rz @ rx @ ry
-
-
-def angles_from_matrix(rot: np.ndarray) -> np.ndarray:
-    """float64[3] (pitch, yaw, roll) degrees of a rotation made by ``rotation_matrix``."""
-    pitch = math.asin(float(np.clip(-rot[2, 1], -1.0, 1.0)))
-    yaw = math.atan2(-rot[2, 0], rot[2, 2])
-    roll = math.atan2(rot[0, 1], rot[1, 1])
-    return np.degrees([pitch, yaw, roll])
-
-
 def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
                    ) -> tuple[float, np.ndarray, np.ndarray]:
     """(scale, rot float64[3, 3], shift float64[3]) minimising the weighted squared error of
@@ -117,7 +104,7 @@ class FaceReference:
     """A symmetric frontal face: ``points`` float64[478, 3] in world axes (x to the face's
     own left, y up, z towards the viewer), unit = distance of the outer eye corners;
     ``rigid`` int[M]: the landmarks used for head pose; ``mouth_width``: corner distance of
-    the reference in its units (used to turn eye distance into mouth widths)."""
+    the reference in its units (a smiling portrait: not a mouth at rest)."""
 
     points: np.ndarray
     rigid: np.ndarray
@@ -157,12 +144,16 @@ class FaceObservation:
         """float64[478, 3] landmarks in world axes (x right, y up, z to viewer), pixels."""
         return self.landmarks_px.astype(np.float64) * _FLIP
 
-    def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
-        face placed on this one in world axes (see ``similarity_fit``)."""
+    @cached_property
+    def _fit(self) -> tuple[float, np.ndarray, np.ndarray]:
         ref = load_reference()
         idx = ref.rigid
         return similarity_fit(ref.points[idx], self.world_points()[idx])
+
+    def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
+        face placed on this one in world axes (see ``similarity_fit``); computed once."""
+        return self._fit
 
     def head_pose_deg(self) -> np.ndarray:
         """float64[3] (pitch, yaw, roll) in degrees with the contract's signs."""
@@ -172,20 +163,35 @@ class FaceObservation:
         """Lip keypoints (see ``LIP_KEYPOINTS``) in the face-normalised frame of the lip
         contract: origin at the mouth centre (midpoint of the corners), head rotation removed,
         x to the face's own left, y up, unit = the mouth width at rest, taken as the eye-corner
-        distance times the reference face's mouth/eye ratio (so a wide smile reads wide)."""
+        distance times ``REST_MOUTH_WIDTH_EYES`` (so a wide smile reads wide). That is a
+        population figure: one face's own rest is learned downstream
+        (animator.stages.mouth_rest)."""
         scale, rot, _ = self.head_fit()
-        ref = load_reference()
         world = self.world_points()
         idx = [i for _, i in LIP_KEYPOINTS]
         centre = 0.5 * (world[MOUTH_CORNER_LEFT] + world[MOUTH_CORNER_RIGHT])
-        local = (world[idx] - centre) @ rot / (scale * ref.mouth_width)
+        local = (world[idx] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
         return LipFrame(float(t_s), local.astype(np.float32),
                         tuple(n for n, _ in LIP_KEYPOINTS))
 
     def mouth_open(self) -> float:
-        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.mouth)."""
+        """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.stages.mouth)."""
         frame = self.lip_frame(0.0)
         return max(0.0, float(frame.point("upper_lip")[1] - frame.point("lower_lip")[1]))
+
+    def eye_openness(self) -> np.ndarray:
+        """float64[2] eye aspect ratios (the character's left eye, then right): the mean
+        upper-to-lower lid distance over the corner-to-corner width, head rotation removed
+        (about 0.2-0.35 open, near 0 closed; FaceMesh may put the lids slightly past each
+        other on a closed eye, so it can be a little negative)."""
+        _, rot, _ = self.head_fit()
+        world = self.world_points()
+        out = np.empty(2)
+        for k, (outer, inner, pairs) in enumerate((EYE_LEFT, EYE_RIGHT)):
+            width = float(np.linalg.norm(world[outer] - world[inner]))
+            up = np.array([world[a] - world[b] for a, b in pairs]) @ rot[:, 1]
+            out[k] = float(up.mean()) / width if width > 0 else np.nan
+        return out
 
 
 # --- the tracker --------------------------------------------------------------------------

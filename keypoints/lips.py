@@ -7,8 +7,12 @@ at rest (corner to corner), x towards the character's left, y up, z towards the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from keypoints.prosody import Prosody
 
 #: Names every keypoint source must provide (inner-lip midpoints and the two corners).
 REQUIRED_NAMES: tuple[str, ...] = ("upper_lip", "lower_lip", "left_corner", "right_corner")
@@ -21,11 +25,13 @@ class LipFrame:
     t_s: time of the frame centre in seconds from the start of the stream.
     points: float32[K, 3] in mouth-width units (see module docstring).
     names: K keypoint names, aligned with ``points``.
+    prosody: the speech's prosody at this frame when the lips come from audio, else None.
     """
 
     t_s: float
     points: np.ndarray
     names: tuple[str, ...]
+    prosody: Prosody | None = None
 
     def point(self, name: str) -> np.ndarray:
         """float32[3] of the named keypoint."""

@@ -23,6 +23,7 @@ from animator.core.errors import AnimatorError, one_line
 from keypoints.assets import default_model_path
 from keypoints.features import FeatureConfig
 from keypoints.lips import missing_names
+from keypoints.onnx_session import NotAModel, open_session
 
 CONTRACT_VERSION = "1"
 INPUT_NAME = "log_mel"
@@ -32,11 +33,6 @@ CONTEXT_KEYS = ("context_past", "context_future")
 
 class ModelContractError(AnimatorError):
     """A model file that breaks the contract; the message is one line, "PATH: problem"."""
-
-
-#: $ANIMATOR_ASSETS/models/mappingnet.onnx, else the checkout's assets/models/mappingnet.onnx,
-#: resolved at import time; ``MappingNet.load()`` without a path re-reads the environment.
-DEFAULT_MODEL_PATH = default_model_path()
 
 
 
@@ -169,22 +165,10 @@ class MappingNet:
     def load(cls, path: str | Path | None = None, threads: int = 1) -> MappingNet:
         """Load and validate a model (default: the shipped one); ModelContractError if broken."""
         path = Path(path) if path is not None else default_model_path()
-        if not path.is_file():
-            raise ModelContractError(f"{path}: model file not found")
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: no warnings on the console
         try:
-            session = onnxruntime.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises several pybind exception types
-            raise ModelContractError(
-                f"{path}: not a loadable ONNX model ({one_line(err)[:300]})"
-            ) from err
+            session = open_session(path, threads)
+        except NotAModel as err:
+            raise ModelContractError(f"{path}: {err}") from None
         metadata = dict(session.get_modelmeta().custom_metadata_map)
         try:
             contract = _parse_metadata(metadata)

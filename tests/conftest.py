@@ -11,6 +11,18 @@ import pytest
 
 from animator.rig import endpoint_relpath, sequence_dirname, tween_filename
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def portrait_path(name: str) -> Path:
+    """A shared portrait (``s8`` -> ../shared/realdata/portraits/s8.jpg); fails loudly when
+    the shared material is missing (tests on real portraits are not optional)."""
+    from benchmarks.realdata import realdata_dir
+
+    path = realdata_dir() / "portraits" / f"{name}.jpg"
+    assert path.is_file(), f"{path}: the shared real material is missing"
+    return path
+
 SEED_POSES = ["center", "tilt_left_small", "tilt_right_small", "nod_down_small", "nod_up_small"]
 # The seed pipeline's expressions.json, as its README documents it (no angles, no shapes).
 SEED_CONFIG = {

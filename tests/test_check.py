@@ -8,12 +8,18 @@ from pathlib import Path
 import cv2
 import pytest
 
+from animator.authoring.astronaut import build_photo_rig, load_config
+from animator.authoring.check import (
+    check_rig,
+    format_summary,
+    summarise,
+    tween_summary,
+    write_report,
+)
 from animator.rig import RigConfig, RigError
-from animator.rigbuild.astronaut import build_photo_rig, load_config
-from animator.rigbuild.check import check_rig, format_summary, summarise, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.png"
+PHOTO = ROOT / "assets" / "characters" / "astronaut" / "endpoints" / "neutral__center.webp"
 
 
 def small_config() -> dict:
@@ -29,8 +35,9 @@ def small_rig(tmp_path_factory) -> Path:
     bgr = cv2.resize(cv2.imread(str(PHOTO)), (256, 256), interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     out = tmp_path_factory.mktemp("rig") / "photo"
-    n = build_photo_rig(rgb, out, config=small_config(), depth=1, colours=0)
-    assert n == 2 * 3 + 1 * 3
+    tally = build_photo_rig(rgb, out, config=small_config(), depth=1, verify=False)
+    # 2 expressions x 3 poses, 1 tween x (1 path x 3 poses + 2 pose sequences), 3 layers x 2
+    assert tally.ok and tally.success == 2 * 3 + 1 * 5 + 3 * 2
     return out
 
 
@@ -79,3 +86,15 @@ def test_summary_flags_wrong_order_and_missing_faces():
 def test_a_broken_rig_is_a_rig_error(tmp_path):
     with pytest.raises(RigError):
         check_rig(tmp_path / "missing")
+
+
+def test_tweens_are_measured_and_out_of_order_ones_flagged(small_rig):
+    report = check_rig(small_rig, tweens=True)
+    s = report["summary"]
+    assert s["tweens"] == 3 and s["tweens_without_face"] == [] and s["tween_order_wrong"] == []
+    assert "tween frames without a face: 0 of 3" in format_summary(report)
+    cfg = RigConfig.from_dict(small_config(), "test")
+    recs = [{"path": "neutral_to_speaking_ah", "pose": "center", "t": t, "image": f"{t}",
+             "face": True, "open": o} for t, o in ((0.25, 0.3), (0.5, 0.1), (0.75, 0.35))]
+    bad = tween_summary(recs, cfg)
+    assert bad["tween_order_wrong"] == ["neutral_to_speaking_ah__center"]

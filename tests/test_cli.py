@@ -40,8 +40,10 @@ def test_help_and_version():
     out = animator("--help")
     assert out.returncode == 0 and "render" in out.stdout
     out = animator("render", "--help")
-    for opt in ("--rig", "--fps", "--seed", "--motion", "--silence", "--timeline", "--plot"):
+    for opt in ("--rig", "--fps", "--seed", "--motion", "--motion-gain", "--silence",
+                "--timeline", "--plot"):
         assert opt in out.stdout
+    assert "--motion-gain" in animator("live", "--help").stdout
     out = animator("--version")
     assert out.returncode == 0 and out.stdout.startswith("animator 0.")
 
@@ -68,7 +70,7 @@ def test_render_end_to_end(tmp_path, stereo_wav, seed_rig):
     assert len(tl["frames"]) == n_video
     f0 = tl["frames"][0]
     assert set(f0) == {"i", "t", "pitch", "yaw", "roll", "speaking", "open", "expression",
-                       "pose", "image"}
+                       "pose", "image", "eyes"}
     assert all((seed_rig / f["image"]).is_file() for f in tl["frames"])
     assert 0 < tl["latency_ms"] < 100
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -155,9 +157,22 @@ def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, 
 
 
 def test_bad_option_values_are_rejected_by_the_parser(stereo_wav, tmp_path):
-    for args in (["--fps", "0"], ["--motion", "wild"], ["--background", "blue"]):
+    for args in (["--fps", "0"], ["--motion", "wild"], ["--background", "blue"],
+                 ["--motion-gain", "-1"], ["--motion-gain", "4"],
+                 ["--motion", "seed", "--motion-gain", "2"]):
         res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", *args)
         assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert not (tmp_path / "o.mp4").exists()
+
+
+def test_motion_gain_zero_renders_a_still_head(tmp_path, stereo_wav, seed_rig):
+    timeline = tmp_path / "t.json"
+    res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", "--rig", seed_rig,
+                   "--motion-gain", "0", "--timeline", timeline, "-q")
+    assert res.returncode == 0, res.stderr
+    frames = json.loads(timeline.read_text())["frames"]
+    assert all(f["pitch"] == f["yaw"] == f["roll"] == 0 for f in frames)
+    assert {f["pose"] for f in frames} == {"center"}
 
 
 def test_rig_toon_builds_and_refuses_to_overwrite(tmp_path):

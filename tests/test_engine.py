@@ -130,3 +130,62 @@ def test_engine_config_validated():
         EngineConfig(motion="wild")
     with pytest.raises(ValueError, match="fps"):
         EngineConfig(fps=0)
+    with pytest.raises(ValueError, match="motion_gain"):
+        EngineConfig(motion_gain=-0.5)
+    with pytest.raises(ValueError, match="seed mode"):
+        EngineConfig(motion="seed", motion_gain=2.0)
+
+
+def _lips_of(model, samples):
+    from keypoints.stream import AudioLipStream
+
+    stream = AudioLipStream(model)
+    return stream.push(samples) + stream.flush()
+
+
+def test_seed_motion_is_unchanged_by_the_prosody(seed_rig, model, speech):
+    """The seed mode never looks at the accent: lips with and without prosody, same frames."""
+    import dataclasses
+
+    rig = load_rig(seed_rig)
+    lips = _lips_of(model, speech)
+    assert all(lf.prosody is not None for lf in lips)
+    bare = [dataclasses.replace(lf, prosody=None) for lf in lips]
+    for config in (EngineConfig(motion="seed", silence="seed"), EngineConfig(motion="seed")):
+        a, b = Engine(rig, config), Engine(rig, config)
+        duration = len(speech) / 16000
+        assert _key(a.push(lips) + a.finish(duration)) == _key(b.push(bare) + b.finish(duration))
+
+
+def test_motion_gain_zero_keeps_the_head_still(seed_rig, model, speech):
+    frames = _run(load_rig(seed_rig), model, speech, [len(speech)], EngineConfig(motion_gain=0))
+    assert not np.any([f.angles_deg for f in frames])
+    assert {f.choice.pose for f in frames} == {"center"}
+    assert len({f.choice.image for f in frames}) > 3  # the mouth still speaks
+
+
+def test_head_speed_follows_the_accents_of_unseen_speech(seed_rig, model):
+    """espeak-ng speech (a voice of the corpus' test split) through the whole audio path: the
+    head's angular speed correlates with the accent envelope within speech; the speech-blind
+    natural mode's does not."""
+    from animator.engine import rig_extent_deg
+    from animator.stages.motion import MotionParams
+    from keypoints.corpus import dataset
+
+    rig = load_rig(seed_rig)
+    samples = dataset.speech_recording(np.random.default_rng(7), "test", 8.0, None).samples
+    lips = _lips_of(model, samples)
+    accent_100 = np.array([lf.prosody.accent for lf in lips])
+    params = MotionParams().scaled_to_extent(rig_extent_deg(rig))
+    r = {}
+    for name, p in (("new", params), ("blind", params.speech_blind())):
+        eng = Engine(rig, EngineConfig(motion_params=p))
+        frames = eng.push(lips) + eng.finish(len(samples) / 16000)
+        angles = np.array([f.angles_deg for f in frames])
+        speed = np.linalg.norm(np.diff(angles, axis=0, prepend=angles[:1]), axis=1)
+        accent = accent_100[np.minimum(np.arange(len(frames)) * 4, len(lips) - 1)]
+        inside = np.array([f.speaking for f in frames]) >= 0.5
+        r[name] = max(np.corrcoef(speed[lag:][inside[lag:]],
+                                  accent[:len(speed) - lag][inside[lag:]])[0, 1]
+                      for lag in (0, 1, 2))  # speed lagging the accent by 0-80 ms
+    assert r["new"] > 0.4 and r["blind"] < 0.25, r

@@ -8,17 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from keypoints.face import (
-    FaceTracker,
-    angles_from_matrix,
-    load_reference,
-    rotation_matrix,
-    similarity_fit,
-)
+from animator.core.geometry import angles_from_matrix, rotation_matrix
+from benchmarks.realdata import realdata_dir
+from keypoints.face import FaceTracker, load_reference, similarity_fit
 from keypoints.lips import REQUIRED_NAMES
 
 PHOTO = (Path(__file__).resolve().parents[1] / "assets" / "characters" / "astronaut"
-         / "endpoints" / "neutral__center.png")
+         / "endpoints" / "neutral__center.webp")
 
 
 def read_photo(size_px: int = 320) -> np.ndarray:
@@ -114,10 +110,40 @@ def test_lip_frame_has_the_contract_names_and_units(tracker):
     # Origin between the corners, x towards the character's left, unit = rest mouth width.
     np.testing.assert_allclose((left + right) / 2, 0.0, atol=1e-5)
     assert left[0] > 0 > right[0]
-    assert 0.8 < np.linalg.norm(left - right) < 1.2
+    # The astronaut smiles with her lips shut: wider than a mouth at rest, not open.
+    assert 1.2 < np.linalg.norm(left - right) < 1.7
     # y up: the upper lip is above (or level with) the lower one; the shipped neutral is shut.
     assert frame.point("upper_lip")[1] >= frame.point("lower_lip")[1] - 0.02
     assert obs.mouth_open() < 0.15
+
+
+TALKING = realdata_dir() / "talking_faces"
+
+
+def read_video_frame(path: Path, index: int) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    for _ in range(index + 1):  # read, not seek: MPEG seeking may land a frame off
+        ok, bgr = cap.read()
+    cap.release()
+    assert ok, f"{path}: no frame {index}"
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_real_closed_mouths_read_about_one_rest_width_and_eyes_open(tracker):
+    """GRID speakers before they speak (frame 2: lips shut, eyes open; many others wait with
+    parted lips): the population rest width puts each within 15 % of 1; a blink (bbaf2n
+    frame 52) reads as closed eyes."""
+    widths = []
+    for name in ("bbaf2n.mpg", "sbwe5n.mpg", "lrwp9a.mpg"):
+        obs = tracker.process(read_video_frame(TALKING / name, 2))
+        frame = obs.lip_frame(0.0)
+        widths.append(float(np.linalg.norm(frame.point("left_corner")
+                                           - frame.point("right_corner"))))
+        assert obs.mouth_open() < 0.05
+        assert np.all(obs.eye_openness() > 0.18)
+    assert all(0.85 < w < 1.15 for w in widths), widths
+    shut = tracker.process(read_video_frame(TALKING / "bbaf2n.mpg", 52)).eye_openness()
+    assert np.all(shut < 0.12), shut
 
 
 def test_tracker_closes(tracker):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animator.latent.directions import DirectionFitter, LatentError
-from animator.latent.spaces import PcaSpace, item_to_image
+from animator.authoring.latent.directions import DirectionFitter, LatentError
+from animator.authoring.latent.spaces import PcaSpace, item_to_image
+from animator.authoring.latent.synthetic import EDGES_30, leak_data
+from animator.authoring.latent_backend import LatentBackend
 from animator.rig import RigConfig
-from animator.rigbuild.latent_backend import LatentBackend
-from benchmarks.latent import EDGES_30, leak_data
 
 SHAPE = (12, 12, 3)
 CONFIG = RigConfig.from_dict({

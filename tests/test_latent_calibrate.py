@@ -6,10 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animator.latent import geometry
-from animator.latent.calibrate import calibrate_yaw
-from animator.latent.directions import DirectionFitter, LatentError, apply_yaw
-from benchmarks.latent import closed_loop_proof, facemesh_closed_loop_proof, landmark_setup
+from animator.authoring.latent import geometry
+from animator.authoring.latent.calibrate import calibrate_yaw
+from animator.authoring.latent.directions import DirectionFitter, LatentError, apply_yaw
+from animator.authoring.latent.synthetic import (
+    closed_loop_proof,
+    facemesh_closed_loop_proof,
+    landmark_setup,
+)
 
 
 @pytest.mark.parametrize("read_gain", [1.0, 0.7])

@@ -9,16 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from animator import cli_latent
-from animator.latent.directions import LatentDirections, LatentError
-from benchmarks.latent import cosine, leak_data, orthogonal_onnx_pair
+from animator.authoring.latent.directions import LatentDirections, LatentError
+from animator.authoring.latent.synthetic import cosine, leak_data, orthogonal_onnx_pair
+from animator.cli import latent
 
 
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="animator")
     sub = parser.add_subparsers(dest="command", required=True)
     rig = sub.add_parser("rig")
-    cli_latent.register(rig.add_subparsers(dest="rig_command", required=True))
+    latent.register(rig.add_subparsers(dest="rig_command", required=True))
     args = parser.parse_args(["rig", "latent", *argv])
     return args.run(args)
 
@@ -101,15 +101,15 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
     turned by known yaws), then `rig tilts --backend latent` turns the astronaut's neutral
     face to yaw +10 deg, and FaceMesh reads the turn with the right sign."""
     import json
-    import shutil
     import subprocess
     import sys
 
     import cv2
 
-    from animator.latent.spaces import LandmarkSpace
+    from animator.authoring.latent.spaces import LandmarkSpace
+    from animator.core.geometry import rotation_matrix
     from keypoints.assets import assets_dir
-    from keypoints.face import FaceTracker, load_reference, rotation_matrix
+    from keypoints.face import FaceTracker, load_reference
 
     rng = np.random.default_rng(0)
     ref = load_reference().points
@@ -131,8 +131,8 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     ep = tmp_path / "ep"
     ep.mkdir()
-    shutil.copy(assets_dir() / "characters/astronaut/endpoints/neutral__center.png",
-                ep / "neutral__center.png")
+    photo = assets_dir() / "characters/astronaut/endpoints/neutral__center.webp"
+    cv2.imwrite(str(ep / "neutral__center.png"), cv2.imread(str(photo)))  # stages: PNG
     res = subprocess.run([*run, "tilts", "--config", tmp_path / "cfg.json", "--endpoints-dir",
                           ep, "--backend", "latent", "--directions", tmp_path / "dirs.npz"],
                          capture_output=True, text=True)
@@ -153,7 +153,7 @@ def test_latent_backend_needs_directions(tmp_path):
     import subprocess
     import sys
 
-    from animator.rigbuild.toon import CONFIG_PATH
+    from animator.authoring.toon import CONFIG_PATH
 
     shutil.copy(CONFIG_PATH, tmp_path / "expressions.json")
     res = subprocess.run([sys.executable, "-m", "animator", "rig", "tilts", "--backend",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animator.latent.directions import (
+from animator.authoring.latent.directions import (
     DirectionFitter,
     LatentDirections,
     LatentError,
@@ -14,7 +14,7 @@ from animator.latent.directions import (
     weighted_line_fit,
     yaw_step,
 )
-from benchmarks.latent import (
+from animator.authoring.latent.synthetic import (
     EDGES_30,
     curvature_proof,
     direction_scores,

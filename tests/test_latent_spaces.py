@@ -8,10 +8,22 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from animator.latent import geometry
-from animator.latent.directions import DirectionFitter, LatentError
-from animator.latent.spaces import LandmarkSpace, OnnxSpace, PcaSpace, image_to_item, item_to_image
-from benchmarks.latent import EDGES_30, cosine, leak_data, onnx_proof, orthogonal_onnx_pair
+from animator.authoring.latent import geometry
+from animator.authoring.latent.directions import DirectionFitter, LatentError
+from animator.authoring.latent.spaces import (
+    LandmarkSpace,
+    OnnxSpace,
+    PcaSpace,
+    image_to_item,
+    item_to_image,
+)
+from animator.authoring.latent.synthetic import (
+    EDGES_30,
+    cosine,
+    leak_data,
+    onnx_proof,
+    orthogonal_onnx_pair,
+)
 
 
 def test_directions_through_onnx_equal_the_direct_ones(tmp_path):

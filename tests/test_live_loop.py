@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from animator.engine import Engine, EngineConfig
-from animator.live.camera import Observation
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.rig import load_rig
-from keypoints.assets import assets_dir, default_rig_dir
+from animator.rig import default_rig_dir, load_rig
+from animator.sources.camera import Observation
+from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.lips import REQUIRED_NAMES, LipFrame
 from keypoints.mappingnet import MappingNet
@@ -63,7 +63,7 @@ def run_ticks(loop: LiveLoop, clock: list[float], n: int, start: int = 0):
     frames = []
     for i in range(start, start + n):
         clock[0] = i / FPS
-        frames.append(loop.step(i, clock[0]))
+        frames.extend(loop.step(i, clock[0]))
     return frames
 
 
@@ -119,19 +119,24 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
         if last is None:  # before the first lip frame the loop shows the rest mouth
             from keypoints.stream import rest_points
             pts = rest_points(model.keypoint_names)
-        (g,) = ref.push([LipFrame(i / FPS, pts, model.keypoint_names)])
+        prosody = last.prosody if last is not None else None  # the accent rides with the lips
+        (g,) = ref.push([LipFrame(i / FPS, pts, model.keypoint_names, prosody)])
         assert (g.choice.image, g.angles_deg.tolist()) == (f.choice.image, f.angles_deg.tolist())
 
 
 class FakeFace:
-    """The FaceObservation interface: a head pose and lips (mouth open by ``open``)."""
+    """The FaceObservation interface: a head pose, lips (mouth open by ``open``) and eyes."""
 
-    def __init__(self, head_deg, open_=0.3) -> None:
+    def __init__(self, head_deg, open_=0.3, eyes=(0.3, 0.3)) -> None:
         self.head = np.array(head_deg, dtype=float)
         self.open = open_
+        self.eyes = np.array(eyes, dtype=float)
 
     def head_pose_deg(self):
         return self.head
+
+    def eye_openness(self):
+        return self.eyes
 
     def lip_frame(self, t_s):
         pts = np.zeros((4, 3), np.float32)

@@ -13,20 +13,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from animator.live import LiveError
-from animator.live.audio_in import FileAudio, Microphone, import_sounddevice
-from animator.live.camera import Camera, TrackedCamera, parse_camera
+from animator.core.errors import LiveError
 from animator.live.clock import FrameClock
-
-
-def wait_for(cond, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"gave up waiting for {what}")
+from animator.sources.audio_input import FileAudio, Microphone, import_sounddevice
+from animator.sources.camera import Camera, TrackedCamera, parse_camera
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -126,6 +117,17 @@ def test_microphone_reads_the_device_and_reopens_it_when_it_comes_back(monkeypat
         assert mic.n_reopens == 1 and len(fake.streams) == 2 and fake.streams[1].active
         wait_for(lambda: len(mic.read()) > 0, 10, "samples from the reopened device")
     assert fake.streams[1].closed  # released on exit
+
+
+def test_no_microphone_is_one_line_naming_the_default_input(monkeypatch):
+    fake = FakeSoundDevice(np.zeros(10, np.float32))
+    fake.fail_opens = 1
+    monkeypatch.setitem(sys.modules, "sounddevice", fake.make())
+    with pytest.raises(LiveError) as err, Microphone(None, 16000):
+        pass
+    message = str(err.value)
+    assert "the default audio input" in message and "None" not in message
+    assert "animator devices" in message and "\n" not in message
 
 
 def test_missing_portaudio_names_the_package(monkeypatch):

@@ -10,7 +10,6 @@ import pytest
 
 from keypoints.features import FeatureConfig
 from keypoints.mappingnet import (
-    DEFAULT_MODEL_PATH,
     MappingNet,
     ModelContractError,
     default_model_path,
@@ -93,7 +92,7 @@ def expect_refused(path: Path, reason: str) -> None:
 
 def test_shipped_model_loads_and_runs() -> None:
     model = MappingNet.load()
-    assert model.path == DEFAULT_MODEL_PATH
+    assert model.path == default_model_path()
     assert model.keypoint_names[:4] == tuple(NAMES)
     assert model.description.startswith("LipNet")
     cfg = model.feature_config
@@ -128,8 +127,8 @@ def test_shipped_model_loads_and_runs() -> None:
 def test_shipped_model_is_what_the_training_command_produced() -> None:
     import hashlib
 
-    report = json.loads(DEFAULT_MODEL_PATH.with_name("mappingnet.train.json").read_text())
-    data = DEFAULT_MODEL_PATH.read_bytes()
+    report = json.loads(default_model_path().with_name("mappingnet.train.json").read_text())
+    data = default_model_path().read_bytes()
     assert report["onnx"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert len(data) <= 2_000_000
 
@@ -140,7 +139,7 @@ def test_shipped_baseline_is_the_deterministic_baseline_build(tmp_path: Path) ->
     first = build_baseline(tmp_path / "a.onnx").read_bytes()
     second = build_baseline(tmp_path / "b.onnx").read_bytes()
     assert first == second
-    shipped = DEFAULT_MODEL_PATH.with_name("baseline.onnx")
+    shipped = default_model_path().with_name("baseline.onnx")
     assert first == shipped.read_bytes(), "rebuild: python -m keypoints.baseline"
     baseline = MappingNet.load(shipped)
     assert baseline.description == "baseline: band-energy mouth opening (not learned)"
@@ -149,7 +148,7 @@ def test_shipped_baseline_is_the_deterministic_baseline_build(tmp_path: Path) ->
 
 def test_metadata_round_trip() -> None:
     model = MappingNet.load()
-    meta = onnx.load(str(DEFAULT_MODEL_PATH)).metadata_props
+    meta = onnx.load(str(default_model_path())).metadata_props
     meta = {p.key: p.value for p in meta}
     assert FeatureConfig.from_metadata(meta) == model.feature_config
     assert FeatureConfig.from_metadata(model.feature_config.to_metadata()) == model.feature_config

@@ -1,9 +1,10 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from animator.motion import AxisRange, MotionParams, MotionSynth, ease, seed_head_motion
+from animator.stages.motion import AxisRange, MotionParams, MotionSynth, ease, seed_head_motion
 
 
 class _FixedRng:
@@ -63,7 +64,8 @@ def test_natural_is_smooth_through_redraws():
 
 
 def test_idle_floor_keeps_silence_moving_but_small():
-    params = MotionParams(onset_level=2.0)  # no onsets: both runs draw the same numbers
+    # no onsets: both runs draw the same numbers; no listening state: the same speed
+    params = replace(MotionParams(onset_level=2.0).speech_blind(), listen_rate=1.0)
     idle = _run(25, 2, np.zeros(2000), params)
     talk = _run(25, 2, np.ones(2000), params)
     assert idle.std(axis=0).min() > 0.05  # breathes
@@ -102,3 +104,101 @@ def test_params_validated():
         AxisRange((3.0, 1.0), (0.1, 0.2))
     with pytest.raises(ValueError):
         MotionParams(idle_floor=1.5)
+
+
+# --- motion that follows the speech --------------------------------------------------------
+
+def _accent_train(n, fps=25.0, seed=0):
+    """An accent envelope: bumps (~80 ms wide, 0.1-0.5 high) at random times 200-600 ms apart."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / fps
+    accent = np.zeros(n)
+    at = 0.3
+    while at < t[-1]:
+        accent += rng.uniform(0.1, 0.5) * np.exp(-0.5 * ((t - at) / 0.04) ** 2)
+        at += rng.uniform(0.2, 0.6)
+    return accent
+
+
+def _speed(angles, fps=25.0):
+    return np.linalg.norm(np.diff(angles, axis=0, prepend=angles[:1]), axis=1) * fps
+
+
+def _best_r(speed, accent, lags=(0, 1, 2)):
+    return max(np.corrcoef(speed[lag:], accent[:len(accent) - lag])[0, 1] for lag in lags)
+
+
+def test_head_speed_follows_an_accent_train():
+    n = 25 * 60
+    accent = _accent_train(n)
+    params = MotionParams().scaled_to_extent(np.array([8.0, 12.0, 8.0]))
+    for seed in (0, 1, 2):
+        synth = MotionSynth(25, np.random.default_rng(seed), params)
+        speaking = np.array([synth.step(1.0, a) for a in accent])
+        assert _best_r(_speed(speaking), accent) > 0.5
+        blind = MotionSynth(25, np.random.default_rng(seed), params.speech_blind())
+        deaf = np.array([blind.step(1.0, a) for a in accent])
+        assert abs(_best_r(_speed(deaf), accent)) < 0.15
+        # without audio (a camera source: accent None) there are no beats at all
+        synth = MotionSynth(25, np.random.default_rng(seed), params)
+        no_audio = np.array([synth.step(1.0, None) for _ in accent])
+        zero = MotionSynth(25, np.random.default_rng(seed), params)
+        np.testing.assert_array_equal(no_audio, [zero.step(1.0, 0.0) for _ in accent])
+
+
+def test_motion_gain_scales_every_angle_and_zero_is_still():
+    accent = _accent_train(1000)
+    masks = np.r_[np.ones(400), np.zeros(200), np.ones(400)]
+
+    def run(gain):
+        synth = MotionSynth(25, np.random.default_rng(3), MotionParams(), gain)
+        return np.array([synth.step(m, a) for m, a in zip(masks, accent, strict=True)])
+
+    assert not run(0.0).any()
+    np.testing.assert_allclose(run(2.0), 2.0 * run(1.0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        MotionSynth(25, np.random.default_rng(0), MotionParams(), -1.0)
+
+
+def test_listening_between_utterances_is_calmer_and_settles():
+    params = MotionParams()
+    masks = np.tile(np.r_[np.ones(150), np.zeros(150)], 6)  # 6 s speech, 6 s pause
+    accent = _accent_train(len(masks)) * masks
+    speeds = {"speaking": [], "listening": []}
+    for seed in range(4):
+        synth = MotionSynth(25, np.random.default_rng(seed), params)
+        v = _speed(np.array([synth.step(m, a) for m, a in zip(masks, accent, strict=True)]))
+        for start in range(0, len(masks), 300):  # skip the transitions
+            speeds["speaking"].append(np.median(v[start + 50:start + 150]))
+            speeds["listening"].append(np.median(v[start + 200:start + 300]))
+    assert np.median(speeds["listening"]) < 0.25 * np.median(speeds["speaking"])
+
+
+def test_beats_relax_after_a_phrase_end_with_a_settling_nod():
+    params = MotionParams()
+    masks = np.r_[np.ones(100), np.zeros(75)]
+    accent = _accent_train(len(masks)) * masks
+
+    def run(p):
+        synth = MotionSynth(25, np.random.default_rng(0), p)
+        return np.array([synth.step(m, a) for m, a in zip(masks, accent, strict=True)])
+
+    # beats draw from their own generator: the difference is the beats' own offset
+    beats = run(params) - run(replace(params, beat_rate=0.0, settle_frac=0.0))
+    assert np.abs(beats[:100]).max() > 1.0  # the accents moved the head ...
+    assert np.abs(beats[-1]).max() < 0.1 * np.abs(beats[:100]).max()  # ... and it settled
+    settle = run(replace(params, beat_rate=0.0)) - run(replace(params, beat_rate=0.0,
+                                                                   settle_frac=0.0))
+    end = 100 + round(params.phrase_gap_s * 25)  # the phrase end is known this late
+    assert not settle[:end].any() and settle[end:, 0].min() < -0.1 * params.axes[0].amplitude_deg[1]
+    assert not settle[:, 1:].any()  # a nod: pitch only
+
+
+def test_speech_blind_mode_ignores_the_accent():
+    params = MotionParams().speech_blind()
+    masks = np.r_[np.ones(300), np.zeros(100), np.ones(300)]
+    a = MotionSynth(25, np.random.default_rng(5), params)
+    b = MotionSynth(25, np.random.default_rng(5), params)
+    accent = _accent_train(len(masks))
+    np.testing.assert_array_equal([a.step(m, x) for m, x in zip(masks, accent, strict=True)],
+                                  [b.step(m) for m in masks])

@@ -8,9 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from animator.rig import RigConfig
-from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.openai_backend import (
+from animator.authoring.backend import TweenJob
+from animator.authoring.openai_backend import (
     MAX_DELAY_S,
     GenerationError,
     OpenAIBackend,
@@ -19,6 +18,7 @@ from animator.rigbuild.openai_backend import (
     parse_retry_after,
     price_per_image,
 )
+from animator.rig import RigConfig
 from tests.conftest import SEED_CONFIG
 from tests.fake_openai import (
     FakeOpenAI,

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from animator.mouth import MouthPaths
 from animator.rig import DEFAULT_MOUTH_SHAPES, endpoint_relpath, load_rig
-from animator.select import FrameSelector, PoseSelector, SelectParams, speech_paths
+from animator.stages.mouth import MouthPaths
+from animator.stages.selection import FrameSelector, PoseSelector, SelectParams, speech_paths
 
 GRID = np.array([[0, 0, 0], [0, 12, 0], [0, -12, 0], [8, 0, 0], [-8, 0, 0]], dtype=float)
 
@@ -93,7 +93,7 @@ def test_frame_selector_pose_and_residual(seed_rig):
 
 
 def test_nearest_pose_scan_and_kdtree_agree():
-    import animator.select as sel_mod
+    import animator.stages.selection as sel_mod
 
     rng = np.random.default_rng(0)
     poses = rng.uniform(-15, 15, (200, 3))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from animator.silence import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 
 #: the raw lip-motion decision, without the speaking state's onset confirmation and hangover
 RAW = SilenceParams(onset_s=0.0, hangover_s=0.0)

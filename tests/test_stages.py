@@ -10,24 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animator.rig import MouthShape, RigConfig, load_rig
-from animator.rigbuild.face_params import face_from_names, lerp_face
-from animator.rigbuild.prompts import Descriptions, describe_angles, pose_prompt
-from animator.rigbuild.stages import (
+from animator.authoring.build import build_rig, dry_run_lines, plan_build
+from animator.authoring.face_params import face_from_names, lerp_face
+from animator.authoring.plans import (
     RigBuildError,
-    Runner,
-    build_rig,
-    dry_run_lines,
     midpoint_levels,
-    plan_build,
     plan_extremes,
     plan_sequences,
     plan_tilts,
     read_image,
     write_image,
 )
-from animator.rigbuild.toon import render
-from animator.rigbuild.toon_backend import ToonBackend
+from animator.authoring.prompts import Descriptions, describe_angles, pose_prompt
+from animator.authoring.runner import Runner
+from animator.authoring.toon import render
+from animator.authoring.toon_backend import ToonBackend
+from animator.rig import MouthShape, RigConfig, load_rig
 from tests.conftest import SEED_CONFIG
 
 SMALL = {
@@ -266,7 +264,7 @@ def test_toon_backend_redraws_from_parameters():
     img = backend.pose(base, ah, "center", "tilt_left_small", cfg)
     face = face_from_names(MouthShape(0.55, 0.95, 0.0), "neutral", "neutral")
     np.testing.assert_array_equal(img, render(0.0, 0.0, 8.0, face, 40, 1))
-    from animator.rigbuild.backend import TweenJob
+    from animator.authoring.backend import TweenJob
 
     job = TweenJob("neutral_to_speaking_ah", 0.25, "neutral", "center", "speaking_ah",
                    "nod_up_small", base, base, (0.0, base), (0.5, base))

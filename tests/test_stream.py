@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animator.silence import SilenceDetector
+from animator.stages.speaking import SilenceDetector
 from keypoints.audio import load_audio, resample
 from keypoints.features import FeatureConfig, log_mel
 from keypoints.lips import REQUIRED_NAMES, LipFrame

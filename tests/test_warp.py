@@ -9,14 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from animator.authoring.backend import TweenJob
+from animator.authoring.warp import WarpBackend, WarpError, warp_image
 from animator.rig import RigConfig, load_rig
-from animator.rigbuild.backend import TweenJob
-from animator.rigbuild.warp import WarpBackend, WarpError, warp_image
 from keypoints.face import FaceTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 RIG = ROOT / "assets" / "characters" / "astronaut"
-CONFIG = RigConfig.load(ROOT / "animator" / "rigbuild" / "default_expressions.json")
+CONFIG = RigConfig.load(ROOT / "animator" / "authoring" / "default_expressions.json")
 
 
 def read_rgba(path: Path, size_px: int = 320) -> np.ndarray:
@@ -29,7 +29,7 @@ def read_rgba(path: Path, size_px: int = 320) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def portrait() -> np.ndarray:
-    return read_rgba(RIG / "endpoints" / "neutral__center.png")
+    return read_rgba(RIG / "endpoints" / "neutral__center.webp")
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +144,16 @@ def test_renders_chain_from_the_portrait_and_tweens_sit_between(backend, portrai
 
 def test_shipped_astronaut_rig_loads():
     rig = load_rig(RIG)
-    assert rig.image_size == (384, 384)
-    assert len(rig.config.expressions) == 5 and len(rig.config.poses) == 9
+    assert rig.image_size == (512, 512) and rig.config.image_ext == ".webp"
+    assert len(rig.config.expressions) == 6 and len(rig.config.poses) == 9
+    assert rig.config.blink_expression() == "blink"
     assert len(rig.sequences) == 4 * 9
     assert all(len(s.frames) == 5 for s in rig.sequences.values())  # 0, .25, .5, .75, 1
-    total = sum(p.stat().st_size for p in RIG.rglob("*") if p.is_file())
-    assert total <= 6_000_000
+    assert set(rig.layers) == set(rig.config.poses)
+    files = [p for p in RIG.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 10_000_000
+    assert max(p.stat().st_size for p in files) <= 5_000_000
     assert (RIG / "README.md").is_file()
+    # Full colour: a photo's thousands of colours, not a palette.
+    img = cv2.imread(str(RIG / rig.endpoint("speaking_ah", "center")))
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 20000

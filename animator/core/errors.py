@@ -24,3 +24,8 @@ def warn_input(message: str) -> None:
     import warnings
 
     warnings.warn(message, InputWarning, stacklevel=2)
+
+
+class LiveError(AnimatorError):
+    """A device or sink that cannot be used (missing library, no display, port taken...);
+    the message is one line and says what to do."""

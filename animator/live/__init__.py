@@ -1,16 +1,9 @@
-"""Live mode: devices (or files played as if they were devices) in, frame choices out on a
-fixed schedule, through the same :class:`animator.engine.Engine` as offline rendering.
+"""The loop and its clocks, for live mode and offline rendering alike: sources in, frame
+choices out to the sinks (animator/sinks), through the one :class:`animator.engine.Engine`.
 
-sources: ``audio_in`` (microphone, audio file in real time), ``camera`` (webcam, video file)
-loop:    ``clock`` (fixed schedule), ``loop`` (sources -> engine -> sinks), ``mailbox``
-         (one slot per sink: a slow sink drops frames, never stalls the loop), ``realtime``
-         (process settings while it runs: one BLAS thread, frozen GC, short GIL switch)
-sinks:   ``window``, ``web`` (+ ``static/``), ``vcam``, ``vmc`` (with ``osc``)
+``clock`` (live mode's fixed schedule; offline's as-fast-as-possible one), ``loop`` (a source
+-> engine -> sinks; live: one slot per sink so that a slow sink drops frames and never stalls
+the loop; offline: queues, every frame reaches every sink), ``realtime`` (process settings
+while it runs: one BLAS thread, frozen GC, short GIL switch), ``session`` (live options -> the
+devices and sinks they name, opened and always released).
 """
-
-from animator.core.errors import AnimatorError
-
-
-class LiveError(AnimatorError):
-    """A device or sink that cannot be used (missing library, no display, port taken...);
-    the message is one line and says what to do."""

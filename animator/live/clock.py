@@ -1,8 +1,12 @@
-"""The fixed frame schedule of live mode: tick i is due at ``start + i / fps``.
+"""Frame schedules for the loop: live mode's wall clock and offline's as-fast-as-possible one.
 
-A tick that comes late (the loop was busy, the machine stalled) is served at once, and ticks
-that were missed entirely are skipped rather than bunched up: the schedule never drifts and
-never tries to catch up with a burst of frames.
+:class:`FrameClock` (live): tick i is due at ``start + i / fps``. A tick that comes late (the
+loop was busy, the machine stalled) is served at once, and ticks that were missed entirely are
+skipped rather than bunched up: the schedule never drifts and never tries to catch up with a
+burst of frames.
+
+:class:`FastClock` (offline): every tick at once, none skipped, stamped with the media time
+``i / fps``; the loop runs as fast as its source and sinks let it.
 """
 
 from __future__ import annotations
@@ -59,3 +63,32 @@ class FrameClock:
         tick = Tick(self._next, due, late)
         self._next += 1
         return tick
+
+    def stop_before(self, tick: Tick, n_due: int) -> None:
+        """The schedule ended with ticks 0 .. n_due - 1 and ``tick`` (the one just returned,
+        index >= n_due) is not served: the ticks skipped on the way to it from n_due on were
+        never due, so they do not count as skipped."""
+        self.n_skipped -= max(0, tick.index - n_due)
+
+
+class FastClock:
+    """Ticks 0, 1, 2, ... at once, due at media time ``i / fps`` (seconds), never late or
+    skipped: offline rendering, where the sinks' queues set the pace."""
+
+    def __init__(self, fps: float) -> None:
+        if not fps > 0:
+            raise ValueError("fps must be > 0")
+        self.period_s = 1.0 / fps
+        self.start_s = 0.0
+        self._next = 0
+        self.n_late = 0
+        self.n_skipped = 0
+        self.max_late_s = 0.0
+
+    def wait(self) -> Tick:
+        tick = Tick(self._next, self._next * self.period_s, 0.0)
+        self._next += 1
+        return tick
+
+    def stop_before(self, tick: Tick, n_due: int) -> None:
+        """Nothing is ever skipped."""

@@ -29,7 +29,7 @@ GIL_SWITCH_S = 0.0005
 def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
     """Inside: one BLAS thread, the objects that exist now frozen out of the garbage
     collector's walks, and a GIL switch interval of at most ``switch_interval_s``."""
-    # threadpoolctl comes with librosa (through scikit-learn); imported here, not at start-up
+    # imported here, not at start-up: only a running loop needs it
     from threadpoolctl import threadpool_limits
 
     switch = sys.getswitchinterval()

@@ -9,11 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from animator.compose import FrameCompositor
-from animator.engine import Engine, EngineConfig, Frame
-from animator.live import LiveError
+from animator.core.errors import LiveError
+from animator.core.types import Frame
+from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
+from animator.sinks.compose import FrameCompositor
+from animator.sources.expression_track import check_expression
+from animator.stages.face_cue import cue_keys
+from animator.stages.idle_blinks import IdleBlinkParams
+from animator.stages.mouth_rest import MouthRestParams
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class LiveOptions:
     model_path: str | Path | None = None
     fps: float = 30.0
     seed: int = 0
+    motion_gain: float = 1.0  # natural motion: 0 still, 1 default, 2 lively
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
@@ -35,6 +41,11 @@ class LiveOptions:
     loop_files: bool = False  # start audio/video files again at their end
     seconds: float | None = None  # stop after this long (None: until Ctrl-C)
     mirror: bool = True
+    #: the first this many seconds are the user's face at rest (needs a camera)
+    calibrate_s: float = 0.0
+    expression: str = "neutral"  # the face held while the mouth rests, until a cue
+    idle_blinks: bool = True  # blink now and then while no face drives the eyes
+    osc_in: tuple[str, int] | None = None  # listen for OSC expression cues here
 
     @property
     def head_mode(self) -> str:
@@ -60,55 +71,75 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
     on_ready(info) is called once everything is open, with e.g. {"web": URL}.
     """
-    from animator.rig import load_rig
-    from keypoints.assets import default_rig_dir
-    from keypoints.mappingnet import DEFAULT_MODEL_PATH, MappingNet
+    from animator.rig import default_rig_dir, load_rig
+    from keypoints.mappingnet import MappingNet
     from keypoints.stream import AudioLipStream
 
     if opts.audio is None and opts.camera is None:
         raise LiveError("live mode needs an input: --audio mic|FILE and/or --camera INDEX|FILE")
     if opts.head_mode != "synth" and opts.camera is None:
         raise LiveError(f"--head {opts.head_mode} follows your head: it needs --camera")
+    if opts.calibrate_s and opts.camera is None:
+        raise LiveError("--calibrate learns your face at rest: it needs --camera")
     rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
-    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode))
+    check_expression(opts.expression, rig.config.expressions, "--expression")
+    # lips from a face: read against that face's own rest (each face rests differently)
+    face_lips = opts.camera is not None and opts.audio is None
+    engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
+                                      mouth_rest=MouthRestParams() if face_lips else None,
+                                      calibrate_s=opts.calibrate_s,
+                                      motion_gain=opts.motion_gain,
+                                      idle_blinks=IdleBlinkParams() if opts.idle_blinks
+                                      else None, expression=opts.expression))
+    keys = cue_keys(rig.config)
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         audio = lip_stream = face = None
         if opts.audio is not None:
-            model = MappingNet.load(opts.model_path or DEFAULT_MODEL_PATH)
+            model = MappingNet.load(opts.model_path)
             rate = model.feature_config.sample_rate
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model)
         if opts.camera is not None:
-            from animator.live.camera import TrackedCamera, parse_camera
+            from animator.sources.camera import TrackedCamera, parse_camera
 
             face = stack.enter_context(TrackedCamera(parse_camera(opts.camera),
                                                      loop=opts.loop_files))
         sinks = []
         if opts.window:
-            from animator.live.window import WindowSink
+            from animator.sinks.window import WindowSink
 
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
-            sinks.append(stack.enter_context(WindowSink(compositor)))
+            sinks.append(stack.enter_context(WindowSink(compositor, on_cue=engine.cue,
+                                                        keys=keys)))
+            info["keys"] = ", ".join(f"{k} {name}" for k, name in keys.items())
         if opts.web_port is not None:
-            from animator.live.web import WebSink
+            from animator.sinks.web import WebSink
 
             web = stack.enter_context(WebSink(rig, opts.web_port,
-                                              allow_origins=opts.allow_origins))
+                                              allow_origins=opts.allow_origins,
+                                              on_cue=engine.cue, keys=keys))
             sinks.append(web)
             info["web"] = web.url
+            info["cue"] = f"POST {web.url}expression/NAME"
         if opts.virtual_cam:
-            from animator.live.vcam import VirtualCamSink
+            from animator.sinks.vcam import VirtualCamSink
 
             # a compositor of its own: each sink composes in its own thread
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
             sinks.append(stack.enter_context(VirtualCamSink(compositor, opts.fps)))
         if opts.vmc is not None:
-            from animator.live.vmc import VmcSink
+            from animator.sinks.vmc import VmcSink
 
             sinks.append(stack.enter_context(VmcSink(*opts.vmc)))
             info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
+        if opts.osc_in is not None:
+            from animator.sources.osc_input import ADDRESS, OscCueInput
+
+            osc_in = stack.enter_context(OscCueInput(*opts.osc_in, engine.cue,
+                                                     engine.expressions))
+            info["osc-in"] = f"{osc_in.host}:{osc_in.port} {ADDRESS} NAME"
         loop = stack.enter_context(LiveLoop(engine, sinks, audio=audio, lip_stream=lip_stream,
                                             face=face, mirror=opts.mirror))
         clock = FrameClock(opts.fps)
@@ -128,7 +159,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
 def _open_audio(spec: str, sample_rate: int, loop: bool):
     """'mic' / 'mic:DEVICE' -> Microphone; anything else -> FileAudio (played in real time)."""
-    from animator.live.audio_in import FileAudio, Microphone
+    from animator.sources.audio_input import FileAudio, Microphone
 
     if spec == "mic" or spec.startswith("mic:"):
         device = spec[4:] or None

@@ -188,7 +188,7 @@ Held-out: languages {', '.join(result['test_languages'])}; voice variants
 {', '.join(result['test_variants'])}; texts from the other half of the vocabulary.
 {sizes['recordings']} recordings x {sizes['seconds']:.0f} s per condition (the same speech under
 every condition). Opening/width r: per-frame (100 Hz) correlation with the target. F1: silence
-mask (animator.silence.SilenceDetector, 25 fps, threshold 0.5) vs the true speech frames,
+mask (animator.stages.speaking.SilenceDetector, 25 fps, threshold 0.5) vs the true speech frames,
 video frames within 100 ms of a true boundary not scored, with the default SilenceParams / the
 parameters tuned on a separate tuning set (train-split voices under every condition). On/off:
 median onset and offset delay of the mask at pauses >= 0.5 s, measured from the true boundary

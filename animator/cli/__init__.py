@@ -1,0 +1,1 @@
+"""The ``animator`` command: argument parsing only; ``main`` in main.py."""

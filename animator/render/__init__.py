@@ -1,0 +1,31 @@
+"""Offline rendering: one file (:func:`render`: the live loop with a fast clock and queueing
+sinks, :mod:`animator.render.offline`) and many (:mod:`animator.render.batch`: local worker
+processes or a Ray cluster, :mod:`animator.render.runners`).
+
+The settings below are shared by those modules; everything else is imported on first use, so
+that ``animator --help`` and a timeline-only run load no video code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Audio fed to the lip stream per loop tick, seconds: the granularity of Ctrl-C and of the
+#: non-finite check; it does not change the frames (the stream is chunk-invariant).
+CHUNK_S = 0.2
+#: Keypoint frames per MappingNet call offline (see AudioLipStream's ``block_frames``):
+#: 1 computes every frame alone, exactly as live mode does; 256 (2.56 s at a 10 ms hop)
+#: does ~30x less work and changes only the rounding of the keypoints.
+MODEL_BATCH = 256
+#: Share of keypoint frames that may be non-finite before a render refuses the model.
+MAX_NONFINITE_SHARE = 0.01
+
+_LAZY = {"render": "offline", "RenderResult": "offline", "VIDEO_SUFFIXES": "offline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"animator.render.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'animator.render' has no attribute {name!r}")

@@ -1,0 +1,79 @@
+"""What a render can write besides the video: one exporter per format behind one small
+interface, chosen on the command line as ``--export FORMAT=PATH`` (``--timeline PATH`` and
+``--plot PATH`` are its shorthands). A new format (e.g. a lip-sync tool's cue list) is one
+more entry in :data:`EXPORTERS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from animator.core.errors import AnimatorError
+
+if TYPE_CHECKING:  # the writers are imported when used: the CLI lists the formats at start-up
+    from animator.core.types import Frame
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What an exporter knows about the run besides its frames."""
+
+    fps: float
+    duration_s: float
+    seed: int
+    audio: str  # the audio file as given
+    rig: str  # the rig folder as given
+    latency_ms: float  # algorithmic latency of the lips
+    poses: tuple[str, ...]  # the rig's poses, in its order
+    title: str  # one line describing the run (plots)
+
+
+@dataclass(frozen=True)
+class Exporter:
+    name: str
+    suffixes: tuple[str, ...]  # extensions it writes (lower case, with the dot)
+    what: str  # for messages: "timeline", "plot"
+    help: str
+    #: write(path, frames, run): the whole file at ``path`` (a temporary the caller renames)
+    write: Callable[[Path, Sequence[Frame], RunInfo], None]
+
+
+def _timeline(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
+    from animator.sinks.exports import timeline_dict, write_timeline
+
+    write_timeline(path, timeline_dict(frames, fps=run.fps, duration_s=run.duration_s,
+                                       seed=run.seed, audio=run.audio, rig=run.rig,
+                                       latency_ms=run.latency_ms))
+
+
+def _plot(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
+    from animator.sinks.exports import write_plot
+
+    write_plot(path, frames, list(run.poses), title=run.title)
+
+
+EXPORTERS: dict[str, Exporter] = {e.name: e for e in (
+    Exporter("timeline", (".json",), "timeline",
+             "the per-frame timeline JSON (angles, speaking, mouth, chosen image)", _timeline),
+    Exporter("plot", (".png",), "plot",
+             "a PNG of pitch/yaw/roll, the chosen pose, the silence mask and the mouth",
+             _plot),
+)}
+
+
+class ExportError(AnimatorError):
+    """An --export that names no format or no path."""
+
+
+def parse_export(text: str) -> tuple[str, str]:
+    """'FORMAT=PATH' -> (format, path); ExportError (one line) for anything else."""
+    name, sep, path = text.partition("=")
+    name = name.strip().lower()
+    if not sep or not path:
+        raise ExportError(f"--export {text!r}: expected FORMAT=PATH, e.g. timeline=out.json")
+    if name not in EXPORTERS:
+        raise ExportError(f"--export {text!r}: unknown format '{name}' (formats: "
+                          f"{', '.join(EXPORTERS)})")
+    return name, path

@@ -1,0 +1,193 @@
+"""Offline rendering: an audio file -> mp4 and/or exports (timeline JSON, plot PNG, ...).
+
+This is the live loop with an as-fast-as-possible clock, the audio file as its source, and
+sinks that queue instead of dropping: the engine and the lips run in this thread while the
+video sink composes and encodes in its own (x264 adds threads of its own), so the encoder
+keeps the other core busy. Without a video, no frame is composed or encoded: a timeline
+alone takes a fraction of a second for a minute of speech.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from animator.core.errors import AnimatorError
+from animator.core.outputs import Output, atomic_outputs, check_outputs
+from animator.core.types import Frame, LiveFrame
+from animator.engine import Engine, EngineConfig
+from animator.live.clock import FastClock
+from animator.live.loop import FrameLoop
+from animator.render import MODEL_BATCH
+from animator.render.exports import EXPORTERS, RunInfo
+from animator.render.source import AudioFileSource
+from keypoints.assets import default_model_path
+from keypoints.audio import decode_audio, resample, to_mono
+from keypoints.mappingnet import MappingNet
+
+#: Video containers ``-o`` writes.
+VIDEO_SUFFIXES = (".mp4",)
+#: Frames a sink's queue holds: how far the loop may run ahead of the encoder (at 1080 px,
+#: 32 frames are ~100 MB of choices in flight at most, and far less in practice: a queued
+#: item is a frame choice, the pixels are made in the sink's thread).
+QUEUE_FRAMES = 32
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    out_path: Path | None  # the video, None when only exports were written
+    n_frames: int
+    duration_s: float
+    elapsed_s: float
+    frames: list[Frame]
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.duration_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+
+class NothingToWrite(AnimatorError):
+    """A render asked to write nothing."""
+
+
+class FrameCollector:
+    """Keeps every frame (for the exports); cheap, so it runs in the loop's thread."""
+
+    name = "frames"
+    inline = True
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def send(self, frame: LiveFrame) -> None:
+        self.frames.append(frame.frame)
+
+
+def render(audio_path: str | Path, out_path: str | Path | None = None, *,
+           rig_dir: str | Path | None = None, model_path: str | Path | None = None,
+           config: EngineConfig | None = None, width_px: int = 512,
+           background_rgb: tuple[int, int, int] = (236, 240, 244),
+           timeline_path: str | Path | None = None, plot_path: str | Path | None = None,
+           exports: Sequence[tuple[str, str | Path]] = (),
+           model_batch: int = MODEL_BATCH, progress: bool | None = None,
+           on_frame: Callable[[Frame], None] | None = None,
+           model: MappingNet | None = None, keep_images: bool = False,
+           expression_track: str | Path | None = None) -> RenderResult:
+    """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
+    to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
+    ``plot_path`` and ``exports`` = [(format, path)] with formats from
+    :data:`~animator.render.exports.EXPORTERS`.
+
+    model_batch: keypoint frames per model call (1: exactly as live mode, see
+    :mod:`animator.render.source`). progress: a progress bar on stderr (default: only when
+    stderr is a terminal). on_frame: called after each video frame is encoded, in the
+    encoder's thread. model: an already loaded MappingNet (batches reuse one), which must be
+    the one at ``model_path``. keep_images: keep the decoded rig images for the next render
+    in this process with the same rig files and size (a batch worker's next file).
+    expression_track: a timed expression track (.json or .srt, see
+    :mod:`animator.sources.expression_track`), checked against the rig; ``config.expression``
+    is the face before its first cue and between cues.
+    """
+    started = time.perf_counter()
+    config = config or EngineConfig()
+    from animator.rig import default_rig_dir, load_rig
+
+    rig_dir = Path(rig_dir) if rig_dir is not None else default_rig_dir()
+    model_path = Path(model_path or (model.path if model is not None else
+                                     default_model_path()))
+    wanted = [*(("timeline", timeline_path),) * (timeline_path is not None),
+              *(("plot", plot_path),) * (plot_path is not None), *exports]
+    if out_path is None and not wanted:
+        raise NothingToWrite(f"{audio_path}: nothing to write: give -o OUT.mp4 and/or an "
+                             f"export (--timeline, --plot, --export FORMAT=PATH)")
+    outputs = [Output(out_path, "video", VIDEO_SUFFIXES)] if out_path is not None else []
+    outputs += [Output(path, EXPORTERS[name].what, EXPORTERS[name].suffixes)
+                for name, path in wanted]
+    # Outputs are checked before any work, against each other and against every input file.
+    inputs = [audio_path, model_path, *([expression_track] if expression_track else [])]
+    check_outputs(outputs, inputs)
+    rig = load_rig(rig_dir)
+    check_outputs(outputs, [*inputs, *rig.files()])
+    config = _with_cues(config, rig, expression_track)
+    model = model if model is not None else MappingNet.load(model_path)
+    native, native_rate = decode_audio(audio_path)
+    mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
+    duration_s = native.shape[1] / native_rate
+
+    engine = Engine(rig, config)
+    source = AudioFileSource(mono, model, duration_s, model_batch=model_batch)
+    collector = FrameCollector()
+    show = sys.stderr.isatty() if progress is None else progress
+    n_expected = max(1, round(duration_s * config.fps))
+    with tqdm(total=n_expected, unit="frame", disable=not show, desc="render",
+              leave=False) as bar, atomic_outputs([o.path for o in outputs]) as tmps, \
+            contextlib.ExitStack() as stack:
+        sinks: list = [collector]
+        if out_path is not None:
+            sinks.append(_video_sink(stack, tmps[0], rig, width_px, background_rgb,
+                                     config.fps, native, native_rate, on_frame, keep_images))
+        loop = stack.enter_context(FrameLoop(engine, source, sinks, queue_size=QUEUE_FRAMES))
+        loop.run(FastClock(config.fps), on_tick=lambda _: bar.update(1))
+        loop.close()  # every queued frame encoded (a sink's failure raised here)
+        stack.close()  # the video finished: its last packets and the index written
+        run = RunInfo(
+            fps=config.fps, duration_s=duration_s, seed=config.seed, audio=str(audio_path),
+            rig=str(rig_dir), latency_ms=1000.0 * model.algorithmic_latency_s,
+            poses=tuple(rig.config.poses),
+            title=f"{Path(audio_path).name}  ·  motion={config.motion}  "
+                  f"silence={config.silence}  seed={config.seed}")
+        for (name, _), tmp in zip(wanted, tmps[len(tmps) - len(wanted):], strict=True):
+            EXPORTERS[name].write(tmp, collector.frames, run)
+    return RenderResult(Path(out_path) if out_path is not None else None,
+                        len(collector.frames), duration_s, time.perf_counter() - started,
+                        collector.frames)
+
+
+def _with_cues(config: EngineConfig, rig, track: str | Path | None) -> EngineConfig:
+    """``config`` with its expression checked against the rig and the track's cues loaded
+    (CueError, one line naming the file and line, for a name the rig lacks)."""
+    import dataclasses
+
+    from animator.sources.expression_track import check_expression, load_expression_track
+
+    check_expression(config.expression, rig.config.expressions, "--expression")
+    if track is None:
+        return config
+    cues = tuple(load_expression_track(track, rig.config.expressions))
+    return dataclasses.replace(config, expression_track=cues)
+
+
+#: (key, compositor) kept by ``keep_images`` for the next render of this process
+_kept: list = []
+
+
+def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: bool):
+    """A compositor for ``rig``; with ``keep``, the one of the previous render when the rig's
+    files (path, size, modification time), the width and the background are the same."""
+    from animator.sinks.compose import FrameCompositor
+
+    if not keep:
+        return FrameCompositor(rig, width_px, background_rgb)
+    files = tuple((str(p), st.st_size, st.st_mtime_ns) for p in rig.files()
+                  if (st := p.stat()))
+    key = (files, width_px, tuple(background_rgb))
+    if not _kept or _kept[0][0] != key:
+        _kept[:] = [(key, FrameCompositor(rig, width_px, background_rgb))]
+    return _kept[0][1]
+
+
+def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
+                background_rgb: tuple[int, int, int], fps: float, audio, audio_rate: int,
+                on_frame: Callable[[Frame], None] | None, keep_images: bool):
+    """The mp4 sink, entered on ``stack`` (PyAV and OpenCV are imported only for a video)."""
+    from animator.sinks.mp4 import Mp4Sink, Mp4Writer
+
+    compositor = _compositor(rig, width_px, background_rgb, keep_images)
+    writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate))
+    return stack.enter_context(Mp4Sink(writer, compositor, on_frame))

@@ -1,0 +1,343 @@
+"""Offline throughput, measured side by side: renders against their own encoder, timelines,
+batches on local workers and on Ray, and the start-up.
+
+    python -m benchmarks.render [--json] [--seconds 60] [--reps 2] [--no-ray] [--encoders]
+
+- encode ratio: ``render`` of ``--seconds`` of speech (the demo clip repeated) at 512 px
+  against encoding the same frames alone (composed beforehand and held in memory, then
+  written through the same Mp4Writer: RGB -> YUV, x264, AAC, mux), alternated A B A B;
+  the ratio of each pair and their median.
+- real-time factor at 512, 720 and 1080 px (audio seconds per wall second of ``render``).
+- timeline only: ``render`` with no video, in this process (median of 5), and the whole
+  ``animator render AUDIO --timeline OUT.json`` command including Python's start-up.
+- start-up: a fresh ``python -m animator render`` process to its first encoded frame.
+- batch: 20 clips (the 16 real talking-face clips, 3-6.6 s, and four 5 s cuts of the demo)
+  with ``animator batch --jobs 1`` and ``--jobs 2`` alternated, then on a local Ray head
+  (2 CPUs) started here; Ray's overhead per file = (Ray wall - 2 workers' wall) / files.
+- cores available: two processes burning CPU side by side, before and after (2.0 on an idle
+  2-core machine): the ceiling of any parallel speed-up measured in the same run.
+- ``--encoders``: x264 presets and thread counts on the same frames (CPU and wall ms per
+  frame, MB per minute), the measurement behind the settings in animator/sinks/mp4.py.
+
+Every figure is wall time unless named cpu (this process and its children, all threads).
+The machine's 1-minute load average is recorded before and after: on a shared machine
+compare the ratios of one run, not absolute numbers across runs. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from benchmarks.latency import speech_of_length
+from benchmarks.machine import machine_info
+from benchmarks.realdata import talking_faces
+from keypoints.assets import assets_dir
+
+DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+RATE = 16000
+WIDTHS = (512, 720, 1080)
+
+_FIRST_FRAME = """
+import os, sys, time
+from animator.render import render
+def first(_):
+    print(time.time(), flush=True)
+    os._exit(0)
+render(sys.argv[1], sys.argv[2], progress=False, on_frame=first)
+"""
+
+
+def _burn(cpu_s: float) -> float:
+    t0 = time.process_time()
+    while time.process_time() - t0 < cpu_s:
+        pass
+    return cpu_s
+
+
+def cores_available(cpu_s: float = 1.0) -> float:
+    """CPU cores this run actually gets now: two processes each burning ``cpu_s`` of CPU,
+    total CPU over wall time (2.0 on an idle 2-core machine; on a shared one, what the
+    others leave). Parallel speed-ups can only be judged against it."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_burn, [0.01, 0.01])  # started
+        t0 = time.perf_counter()
+        pool.map(_burn, [cpu_s, cpu_s])
+        return _r(2 * cpu_s / (time.perf_counter() - t0), 2)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall, cpu) seconds of fn(), cpu = this process's threads and its waited children."""
+    c0 = time.process_time() + _children_cpu()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, time.process_time() + _children_cpu() - c0
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _r(x: float, n: int = 3) -> float:
+    return round(float(x), n)
+
+
+def encode_ratio(wav: Path, seconds: float, reps: int, tmp: Path) -> dict:
+    from animator.render import render
+    from animator.rig import default_rig_dir, load_rig
+    from animator.sinks.compose import FrameCompositor
+    from animator.sinks.mp4 import Mp4Writer
+    from keypoints.audio import decode_audio
+
+    audio, rate = decode_audio(wav)
+    frames = render(wav, None, timeline_path=tmp / "ratio.json", progress=False).frames
+    comp = FrameCompositor(load_rig(default_rig_dir()), 512)
+    images = [comp.compose(f.choice).copy() for f in frames]
+
+    def encode_only() -> None:
+        with Mp4Writer(tmp / "encode.mp4", comp.size, 25.0, audio, rate) as writer:
+            for img in images:
+                writer.write(img)
+
+    pairs = []
+    for _ in range(reps):
+        r = _timed(lambda: render(wav, tmp / "render.mp4", progress=False))
+        e = _timed(encode_only)
+        pairs.append({"render_s": _r(r[0]), "render_cpu_s": _r(r[1]), "encode_s": _r(e[0]),
+                      "encode_cpu_s": _r(e[1]), "ratio": _r(r[0] / e[0], 2),
+                      "cpu_ratio": _r(r[1] / e[1], 2)})
+    images.clear()  # 1.2 GB at 60 s: free it before the next section
+    render_s = float(np.median([p["render_s"] for p in pairs]))
+    return {"seconds": seconds, "frames": len(frames), "width_px": 512, "pairs": pairs,
+            "ratio_median": _r(np.median([p["ratio"] for p in pairs]), 2),
+            "cpu_ratio_median": _r(np.median([p["cpu_ratio"] for p in pairs]), 2),
+            "render_median_s": _r(render_s), "realtime_factor": _r(seconds / render_s, 1)}
+
+
+def realtime_factors(wav: Path, seconds: float, tmp: Path, at_512: dict) -> dict:
+    from animator.render import render
+
+    out = {"512": {"wall_s": at_512["render_median_s"],
+                   "realtime_factor": at_512["realtime_factor"]}}
+    for width in WIDTHS[1:]:
+        wall, cpu = _timed(lambda w=width: render(wav, tmp / f"w{w}.mp4", width_px=w,
+                                                  progress=False))
+        out[str(width)] = {"wall_s": _r(wall), "cpu_s": _r(cpu),
+                           "realtime_factor": _r(seconds / wall, 1),
+                           "load": _load()}
+    return out
+
+
+def timeline_only(wav: Path, seconds: float, tmp: Path, runs: int = 5) -> dict:
+    from animator.render import render
+
+    render(wav, None, timeline_path=tmp / "warm.json", progress=False)
+    walls = [_timed(lambda: render(wav, None, timeline_path=tmp / "t.json",
+                                   progress=False))[0] for _ in range(runs)]
+    cli = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "animator", "render", str(wav), "--timeline",
+                        str(tmp / "cli.json"), "-q"], check=True)
+        cli.append(time.perf_counter() - t0)
+    return {"seconds": seconds, "in_process_median_s": _r(np.median(walls)),
+            "realtime_factor": _r(seconds / np.median(walls), 1),
+            "command_median_s": _r(np.median(cli)),
+            "command_realtime_factor": _r(seconds / np.median(cli), 1)}
+
+
+def first_frame(tmp: Path, runs: int = 5) -> dict:
+    times = []
+    for i in range(runs):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-c", _FIRST_FRAME, str(DEMO),
+                              str(tmp / f"ff{i}.mp4")], capture_output=True, text=True,
+                             check=True)
+        times.append(float(out.stdout.split()[0]) - t0)
+    return {"median_s": _r(np.median(times), 2), "max_s": _r(max(times), 2), "runs": runs}
+
+
+def batch_clips(tmp: Path) -> tuple[list[Path], float]:
+    """20 clips: the real talking faces, then 5 s cuts of the demo; (paths, audio seconds)."""
+    from keypoints.audio import decode_audio
+
+    clips = list(talking_faces())
+    demo = speech_of_length(20.0)
+    for k in range(20 - len(clips)):
+        path = tmp / f"demo_cut{k}.wav"
+        sf.write(path, demo[k * 5 * RATE:(k + 1) * 5 * RATE], RATE)
+        clips.append(path)
+    clips = clips[:20]
+    total = 0.0
+    for clip in clips:
+        samples, rate = decode_audio(clip)
+        total += samples.shape[1] / rate
+    return clips, total
+
+
+def _batch(clips: list[Path], outdir: Path, *extra: str) -> tuple[float, float]:
+    cmd = [sys.executable, "-m", "animator", "batch", *map(str, clips), "-o", str(outdir),
+           "-q", *extra]
+    wall, cpu = _timed(lambda: subprocess.run(cmd, check=True))
+    return wall, cpu
+
+
+def batch_throughput(tmp: Path, reps: int, use_ray: bool) -> dict:
+    clips, audio_s = batch_clips(tmp)
+    runs: dict[str, list[tuple[float, float]]] = {"jobs1": [], "jobs2": []}
+    for rep in range(reps):
+        for name, jobs in (("jobs1", "1"), ("jobs2", "2")):
+            runs[name].append(_batch(clips, tmp / f"b_{name}_{rep}", "--jobs", jobs))
+    out: dict = {"files": len(clips), "audio_s": _r(audio_s, 1)}
+    for name, values in runs.items():
+        wall = float(np.median([w for w, _ in values]))
+        out[name] = {"walls_s": [_r(w) for w, _ in values], "median_s": _r(wall),
+                     "cpu_s": _r(np.median([c for _, c in values])),
+                     "files_per_min": _r(60 * len(clips) / wall, 1),
+                     "realtime_factor": _r(audio_s / wall, 1)}
+    out["speedup_2_vs_1"] = _r(out["jobs1"]["median_s"] / out["jobs2"]["median_s"], 2)
+    if use_ray:
+        import ray
+
+        t0 = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+                 log_to_driver=False)
+        start_s = time.perf_counter() - t0
+        try:
+            address = ray.get_runtime_context().gcs_address
+            walls = [_batch(clips, tmp / f"b_ray_{rep}", "--ray", address)[0]
+                     for rep in range(reps)]
+        finally:
+            ray.shutdown()
+        wall = float(np.median(walls))
+        out["ray"] = {"start_s": _r(start_s), "walls_s": [_r(w) for w in walls],
+                      "median_s": _r(wall), "files_per_min": _r(60 * len(clips) / wall, 1),
+                      "overhead_per_file_s": _r((wall - out["jobs2"]["median_s"])
+                                                / len(clips))}
+    out["files_identical_jobs1_jobs2_ray"] = _same_outputs(
+        [tmp / "b_jobs1_0", tmp / "b_jobs2_0"] + ([tmp / "b_ray_0"] if use_ray else []))
+    return out
+
+
+def _same_outputs(folders: list[Path]) -> bool:
+    names = sorted(p.name for p in folders[0].iterdir() if p.suffix in (".mp4", ".json")
+                   and p.name != "manifest.json")
+    return all((f / n).read_bytes() == (folders[0] / n).read_bytes()
+               for f in folders[1:] for n in names)
+
+
+def encoders(wav: Path, tmp: Path) -> list[dict]:
+    import av
+
+    from animator.render import render
+    from animator.rig import default_rig_dir, load_rig
+    from animator.sinks.compose import FrameCompositor
+    from animator.sinks.mp4 import to_yuv420
+
+    frames = render(wav, None, timeline_path=tmp / "enc.json", progress=False).frames[:500]
+    comp = FrameCompositor(load_rig(default_rig_dir()), 512)
+    yuv = [to_yuv420(comp.compose(f.choice)) for f in frames]
+    out = []
+    for preset in ("ultrafast", "superfast", "veryfast"):
+        for threads in (1, 2, 4):
+            path = tmp / "enc.mp4"
+
+            def encode(preset=preset, threads=threads, path=path) -> None:
+                with av.open(str(path), "w") as c:
+                    s = c.add_stream("libx264", rate=25)
+                    s.width, s.height = comp.size
+                    s.pix_fmt = "yuv420p"
+                    s.options = {"crf": "20", "preset": preset}
+                    s.codec_context.thread_count = threads
+                    for i, y in enumerate(yuv):
+                        f = av.VideoFrame.from_ndarray(y, format="yuv420p")
+                        f.pts = i
+                        c.mux(s.encode(f))
+                    c.mux(s.encode(None))
+
+            wall, cpu = _timed(encode)
+            out.append({"preset": preset, "threads": threads,
+                        "wall_ms_per_frame": _r(1000 * wall / len(yuv), 2),
+                        "cpu_ms_per_frame": _r(1000 * cpu / len(yuv), 2),
+                        "mb_per_min": _r(path.stat().st_size / 1e6 / (len(yuv) / 25 / 60), 2)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print JSON only")
+    ap.add_argument("--seconds", type=float, default=60.0, help="speech per render")
+    ap.add_argument("--reps", type=int, default=2, help="A B pairs per comparison")
+    ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
+    ap.add_argument("--encoders", action="store_true", help="also compare x264 settings")
+    args = ap.parse_args(argv)
+    report: dict = {"machine": machine_info(), "load_before": _load(),
+                    "cores_available_before": cores_available()}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        wav = tmp / "speech.wav"
+        sf.write(wav, speech_of_length(args.seconds), RATE)
+        report["encode_ratio"] = encode_ratio(wav, args.seconds, args.reps, tmp)
+        report["realtime"] = realtime_factors(wav, args.seconds, tmp, report["encode_ratio"])
+        report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
+        report["first_frame"] = first_frame(tmp)
+        report["batch"] = batch_throughput(tmp, args.reps, not args.no_ray)
+        if args.encoders:
+            report["encoders"] = encoders(wav, tmp)
+    report["load_after"] = _load()
+    report["cores_available_after"] = cores_available()
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    _print(report)
+    return 0
+
+
+def _print(r: dict) -> None:
+    m = r["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores; load {r['load_before']} -> "
+          f"{r['load_after']}; cores available {r['cores_available_before']} -> "
+          f"{r['cores_available_after']}")
+    e = r["encode_ratio"]
+    print(f"render / encode-only ({e['seconds']:g} s, 512 px): {e['ratio_median']} "
+          f"(cpu {e['cpu_ratio_median']}), pairs {[p['ratio'] for p in e['pairs']]}")
+    for width, v in r["realtime"].items():
+        print(f"real time factor {width} px: {v['realtime_factor']}x")
+    t = r["timeline_only"]
+    print(f"timeline only: {t['realtime_factor']}x in process, "
+          f"{t['command_realtime_factor']}x as a command")
+    print(f"first frame after launch: median {r['first_frame']['median_s']} s")
+    b = r["batch"]
+    print(f"batch of {b['files']} ({b['audio_s']} s): 1 worker {b['jobs1']['median_s']} s, "
+          f"2 workers {b['jobs2']['median_s']} s (x{b['speedup_2_vs_1']})")
+    if "ray" in b:
+        print(f"  Ray: start {b['ray']['start_s']} s, batch {b['ray']['median_s']} s, "
+              f"overhead {b['ray']['overhead_per_file_s']} s per file")
+    print(f"  same outputs: {b['files_identical_jobs1_jobs2_ray']}")
+    for enc in r.get("encoders", []):
+        print(f"  x264 {enc['preset']:9s} threads {enc['threads']}: "
+              f"{enc['cpu_ms_per_frame']} ms cpu, {enc['wall_ms_per_frame']} ms wall, "
+              f"{enc['mb_per_min']} MB/min")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

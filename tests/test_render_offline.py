@@ -1,0 +1,169 @@
+"""Offline rendering through the one loop: timelines byte-identical to the code before the
+refactor, model blocks within their tolerance, timeline-only runs, exports, the video sink
+(every frame, in order), the compositor's memory bound."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from animator.engine import EngineConfig
+from animator.render import render
+from animator.rig import default_rig_dir, load_rig
+from animator.sinks.compose import FrameCompositor
+from benchmarks.realdata import realdata_dir
+from keypoints.assets import assets_dir
+from keypoints.audio import load_audio
+from keypoints.features import log_mel_frame, log_mel_frames
+from keypoints.mappingnet import MappingNet
+from keypoints.stream import BLOCK_TOLERANCE, AudioLipStream
+
+GOLDEN = Path(__file__).parent / "data" / "golden_timelines"
+DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+CLIPS = realdata_dir() / "talking_faces"
+#: name -> (audio, engine config) of the timelines in tests/data/golden_timelines; they were
+#: made before idle blinks and the ``eyes`` field existed: rendered without idle blinks (and
+#: without cues), today's timelines minus ``eyes`` must be those files byte for byte.
+CASES = {
+    "news_1_default": (CLIPS / "news_1.mp4", EngineConfig(idle_blinks=None)),
+    "bbaf2n_seed3_30fps": (CLIPS / "bbaf2n.mpg", EngineConfig(fps=30, seed=3,
+                                                              idle_blinks=None)),
+    "news_2_seedmodes": (CLIPS / "news_2.mp4",
+                         EngineConfig(seed=1, motion="seed", silence="seed", idle_blinks=None)),
+    "demo_default": (DEMO, EngineConfig(seed=5, idle_blinks=None)),
+}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return MappingNet.load()
+
+
+def _timeline_text(path: Path, audio: Path) -> str:
+    """The timeline file with its absolute paths replaced as in the golden files, and without
+    the ``eyes`` field (younger than them; every frame's must be ``open`` here)."""
+    from animator.sinks.exports import timeline_json
+
+    text = path.read_text(encoding="utf-8")
+    text = (text.replace(json.dumps(str(audio)), '"<AUDIO>"', 1)
+            .replace(json.dumps(str(default_rig_dir())), '"<RIG>"', 1))
+    timeline = json.loads(text)
+    assert {f.pop("eyes") for f in timeline["frames"]} == {"open"}
+    return timeline_json(timeline) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_timelines_are_byte_identical_to_the_code_before_the_one_loop(tmp_path, name, model):
+    """Made again with: render(audio, None, config=..., timeline_path=..., model_batch=1)."""
+    audio, config = CASES[name]
+    out = tmp_path / "t.json"
+    result = render(audio, None, config=config, timeline_path=out, model_batch=1, model=model)
+    assert result.out_path is None and not list(tmp_path.glob("*.mp4"))
+    assert _timeline_text(out, audio) == (GOLDEN / f"{name}.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_model_blocks_choose_the_same_frames_within_the_stated_tolerance(tmp_path, name, model):
+    """The default offline path (one model call per 256 keypoint frames) against the
+    per-frame golden timelines: the same image in every frame, and every number within the
+    printed precision (1e-4) of it: the keypoints move by float rounding only."""
+    audio, config = CASES[name]
+    out = tmp_path / "t.json"
+    render(audio, None, config=config, timeline_path=out, model=model)
+    new = json.loads(out.read_text())["frames"]
+    old = json.loads((GOLDEN / f"{name}.json").read_text())["frames"]
+    assert len(new) == len(old)
+    for a, b in zip(new, old, strict=True):
+        assert (a["image"], a["pose"], a["expression"]) == (b["image"], b["pose"],
+                                                             b["expression"])
+        for key in ("pitch", "yaw", "roll", "speaking", "open"):
+            assert a[key] == pytest.approx(b[key], abs=1.01e-4)
+
+
+def test_keypoint_blocks_stay_within_tolerance_and_never_depend_on_chunking(model):
+    audio = load_audio(CLIPS / "news_4.mp4")
+    per_frame = AudioLipStream(model)
+    ref = per_frame.push(audio) + per_frame.flush()
+    runs = []
+    for chunk in (160, 3203, len(audio)):
+        stream = AudioLipStream(model, block_frames=256)
+        lips = [f for s in range(0, len(audio), chunk) for f in stream.push(audio[s:s + chunk])]
+        runs.append(lips + stream.flush())
+    for lips in runs:
+        assert [f.t_s for f in lips] == [f.t_s for f in ref]
+        diff = max(float(np.abs(a.points - b.points).max()) for a, b in zip(lips, ref,
+                                                                             strict=True))
+        assert diff <= BLOCK_TOLERANCE
+    for lips in runs[1:]:  # blocks are aligned on frame numbers: the same values every time
+        assert all(np.array_equal(a.points, b.points) for a, b in zip(lips, runs[0],
+                                                                       strict=True))
+
+
+@pytest.mark.parametrize("blas_threads", [1, None])
+def test_vectorised_log_mel_is_bit_identical_to_one_frame_at_a_time(model, blas_threads):
+    from threadpoolctl import threadpool_limits
+
+    cfg = model.feature_config
+    audio = load_audio(CLIPS / "lwbsza.mpg")
+    n = (len(audio) - cfg.win_length) // cfg.hop_length
+    frames = np.stack([audio[i * cfg.hop_length:i * cfg.hop_length + cfg.win_length]
+                       for i in range(n)])
+    ref = np.stack([log_mel_frame(f, cfg) for f in frames], axis=1)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        for block in (2, 7, 64, n):
+            got = np.concatenate([log_mel_frames(frames[s:s + block], cfg)
+                                  for s in range(0, n, block)], axis=1)
+            assert np.array_equal(got, ref)
+
+
+def test_timeline_only_equals_the_timeline_of_a_video_render(tmp_path, model):
+    audio = CLIPS / "swiz3n.mpg"
+    render(audio, None, timeline_path=tmp_path / "a.json", model=model)
+    frames_seen = []
+    result = render(audio, tmp_path / "v.mp4", timeline_path=tmp_path / "b.json",
+                    model=model, width_px=128, on_frame=frames_seen.append)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    # the queueing sink encoded every frame, in order, and the file holds them all
+    assert [f.index for f in frames_seen] == list(range(result.n_frames))
+    with av.open(str(tmp_path / "v.mp4")) as container:
+        decoded = sum(1 for _ in container.decode(video=0))
+    assert decoded == result.n_frames == len(json.loads((tmp_path / "a.json").read_text())
+                                              ["frames"])
+
+
+def test_exports_plug_in_by_format_and_land_together(tmp_path, model):
+    result = render(DEMO, None, exports=[("timeline", tmp_path / "t.json"),
+                                         ("plot", tmp_path / "p.png")], model=model)
+    assert json.loads((tmp_path / "t.json").read_text())["frames"][-1]["i"] == \
+        result.n_frames - 1
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_compositor_cache_is_bounded_by_bytes_and_keeps_the_recent_images():
+    rig = load_rig(default_rig_dir())
+    images = rig.image_relpaths()[:12]
+    one = 128 * 128 * 3
+    comp = FrameCompositor(rig, 128, cache_bytes=5 * one)
+    for rel in images:
+        comp.base_image(rel)
+        assert comp.cached_bytes <= 5 * one
+    assert comp.n_decoded == 12
+    comp.base_image(images[-1])  # recent: still there
+    assert comp.n_decoded == 12
+    comp.base_image(images[0])  # evicted long ago: read again
+    assert comp.n_decoded == 13
+
+
+def test_timeline_json_is_json_dumps_byte_for_byte():
+    from animator.sinks.exports import timeline_json
+
+    for path in GOLDEN.glob("*.json"):
+        timeline = json.loads(path.read_text())
+        assert timeline_json(timeline) == json.dumps(timeline, indent=1)
+        timeline["frames"][0]["eyes"] = {"left": 0.5, "right": 1}  # a nested record
+        assert timeline_json(timeline) == json.dumps(timeline, indent=1)
