@@ -2,7 +2,7 @@
 
 A predictor turns samples (float32[N] at 16 kHz) into a :class:`Prediction`: the mouth opening
 at 100 Hz and the speaking state per video frame (25 fps). The learned models go through the
-real streaming path and the speaking state of animator.silence; Rhubarb's mouth cues are
+real streaming path and the speaking state of animator.stages.speaking; Rhubarb's mouth cues are
 mapped to openings (benchmarks.realspeech.RHUBARB_OPEN) and "not X" is its speaking state.
 
 Metrics:

@@ -206,7 +206,7 @@ def test_hangover_bridges_short_gaps_and_delays_the_offset_by_its_length():
 
 
 def test_bridge_gaps_fills_only_short_gaps_between_speech():
-    from animator.silence import bridge_gaps
+    from animator.stages.speaking import bridge_gaps
 
     m = np.array([c == "S" for c in "..SS..SS...SS..."])
     got = "".join("S" if x else "." for x in bridge_gaps(m, 2))

@@ -73,7 +73,7 @@ def limits(result: dict) -> str:
         "millisecond of either is added to the onset or offset delay, which is why the sweep "
         "keeps both delays within 60 ms. A lip-motion detector cannot tell a long closure "
         "inside a word from the end of speech until the lips move again: a renderer that has "
-        "the whole clip could bridge such gaps without the delay (`animator.silence."
+        "the whole clip could bridge such gaps without the delay (`animator.stages.speaking."
         "bridge_gaps`)."
     )
 
