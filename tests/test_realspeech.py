@@ -1,0 +1,108 @@
+"""The real-speech benchmark's readers and scores (benchmarks.realspeech, realscore): the
+TextGrid / HTS / GRID readers on hand-written files, the lag convention, the non-speech
+signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks import realscore, realspeech
+
+LONG = '''File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 1.5
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "phone"
+        xmin = 0
+        xmax = 1.5
+        intervals: size = 3
+        intervals [1]:
+            xmin = 0
+            xmax = 0.4
+            text = ""
+        intervals [2]:
+            xmin = 0.4
+            xmax = 0.55
+            text = "B"
+        intervals [3]:
+            xmin = 0.55
+            xmax = 1.5
+            text = "AA1"
+    item [2]:
+        class = "TextTier"
+        name = "points"
+        xmin = 0
+        xmax = 1.5
+        points: size = 1
+        points [1]:
+            number = 0.5
+            mark = "x ""quoted"""
+'''
+SHORT = '''File type = "ooTextFile"
+Object class = "TextGrid"
+
+0
+1.5
+<exists>
+1
+"IntervalTier"
+"phone"
+0
+1.5
+2
+0
+0.7
+"m"
+0.7
+1.5
+"sil"
+'''
+
+
+def test_textgrid_long_and_short_formats() -> None:
+    tiers = realspeech.parse_textgrid(LONG)
+    assert list(tiers) == ["phone"]  # point tiers are skipped
+    assert [(i.start_s, i.end_s, i.label) for i in tiers["phone"]] == [
+        (0.0, 0.4, ""), (0.4, 0.55, "B"), (0.55, 1.5, "AA1")]
+    short = realspeech.parse_textgrid(SHORT)["phone"]
+    assert [(i.label, i.end_s) for i in short] == [("m", 0.7), ("sil", 1.5)]
+
+
+def test_phone_classes_and_speech_frames() -> None:
+    phones = realspeech.parse_textgrid(LONG)["phone"]
+    assert [realspeech.phone_key(i.label) for i in phones] == ["", "b", "aa"]
+    assert realspeech.phone_key("B") in realspeech.BILABIALS
+    assert realspeech.phone_key("AA1") in realspeech.OPEN_VOWELS
+    mask = realspeech.speech_frames(phones, 150, 100.0)
+    assert not mask[:40].any() and mask[40:].all()
+
+
+def test_hts_and_grid_alignments() -> None:
+    lab = realspeech.parse_hts_lab("0 3125000 sil\n3125000 3525000 m\n")
+    assert lab[1].label == "m" and lab[1].start_s == pytest.approx(0.3125)
+    grid = realspeech.parse_grid_align("0 12250 sil\n12250 19250 set\n")
+    assert grid[1].start_s == pytest.approx(0.49) and grid[1].end_s == pytest.approx(0.77)
+
+
+def test_a_late_prediction_has_a_positive_best_lag() -> None:
+    rng = np.random.default_rng(0)
+    face = np.convolve(rng.standard_normal(200), np.ones(3), "same")
+    late = np.concatenate([np.zeros(2), face[:-2]])  # pred[i + 2] = face[i]
+    lags = realspeech.lagged_correlations(late, face)
+    assert max(lags, key=lags.get) == 2 and lags[2] == pytest.approx(1.0)
+    assert realscore.auc(np.array([0.5, 0.6]), np.array([0.0, 0.5])) == pytest.approx(0.875)
+
+
+def test_non_speech_signals_are_finite_and_bounded() -> None:
+    signals = realspeech.non_speech(seconds=1.0)
+    assert {"keyboard typing", "distant second talker"} <= set(signals)
+    for name, x in signals.items():
+        assert x.shape == (16000,) and np.all(np.isfinite(x)), name
+        assert 0 < np.abs(x).max() <= 1.0, name
