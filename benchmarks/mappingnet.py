@@ -43,7 +43,7 @@ from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir
 from keypoints.audio import resample
 from keypoints.corpus import dataset
-from keypoints.corpus.augment import Augmentation, apply, coloured_noise
+from keypoints.corpus.augment import NOISE_KINDS, Augmentation, apply, coloured_noise
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
 
@@ -194,14 +194,13 @@ def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float
 
 # --- test sets --------------------------------------------------------------------------------
 
-def test_set(name: str, split: str, sizes: Sizes, seed: int,
-             scene: dataset.Scene | None = None) -> list[dataset.Recording]:
+def test_set(name: str, split: str, sizes: Sizes, seed: int) -> list[dataset.Recording]:
     """Recordings of ``split`` under the condition ``name`` (same voices/texts for every
-    condition: the generator is re-seeded, only the augmentation differs), in ``scene``."""
+    condition: the generator is re-seeded, only the augmentation differs)."""
     out = []
     for i in range(sizes.recordings):
         rng = np.random.default_rng([seed, i])
-        rec = dataset.speech_recording(rng, split, sizes.seconds, None, scene)
+        rec = dataset.speech_recording(rng, split, sizes.seconds, None)
         aug = CONDITIONS[name]
         if aug is not None:
             ref = np.repeat(rec.speech, dataset.FEATURES.hop_length)[: rec.samples.size]
@@ -270,9 +269,9 @@ def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dic
 
 
 def noise_tuning_runs(model: MappingNet, seconds: float, seed: int) -> list[Run]:
-    """The model on ``seconds`` of every non-speech kind of the corpus' generator (noises,
-    music, clicks, buzz, a distant talker, breaths; levels drawn with ``seed``)."""
-    kinds = [k for k in dataset.NON_SPEECH_KINDS if k != "silence"]
+    """The model on ``seconds`` of every non-speech kind of the corpus' generator (noise of
+    every colour, music-like tones; levels drawn with ``seed``)."""
+    kinds = [*NOISE_KINDS, "tones"]
     return [run_model(model, dataset.non_speech_recording(np.random.default_rng([seed, k]),
                                                          seconds, kind))
             for k, kind in enumerate(kinds)]
@@ -283,10 +282,8 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]
     voices and texts under every condition, another seed than the test sets) among those
     that call the fewest frames of the non-speech tuning recordings speech and keep the
     median onset / offset delays at most MAX_ONSET_MS / MAX_OFFSET_MS under every condition
-    (relaxed in that order when no parameters meet them). The tuning recordings have breaths
-    and lip smacks in their pauses, as real recordings do."""
-    scene = dataset.Scene(event_share=0.7)
-    runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77, scene)]
+    (relaxed in that order when no parameters meet them)."""
+    runs_by_set = [[run_model(model, r) for r in test_set(c, "train", sizes, SEED + 77)]
                    for c in CONDITIONS]
     quiet_runs = noise_tuning_runs(model, 10.0, SEED + 78)
     n_quiet = sum(r.inner_video.shape[0] for r in quiet_runs)

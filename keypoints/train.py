@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import replace
@@ -34,8 +33,7 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
     import torch
 
     from keypoints.corpus import dataset
-    from keypoints.corpus.visemes import KEYPOINT_NAMES, open_direction, rest_keypoints
-    from keypoints.training.calibrate import fit_open_gain
+    from keypoints.corpus.visemes import KEYPOINT_NAMES, rest_keypoints
     from keypoints.training.data import build_examples, mel_statistics, pad_context
     from keypoints.training.export import check_against_torch, contract_metadata, write_onnx
     from keypoints.training.fit import fit
@@ -56,12 +54,10 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
 
     mean, std = mel_statistics(train)
     torch.manual_seed(settings.seed)
-    model = LipNet(net_config, mean, std, rest_keypoints(), open_direction())
+    model = LipNet(net_config, mean, std, rest_keypoints())
     t1 = time.perf_counter()
     curve = fit(model, train, val, dataset.FEATURES.silence_value, settings, log)
     t_train = time.perf_counter() - t1
-    calibration = fit_open_gain(model, val, dataset.FEATURES.silence_value)
-    log(f"range calibration: {calibration}")
 
     meta = contract_metadata(model, dataset.FEATURES, KEYPOINT_NAMES, DESCRIPTION)
     t2 = time.perf_counter()
@@ -87,7 +83,6 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
                    "voices": voices,
                    "languages": sorted({dataset.language_of(v) for v in voices})},
         "curve": curve,
-        "calibration": calibration,
         "onnx": {"bytes": out.stat().st_size, "max_abs_diff_vs_torch": max_diff,
                  "sha256": hashlib.sha256(out.read_bytes()).hexdigest()},
         "timings_s": {"corpus": round(t_corpus, 1), "train": round(t_train, 1),
@@ -100,9 +95,6 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    # OpenMP threads that spin while they wait make torch ~15x slower on a machine whose cores
-    # are busy with other work (measured: 2.9 s vs 0.18 s per step); the results are the same.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from keypoints.training.data import CorpusRecipe
     from keypoints.training.fit import TrainSettings
     from keypoints.training.model import LipNetConfig

@@ -57,34 +57,3 @@ def test_offset_weights_mark_the_start_of_every_pause() -> None:
     n = round(OFFSET_WINDOW_S * 100)
     assert np.all(w[60 : 60 + n] == 5.0) and np.all(w[190:] == 5.0)
     assert np.all(w[:60] == 1.0) and np.all(w[60 + n : 190] == 1.0)
-
-
-def test_range_calibration_opens_open_mouths_only_and_exports(tmp_path: Path) -> None:
-    import torch
-
-    from keypoints.corpus.visemes import open_direction, rest_keypoints
-    from keypoints.features import FeatureConfig
-    from keypoints.training.export import check_against_torch, contract_metadata, write_onnx
-    from keypoints.training.model import OPEN_KNEE_W, LipNet
-
-    net = LipNetConfig(channels=4, dilations=(1,), context_future=1)
-    model = LipNet(net, np.zeros(80), np.ones(80), rest_keypoints(), open_direction())
-    rf = net.receptive_field
-    feats = np.zeros((80, rf + 1), np.float32)
-
-    def opening_for(gap: float, gain: float) -> float:
-        with torch.no_grad():
-            model.head.bias.zero_()
-            model.head.bias[1], model.head.bias[4] = gap / 2, -gap / 2  # upper, lower lip y
-            model.open_gain.fill_(gain)
-            out = model(torch.from_numpy(feats[None]))[0, 0].numpy()
-        return float(out[0, 1] - out[1, 1])
-
-    assert opening_for(0.03, 2.0) == pytest.approx(0.03, abs=1e-6)  # closed stays closed
-    assert opening_for(0.25, 2.0) == pytest.approx(0.25 + (0.25 - OPEN_KNEE_W), abs=1e-6)
-    assert opening_for(0.25, 1.0) == pytest.approx(0.25, abs=1e-6)
-    opening_for(0.3, 1.8)  # leave a calibrated model for the export
-    meta = contract_metadata(model, FeatureConfig(), KEYPOINT_NAMES, "calibrated")
-    path = write_onnx(model, meta, tmp_path / "cal.onnx")
-    probe = np.random.default_rng(0).normal(-5, 2, (80, rf + 30)).astype(np.float32)
-    assert check_against_torch(model, path, probe) < 1e-5

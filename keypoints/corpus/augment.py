@@ -138,10 +138,8 @@ def draw_augmentation(rng: np.random.Generator) -> Augmentation:
 
 
 def apply(x: np.ndarray, aug: Augmentation, rng: np.random.Generator, sample_rate: int,
-          speech: np.ndarray | None = None, bed: np.ndarray | None = None) -> np.ndarray:
-    """float32[N] -> float32[N] through ``aug``; ``speech`` (bool[N]) sets the SNR reference;
-    ``bed`` (float[N], at its final level re x) is added with the noise (after the room and
-    the band limit of the talker: it has its own)."""
+          speech: np.ndarray | None = None) -> np.ndarray:
+    """float32[N] -> float32[N] through ``aug``; ``speech`` (bool[N]) sets the SNR reference."""
     y = np.asarray(x, dtype=np.float32)
     ref = active_rms(y, speech)
     if aug.rt60_s is not None:
@@ -151,111 +149,7 @@ def apply(x: np.ndarray, aug: Augmentation, rng: np.random.Generator, sample_rat
     if aug.noise_kind is not None and aug.snr_db is not None:
         level = ref * 10 ** (-aug.snr_db / 20)
         y = (y + coloured_noise(rng, y.size, aug.noise_kind, sample_rate) * level)
-    if bed is not None:
-        y = y + bed
     y = np.asarray(y, dtype=np.float64) * 10 ** (aug.gain_db / 20)
     if aug.clip:
         y = np.clip(y, -1.0, 1.0)
     return (y + aug.dc).astype(np.float32)
-
-
-# --- sounds that are not speech: events in pauses, background beds ---------------------------
-# Real recordings carry breaths and lip smacks in pauses, keyboards, buzzing devices and music;
-# none of them may open the mouth. These generators make such sounds
-# (float64 of unit peak or rms, seeded); the corpus places them with rest targets.
-
-EVENT_KINDS = ("breath", "smack")
-#: (a distant talker as a rest target was tried: it halved the false opening for one, but the
-#: model then held back on real, reverberant speech: talking-face r 0.59 -> 0.49)
-BED_KINDS = ("music", "clicks", "buzz")
-
-
-def _unit_peak(x: np.ndarray) -> np.ndarray:
-    peak = np.max(np.abs(x)) if x.size else 0.0
-    return x / peak if peak > 0 else x
-
-
-def breath(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    """An in- or out-breath: 0.2-0.7 s of noise through one or two broad resonances
-    (600-2500 Hz), rising and falling smoothly; unit peak."""
-    n = int(rng.uniform(0.2, 0.7) * sample_rate)
-    x = rng.standard_normal(n)
-    centre = rng.uniform(600, 2500)
-    sos = signal.butter(2, (centre / 1.8, min(centre * 1.8, 0.45 * sample_rate)), "bandpass",
-                        fs=sample_rate, output="sos")
-    x = signal.sosfilt(sos, x) + 0.2 * x * rng.random()
-    env = np.sin(np.pi * np.linspace(0, 1, n)) ** rng.uniform(1.0, 3.0)
-    return _unit_peak(x * env)
-
-
-def lip_smack(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    """Lips or tongue parting: 1-3 clicks (2-8 ms damped bursts of 1-6 kHz) within 60 ms."""
-    n = int(0.08 * sample_rate)
-    out = np.zeros(n)
-    for _ in range(int(rng.integers(1, 4))):
-        at = int(rng.uniform(0, 0.06) * sample_rate)
-        dur = int(rng.uniform(0.002, 0.008) * sample_rate)
-        k = np.arange(dur) / sample_rate
-        burst = np.exp(-k / (dur / sample_rate / 3)) * (
-            np.sin(2 * np.pi * rng.uniform(1000, 6000) * k) + 0.5 * rng.standard_normal(dur))
-        out[at : at + dur] += rng.uniform(0.3, 1.0) * burst[: n - at]
-    return _unit_peak(out)
-
-
-def clicks(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
-    """Keyboard and mouse: transients (damped 0.4-7 kHz resonances, 3-25 ms) at irregular
-    intervals (40-600 ms), some in quick bursts; unit peak."""
-    out = np.zeros(n)
-    t = int(rng.uniform(0.0, 0.3) * sample_rate)
-    while t < n:
-        dur = max(8, int(rng.uniform(0.003, 0.025) * sample_rate))
-        k = np.arange(dur) / sample_rate
-        f = rng.uniform(400, 7000)
-        hit = np.exp(-k / (dur / sample_rate / rng.uniform(2, 6))) * (
-            np.sin(2 * np.pi * f * k) * rng.random() + rng.standard_normal(dur))
-        end = min(n, t + dur)
-        out[t:end] += rng.uniform(0.2, 1.0) * hit[: end - t]
-        t += int((rng.uniform(0.04, 0.15) if rng.random() < 0.6 else rng.uniform(0.15, 0.6))
-                 * sample_rate)
-    return _unit_peak(out)
-
-
-def buzz(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
-    """A voice-like source without formants: a square, sawtooth or pulse train at 60-500 Hz,
-    steady or gliding, maybe switching on and off; unit rms."""
-    t = np.arange(n) / sample_rate
-    f0 = rng.uniform(60, 500) * (1 + rng.uniform(-0.3, 0.3) * t / max(t[-1] if n else 1, 1e-9))
-    phase = np.cumsum(f0) / sample_rate % 1.0
-    shape = rng.integers(3)
-    x = (np.sign(np.sin(2 * np.pi * phase)) if shape == 0 else
-         2 * phase - 1 if shape == 1 else (phase < rng.uniform(0.05, 0.3)).astype(float) - 0.2)
-    if rng.random() < 0.5:  # on and off, like a device or an alarm
-        period = rng.uniform(0.2, 2.0)
-        x = x * ((t / period) % 1.0 < rng.uniform(0.3, 0.8))
-    rms = np.sqrt(np.mean(x * x)) if n else 0.0
-    return x / rms if rms > 0 else x
-
-
-def band_music(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
-    """Music: chords of harmonic notes with attack/decay, a bass, hi-hat noise and a kick at a
-    random tempo; unit rms."""
-    out = np.zeros(n)
-    beat = int(sample_rate * 60 / rng.uniform(70, 150))
-    base = 55.0 * 2 ** (rng.integers(0, 12) / 12)
-    steps = rng.integers(0, 12, size=8)
-    t_beat = np.arange(2 * beat) / sample_rate
-    for b, start in enumerate(range(0, n, beat)):
-        m = min(n - start, 2 * beat)
-        k = t_beat[:m]
-        if b % 2 == 0:
-            root = base * 2 ** (steps[(b // 2) % 8] / 12) * 2
-            for ratio in (1.0, 1.26, 1.5):
-                note = sum(np.sin(2 * np.pi * h * root * ratio * k) / h**1.3 for h in range(1, 6))
-                out[start : start + m] += 0.25 * note * np.exp(-k / rng.uniform(0.2, 0.8))
-        out[start : start + m] += 0.5 * np.sin(2 * np.pi * base * k) * np.exp(-k / 0.3)
-        kick = np.sin(2 * np.pi * 50 * k * (1 + 3 * np.exp(-k / 0.015))) * np.exp(-k / 0.1)
-        out[start : start + m] += 0.8 * kick * (b % 2 == 0)
-        hat = rng.standard_normal(m) * np.exp(-k / 0.02)
-        out[start : start + m] += 0.1 * np.diff(hat, prepend=0.0)
-    rms = np.sqrt(np.mean(out * out)) if n else 0.0
-    return out / rms if rms > 0 else out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import soxr
@@ -43,9 +43,6 @@ SPLITS = {
     "test": (TEST_LANGUAGES, TEST_VARIANTS),
 }
 PAUSE_RANGE_S = (0.1, 2.0)
-#: The target lips lead the sound by this much: real lips move before the sound they shape
-#: (a model trained on lips aligned with the sound lagged real faces by about a video frame).
-LIPS_LEAD_S = 0.03
 
 
 @dataclass
@@ -57,8 +54,6 @@ class Recording:
     keypoints: np.ndarray
     speech: np.ndarray
     info: dict = field(default_factory=dict)
-    #: bool[T]: frames at the middle of a lip closure (p, b, m): the lips must be shut there
-    closed: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
@@ -89,11 +84,10 @@ def language_of(voice: str) -> str:
 
 
 def speak_session(rng: np.random.Generator, voice: VoiceSettings, split: str,
-                  duration_s: float, pauses: list[tuple[int, int]] | None = None
+                  duration_s: float
                   ) -> tuple[np.ndarray, list[Segment], list[str]]:
     """Phrases with pauses (PAUSE_RANGE_S, log-uniform) before each and after the last, until
-    ``duration_s`` is reached. Returns (float32[N] at SAMPLE_RATE, segments, texts); appends
-    every pause's (start, stop) sample to ``pauses`` when given."""
+    ``duration_s`` is reached. Returns (float32[N] at SAMPLE_RATE, segments, texts)."""
     engine = espeak()
     chunks: list[np.ndarray] = []
     segments: list[Segment] = []
@@ -105,8 +99,6 @@ def speak_session(rng: np.random.Generator, voice: VoiceSettings, split: str,
         nonlocal t_samples
         n = int(round(np.exp(rng.uniform(lo, hi)) * SAMPLE_RATE))
         chunks.append(np.zeros(n, np.float32))
-        if pauses is not None:
-            pauses.append((t_samples, t_samples + n))
         t_samples += n
 
     pause()
@@ -125,88 +117,11 @@ def speak_session(rng: np.random.Generator, voice: VoiceSettings, split: str,
     return np.concatenate(chunks), segments, spoken
 
 
-def led(segments: list[Segment]) -> list[Segment]:
-    """The segments LIPS_LEAD_S earlier (where the lips shape them)."""
-    return [Segment(s.viseme, s.start_s - LIPS_LEAD_S, s.end_s - LIPS_LEAD_S) for s in segments]
-
-
 def targets(segments: list[Segment], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """(keypoints float32[T, K, 3], speech bool[T]) for feature frames of a signal: the lips
-    lead the sound by LIPS_LEAD_S, the speech mask is the sound's."""
+    """(keypoints float32[T, K, 3], speech bool[T]) for feature frames of a signal."""
     t = n_frames(n_samples)
-    shape = shape_trajectory(led(segments), t, FRAME_RATE_HZ)
+    shape = shape_trajectory(segments, t, FRAME_RATE_HZ)
     return keypoints_from_shape(shape), speech_mask(segments, t, FRAME_RATE_HZ)
-
-
-def closure_frames(segments: list[Segment], n: int) -> np.ndarray:
-    """bool[n]: frames in the middle half of every lip closure (PP) segment, led like the
-    lips (the closure target of the training loss)."""
-    out = np.zeros(n, dtype=bool)
-    for s in led(segments):
-        if s.viseme == "PP":
-            q = 0.25 * (s.end_s - s.start_s)
-            lo = max(0, int(np.ceil((s.start_s + q) * FRAME_RATE_HZ)))
-            hi = min(n, int(np.floor((s.end_s - q) * FRAME_RATE_HZ)) + 1)
-            out[lo:hi] = True
-    return out
-
-
-@dataclass(frozen=True)
-class Scene:
-    """What happens around the talker besides the noise of ``augment.Augmentation``: breaths
-    and lip smacks in pauses (each pause of 0.3 s or more gets one with probability
-    ``event_share``), and a background bed (augment.BED_KINDS) at ``bed_snr_db``."""
-
-    event_share: float = 0.0
-    bed: str | None = None
-    bed_snr_db: float = 20.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def draw_scene(rng: np.random.Generator) -> Scene:
-    """The training distribution: events in 60 % of recordings, a bed in 40 %."""
-    share = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.6 else 0.0
-    bed = str(rng.choice(augment.BED_KINDS)) if rng.random() < 0.4 else None
-    snr = float(rng.uniform(0.0, 30.0)) if bed == "music" else float(
-        rng.uniform(8.0, 35.0))
-    return Scene(share, bed, snr)
-
-
-def add_events(x: np.ndarray, pauses: list[tuple[int, int]], share: float,
-               rng: np.random.Generator, ref_rms: float) -> np.ndarray:
-    """Breaths (-32..-14 dB re the speech rms, ending 40-200 ms before the next phrase) and
-    lip smacks (-30..-12 dB, 60-250 ms before it) in pauses of 0.3 s or more."""
-    y = x.astype(np.float64).copy()
-    for start, stop in pauses:
-        if stop - start < 0.3 * SAMPLE_RATE or rng.random() >= share:
-            continue
-        kind = augment.EVENT_KINDS[int(rng.integers(len(augment.EVENT_KINDS)))]
-        if kind == "breath":
-            ev = augment.breath(rng, SAMPLE_RATE) * ref_rms * 10 ** (rng.uniform(-32, -14) / 20)
-            end = stop - int(rng.uniform(0.04, 0.2) * SAMPLE_RATE)
-        else:
-            ev = augment.lip_smack(rng, SAMPLE_RATE) * ref_rms * 10 ** (rng.uniform(-30, -12) / 20)
-            end = stop - int(rng.uniform(0.06, 0.25) * SAMPLE_RATE)
-        begin = max(start, end - ev.size)
-        if end > begin:
-            y[begin:end] += ev[-(end - begin):]
-    return y.astype(np.float32)
-
-
-def bed_signal(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
-    """float64[n] of unit rms: a background of ``kind`` (augment.BED_KINDS)."""
-    if kind == "music":
-        x = augment.band_music(rng, n, SAMPLE_RATE)
-    elif kind == "clicks":
-        x = augment.clicks(rng, n, SAMPLE_RATE)
-    elif kind == "buzz":
-        x = augment.buzz(rng, n, SAMPLE_RATE)
-    else:
-        raise ValueError(f"unknown bed {kind!r} (one of {augment.BED_KINDS})")
-    rms = np.sqrt(np.mean(x * x)) if n else 0.0
-    return x / rms if rms > 0 else x
 
 
 def sample_speech_mask(segments: list[Segment], n_samples: int) -> np.ndarray:
@@ -216,31 +131,17 @@ def sample_speech_mask(segments: list[Segment], n_samples: int) -> np.ndarray:
 
 
 def speech_recording(rng: np.random.Generator, split: str, duration_s: float,
-                     aug: augment.Augmentation | None, scene: Scene | None = None
-                     ) -> Recording:
+                     aug: augment.Augmentation | None) -> Recording:
     """One speaker (voice drawn from ``split``) talking for about ``duration_s``, augmented
-    with ``aug`` (None: clean) in ``scene`` (None: nothing else sounds)."""
+    with ``aug`` (None: clean)."""
     voice = draw_voice(rng, split)
-    pauses: list[tuple[int, int]] = []
-    clean, segments, spoken = speak_session(rng, voice, split, duration_s, pauses)
+    clean, segments, spoken = speak_session(rng, voice, split, duration_s)
     ref = sample_speech_mask(segments, clean.size)
-    bed = None
-    if scene is not None:
-        ref_rms = augment.active_rms(clean, ref)
-        if scene.event_share > 0:
-            clean = add_events(clean, pauses, scene.event_share, rng, ref_rms)
-        if scene.bed is not None:
-            bed = bed_signal(rng, scene.bed, clean.size) * ref_rms * 10 ** (-scene.bed_snr_db
-                                                                            / 20)
-    if aug is None:
-        audio = clean if bed is None else (clean + bed).astype(np.float32)
-    else:
-        audio = augment.apply(clean, aug, rng, SAMPLE_RATE, ref, bed)
+    audio = clean if aug is None else augment.apply(clean, aug, rng, SAMPLE_RATE, ref)
     keypoints, speech = targets(segments, clean.size)
     info = {"kind": "speech", "voice": voice.__dict__, "texts": spoken,
-            "augmentation": aug.to_dict() if aug else None,
-            "scene": scene.to_dict() if scene else None}
-    return Recording(audio, keypoints, speech, info, closure_frames(segments, speech.size))
+            "augmentation": aug.to_dict() if aug else None}
+    return Recording(audio, keypoints, speech, info)
 
 
 def map_isolated(func: Callable, jobs: Sequence, workers: int = 1) -> list:
@@ -279,31 +180,12 @@ def tone_music(rng: np.random.Generator, n_samples: int) -> np.ndarray:
     return (out * (0.1 / rms if rms > 0 else 0.0)).astype(np.float32)
 
 
-NON_SPEECH_KINDS = (*augment.NOISE_KINDS, "tones", "silence", *augment.BED_KINDS, "breaths")
-#: level ranges (dBFS rms) of the beds heard alone
-_BED_LEVELS_DBFS = {"music": (-45.0, -12.0), "clicks": (-55.0, -25.0), "buzz": (-45.0, 0.0)}
-
-
 def non_speech_recording(rng: np.random.Generator, duration_s: float, kind: str) -> Recording:
     """Noise (``kind`` in augment.NOISE_KINDS, level -75..-20 dBFS), ``tones`` (music-like,
-    gain -30..+6 dB), ``silence`` (digital zero), a bed heard alone (augment.BED_KINDS: music,
-    keyboard clicks, a buzz up to full scale) or ``breaths`` (breaths and lip
-    smacks over quiet room noise); the targets are the rest pose and silence throughout."""
+    gain -30..+6 dB) or ``silence`` (digital zero); the targets are the rest pose and silence
+    throughout."""
     n = int(duration_s * SAMPLE_RATE)
-    if kind in _BED_LEVELS_DBFS:
-        level_dbfs = float(rng.uniform(*_BED_LEVELS_DBFS[kind]))
-        audio = np.clip(bed_signal(rng, kind, n) * 10 ** (level_dbfs / 20), -1, 1)
-        audio = audio.astype(np.float32)
-        info = {"kind": kind, "level_dbfs": level_dbfs}
-    elif kind == "breaths":
-        level_dbfs = float(rng.uniform(-50.0, -20.0))
-        floor = augment.coloured_noise(rng, n, "pink", SAMPLE_RATE) * 10 ** (-70 / 20)
-        step = int(0.8 * SAMPLE_RATE)
-        pauses = [(a, min(n, a + step)) for a in range(0, n, step)]
-        audio = add_events(floor.astype(np.float32), pauses, 0.9, rng, 10 ** (level_dbfs / 20)
-                           * 10 ** (20 / 20))
-        info = {"kind": "breaths", "level_dbfs": level_dbfs}
-    elif kind == "silence":
+    if kind == "silence":
         audio = np.zeros(n, np.float32)
         info = {"kind": "silence"}
     elif kind == "tones":
@@ -316,5 +198,5 @@ def non_speech_recording(rng: np.random.Generator, duration_s: float, kind: str)
         audio = audio.astype(np.float32)
         info = {"kind": f"noise_{kind}", "level_dbfs": level_dbfs}
     keypoints, speech = targets([], n)
-    return Recording(audio, keypoints, speech, info, np.zeros(speech.size, dtype=bool))
+    return Recording(audio, keypoints, speech, info)
 

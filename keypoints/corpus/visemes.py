@@ -174,11 +174,3 @@ def rest_keypoints() -> np.ndarray:
     """float32[6, 3]: the keypoints of the rest viseme."""
     rest = VISEMES["rest"]
     return keypoints_from_shape(np.array([[rest.open, rest.wide, rest.round, rest.tuck]]))[0]
-
-
-def open_direction() -> np.ndarray:
-    """float32[6, 3]: how the keypoints move per unit of opening (mouth widths), the rest of
-    the shape held (jaw and lips share the opening as in keypoints_from_shape)."""
-    shapes = np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
-    kp = keypoints_from_shape(shapes)
-    return (kp[0] - kp[1]).astype(np.float32)

@@ -17,15 +17,14 @@ from keypoints.features import log_mel
 @dataclass(frozen=True)
 class CorpusRecipe:
     """How much of what: speech recordings of about ``speech_s`` seconds each (one voice per
-    recording, augmented with augment.draw_augmentation with probability 1 - clean_share, in
-    a scene of dataset.draw_scene: breaths and lip smacks in pauses, background beds), plus
-    non-speech recordings (every kind of dataset.NON_SPEECH_KINDS) of ``non_speech_s``."""
+    recording, augmented with augment.draw_augmentation with probability 1 - clean_share),
+    plus non-speech recordings (noise of every kind, music-like tones) of ``non_speech_s``."""
 
     seed: int = 0
     split: str = "train"
     n_speech: int = 1600
     speech_s: float = 20.0
-    n_non_speech: int = 84
+    n_non_speech: int = 42
     non_speech_s: float = 8.0
     clean_share: float = 0.15
 
@@ -35,14 +34,12 @@ class CorpusRecipe:
 
 @dataclass
 class Example:
-    """features float32[n_mels, T]; keypoints float32[T, K, 3]; speech bool[T]; info dict;
-    closed bool[T] (frames where the lips must be shut: the middle of p, b, m)."""
+    """features float32[n_mels, T]; keypoints float32[T, K, 3]; speech bool[T]; info dict."""
 
     features: np.ndarray
     keypoints: np.ndarray
     speech: np.ndarray
     info: dict
-    closed: np.ndarray
 
 
 def _make(job: tuple[CorpusRecipe, int, np.random.SeedSequence]) -> Example:
@@ -50,15 +47,12 @@ def _make(job: tuple[CorpusRecipe, int, np.random.SeedSequence]) -> Example:
     rng = np.random.default_rng(seed)
     if index < recipe.n_speech:
         aug = None if rng.random() < recipe.clean_share else augment.draw_augmentation(rng)
-        scene = dataset.draw_scene(rng)
-        rec = dataset.speech_recording(rng, recipe.split, recipe.speech_s, aug, scene)
+        rec = dataset.speech_recording(rng, recipe.split, recipe.speech_s, aug)
     else:
-        kinds = dataset.NON_SPEECH_KINDS
+        kinds = (*augment.NOISE_KINDS, "tones", "silence")
         kind = kinds[(index - recipe.n_speech) % len(kinds)]
         rec = dataset.non_speech_recording(rng, recipe.non_speech_s, kind)
-    closed = rec.closed if rec.closed is not None else np.zeros(rec.speech.size, dtype=bool)
-    return Example(log_mel(rec.samples, dataset.FEATURES), rec.keypoints, rec.speech, rec.info,
-                   closed)
+    return Example(log_mel(rec.samples, dataset.FEATURES), rec.keypoints, rec.speech, rec.info)
 
 
 def build_examples(recipe: CorpusRecipe, workers: int = 1) -> list[Example]:

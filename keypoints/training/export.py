@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from keypoints.features import FeatureConfig
-from keypoints.training.model import OPEN_KNEE_W, LipNet
+from keypoints.training.model import LipNet
 
 OPSET = 17
 IR_VERSION = 8  # opset 17's IR: loadable by every onnxruntime >= 1.11
@@ -78,25 +78,7 @@ def build_onnx(model: LipNet, metadata: dict[str, str]):
                       const("b_mix", _np(model.mix.bias))], ["mix_lin"]),
         node("Relu", ["mix_lin"], ["mix"]),
         node("Conv", ["mix", const("w_head", _np(model.head.weight)), const("b_head", head_b)],
-             ["head_t"]),  # [1, K*3, T']
-    ]
-    gain = float(model.open_gain)
-    if gain != 1.0:  # the calibrated range: pointwise, no state
-        w_open = np.zeros((1, n_out, 1), np.float32)
-        w_open[0, 1, 0], w_open[0, 4, 0] = 1.0, -1.0  # upper - lower inner lip y
-        direction = ((gain - 1.0) * _np(model.open_dir)).reshape(1, n_out, 1)
-        nodes += [
-            node("Conv", ["head_t", const("w_open", w_open)], ["open_t"]),  # [1, 1, T']
-            node("Sub", ["open_t", const("open_knee", np.array(OPEN_KNEE_W, np.float32))],
-                 ["open_above_knee"]),
-            node("Relu", ["open_above_knee"], ["open_excess"]),
-            node("Mul", ["open_excess", const("open_dir", direction.astype(np.float32))],
-                 ["open_more"]),
-            node("Add", ["head_t", "open_more"], ["flat_t"]),
-        ]
-    else:
-        nodes.append(node("Identity", ["head_t"], ["flat_t"]))
-    nodes += [
+             ["flat_t"]),  # [1, K*3, T']
         node("Transpose", ["flat_t"], ["flat"], perm=[0, 2, 1]),
         node("Reshape", ["flat", const("out_shape", np.array([1, -1, cfg.n_keypoints, 3],
                                                              np.int64))], ["keypoints"]),

@@ -7,8 +7,6 @@ Loss (all in mouth widths, frames at 100 Hz):
   motion     squared error of the 40 ms displacement (the silence mask's video-frame step)
   stillness  hinge on the predicted 40 ms displacement of the inner lips beyond STILL_W where
              the target is still: the silence mask must see no motion in pauses and noise
-  closure    squared predicted opening at the middle of every p, b, m (the lips must shut
-             there; a mean regression would leave them ajar)
 Frames in the first data.OFFSET_WINDOW_S of every pause weigh 1 + w_offset in the position,
 shape and motion terms: closing the mouth promptly when the sound stops (also in a reverberant
 room, whose tail sounds like more speech) is what ends the silence mask on time.
@@ -43,7 +41,6 @@ class TrainSettings:
     w_motion: float = 4.0
     w_still: float = 20.0
     w_offset: float = 4.0
-    w_closure: float = 2.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,49 +54,42 @@ class CropSampler:
         self.padded = [pad_context(e.features, past, future, silence_value) for e in examples]
         self.targets = [e.keypoints for e in examples]
         self.weights = [offset_weights(e.speech, w_offset) for e in examples]
-        self.closed = [e.closed.astype(np.float32) for e in examples]
         lengths = np.array([e.keypoints.shape[0] for e in examples], dtype=np.float64)
         self.p = lengths / lengths.sum()
         self.window = past + future
         self.crop = crop_frames
         self.rng = rng
 
-    def batch(self, size: int
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(features float[B, n_mels, crop + past + future], targets float[B, crop, K, 3],
-        frame weights float[B, crop], closure frames float[B, crop])."""
-        feats, targs, weights, closed = [], [], [], []
+        frame weights float[B, crop])."""
+        feats, targs, weights = [], [], []
         for i in self.rng.choice(len(self.p), size=size, p=self.p):
-            target, weight, shut = self.targets[i], self.weights[i], self.closed[i]
+            target, weight = self.targets[i], self.weights[i]
             n = target.shape[0]
             if n >= self.crop:
                 s = int(self.rng.integers(0, n - self.crop + 1))
                 f = self.padded[i][:, s : s + self.crop + self.window]
                 t = target[s : s + self.crop]
                 w = weight[s : s + self.crop]
-                c = shut[s : s + self.crop]
             else:  # short example: pad with its last frame (rest) on the right
                 extra = self.crop - n
                 f = np.pad(self.padded[i], ((0, 0), (0, extra)), mode="edge")
                 t = np.concatenate([target, np.repeat(target[-1:], extra, 0)])
                 w = np.pad(weight, (0, extra), constant_values=1.0)
-                c = np.pad(shut, (0, extra))
             feats.append(f)
             targs.append(t)
             weights.append(w)
-            closed.append(c)
         return (torch.from_numpy(np.stack(feats)), torch.from_numpy(np.stack(targs)),
-                torch.from_numpy(np.stack(weights)), torch.from_numpy(np.stack(closed)))
+                torch.from_numpy(np.stack(weights)))
 
 
-def loss_terms(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-               closed: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def loss_terms(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+               ) -> dict[str, torch.Tensor]:
     """pred/target float[B, T, K, 3] (K >= 4, contract order), weight float[B, T] per frame
-    (None: all 1), closed float[B, T] closure frames (None: none) -> named loss terms."""
+    (None: all 1) -> named loss terms."""
     if weight is None:
         weight = torch.ones(pred.shape[:2], dtype=pred.dtype)
-    if closed is None:
-        closed = torch.zeros(pred.shape[:2], dtype=pred.dtype)
 
     def mean_w(err: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """weighted mean over frames of err float[B, T, ...] (mean over the other axes)."""
@@ -119,15 +109,12 @@ def loss_terms(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | 
     lips_target = d_target[:, :, :2].abs().amax(dim=(2, 3))
     still = (lips_target < 0.002).float()
     stillness = torch.mean(still * torch.relu(lips_pred - STILL_W))
-    gap = torch.relu(pred[..., 0, 1] - pred[..., 1, 1])  # [B, T] predicted opening
-    closure = (closed * gap**2).sum() / closed.sum().clamp(min=1.0)
-    return {"position": position, "shape": shape, "motion": motion, "stillness": stillness,
-            "closure": closure}
+    return {"position": position, "shape": shape, "motion": motion, "stillness": stillness}
 
 
 def total_loss(terms: dict[str, torch.Tensor], s: TrainSettings) -> torch.Tensor:
     return 100.0 * (terms["position"] + s.w_shape * terms["shape"] + s.w_motion * terms["motion"]
-                    + s.w_still * terms["stillness"] + s.w_closure * terms["closure"])
+                    + s.w_still * terms["stillness"])
 
 
 def evaluate_loss(model: LipNet, examples: list[Example], past: int, future: int,
@@ -139,8 +126,7 @@ def evaluate_loss(model: LipNet, examples: list[Example], past: int, future: int
         for e in examples:
             f = torch.from_numpy(pad_context(e.features, past, future, silence_value)[None])
             t = torch.from_numpy(e.keypoints[None])
-            c = torch.from_numpy(e.closed[None].astype(np.float32))
-            losses.append(float(total_loss(loss_terms(model(f), t, None, c), s)))
+            losses.append(float(total_loss(loss_terms(model(f), t), s)))
     model.train()
     return float(np.mean(losses)) if losses else math.nan
 
@@ -168,8 +154,8 @@ def fit(model: LipNet, train: list[Example], val: list[Example], silence_value: 
     for step in range(s.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        feats, targs, weights, closed = sampler.batch(s.batch)
-        terms = loss_terms(model(feats), targs, weights, closed)
+        feats, targs, weights = sampler.batch(s.batch)
+        terms = loss_terms(model(feats), targs, weights)
         loss = total_loss(terms, s)
         opt.zero_grad(set_to_none=True)
         loss.backward()

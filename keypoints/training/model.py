@@ -9,8 +9,6 @@ context_future = RF - 1 - context_past frames: the streaming model needs no stat
     -> Conv(n_mels -> C, k=3) + ReLU
     -> for d in DILATIONS: x = crop(x) + ReLU(Conv(C -> C, k=3, dilation=d))   residual blocks
     -> Conv(C -> C, k=1) + ReLU -> Conv(C -> K*3, k=1) + rest keypoints (flattened)
-    -> calibrated range: an opening beyond OPEN_KNEE_W grows by open_gain (the lips move
-       along open_dir, the keypoints' displacement per unit of opening); 1 while training
   keypoints float[B, T - RF + 1, K, 3]
 """
 
@@ -21,10 +19,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-
-#: openings up to this (mouth widths) are left alone by the range calibration: closed lips
-#: stay closed, only open mouths open further.
-OPEN_KNEE_W = 0.05
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,7 @@ class LipNetConfig:
 
 class LipNet(nn.Module):
     def __init__(self, config: LipNetConfig, mel_mean: np.ndarray, mel_std: np.ndarray,
-                 rest: np.ndarray, open_dir: np.ndarray | None = None) -> None:
+                 rest: np.ndarray) -> None:
         super().__init__()
         if not 0 <= config.context_future < config.receptive_field:
             raise ValueError("context_future must be in [0, receptive_field)")
@@ -63,10 +57,6 @@ class LipNet(nn.Module):
         inv_std = 1.0 / torch.tensor(mel_std, dtype=torch.float32)[:, None]
         self.register_buffer("mel_inv_std", inv_std)
         self.register_buffer("rest", torch.tensor(rest, dtype=torch.float32).reshape(-1))
-        k3 = config.n_keypoints * 3
-        direction = np.zeros(k3) if open_dir is None else np.asarray(open_dir).reshape(-1)
-        self.register_buffer("open_dir", torch.tensor(direction, dtype=torch.float32))
-        self.register_buffer("open_gain", torch.tensor(1.0))
         self.inp = nn.Conv1d(config.n_mels, c, 3)
         self.blocks = nn.ModuleList(nn.Conv1d(c, c, 3, dilation=d) for d in config.dilations)
         self.mix = nn.Conv1d(c, c, 1)
@@ -82,8 +72,5 @@ class LipNet(nn.Module):
             x = x[:, :, d:-d] + torch.relu(conv(x))
         x = torch.relu(self.mix(x))
         y = self.head(x) + self.rest[None, :, None]  # [B, K*3, T']
-        if float(self.open_gain) != 1.0:
-            excess = torch.relu(y[:, 1] - y[:, 4] - OPEN_KNEE_W)  # upper - lower lip y
-            y = y + (self.open_gain - 1.0) * excess[:, None, :] * self.open_dir[None, :, None]
         b, _, t = y.shape
         return y.transpose(1, 2).reshape(b, t, self.config.n_keypoints, 3)
