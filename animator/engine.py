@@ -30,6 +30,7 @@ from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
 from animator.stages.mouth import mouth_features
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
+from animator.stages.mouth_shapes import shape_from_mouth
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
@@ -145,9 +146,11 @@ class Engine:
         self._next_index = 0
         # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
         # own keypoints, or the last finite ones before them when they are not (None: rest)
-        self._prev: tuple[float, LipFrame | None, float | None] | None = None
+        self._prev: tuple[float, LipFrame | None, float | None, str | None] | None = None
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
         self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
+        #: video frame index -> the mouth shape of its lip frame (None: the lips carry none)
+        self._visemes: dict[int, str | None] = {}
         self.n_nonfinite = 0
 
     @property
@@ -207,13 +210,15 @@ class Engine:
                 self._good = lf
             else:
                 self.n_nonfinite += 1
-            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent)
+            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent,
+                   lf.viseme)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
             while self._next_index / fps <= lf.t_s:
                 t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
                 ready.append((self._next_index, src[1], src[2]))
+                self._visemes[self._next_index] = lf.viseme if src is cur else self._prev[3]
                 self._next_index += 1
             self._prev = cur
         return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
@@ -229,6 +234,8 @@ class Engine:
         last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
                 else (_REST_LIPS, _REST_MOUTH, None))
         tail = [(i, *last) for i in range(self._next_index, n_total)]
+        for i, *_ in tail:
+            self._visemes[i] = self._prev[3] if self._prev is not None else None
         self._next_index = max(self._next_index, n_total)
         out = self._process(tail, head_deg, eyes)
         if self._deferred:
@@ -279,9 +286,10 @@ class Engine:
         if self._rest is not None:
             mouth = self._rest.step(mouth)
         eyes = self._eye_state(eyes_measured)
-        choice = self._selector.step(angles, mouth, eyes.closed)
+        shape = self._visemes.pop(i, None) or shape_from_mouth(mouth, mask)
+        choice = self._selector.step(angles, mouth, eyes.closed, shape)
         return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
-                     mouth, choice, eyes)
+                     mouth, choice, eyes, shape)
 
 
 class AudioAnimator:

@@ -10,7 +10,10 @@ every image of the rig in that format instead of PNG (full-colour photo rigs); a
 folder with ``matte__<pose>.png`` (grey: 255 = moves with the head) and ``plate__<pose>.<ext>``
 (the image without the head) for every pose gives the compositor a head layer; an expression
 whose eyes are ``blink_closed`` and whose mouth and brows are the rest face's is the rig's
-blink (``blink_expression``).
+blink (``blink_expression``). A ``mouth_chart`` in ``expressions.json`` makes the rig a mouth
+chart, as animators draw one: the rest face's endpoints are the base images and
+``mouths/<shape>.<ext>`` (Rhubarb's nine shapes A-H, X; A-F required) are drawn over them,
+centred where ``mouth_chart`` says per pose (``MouthPlacement``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ IMAGE_FORMATS = {"png": ".png", "webp": ".webp", "jpg": ".jpg"}
 LAYERS_DIR = "layers"
 #: The eyes value of a blink frame.
 BLINK_EYES = "blink_closed"
+#: Optional config key and folder of a mouth chart.
+MOUTH_CHART_KEY = "mouth_chart"
+MOUTHS_DIR = "mouths"
+#: The mouth shapes of a chart (Rhubarb's), the ones it must draw, and the shape drawn instead
+#: of an optional one it lacks (Rhubarb's basic shape for each extended one).
+CHART_SHAPES = ("A", "B", "C", "D", "E", "F", "G", "H", "X")
+CHART_REQUIRED = ("A", "B", "C", "D", "E", "F")
+CHART_FALLBACK = {"G": "A", "H": "C", "X": "A"}
 
 #: Angles (degrees) of the seed pipeline's pose names, which carry no angles of their own.
 SEED_POSE_ANGLES: dict[str, dict[str, float]] = {
@@ -100,6 +111,11 @@ def layer_relpaths(pose: str, ext: str = ".png") -> tuple[str, str]:
     return f"{LAYERS_DIR}/matte__{pose}.png", f"{LAYERS_DIR}/plate__{pose}{ext}"
 
 
+def mouth_relpath(shape: str, ext: str = ".png") -> str:
+    """Path of a mouth chart's mouth image relative to the rig folder."""
+    return f"{MOUTHS_DIR}/{shape}{ext}"
+
+
 def sequence_dirname(path_id: str, pose: str) -> str:
     """Folder name of a tween sequence (inside ``sequences/``)."""
     return f"{path_id}__{pose}"
@@ -154,6 +170,49 @@ class MouthShape:
         return np.array([self.open, self.wide])
 
 
+@dataclass(frozen=True)
+class MouthPlacement:
+    """Where a mouth chart's mouth goes on a pose's base image: its centre (x, y) in the base
+    image's pixels and its rotation in degrees (> 0 clockwise on screen, as a roll > 0)."""
+
+    x: float
+    y: float
+    angle_deg: float = 0.0
+
+
+def _placement(spec: object, where: str, source: str,
+               default: MouthPlacement | None = None) -> MouthPlacement:
+    if not isinstance(spec, dict):
+        raise RigError(f"{source}: {where} must be an object with x, y (and angle)")
+    try:
+        values = [float(spec[k]) if k in spec else getattr(default, a)
+                  for k, a in (("x", "x"), ("y", "y"), ("angle", "angle_deg"))]
+    except (TypeError, ValueError, AttributeError):
+        raise RigError(f"{source}: {where} needs numeric x and y (pixels of the base image) "
+                       f"and optionally angle (degrees)") from None
+    if not all(np.isfinite(values)):
+        raise RigError(f"{source}: {where} is not finite")
+    return MouthPlacement(*values)
+
+
+def parse_mouth_chart(raw: object, poses: list[str], source: str
+                      ) -> dict[str, MouthPlacement] | None:
+    """``mouth_chart``: {"x", "y", "angle"?, "poses"?: {pose: {"x"?, "y"?, "angle"?}}} ->
+    pose -> MouthPlacement (None without a chart)."""
+    if raw is None:
+        return None
+    where = f"'{MOUTH_CHART_KEY}'"
+    base = _placement(raw, where, source)
+    per_pose = raw.get("poses", {})
+    if not isinstance(per_pose, dict):
+        raise RigError(f"{source}: {where}.poses must be an object")
+    for pose in per_pose:
+        if pose not in poses:
+            raise RigError(f"{source}: {where}.poses names unknown pose {pose!r}")
+    return {pose: _placement(per_pose[pose], f"{where}.poses.{pose}", source, base)
+            if pose in per_pose else base for pose in poses}
+
+
 @dataclass
 class RigConfig:
     """``expressions.json`` parsed, with the defaults of the contract filled in."""
@@ -165,6 +224,8 @@ class RigConfig:
     mouth_shapes: dict[str, MouthShape]
     raw: dict = field(repr=False)  # the file as read, for tools that write it back
     image_ext: str = ".png"  # the extension of every image (IMAGE_FORMAT_KEY)
+    #: pose -> where the mouth goes, for a mouth chart (MOUTH_CHART_KEY); None otherwise
+    mouth_chart: dict[str, MouthPlacement] | None = None
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> RigConfig:
@@ -255,8 +316,9 @@ class RigConfig:
         if fmt not in IMAGE_FORMATS:
             raise RigError(f"{source}: '{IMAGE_FORMAT_KEY}' must be one of "
                            f"{', '.join(IMAGE_FORMATS)} (got {fmt!r})")
+        chart = parse_mouth_chart(raw.get(MOUTH_CHART_KEY), list(poses), source)
         return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw,
-                   IMAGE_FORMATS[fmt])
+                   IMAGE_FORMATS[fmt], chart)
 
     @classmethod
     def load(cls, path: str | Path) -> RigConfig:
@@ -306,6 +368,10 @@ class Rig:
     sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
     #: pose -> (matte, plate) relative paths of the head layer; empty without layers/
     layers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: a mouth chart's shape -> its image (a missing optional shape names its fallback's);
+    #: empty for other rigs
+    mouths: dict[str, str] = field(default_factory=dict)
+    mouth_size: tuple[int, int] | None = None  # (width, height) of the mouth images
 
     def endpoint(self, expr: str, pose: str) -> str:
         return endpoint_relpath(expr, pose, self.config.image_ext)
@@ -318,6 +384,7 @@ class Rig:
         rels = [self.endpoint(e, p) for e in self.config.expressions for p in self.config.poses]
         rels += [rel for seq in self.sequences.values() for _, rel in seq.frames]
         rels += [rel for files in self.layers.values() for rel in files]
+        rels += list(self.mouths.values())
         return list(dict.fromkeys(rels))
 
     def files(self) -> list[Path]:
@@ -414,7 +481,46 @@ def load_rig(root: str | Path) -> Rig:
             check(matte)
             check(plate)
             layers[pose] = (matte, plate)
-    return Rig(root, config, size, sequences, layers)
+    mouths, mouth_size = ({}, None) if config.mouth_chart is None else \
+        _load_mouths(root, inside, config, size)
+    return Rig(root, config, size, sequences, layers, mouths, mouth_size)
+
+
+def _load_mouths(root: Path, inside: Path, config: RigConfig, base_size: tuple[int, int]
+                 ) -> tuple[dict[str, str], tuple[int, int]]:
+    """A mouth chart's images: shape -> relpath (fallbacks filled in) and their one size;
+    RigError for a missing required shape, a path leading outside the rig, images of several
+    sizes or larger than the base."""
+    ext = config.image_ext
+    found: dict[str, str] = {}
+    mouth_size = None
+    for shape in CHART_SHAPES:
+        rel = mouth_relpath(shape, ext)
+        path = root / rel
+        if not path.exists() and not path.is_symlink():
+            if shape in CHART_REQUIRED:
+                raise RigError(f"{path}: missing (a mouth chart draws at least "
+                               f"{', '.join(CHART_REQUIRED)})")
+            continue
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):
+            raise RigError(f"{path}: symlink loop") from None
+        if not real.is_relative_to(inside):
+            raise RigError(f"{path}: leads outside the rig folder {root}")
+        wh = rig_image_size(path, ext)
+        if mouth_size is None:
+            mouth_size = wh
+        elif wh != mouth_size:
+            raise RigError(f"{path}: mouth image is {wh[0]}x{wh[1]} but the others are "
+                           f"{mouth_size[0]}x{mouth_size[1]}; a chart's mouths have one size")
+        if wh[0] > base_size[0] or wh[1] > base_size[1]:
+            raise RigError(f"{path}: mouth image {wh[0]}x{wh[1]} is larger than the base "
+                           f"images ({base_size[0]}x{base_size[1]})")
+        found[shape] = rel
+    for shape, instead in CHART_FALLBACK.items():
+        found.setdefault(shape, found[instead])
+    return {s: found[s] for s in CHART_SHAPES}, mouth_size
 
 
 def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, str]]:

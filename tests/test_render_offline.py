@@ -5,6 +5,7 @@ refactor, model blocks within their tolerance, timeline-only runs, exports, the 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import av
@@ -41,8 +42,9 @@ def model():
 
 
 def _timeline_text(path: Path, audio: Path) -> str:
-    """The timeline file with its absolute paths replaced as in the golden files."""
-    text = path.read_text(encoding="utf-8")
+    """The timeline file with its absolute paths replaced as in the golden files, without the
+    per-frame keys added since (``viseme``: the mouth shape, issue 15)."""
+    text = re.sub(r',\n   "viseme": "[A-HX]"', "", path.read_text(encoding="utf-8"))
     return (text.replace(json.dumps(str(audio)), '"<AUDIO>"', 1)
             .replace(json.dumps(str(default_rig_dir())), '"<RIG>"', 1))
 

@@ -39,6 +39,7 @@ def frame_record(f: Frame) -> dict:
         "expression": f.choice.expression,
         "pose": f.choice.pose,
         "image": f.choice.image,
+        "viseme": f.viseme,
     }
 
 

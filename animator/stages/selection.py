@@ -9,7 +9,8 @@
 * :class:`FrameSelector`: both, bound to a rig: returns the image to show and the residual
   angle (wanted minus the chosen pose's) that the renderer applies as a small transform;
   while the eyes are closed (``eyes_closed``, see animator.stages.eyes) and the rig has eyes-closed
-  frames, those are shown for the current pose.
+  frames, those are shown for the current pose. A mouth chart (``Rig.mouths``) shows the rest
+  face (or the blink) at the pose with the mouth image of the frame's shape over it.
 """
 
 from __future__ import annotations
@@ -174,13 +175,19 @@ class FrameSelector:
         return self._frames_cache[key]
 
     def step(self, angles_deg: np.ndarray, mouth: np.ndarray,
-             eyes_closed: bool = False) -> FrameChoice:
+             eyes_closed: bool = False, shape: str = "X") -> FrameChoice:
         """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide);
-        eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks."""
+        eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks;
+        shape: the mouth shape (A-H, X) a mouth chart shows."""
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
         residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
+        if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
+            blink = self.eyes_closed_expression if eyes_closed else None
+            face = blink or REST_EXPRESSION
+            return FrameChoice(pose, face, self.rig.endpoint(face, pose), 0.0, residual,
+                               self.rig.mouths[shape])
         place = self._mouth.step(mouth) if self._mouth is not None else None
         blink = self.eyes_closed_expression
         if eyes_closed and blink is not None and (
