@@ -182,16 +182,20 @@ class MouthPlacement:
 
 def _placement(spec: object, where: str, source: str,
                default: MouthPlacement | None = None) -> MouthPlacement:
+    """A placement object; keys it lacks come from ``default`` (x and y are required without
+    one; the angle is 0)."""
+    bad = RigError(f"{source}: {where} needs numeric x and y (pixels of the base image) and "
+                   f"optionally angle (degrees)")
     if not isinstance(spec, dict):
-        raise RigError(f"{source}: {where} must be an object with x, y (and angle)")
+        raise bad
+    base = default or MouthPlacement(float("nan"), float("nan"), 0.0)
     try:
-        values = [float(spec[k]) if k in spec else getattr(default, a)
-                  for k, a in (("x", "x"), ("y", "y"), ("angle", "angle_deg"))]
-    except (TypeError, ValueError, AttributeError):
-        raise RigError(f"{source}: {where} needs numeric x and y (pixels of the base image) "
-                       f"and optionally angle (degrees)") from None
+        values = [float(spec.get(key, getattr(base, attr)))
+                  for key, attr in (("x", "x"), ("y", "y"), ("angle", "angle_deg"))]
+    except (TypeError, ValueError):
+        raise bad from None
     if not all(np.isfinite(values)):
-        raise RigError(f"{source}: {where} is not finite")
+        raise bad
     return MouthPlacement(*values)
 
 

@@ -39,6 +39,7 @@ from animator.rig import (
     ENDPOINTS_DIR,
     IMAGE_FORMAT_KEY,
     MANIFEST_NAME,
+    MOUTH_CHART_KEY,
     REST_EXPRESSION,
     SEQUENCES_DIR,
     RigConfig,
@@ -54,6 +55,8 @@ from animator.rig import (
 REST_POSE = "center"
 #: The photo-rig config ``build`` uses by default (the toon backend uses the toon's own).
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_expressions.json")
+#: The config of ``rig build --mouth-chart``: the rest face and a blink at five poses.
+MOUTH_CHART_CONFIG_PATH = Path(__file__).with_name("mouth_chart_expressions.json")
 MAX_DEPTH = 5  # deeper grids collide in NNN = round(100 t) file names
 
 
@@ -502,15 +505,47 @@ def plan_layers(config: RigConfig, backend, outdir: Path, *, ext: str,
     return plan
 
 
-def _config_text(config_path: Path, ext: str) -> str:
+def _config_text(config_path: Path, ext: str, mouth_chart: dict | None = None) -> str:
     """The rig's expressions.json: the build's config, with the image format when it is not
-    the seed's PNG."""
+    the seed's PNG and the mouth chart's measured placement."""
     text = Path(config_path).read_text(encoding="utf-8")
-    if ext == ".png":
+    if ext == ".png" and mouth_chart is None:
         return text
     raw = json.loads(text)
-    raw[IMAGE_FORMAT_KEY] = ext.lstrip(".")
+    if ext != ".png":
+        raw[IMAGE_FORMAT_KEY] = ext.lstrip(".")
+    if mouth_chart is not None:
+        raw[MOUTH_CHART_KEY] = mouth_chart
     return json.dumps(raw, indent=2) + "\n"
+
+
+def _build_mouth_chart(backend, config: RigConfig, outdir: Path, pose: str, ext: str,
+                       runner: Runner):
+    """The mouths of a mouth chart (animator/authoring/mouth_chart.py) into ``outdir``; the
+    ChartResult, or None after logging why it failed."""
+    from animator.authoring.mouth_chart import (
+        MouthChartError,
+        build_chart,
+        mouth_files,
+        write_mouths,
+    )
+
+    runner.log("[i] Mouth chart: mouths A-F and X at the rest pose, placed on every pose")
+    if not hasattr(backend, "face_image"):
+        raise RigBuildError(f"a mouth chart is drawn by the warp backend, not "
+                            f"'{getattr(backend, 'name', backend)}'")
+    refuse_inputs([outdir / rel for rel in mouth_files(ext).values()], runner.inputs)
+    bases = {p: read_image(outdir / ENDPOINTS_DIR / _endpoint_name(REST_EXPRESSION, p, ext))
+             for p in config.poses}
+    try:
+        result = build_chart(backend, config, bases, pose)
+    except MouthChartError as exc:
+        runner.log(f"[✗] {exc}")
+        return None
+    write_mouths(outdir, result, ext, write_image)
+    opens = ", ".join(f"{r['shape']} {r['open']:.2f}" for r in result.records)
+    runner.log(f"[✓] mouths (measured openings: {opens})")
+    return result
 
 
 def _endpoint_records(config: RigConfig, verifier: Verifier, ext: str) -> list[dict]:
@@ -579,12 +614,17 @@ def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *
             runner.log("[i] Head layers (matte and clean plate per pose)")
             tally += runner.run(plan_layers(config, backend, outdir, ext=ext,
                                             overwrite=overwrite))
+        chart = None
+        if tally.failed == 0 and config.mouth_chart is not None:
+            chart = _build_mouth_chart(backend, config, outdir, pose, ext, runner)
+            tally += Tally(1, 0) if chart is not None else Tally(0, 1)
         if tally.failed == 0 and verifier is not None:
             summary = verifier.summary(_endpoint_records(config, verifier, ext))
             refuse_inputs([outdir / "check.json"], runner.inputs)
             write_text_atomic(outdir / "check.json", json.dumps(
                 {"rig": str(outdir), "summary": summary,
-                 "images": sorted(verifier.records.values(), key=lambda r: r["image"])},
+                 "images": sorted(verifier.records.values(), key=lambda r: r["image"]),
+                 **({"mouth_chart": chart.records} if chart is not None else {})},
                 indent=2) + "\n")
             runner.log(f"[i] Check: {_summary_line(summary)}")
             tally.check_failed = not summary["passed"]
@@ -594,7 +634,8 @@ def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *
             verifier.close()
     if tally.ok:
         refuse_inputs([outdir / CONFIG_NAME], runner.inputs)
-        write_text_atomic(outdir / CONFIG_NAME, _config_text(Path(config_path), ext))
+        write_text_atomic(outdir / CONFIG_NAME, _config_text(
+            Path(config_path), ext, None if chart is None else chart.placement))
         load_rig(outdir)  # the contract holds, or RigError says where it breaks
         runner.log(f"[i] Rig ready: {outdir}")
     elif tally.failed:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-#: (open, wide) in mouth widths of the shapes lips can tell apart (the rig defaults' scale:
-#: animator/rig.py DEFAULT_MOUTH_SHAPES).
-SHAPE_MOUTHS: dict[str, tuple[float, float]] = {
-    "B": (0.10, 1.05), "C": (0.33, 1.05), "D": (0.55, 0.95), "E": (0.30, 0.82),
-    "F": (0.15, 0.72),
+#: (open, wide, round) in mouth widths of the shapes a mouth's outline can show (the rig
+#: defaults' scale: animator/rig.py DEFAULT_MOUTH_SHAPES); the mouth chart builder draws
+#: them. G (teeth on the lower lip) and H (the tongue) are not a matter of the outline.
+SHAPE_MOUTHS: dict[str, tuple[float, float, float]] = {
+    "X": (0.00, 1.00, 0.0), "A": (0.00, 0.94, 0.1), "B": (0.10, 1.05, 0.0),
+    "C": (0.33, 1.05, 0.0), "D": (0.55, 0.95, 0.0), "E": (0.30, 0.82, 0.5),
+    "F": (0.15, 0.72, 1.0),
 }
-_NAMES = tuple(SHAPE_MOUTHS)
-_POINTS = np.array([SHAPE_MOUTHS[n] for n in _NAMES])
+#: the open shapes, told apart by their opening and width
+_NAMES = ("B", "C", "D", "E", "F")
+_POINTS = np.array([SHAPE_MOUTHS[n][:2] for n in _NAMES])
 #: Below this opening (mouth widths) the mouth counts as closed.
 CLOSED_OPEN = 0.05
 
