@@ -50,9 +50,13 @@ def rig_manifest(rig: Rig) -> dict[str, Any]:
     """What the page needs to draw any choice: image size and list, residual constants, the
     head layer of each pose ({pose: [matte, plate]}, empty for a rig without one)."""
     w, h = rig.image_size
+    chart = rig.config.mouth_chart if rig.mouths else None
     return {"width": w, "height": h, "images": rig_images(rig), "axes": list(AXES),
             "pivot_frac": list(PIVOT_FRAC), "shift_frac_per_deg": SHIFT_FRAC_PER_DEG,
-            "layers": {pose: list(files) for pose, files in rig.layers.items()}}
+            "layers": {pose: list(files) for pose, files in rig.layers.items()},
+            # a mouth chart: {pose: [x, y, angle]} where the mouth goes (see compose.py)
+            "mouth_chart": None if chart is None else
+            {p: [m.x, m.y, m.angle_deg] for p, m in chart.items()}}
 
 
 def choice_message(live: LiveFrame) -> str:
@@ -60,6 +64,7 @@ def choice_message(live: LiveFrame) -> str:
     f = live.frame
     return json.dumps({
         **frame_record(f), "residual": [round(float(x), 4) for x in f.choice.residual_deg],
+        "overlay": f.choice.overlay,
         "audio_sample": live.audio_sample, "camera_frame": live.camera_frame})
 
 
