@@ -29,14 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animator.authoring.build import build_rig, rig_config_text
 from animator.authoring.check import check_rig, contact_sheet
-from animator.authoring.stages import (
-    DEFAULT_CONFIG_PATH,
-    Runner,
-    _config_text,
-    build_rig,
-    rest_pose,
-)
+from animator.authoring.plans import DEFAULT_CONFIG_PATH, rest_pose
+from animator.authoring.runner import Runner
 from animator.authoring.warp import WarpBackend, WarpError
 from animator.rig import CONFIG_NAME, RigConfig, load_rig
 from animator.sinks.compose import (
@@ -174,7 +170,7 @@ def run_one(name: str, portrait: Path, out: Path, *, workers: int, size: int, de
                 "failures": [line for line in lines if line.startswith("[✗]")][:20]})
     if not (rigdir / CONFIG_NAME).exists():  # measure what was made anyway
         if any(line.startswith("[✗] The rig failed its check") for line in lines):
-            (rigdir / CONFIG_NAME).write_text(_config_text(DEFAULT_CONFIG_PATH, ".webp"))
+            (rigdir / CONFIG_NAME).write_text(rig_config_text(DEFAULT_CONFIG_PATH, ".webp"))
         else:
             return rec
     report = check_rig(rigdir, tweens=True)

@@ -17,13 +17,13 @@ from the camera, so a landmark (x_px, y_px, z_px) is the world point (x_px, -y_p
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
 
+from animator.core.geometry import angles_from_matrix
 from keypoints.lips import LipFrame
 from keypoints.native_log import native_notices_filtered
 
@@ -78,28 +78,6 @@ class FaceReferenceError(Exception):
 
 
 # --- rotations ----------------------------------------------------------------------------
-
-def rotation_matrix(pitch_deg: float, yaw_deg: float, roll_deg: float) -> np.ndarray:
-    """float64[3, 3] taking head-local vectors to world vectors (x right, y up, z to viewer).
-
-    yaw > 0 turns the nose (+z) towards +x (viewer's right); pitch > 0 lifts the nose (+y);
-    roll > 0 tips the top of the head (+y) towards +x (the character's own left shoulder).
-    Applied in the order yaw, then pitch, then roll: R = Rz(roll) Rx(pitch) Ry(yaw).
-    """
-    p, y, r = (math.radians(a) for a in (pitch_deg, yaw_deg, roll_deg))
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
-    rz = np.array([[math.cos(r), math.sin(r), 0], [-math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return rz @ rx @ ry
-
-
-def angles_from_matrix(rot: np.ndarray) -> np.ndarray:
-    """float64[3] (pitch, yaw, roll) degrees of a rotation made by ``rotation_matrix``."""
-    pitch = math.asin(float(np.clip(-rot[2, 1], -1.0, 1.0)))
-    yaw = math.atan2(-rot[2, 0], rot[2, 2])
-    roll = math.atan2(rot[0, 1], rot[1, 1])
-    return np.degrees([pitch, yaw, roll])
-
 
 def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
                    ) -> tuple[float, np.ndarray, np.ndarray]:

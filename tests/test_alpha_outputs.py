@@ -64,7 +64,8 @@ def test_png_sequence_without_video_and_its_safety(tmp_path, clip):
     assert img.shape == (96, 96, 4) and img[0, 0, 3] == 0 and img[60, 48, 3] == 255
     # a folder with files in it is never written into, nor is a file replaced by a folder
     r = _animator("render", clip, "--export", f"png={seq}", "--width", "96")
-    assert r.returncode == 2 and "not an empty folder" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert r.returncode == 2 and "not an empty folder" in r.stderr
+    assert len(r.stderr.splitlines()) == 1
     assert sorted(seq.iterdir()) == files
     r = _animator("render", clip, "--export", f"png={clip}")
     assert r.returncode == 2 and clip.is_file()

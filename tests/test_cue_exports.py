@@ -93,7 +93,7 @@ def test_every_cue_format_round_trips_through_its_reader(fps):
     # every frame's shape is read back at its time, truncated to hundredths; where two
     # frames fall in one hundredth (30 fps), the later one's shape stands for both
     hundredths = [math.floor(i / fps * 100 + 1e-6) for i in range(len(SHAPE_RUN))]
-    for i, h in enumerate(hundredths):
+    for h in hundredths:
         last = max(j for j, hj in enumerate(hundredths) if hj == h)
         if h / 100 < js_dur:
             assert shape_at(js, h / 100 + 1e-9) == SHAPE_RUN[last]

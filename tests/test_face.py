@@ -8,14 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from animator.core.geometry import angles_from_matrix, rotation_matrix
 from benchmarks.realdata import realdata_dir
-from keypoints.face import (
-    FaceTracker,
-    angles_from_matrix,
-    load_reference,
-    rotation_matrix,
-    similarity_fit,
-)
+from keypoints.face import FaceTracker, load_reference, similarity_fit
 from keypoints.lips import REQUIRED_NAMES
 
 PHOTO = (Path(__file__).resolve().parents[1] / "assets" / "characters" / "astronaut"

@@ -119,7 +119,7 @@ def test_any_bytes_as_expressions_json_is_a_config_or_one_line(tmp_path, data):
 @given(near_valid_configs())
 def test_rig_build_plans_only_write_inside_the_output_folder(tmp_path, raw):
     """Whatever a config that loads names, every image a build would write lies in OUTDIR."""
-    from animator.authoring.stages import plan_build
+    from animator.authoring.build import plan_build
 
     try:
         RigConfig.from_dict(raw, "cfg")

@@ -107,8 +107,9 @@ def test_tilts_stage_with_the_latent_backend_turns_a_photo(tmp_path):
     import cv2
 
     from animator.authoring.latent.spaces import LandmarkSpace
+    from animator.core.geometry import rotation_matrix
     from keypoints.assets import assets_dir
-    from keypoints.face import FaceTracker, load_reference, rotation_matrix
+    from keypoints.face import FaceTracker, load_reference
 
     rng = np.random.default_rng(0)
     ref = load_reference().points

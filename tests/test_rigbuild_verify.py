@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animator.authoring.build import build_rig
 from animator.authoring.imagefile import read_image
-from animator.authoring.stages import Runner, build_rig
+from animator.authoring.runner import Runner
 from animator.authoring.warp import WarpBackend
 from animator.rig import load_rig
 from keypoints.face import FaceTracker

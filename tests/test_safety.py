@@ -228,7 +228,7 @@ def test_tiny_hostile_pngs_cost_little_memory(tmp_path, speech, rig, baseline_rs
 
 def test_an_image_at_the_pixel_cap_renders_within_the_memory_bound(tmp_path, speech, rig,
                                                                    baseline_rss_mb):
-    from animator.rig_images import MAX_IMAGE_PIXELS
+    from animator.rig.headers import MAX_IMAGE_PIXELS
 
     data = hostile.huge_png(3840, 2160, 6)
     assert 3840 * 2160 <= MAX_IMAGE_PIXELS

@@ -10,21 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from animator.authoring.build import build_rig, dry_run_lines, plan_build
 from animator.authoring.face_params import face_from_names, lerp_face
-from animator.authoring.prompts import Descriptions, describe_angles, pose_prompt
-from animator.authoring.stages import (
+from animator.authoring.plans import (
     RigBuildError,
-    Runner,
-    build_rig,
-    dry_run_lines,
     midpoint_levels,
-    plan_build,
     plan_extremes,
     plan_sequences,
     plan_tilts,
     read_image,
     write_image,
 )
+from animator.authoring.prompts import Descriptions, describe_angles, pose_prompt
+from animator.authoring.runner import Runner
 from animator.authoring.toon import render
 from animator.authoring.toon_backend import ToonBackend
 from animator.rig import MouthShape, RigConfig, load_rig

@@ -192,12 +192,3 @@ def test_shipped_rig_loads_and_matches_the_code():
                          int)
     assert (fresh == shipped).all(axis=-1).mean() > 0.99
     assert np.abs(raw.astype(int) - shipped).mean() < 1.0
-
-
-def test_module_main_refuses_an_existing_rig_with_one_line(capsys):
-    """`python -m animator.authoring.toon DIR` on a built rig: exit 2, one line, no traceback."""
-    from animator.rig import default_rig_dir
-
-    assert toon.main([str(default_rig_dir())]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "already holds a rig" in err[0]

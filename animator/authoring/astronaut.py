@@ -23,8 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from animator.authoring.build import build_rig
 from animator.authoring.imagefile import write_image
-from animator.authoring.stages import Runner, Tally, build_rig
+from animator.authoring.runner import Runner, Tally
 from animator.authoring.warp import WarpBackend, WarpError
 from animator.core.outputs import OutputError
 from animator.rig import CONFIG_NAME, RigError

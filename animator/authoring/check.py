@@ -20,8 +20,8 @@ import numpy as np
 
 from animator.core.outputs import atomic_output, write_text_atomic
 from animator.core.types import AXES
-from animator.imageio import read_rgb_over
 from animator.rig import RigConfig, load_rig
+from animator.rig.images import read_rgb_over
 from keypoints.face import FaceTracker
 
 #: Expressions whose configured mouth openings differ by at least this (mouth widths) must

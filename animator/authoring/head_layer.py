@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from animator.authoring.warp_face import FACE_OVAL, FaceLayout
+from animator.core.geometry import smoothstep
 from keypoints.face import CHIN
 from keypoints.native_log import native_notices_filtered
 
@@ -58,11 +59,6 @@ class HeadLayer:
 
     matte: np.ndarray
     plate: np.ndarray
-
-
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 def segment_person(rgb: np.ndarray) -> np.ndarray:
@@ -100,14 +96,14 @@ def head_zone(layout: FaceLayout, size: tuple[int, int]) -> np.ndarray:
     chin_depth = max(float((chin - centre) @ -up), 1.0)
     k = np.clip(down_c / chin_depth, 0.0, 1.0)
     limit = half_w * (HEAD_REACH * (1.0 - k) + JAW_REACH * k)
-    neck = _smoothstep(0.0, NECK_START * fh, below)
+    neck = smoothstep(0.0, NECK_START * fh, below)
     limit = limit * (1.0 - neck) + NECK_HALF_WIDTH * fw * neck
     edge = (JAW_EDGE * (1.0 - neck) + NECK_EDGE * neck) * fw
-    lateral = 1.0 - _smoothstep(limit, limit + edge, across)
-    vertical = 1.0 - _smoothstep(NECK_START * fh, (NECK_START + NECK_FADE) * fh, below)
+    lateral = 1.0 - smoothstep(limit, limit + edge, across)
+    vertical = 1.0 - smoothstep(NECK_START * fh, (NECK_START + NECK_FADE) * fh, below)
     radius = np.sqrt(((xx - centre[0]) / (0.5 * np.ptp(oval[:, 0]))) ** 2
                      + ((yy - centre[1]) / (0.5 * np.ptp(oval[:, 1]))) ** 2)
-    reach = 1.0 - _smoothstep(HEAD_REACH, HEAD_REACH + HEAD_EDGE, radius)
+    reach = 1.0 - smoothstep(HEAD_REACH, HEAD_REACH + HEAD_EDGE, radius)
     return (lateral * vertical * reach).astype(np.float32)
 
 

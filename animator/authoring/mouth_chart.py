@@ -22,6 +22,8 @@ from animator.rig import REST_EXPRESSION, MouthShape, RigConfig, mouth_relpath
 from animator.stages.mouth_shapes import SHAPE_MOUTHS
 from keypoints.face import MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, OUTER_LIP_LOWER, OUTER_LIP_UPPER
 
+#: The config of ``rig build --mouth-chart``: the rest face and a blink at five poses.
+CONFIG_PATH = Path(__file__).with_name("mouth_chart_expressions.json")
 #: The shapes the builder draws.
 DRAWN = ("A", "B", "C", "D", "E", "F", "X")
 #: The mouth box: the lips' box over every drawn shape, grown by this share per side.
@@ -136,3 +138,29 @@ def write_mouths(outdir: Path, result: ChartResult, ext: str, write_image) -> No
         path = outdir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         write_image(path, result.mouths[shape])
+
+
+def make_mouth_chart(backend, config: RigConfig, outdir: Path, pose: str, ext: str,
+                     runner) -> ChartResult | None:
+    """A build's mouth chart stage: the mouths into ``outdir`` from the rest faces already
+    written there; the ChartResult, or None after logging why it failed."""
+    from animator.authoring.plans import RigBuildError, endpoint_filename, read_image, write_image
+    from animator.core.outputs import refuse_inputs
+    from animator.rig import ENDPOINTS_DIR
+
+    runner.log("[i] Mouth chart: mouths A-F and X at the rest pose, placed on every pose")
+    if not hasattr(backend, "face_image"):
+        raise RigBuildError(f"a mouth chart is drawn by the warp backend, not "
+                            f"'{getattr(backend, 'name', backend)}'")
+    refuse_inputs([outdir / rel for rel in mouth_files(ext).values()], runner.inputs)
+    bases = {p: read_image(outdir / ENDPOINTS_DIR / endpoint_filename(REST_EXPRESSION, p, ext))
+             for p in config.poses}
+    try:
+        result = build_chart(backend, config, bases, pose)
+    except MouthChartError as exc:
+        runner.log(f"[✗] {exc}")
+        return None
+    write_mouths(outdir, result, ext, write_image)
+    opens = ", ".join(f"{r['shape']} {r['open']:.2f}" for r in result.records)
+    runner.log(f"[✓] mouths (measured openings: {opens})")
+    return result

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from animator.authoring.check import summarise
-from animator.rig import AXES, RigConfig
+from animator.core.types import AXES
+from animator.rig import RigConfig
 from keypoints.face import FaceTracker
 
 #: Largest pose error (degrees, per axis) of any image.

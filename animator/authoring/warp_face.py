@@ -16,6 +16,7 @@ import numpy as np
 
 from animator.authoring.face_params import Face
 from animator.authoring.warp_guard import WarpGuardError
+from animator.core.geometry import rotation_matrix, smoothstep
 from keypoints.face import (
     CHIN,
     FOREHEAD,
@@ -25,7 +26,6 @@ from keypoints.face import (
     MOUTH_CORNER_LEFT,
     MOUTH_CORNER_RIGHT,
     UPPER_LIP_INNER,
-    rotation_matrix,
 )
 
 #: FaceMesh face-oval landmarks in order around the face.
@@ -50,11 +50,6 @@ MIN_OPENING_GAIN = 0.5
 #: head motion they follow). Hair and the near background move with the head, the far
 #: background barely; the image border (added by the mesh) never moves.
 RINGS: tuple[tuple[float, float], ...] = ((1.18, 1.0), (1.45, 0.8), (1.85, 0.4), (2.5, 0.12))
-
-
-def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
 
 
 @dataclass(frozen=True)
@@ -93,7 +88,7 @@ def face_layout(landmarks_px: np.ndarray, size: tuple[int, int]) -> FaceLayout:
         ring[:, 2] = oval[:, 2] + (scale - 1.0) * 0.3 * face_w  # further back as it widens
         rings.append(ring)
         # Below the chin the rings are the neck and collar: they stay with the body.
-        below = _smoothstep(lm[CHIN, 1], lm[CHIN, 1] + 0.35 * face_h, ring[:, 1])
+        below = smoothstep(lm[CHIN, 1], lm[CHIN, 1] + 0.35 * face_h, ring[:, 1])
         follow.append(weight * (1.0 - 0.85 * below))
     points = np.concatenate([lm, *rings])
     # Flatten the depth relief towards the face edge: FaceMesh's depth falls steeply at the
@@ -102,7 +97,7 @@ def face_layout(landmarks_px: np.ndarray, size: tuple[int, int]) -> FaceLayout:
     r = np.sqrt((((points[:, :2] - centre) / half) ** 2).sum(1))
     edge_z = float(oval[:, 2].mean())
     points[:, 2] = np.where(np.arange(len(points)) < 478,
-                            edge_z + (points[:, 2] - edge_z) * (1.0 - _smoothstep(0.5, 1.0, r)),
+                            edge_z + (points[:, 2] - edge_z) * (1.0 - smoothstep(0.5, 1.0, r)),
                             points[:, 2])
     w, h = size
     inside = ((points[:, 0] > 1) & (points[:, 0] < w - 2) & (points[:, 1] > 1)
@@ -157,8 +152,8 @@ def _opening_field(layout: FaceLayout, pts: np.ndarray, roundness: float,
     lip = np.clip(1.0 - (u / max(u_in, 0.3)) ** 2, 0.0, 1.0) ** expo
     jaw = np.exp(-(u / 2.2) ** 2)
     v_chin = _mouth_coords(layout, lm[[CHIN]])[1][0]
-    neck = _smoothstep(v_chin - 1.0, v_chin, v)  # 1 down to the chin, 0 a half-width below
-    s = _smoothstep(0.0, 0.6, -v)
+    neck = smoothstep(v_chin - 1.0, v_chin, v)  # 1 down to the chin, 0 a half-width below
+    s = smoothstep(0.0, 0.6, -v)
     upper = -0.2 * lip * np.exp(-(np.maximum(v, 0.0) / 0.7) ** 2)
     lower = 0.8 * (lip * (1.0 - s) + jaw * s) * neck
     return np.where(v >= 0.0, upper, lower)

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from animator.authoring.warp_face import EYES, FACE_OVAL, inner_lip_polygon
+from animator.core.geometry import smoothstep
 from keypoints.face import (
     INNER_LIP_LOWER,
     INNER_LIP_UPPER,
@@ -189,11 +190,6 @@ def lash_colour(image: np.ndarray, pts_px: np.ndarray, fallback: np.ndarray) -> 
     return np.median(px[_luma(px) <= np.percentile(_luma(px), 10)], axis=0)
 
 
-def _smoothstep(e0: float | np.ndarray, e1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - e0) / (e1 - e0), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def mouth_interior(box: tuple[int, int], shift: np.ndarray, dst_pts_px: np.ndarray,
                    colours: FaceColours) -> np.ndarray:
     """float32[h, w, 3] RGB interior of the opening given by ``dst_pts_px`` (float[478, 2]),
@@ -231,7 +227,7 @@ def mouth_interior(box: tuple[int, int], shift: np.ndarray, dst_pts_px: np.ndarr
     # The tongue: a dome behind the lower lip, in its shadow at the bottom, lit on top.
     tongue_h = (np.minimum(TONGUE_MAX_SHARE * gap, TONGUE_HEIGHT * width)
                 * np.sqrt(np.clip(1.0 - (u / TONGUE_HALF_WIDTH) ** 2, 0.0, 1.0)))
-    tongue = 1.0 - _smoothstep(tongue_h - 0.8, tongue_h + 0.8, above_bottom)
+    tongue = 1.0 - smoothstep(tongue_h - 0.8, tongue_h + 0.8, above_bottom)
     tongue *= tongue_h > 0.8
     up_share = np.clip(above_bottom / np.maximum(tongue_h, 1.0), 0.0, 1.0)
     lit = 0.55 + 0.25 * up_share + 0.3 * np.exp(-(u / 0.4) ** 2) * up_share ** 2
@@ -239,15 +235,15 @@ def mouth_interior(box: tuple[int, int], shift: np.ndarray, dst_pts_px: np.ndarr
 
     # Lower incisors just above the lower lip, in front of the tongue, in shadow.
     low_h = np.minimum(LOWER_TEETH_MAX_SHARE * gap, LOWER_TEETH_HEIGHT * width)
-    low = 1.0 - _smoothstep(low_h - 0.6, low_h + 0.6, above_bottom)
+    low = 1.0 - smoothstep(low_h - 0.6, low_h + 0.6, above_bottom)
     low *= np.exp(-(np.maximum(au - 0.35, 0.0) / 0.15) ** 2) * (low_h > 0.8)
     low_shade = 0.6 * (0.6 + 0.4 * np.exp(-(u / 0.4) ** 2))
     fill += low[..., None] * (colours.teeth * low_shade[..., None] - fill)
 
     teeth_h = np.minimum(TEETH_MAX_SHARE * gap, TEETH_HEIGHT * width) * (1.0 - 0.2 * u * u)
-    teeth = 1.0 - _smoothstep(teeth_h - 0.7, teeth_h + 0.7, below_top)
+    teeth = 1.0 - smoothstep(teeth_h - 0.7, teeth_h + 0.7, below_top)
     teeth *= np.exp(-(np.maximum(au - 0.5, 0.0) / 0.22) ** 2)  # they recede into the dark
-    shade = (0.55 + 0.45 * np.exp(-(u / 0.6) ** 2)) * (0.78 + 0.22 * _smoothstep(
+    shade = (0.55 + 0.45 * np.exp(-(u / 0.6) ** 2)) * (0.78 + 0.22 * smoothstep(
         0.0, 2.5, below_top))  # darker towards the corners and just under the lip
     px = u * half  # pixels along the mouth from its middle
     for at, depth in ((0.0, 0.22), (0.27 * half, 0.12), (-0.27 * half, 0.12)):

@@ -2,7 +2,7 @@
 
 The stage commands keep the seed face-rig pipeline's flags (generate_extreme_expressions.py,
 generate_head_tilts.py, generate_all_sequences.py), so its documented workflow runs unchanged;
-the work is done in animator/authoring/stages.py.
+the work is done in animator/authoring/ (plans, runner, build).
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def run_toon(args: argparse.Namespace) -> int:
 def _runner(args: argparse.Namespace):
     from pathlib import Path
 
-    from animator.authoring.stages import Runner, make_backend
+    from animator.authoring.build import make_backend
+    from animator.authoring.runner import Runner
 
     backend = make_backend(args.backend, size=args.size, quality=args.quality,
                            max_attempts=args.max_attempts, directions=args.directions,
@@ -193,7 +194,7 @@ def _runner(args: argparse.Namespace):
 
 
 def _dry_run(args: argparse.Namespace, plans: list) -> int:
-    from animator.authoring.stages import dry_run_lines
+    from animator.authoring.build import dry_run_lines
 
     for line in dry_run_lines(plans, args.backend, args.size, args.quality):
         print(line)
@@ -208,7 +209,7 @@ def _finish(runner, tally) -> int:
 def run_extremes(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_extremes
+    from animator.authoring.plans import plan_extremes
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -228,7 +229,7 @@ def run_extremes(args: argparse.Namespace) -> int:
 def run_tilts(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_tilts
+    from animator.authoring.plans import plan_tilts
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -248,7 +249,7 @@ def run_tilts(args: argparse.Namespace) -> int:
 def run_sequences(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from animator.authoring.stages import plan_sequences
+    from animator.authoring.plans import plan_sequences
     from animator.rig import RigConfig
 
     config = RigConfig.load(args.config)
@@ -268,19 +269,15 @@ def run_build(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from animator.authoring.stages import (
-        build_rig,
-        default_config_path,
-        image_ext_for,
-        plan_build,
-    )
+    from animator.authoring.build import build_rig, default_config_path, plan_build
+    from animator.authoring.plans import image_ext_for
     from animator.authoring.warp import NoHumanFace
 
     config = Path(args.config) if args.config else default_config_path(args.backend)
     if args.mouth_chart and not args.config:
-        from animator.authoring.stages import MOUTH_CHART_CONFIG_PATH
+        from animator.authoring.mouth_chart import CONFIG_PATH
 
-        config = MOUTH_CHART_CONFIG_PATH
+        config = CONFIG_PATH
     if args.dry_run:
         return _dry_run(args, plan_build(config, Path(args.portrait), Path(args.outdir),
                                          max_depth=args.max_depth, overwrite=args.overwrite,

@@ -26,8 +26,8 @@ import numpy as np
 
 from animator.core.errors import AnimatorError
 from animator.core.types import FrameChoice
-from animator.imageio import read_grey, read_rgb_over, read_rgba
 from animator.rig import Rig
+from animator.rig.images import read_grey, read_rgb_over, read_rgba
 
 #: Neck pivot as a fraction of (width, height): rotations about it keep the shoulders put.
 PIVOT_FRAC = (0.5, 0.78)

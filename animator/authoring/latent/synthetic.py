@@ -240,7 +240,8 @@ def facemesh_closed_loop_proof(seed: int = 0, n: int = 1500, fit_range: float = 
     """The landmark space on FaceMesh's 478-point topology (keypoints.face's reference face,
     turned with its own rotation and per-identity offsets), measured by an independent
     estimator: keypoints.face's head pose (Umeyama fit on the rigid landmarks)."""
-    from keypoints.face import FaceObservation, load_reference, rotation_matrix
+    from animator.core.geometry import rotation_matrix
+    from keypoints.face import FaceObservation, load_reference
 
     rng = np.random.default_rng(seed)
     ref = load_reference().points

@@ -1,5 +1,5 @@
 """Reading rig images: any PNG, JPEG or WebP (grey, palette, RGB, RGBA, 8 or 16 bit) as RGB
-over a background colour, with memory bounded by the pixel cap (animator/rig_images.py).
+over a background colour, with memory bounded by the pixel cap (animator/rig/headers.py).
 
 Decoded with Pillow, whose errors are Python exceptions (libpng through OpenCV prints its own
 error lines on stderr beside ours)."""
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from animator.rig import RigError
-from animator.rig_images import ImageFileError, read_image_bytes
+from animator.rig.headers import ImageFileError, read_image_bytes
 
 
 def _decode(data: bytes) -> np.ndarray:
