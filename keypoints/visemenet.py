@@ -96,6 +96,14 @@ class ShapeModel:
         return out[0]
 
 
+def fits_lips(shapes: ShapeModel, lips) -> bool:
+    """True when ``shapes`` can ride with the lip model ``lips`` (a MappingNet): the same
+    features and no more look-ahead. Callers run without shapes otherwise (they then follow
+    the mouth's opening): a lip model of one's own should not fail for want of them."""
+    return (shapes.feature_config == lips.feature_config
+            and shapes.context_future <= lips.context_future)
+
+
 class ShapeStream:
     """The model over a stream of feature frames, computed in the groups the caller asks for
     (one frame live, blocks offline), so that it shares the lips' grouping and chunking never

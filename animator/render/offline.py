@@ -30,7 +30,7 @@ from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
 from keypoints.mappingnet import MappingNet
-from keypoints.visemenet import ShapeModel, default_shape_model_path
+from keypoints.visemenet import ShapeModel, default_shape_model_path, fits_lips
 
 #: Video containers ``-o`` writes: H.264 + AAC in mp4; with transparency (the character over
 #: nothing) VP9 + Opus in webm, ProRes 4444 + PCM in mov (animator/sinks/alpha_video.py).
@@ -126,6 +126,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
         canvas.offset(output_size(rig.image_size, width_px))
     model = model if model is not None else MappingNet.load(model_path)
     shapes = ShapeModel.load(shape_path) if shape_path is not None else None
+    if shapes is not None and not fits_lips(shapes, model):
+        shapes = None  # a lip model with less look-ahead: shapes follow the mouth's opening
     native, native_rate = decode_audio(audio_path)
     mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
     duration_s = native.shape[1] / native_rate

@@ -29,7 +29,7 @@ class VisemeRecipe:
 
     seed: int = 0
     split: str = "train"
-    n_speech: int = 480
+    n_speech: int = 800
     speech_s: float = 20.0
     n_non_speech: int = 21
     non_speech_s: float = 8.0

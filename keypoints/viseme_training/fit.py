@@ -4,6 +4,10 @@ Loss per frame: -log P(allowed set) (the probability the model gives to the shap
 allows: any of them is right) + w_canonical x cross-entropy towards the sound's canonical
 shape where it has one (so that, among the allowed shapes, the model prefers the one an
 animator draws when nothing else decides).
+
+Feature augmentation (per crop, with probability ``p_feature_aug``), for voices and rooms
+espeak-ng does not make: a vocal-tract length warp of the mel axis (bands read at b x alpha,
+alpha in ``VTLP_RANGE``), a spectral tilt and a smooth EQ bump (log10 units: 0.1 = 1 dB).
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from keypoints.viseme_training.model import ShapeNet
 @dataclass(frozen=True)
 class ShapeTrainSettings:
     seed: int = 0
-    steps: int = 4000
+    steps: int = 6000
     batch: int = 16
     crop_frames: int = 300
     lr: float = 3e-3
     weight_decay: float = 1e-4
     threads: int = 2
     w_canonical: float = 0.3
+    p_feature_aug: float = 0.8
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +46,29 @@ def pad_context(features: np.ndarray, past: int, future: int, silence_value: flo
     return np.concatenate([np.repeat(features[:, :1], past, axis=1), features,
                            np.full((features.shape[0], future), silence_value, np.float32)],
                           axis=1).astype(np.float32)
+
+
+VTLP_RANGE = (0.82, 1.2)
+TILT_MAX = 0.6  # +-6 dB from the lowest band to the highest
+BUMP_MAX = 0.5  # +-5 dB
+
+
+def augment_features(f: np.ndarray, rng: np.random.Generator, silence_value: float
+                     ) -> np.ndarray:
+    """float32[n_mels, T] log-mel -> the same as a different voice and channel would give."""
+    n = f.shape[0]
+    bands = np.arange(n, dtype=np.float64)
+    alpha = rng.uniform(*VTLP_RANGE)
+    src = np.clip(bands * alpha, 0, n - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (src - lo)[:, None]
+    out = (1 - w) * f[lo] + w * f[hi]
+    shape = rng.uniform(-TILT_MAX, TILT_MAX) * (bands / (n - 1) - 0.5)
+    centre, width = rng.uniform(0, n), rng.uniform(4, 16)
+    shape += rng.uniform(-BUMP_MAX, BUMP_MAX) * np.exp(-0.5 * ((bands - centre) / width) ** 2)
+    out = out + shape[:, None]
+    return np.maximum(out, silence_value).astype(np.float32)
 
 
 def set_loss(logits: torch.Tensor, allowed: torch.Tensor, canonical: torch.Tensor,
@@ -97,6 +125,8 @@ def fit(model: ShapeNet, train: list[VisemeExample], val: list[VisemeExample],
             crop = min(s.crop_frames, n)
             start = int(rng.integers(0, n - crop + 1))
             f = padded[i][:, start : start + crop + past + future]
+            if rng.random() < s.p_feature_aug:
+                f = augment_features(f, rng, silence_value)
             a, c = e.allowed[start : start + crop], e.canonical[start : start + crop]
             if crop < s.crop_frames:  # short example: pad with silence targets (X)
                 extra = s.crop_frames - crop
