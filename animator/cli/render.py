@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from animator.render import MODEL_BATCH
     from animator.render.exports import EXPORTERS
 
-    formats = "; ".join(f"{e.name} ({'/'.join(e.suffixes)}): {e.help}"
-                        for e in EXPORTERS.values())
+    formats = "; ".join(f"{e.name} ({'a new folder' if e.folder else '/'.join(e.suffixes)}): "
+                        f"{e.help}" for e in EXPORTERS.values())
     r = sub.add_parser(
         "render", help="render an audio file to an mp4 with the character (or its timeline)",
         description="Render AUDIO (wav/flac/ogg/mp3, any rate and channel count) to an H.264 "
