@@ -7,8 +7,8 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests use: espeak-ng (real speech with known content), chromium (the
 # live web page, headless), libportaudio2 (sounddevice, the microphone source), xvfb (a
 # real window for the window sink), codec2-examples (recorded human speech for
-# benchmarks.motion).
-DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples
+# benchmarks.motion), xdotool (types the window's expression keys on Xvfb).
+DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples xdotool
 
 .PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet visemes clean
 

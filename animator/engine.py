@@ -14,19 +14,29 @@ Lips from a face (``mouth_rest``): mouth features are read against the resting m
 learned from that face (animator.stages.mouth_rest), so any face at rest shows the rig's rest
 mouth. Eyes: measured eye ratios handed to :meth:`Engine.push` go through a blink detector
 (animator.stages.eyes) whose :class:`~animator.core.types.EyeState` reaches the selector (the rig's
-eyes-closed frames) and the frame (per-eye closure for the sinks).
+eyes-closed frames) and the frame (per-eye closure for the sinks); while no face is measured,
+idle blinks (animator.stages.idle_blinks, their own seeded stream) close the eyes now and
+then. A frame's ``eyes.closed`` is what it shows: a blink never shuts a talking mouth, so a
+blink the mouth does not allow is not counted closed (and an idle one ends there).
+
+Expressions on cue (animator.stages.face_cue): ``expression`` from the first frame, a timed
+``expression_track`` (by frame time, so chunking changes nothing) and :meth:`Engine.cue`
+(live controls, from any thread: taken at the next frame).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from animator.core.types import EyeState, Frame
-from animator.rig import Rig
+from animator.rig import REST_EXPRESSION, Rig
 from animator.stages.eyes import BlinkDetector, BlinkParams
+from animator.stages.face_cue import ExpressionTrack
+from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
 from animator.stages.mouth import mouth_features
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
@@ -45,6 +55,8 @@ HEAD_MODES = ("synth", "tracked", "mix")
 #: mouth features (open, wide).
 _REST_LIPS = np.zeros((2, 3))
 _REST_MOUTH = np.array([0.0, 1.0])
+#: Second entropy word of the idle blinks' generator ([seed, this]).
+_IDLE_BLINK_STREAM = 0xB1
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,13 @@ class EngineConfig:
     #: the first this many seconds are the face at rest: they set the resting mouth (with
     #: ``mouth_rest``) and the open-eye level.
     calibrate_s: float = 0.0
+    #: idle blinks while no face is measured (None: the eyes stay open then).
+    idle_blinks: IdleBlinkParams | None = field(default_factory=IdleBlinkParams)
+    #: the expression held while the mouth rests, from the first frame on ...
+    expression: str = REST_EXPRESSION
+    #: ... and the timed cues that change it: (start s, end s or None, expression), see
+    #: animator.stages.face_cue.ExpressionTrack.
+    expression_track: tuple[tuple[float, float | None, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -134,7 +153,23 @@ class Engine:
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
         self._silence = SilenceDetector(config.fps, config.silence_params)
-        self._selector = FrameSelector(rig, config.fps, config.select_params)
+        unknown = [e for e in (config.expression, *(c[2] for c in config.expression_track))
+                   if e not in rig.config.expressions]
+        if unknown:
+            raise ValueError(f"unknown expression {unknown[0]!r} (the rig has: "
+                             f"{', '.join(rig.config.expressions)})")
+        self._selector = FrameSelector(rig, config.fps, config.select_params, config.expression)
+        self._track = (ExpressionTrack(config.expression_track, config.expression)
+                       if config.expression_track else None)
+        self._cued: str | None = None  # set by cue() from any thread, taken by the next frame
+        self._cue_lock = threading.Lock()
+        # idle blinks draw from a stream of their own: the head motion stays as it was
+        self._idle = (None if config.idle_blinks is None else IdleBlinks(
+            config.fps, np.random.default_rng([config.seed, _IDLE_BLINK_STREAM]),
+            config.idle_blinks))
+        self._eyes_can_close = True  # the previous frame could have shown closed eyes
+        self._idle_eyes = False  # this frame's eyes come from the idle blinks
+        self._pause = True  # the previous frame's speaking mask was low (a pause in speech)
         self._deferred = config.motion == "seed" or config.silence == "seed"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
@@ -275,21 +310,61 @@ class Engine:
         return [self._decide(i, angles[i], float(masks[i]), held[i][1], held[i][3])
                 for i in range(n)]
 
+    @property
+    def expressions(self) -> list[str]:
+        """The expressions :meth:`cue` accepts (the rig's, in its order)."""
+        return list(self.rig.config.expressions)
+
+    @property
+    def cued(self) -> str:
+        """The expression cued now (``neutral`` without a cue)."""
+        return self._cued or self._selector.cued
+
+    def cue(self, expression: str) -> None:
+        """Hold ``expression`` while the mouth rests, from the next frame on; safe to call
+        from any thread (live controls). ValueError for a name the rig does not have."""
+        if expression not in self.rig.config.expressions:
+            raise ValueError(f"unknown expression {expression!r}")
+        with self._cue_lock:
+            self._cued = expression
+
     def _eye_state(self, eyes: np.ndarray | None) -> EyeState:
-        """This frame's eyes: measured ratios through the blink detector; without a
-        measurement, open (the place for anything else that makes an EyeState, such as
-        idle blinks: the selector and the sinks only see the EyeState)."""
-        return self._blink.step(eyes)
+        """This frame's eyes: measured ratios through the blink detector while a face is
+        measured; otherwise idle blinks (when enabled)."""
+        measured = eyes is not None and bool(np.all(np.isfinite(eyes)))
+        state = self._blink.step(eyes if measured else None)
+        self._idle_eyes = self._idle is not None and not measured
+        if self._idle is None:
+            return state
+        if measured:
+            self._idle.pause()
+            return state
+        return self._idle.step(self._eyes_can_close, self._pause)
 
     def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray,
                 eyes_measured: np.ndarray | None) -> Frame:
         if self._rest is not None:
             mouth = self._rest.step(mouth)
+        t_s = i / self.config.fps
+        if self._track is not None:
+            changed = self._track.step(t_s)
+            if changed is not None:
+                self._selector.cue(changed)
+        if self._cued is not None:  # (a cue from another thread: taken under the lock)
+            with self._cue_lock:
+                cued, self._cued = self._cued, None
+            self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
         shape = self._visemes.pop(i, None) or shape_from_mouth(mouth, mask)
-        choice = self._selector.step(angles, mouth, eyes.closed, shape)
-        return Frame(i, i / self.config.fps, np.asarray(angles, dtype=np.float64), mask,
-                     mouth, choice, eyes, shape)
+        choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
+        self._eyes_can_close = self._selector.eyes_can_close
+        self._pause = mask < self.config.select_params.talk_speaking
+        if eyes.closed and not self._eyes_can_close:  # not shown: the mouth (or face) won
+            eyes = EyeState(eyes.closure, False)
+            if self._idle_eyes:
+                self._idle.interrupt()
+        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes,
+                     shape)
 
 
 class AudioAnimator:

@@ -75,11 +75,15 @@ def test_receiver_gets_head_bone_and_vowel_blendshapes(receiver):
         sink.send(frame((0.0, 20.0, -6.0), (0.0, 1.0)))  # turn left, tilt right, mouth shut
         msgs2 = parse_osc(receiver.recv(65536))
     addresses = [m[0] for m in msgs]
-    assert addresses == ["/VMC/Ext/OK", "/VMC/Ext/T", "/VMC/Ext/Bone/Pos"] + \
-        ["/VMC/Ext/Blend/Val"] * 8 + ["/VMC/Ext/Blend/Apply"]
+    assert addresses == ["/VMC/Ext/OK", "/VMC/Ext/T", "/VMC/Ext/Root/Pos",
+                         "/VMC/Ext/Bone/Pos"] + ["/VMC/Ext/Blend/Val"] * 8 + \
+        ["/VMC/Ext/Blend/Apply"]
     by = {(m[0], m[2][0] if m[2] and isinstance(m[2][0], str) else None): m for m in msgs}
     assert by[("/VMC/Ext/OK", None)][1:] == (",i", [1])
     assert by[("/VMC/Ext/T", None)][1] == ",f" and by[("/VMC/Ext/T", None)][2][0] == 1.5
+    # the root stays put (VMC: name "root", position, rotation quaternion): the identity
+    assert by[("/VMC/Ext/Root/Pos", "root")][1:] == (",sfffffff",
+                                                      ["root", 0, 0, 0, 0, 0, 0, 1.0])
     _, tags, args = by[("/VMC/Ext/Bone/Pos", "Head")]
     assert tags == ",sfffffff"
     q = np.array(args[4:])
@@ -147,3 +151,46 @@ def test_sending_with_nobody_listening_does_not_fail(receiver):
     with VmcSink("127.0.0.1", port) as sink:
         for _ in range(3):
             sink.send(frame((0, 0, 0), (0, 1)))
+
+
+def test_an_independent_osc_reader_parses_every_message_of_a_frame(receiver):
+    """python-osc (a separate implementation of OSC 1.0) reads the bundle: root, head bone and
+    blendshapes with their types and values."""
+    from pythonosc.osc_bundle import OscBundle
+
+    port = receiver.getsockname()[1]
+    with VmcSink("127.0.0.1", port) as sink:
+        sink.send(frame((0.0, 0.0, 8.0), (0.0, 1.0), eyes=(1.0, 1.0)))
+        data = receiver.recv(65536)
+    assert OscBundle.dgram_is_bundle(data)
+    msgs = [m for m in OscBundle(data)]
+    got = {(m.address, m.params[0] if m.params and isinstance(m.params[0], str) else None):
+           m.params for m in msgs}
+    assert got[("/VMC/Ext/Root/Pos", "root")] == ["root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    head = got[("/VMC/Ext/Bone/Pos", "Head")]
+    assert head[3] == 0.0 and head[6] == pytest.approx(math.sin(math.radians(4)), abs=1e-6)
+    assert got[("/VMC/Ext/Blend/Val", "Blink")] == ["Blink", 1.0]
+    assert msgs[-1].address == "/VMC/Ext/Blend/Apply"
+
+
+def test_idle_blinks_reach_vmc_as_blink(receiver):
+    """No face: the engine's idle blinks close the eyes now and then, and VMC carries them."""
+    from animator.engine import Engine, EngineConfig
+    from animator.rig import default_rig_dir, load_rig
+    from keypoints.lips import REQUIRED_NAMES, LipFrame
+    from keypoints.stream import rest_points
+
+    engine = Engine(load_rig(default_rig_dir()), EngineConfig(fps=25))
+    rest = rest_points(REQUIRED_NAMES)
+    frames = engine.push([LipFrame(i / 25, rest, REQUIRED_NAMES) for i in range(25 * 20)])
+    port = receiver.getsockname()[1]
+    blinks = []
+    with VmcSink("127.0.0.1", port) as sink:
+        for f in frames:
+            sink.send(LiveFrame(f, f.t_s, None, None, f.t_s))
+            msgs = parse_osc(receiver.recv(65536))
+            blinks.append([m[2][1] for m in msgs if m[2][:1] == ["Blink"]][0])
+    shut = np.array(blinks) == 1.0
+    assert shut.sum() >= 3 * 3  # 20 s of rest: several blinks of a few frames each
+    assert np.array_equal(shut, [f.eyes.closed for f in frames])
+    assert 0 < np.mean(np.array(blinks) > 0) < 0.2  # eyes open most of the time

@@ -242,7 +242,8 @@ def test_live_benchmark_webcam_path_runs_on_a_real_clip():
 
 def test_a_lost_face_keeps_its_learned_rest():
     """While the face is lost the loop feeds the engine's rest lips: the avatar shows the
-    rest mouth and the rest learned before survives a long absence."""
+    rest mouth (blinking now and then by itself) and the rest learned before survives a long
+    absence."""
     from keypoints.lips import REQUIRED_NAMES, LipFrame
 
     engine = Engine(load_rig(default_rig_dir()),
@@ -254,8 +255,10 @@ def test_a_lost_face_keeps_its_learned_rest():
     assert engine.mouth_rest[1] == pytest.approx(0.75)
     lost = [engine.push([LipFrame(i / 25, engine.rest_lips(REQUIRED_NAMES), REQUIRED_NAMES)])
             for i in range(50, 50 + 40 * 25)]
-    assert all(np.all(f.mouth == [0.0, 1.0]) and f.choice.expression == "neutral"
+    assert all(np.all(f.mouth == [0.0, 1.0])
+               and f.choice.expression == ("blink" if f.eyes.closed else "neutral")
                for (f,) in lost)
+    assert sum(f.eyes.closed for (f,) in lost) > 0  # idle blinks while the face is away
     assert engine.mouth_rest[1] == pytest.approx(0.75)
 
 

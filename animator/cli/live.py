@@ -8,6 +8,13 @@ import sys
 from animator.cli import options
 
 
+def osc_listen(text: str) -> tuple[str, int]:
+    """'[HOST:]PORT' where OSC cues are listened for (HOST 127.0.0.1 when omitted)."""
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
+    return options.host_port(text)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser(
         "live", help="animate the character live from a microphone or a webcam",
@@ -34,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "added; default: tracked with --camera, synth otherwise")
     r.add_argument("--no-mirror", dest="mirror", action="store_false",
                    help="turn the avatar's head the way you turn yours, not as a mirror image")
-    r.add_argument("--window", action="store_true", help="show the avatar in a window")
+    r.add_argument("--window", action="store_true",
+                   help="show the avatar in a window (keys 0-9 cue expressions, Esc/q ends)")
     r.add_argument("--web", type=options.port, metavar="PORT", default=None,
                    help="serve the avatar page on http://127.0.0.1:PORT/ (0: a free port)")
     r.add_argument("--allow-origin", type=options.origin, action="append", default=[],
@@ -47,6 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--vmc", type=options.host_port, metavar="HOST:PORT", default=None,
                    help="send head rotation and A/I/U/E/O blendshapes as VMC/OSC over UDP "
                         "(VSeeFace listens on 39539)")
+    r.add_argument("--osc-in", type=osc_listen, metavar="[HOST:]PORT", default=None,
+                   help="listen for OSC expression cues (Stream Deck, TouchOSC): "
+                        "'/avatar/expression NAME' or '/avatar/expression/NAME'; HOST "
+                        "defaults to 127.0.0.1 (0.0.0.0 for a tablet on the network)")
+    r.add_argument("--expression", metavar="NAME", default="neutral",
+                   help="the rig expression the face holds while the mouth rests, until a "
+                        "cue (window keys 0-9, the page's keys and WebSocket, POST "
+                        "/expression/NAME, --osc-in) changes it")
+    r.add_argument("--no-blink", dest="blink", action="store_false",
+                   help="no idle blinks while no face drives the eyes (a tracked face's own "
+                        "blinks are always shown)")
     r.add_argument("--width", type=options.width_px, default=512,
                    help="width of window and virtual camera images in pixels")
     r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
@@ -76,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
                        allow_origins=tuple(args.allow_origin),
                        vmc=args.vmc, width_px=args.width, background_rgb=args.background,
                        loop_files=args.loop, seconds=args.seconds, mirror=args.mirror,
-                       calibrate_s=args.calibrate or 0.0)
+                       calibrate_s=args.calibrate or 0.0, expression=args.expression,
+                       idle_blinks=args.blink, osc_in=args.osc_in)
 
     def ready(info: dict[str, str]) -> None:
         for what, where in info.items():

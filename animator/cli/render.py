@@ -67,6 +67,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write a plot of angles, chosen pose, silence mask and mouth")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT=PATH",
                    help=f"also write an export (repeatable); formats: {formats}")
+    r.add_argument("--expression", metavar="NAME", default="neutral",
+                   help="the rig expression the face holds while the mouth rests (e.g. "
+                        "happy_soft); speech keeps the mouth")
+    r.add_argument("--expressions", metavar="TRACK", default=None, dest="expression_track",
+                   help="timed expression cues: a .json list of {start, [end], expression} "
+                        "(seconds) or an .srt whose subtitle texts are expression names; "
+                        "between cues the face is --expression")
+    r.add_argument("--no-blink", dest="blink", action="store_false",
+                   help="no idle blinks (by default the eyes blink 10-20 times a minute, "
+                        "seeded by --seed, on rigs with eyes-closed frames)")
     r.add_argument("--model-batch", type=model_batch, default=MODEL_BATCH, metavar="N",
                    help="keypoint frames per MappingNet call: 1 computes each frame alone, "
                         "exactly as live mode; more shares the work between neighbouring "
@@ -104,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from animator.engine import EngineConfig
     from animator.render import render
     from animator.render.exports import parse_export
+    from animator.stages.idle_blinks import IdleBlinkParams
 
     if args.motion == "seed" and args.motion_gain != 1.0:
         args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
@@ -115,12 +126,14 @@ def run(args: argparse.Namespace) -> int:
     result = render(
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
-                            silence=args.silence, motion_gain=args.motion_gain),
+                            silence=args.silence, motion_gain=args.motion_gain,
+                            idle_blinks=IdleBlinkParams() if args.blink else None,
+                            expression=args.expression),
         width_px=args.width, background_rgb=args.background,
         timeline_path=args.timeline, plot_path=args.plot, exports=exports,
-        model_batch=args.model_batch, shape_model_path=args.viseme_model,
-        visemes=not args.no_visemes, canvas=canvas, dat_fps=args.dat_fps,
-        preston_blair=args.dat_preston_blair)
+        model_batch=args.model_batch, expression_track=args.expression_track,
+        shape_model_path=args.viseme_model, visemes=not args.no_visemes, canvas=canvas,
+        dat_fps=args.dat_fps, preston_blair=args.dat_preston_blair)
     if not args.quiet:
         written = [str(p) for p in (args.output, args.timeline, args.plot) if p is not None]
         written += [path for _, path in exports]

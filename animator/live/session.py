@@ -15,6 +15,9 @@ from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
 from animator.sinks.compose import FrameCompositor
+from animator.sources.expression_track import check_expression
+from animator.stages.face_cue import cue_keys
+from animator.stages.idle_blinks import IdleBlinkParams
 from animator.stages.mouth_rest import MouthRestParams
 
 
@@ -40,6 +43,9 @@ class LiveOptions:
     mirror: bool = True
     #: the first this many seconds are the user's face at rest (needs a camera)
     calibrate_s: float = 0.0
+    expression: str = "neutral"  # the face held while the mouth rests, until a cue
+    idle_blinks: bool = True  # blink now and then while no face drives the eyes
+    osc_in: tuple[str, int] | None = None  # listen for OSC expression cues here
 
     @property
     def head_mode(self) -> str:
@@ -76,12 +82,16 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
     if opts.calibrate_s and opts.camera is None:
         raise LiveError("--calibrate learns your face at rest: it needs --camera")
     rig = load_rig(Path(opts.rig_dir) if opts.rig_dir is not None else default_rig_dir())
+    check_expression(opts.expression, rig.config.expressions, "--expression")
     # lips from a face: read against that face's own rest (each face rests differently)
     face_lips = opts.camera is not None and opts.audio is None
     engine = Engine(rig, EngineConfig(fps=opts.fps, seed=opts.seed, head=opts.head_mode,
                                       mouth_rest=MouthRestParams() if face_lips else None,
                                       calibrate_s=opts.calibrate_s,
-                                      motion_gain=opts.motion_gain))
+                                      motion_gain=opts.motion_gain,
+                                      idle_blinks=IdleBlinkParams() if opts.idle_blinks
+                                      else None, expression=opts.expression))
+    keys = cue_keys(rig.config)
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
@@ -101,14 +111,18 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             from animator.sinks.window import WindowSink
 
             compositor = FrameCompositor(rig, opts.width_px, opts.background_rgb)
-            sinks.append(stack.enter_context(WindowSink(compositor)))
+            sinks.append(stack.enter_context(WindowSink(compositor, on_cue=engine.cue,
+                                                        keys=keys)))
+            info["keys"] = ", ".join(f"{k} {name}" for k, name in keys.items())
         if opts.web_port is not None:
             from animator.sinks.web import WebSink
 
             web = stack.enter_context(WebSink(rig, opts.web_port,
-                                              allow_origins=opts.allow_origins))
+                                              allow_origins=opts.allow_origins,
+                                              on_cue=engine.cue, keys=keys))
             sinks.append(web)
             info["web"] = web.url
+            info["cue"] = f"POST {web.url}expression/NAME"
         if opts.virtual_cam:
             from animator.sinks.vcam import VirtualCamSink
 
@@ -120,6 +134,12 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
             sinks.append(stack.enter_context(VmcSink(*opts.vmc)))
             info["vmc"] = f"{opts.vmc[0]}:{opts.vmc[1]}"
+        if opts.osc_in is not None:
+            from animator.sources.osc_input import ADDRESS, OscCueInput
+
+            osc_in = stack.enter_context(OscCueInput(*opts.osc_in, engine.cue,
+                                                     engine.expressions))
+            info["osc-in"] = f"{osc_in.host}:{osc_in.port} {ADDRESS} NAME"
         loop = stack.enter_context(LiveLoop(engine, sinks, audio=audio, lip_stream=lip_stream,
                                             face=face, mirror=opts.mirror))
         clock = FrameClock(opts.fps)

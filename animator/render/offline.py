@@ -81,6 +81,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            model_batch: int = MODEL_BATCH, progress: bool | None = None,
            on_frame: Callable[[Frame], None] | None = None,
            model: MappingNet | None = None, keep_images: bool = False,
+           expression_track: str | Path | None = None,
            shape_model_path: str | Path | None = None, visemes: bool = True,
            canvas=None, dat_fps: float = 24.0, preston_blair: bool = False) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
@@ -94,6 +95,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     encoder's thread. model: an already loaded MappingNet (batches reuse one), which must be
     the one at ``model_path``. keep_images: keep the decoded rig images for the next render
     in this process with the same rig files and size (a batch worker's next file).
+    expression_track: a timed expression track (.json or .srt, see
+    :mod:`animator.sources.expression_track`), checked against the rig; ``config.expression``
+    is the face before its first cue and between cues.
     visemes: run the mouth-shape model (``shape_model_path``, default the shipped one) beside
     the lips (Frame.viseme, the cue exports, mouth charts); without it shapes come from the
     mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
@@ -117,9 +121,12 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     shape_path = (Path(shape_model_path) if shape_model_path is not None
                   else default_shape_model_path()) if visemes else None
     # Outputs are checked before any work, against each other and against every input file.
-    check_outputs(outputs, [audio_path, model_path, shape_path])
+    inputs = [audio_path, model_path, shape_path,
+              *([expression_track] if expression_track else [])]
+    check_outputs(outputs, inputs)
     rig = load_rig(rig_dir)
-    check_outputs(outputs, [audio_path, model_path, shape_path, *rig.files()])
+    check_outputs(outputs, [*inputs, *rig.files()])
+    config = _with_cues(config, rig, expression_track)
     if canvas is not None:  # the character must fit before any work
         from animator.sinks.compose import output_size
 
@@ -167,6 +174,20 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     return RenderResult(Path(out_path) if out_path is not None else None,
                         len(collector.frames), duration_s, time.perf_counter() - started,
                         collector.frames)
+
+
+def _with_cues(config: EngineConfig, rig, track: str | Path | None) -> EngineConfig:
+    """``config`` with its expression checked against the rig and the track's cues loaded
+    (CueError, one line naming the file and line, for a name the rig lacks)."""
+    import dataclasses
+
+    from animator.sources.expression_track import check_expression, load_expression_track
+
+    check_expression(config.expression, rig.config.expressions, "--expression")
+    if track is None:
+        return config
+    cues = tuple(load_expression_track(track, rig.config.expressions))
+    return dataclasses.replace(config, expression_track=cues)
 
 
 #: (key, compositor) kept by ``keep_images`` for the next render of this process

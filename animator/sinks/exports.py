@@ -39,8 +39,15 @@ def frame_record(f: Frame) -> dict:
         "expression": f.choice.expression,
         "pose": f.choice.pose,
         "image": f.choice.image,
+        "eyes": "closed" if f.eyes.closed else "open",
         "viseme": f.viseme,
     }
+
+
+def count_runs(flags: np.ndarray) -> int:
+    """Number of runs of True in a bool[T] (e.g. blinks in a per-frame eyes-closed track)."""
+    f = np.asarray(flags, dtype=bool)
+    return int(np.count_nonzero(f[1:] & ~f[:-1]) + (1 if f.size and f[0] else 0))
 
 
 def timeline_json(timeline: dict) -> str:
@@ -64,8 +71,8 @@ def write_timeline(path: str | Path, timeline: dict) -> None:
 def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
                title: str = "") -> None:
     """PNG at ``path`` (callers make it atomic): head angles with the chosen pose endpoint
-    marked, and the silence mask with the
-    mouth opening, against time."""
+    marked, and the silence mask with the mouth opening and the blinks (eyes closed),
+    against time."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -95,9 +102,14 @@ def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
                       alpha=0.25, label="speaking (silence mask)")
     ax_m.plot(t, [f.mouth[0] for f in frames], color="tab:red", lw=1.0,
               label="mouth open (mouth widths)")
+    closed = np.array([f.eyes.closed for f in frames], dtype=bool)
+    if closed.any():  # a band per blink, over the whole height of the panel
+        ax_m.fill_between(t, 0, 1, where=closed, step="mid", color="tab:blue", alpha=0.45,
+                          lw=0, transform=ax_m.get_xaxis_transform(),
+                          label=f"eyes closed ({count_runs(closed)} blinks)")
     ax_m.set_ylim(-0.05, 1.05)
     ax_m.set_xlabel("time (s)")
-    ax_m.legend(loc="upper right", ncol=2, fontsize=8)
+    ax_m.legend(loc="upper right", ncol=3, fontsize=8)
     fig.tight_layout()
     try:
         fig.savefig(path, dpi=110, format="png")

@@ -1,10 +1,13 @@
-"""VMC (Virtual Motion Capture protocol, OSC over UDP) out: the head bone rotation, the
-A/I/U/E/O mouth blendshapes and the blink blendshapes, for VSeeFace / VTube Studio style
-receivers.
+"""VMC (Virtual Motion Capture protocol, OSC over UDP) out: the root transform, the head bone
+rotation, the A/I/U/E/O mouth blendshapes and the blink blendshapes (tracked or idle blinks),
+for VSeeFace / VTube Studio style receivers.
 
 Per frame, one bundle:
   /VMC/Ext/OK 1                      (i: model loaded)
   /VMC/Ext/T <time s>                (f)
+  /VMC/Ext/Root/Pos "root" px py pz qx qy qz qw   (s f f f f f f f; the avatar stays put:
+                                                   the identity, so receivers that wait for
+                                                   a root before they apply bones do)
   /VMC/Ext/Bone/Pos "Head" px py pz qx qy qz qw   (s f f f f f f f; local rotation)
   /VMC/Ext/Blend/Val "A"|"I"|"U"|"E"|"O" <0..1>   (s f)
   /VMC/Ext/Blend/Val "Blink"|"Blink_L"|"Blink_R" <0..1>   (s f)
@@ -35,6 +38,8 @@ BLINKS = ("Blink", "Blink_L", "Blink_R")
 #: Mouth (open, wide) in mouth widths of each vowel shape, and of the closed mouth at rest.
 VOWEL_SHAPES = np.array([[0.55, 0.95], [0.15, 1.2], [0.15, 0.72], [0.3, 1.12], [0.4, 0.75]])
 REST_SHAPE = np.array([0.0, 1.0])
+#: Root position (x, y, z metres) and rotation (x, y, z, w): the identity.
+ROOT_TRANSFORM = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 #: Width (mouth widths) of the soft assignment of a mouth to the vowel shapes.
 VOWEL_SIGMA = 0.08
 
@@ -79,6 +84,7 @@ def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
     """The OSC bundle for one frame (see the module docstring)."""
     q = head_quaternion(angles_deg)
     msgs = [osc.message("/VMC/Ext/OK", 1), osc.message("/VMC/Ext/T", float(t_s)),
+            osc.message("/VMC/Ext/Root/Pos", "root", *ROOT_TRANSFORM),
             osc.message("/VMC/Ext/Bone/Pos", "Head", 0.0, 0.0, 0.0, *map(float, q))]
     msgs += [osc.message("/VMC/Ext/Blend/Val", v, float(w))
              for v, w in zip(VOWELS, vowel_weights(mouth), strict=True)]

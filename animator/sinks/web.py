@@ -1,15 +1,20 @@
 """A web page showing the avatar: HTTP + WebSocket on one port of 127.0.0.1, usable as an
 OBS browser source (transparent background).
 
-GET /            the page (static/live.html)
-GET /rig.json    the rig's image list, size and the compositor's residual constants
-GET /rig/<path>  one rig image (only the images the rig lists; PNG, WebP or JPEG)
-WS  /ws          one JSON message per frame: the frame choice, never pixels
+GET  /                  the page (static/live.html, with the rig's manifest and the newest
+                        frame inlined: it draws as soon as its images are in)
+GET  /rig.json          the rig's image list, size, expressions and the residual constants
+GET  /rig/<path>        one rig image (only the images the rig lists; PNG, WebP or JPEG)
+WS   /ws                one JSON message per frame: the frame choice, never pixels; the page
+                        (or a controller) may send {"expression": NAME} to cue an expression
+POST /expression/<NAME> cue an expression (no body): 204, 404 for a name the rig lacks
 
-Only this machine's pages may read it: every request must name the server itself as its Host
-(127.0.0.1:PORT or localhost:PORT; a DNS-rebound name is refused) and the WebSocket accepts
+Only this machine's pages may use it: every request must name the server itself as its Host
+(127.0.0.1:PORT or localhost:PORT; a DNS-rebound name is refused); the WebSocket accepts
 only the page's own origin, plus the origins given with ``allow_origins`` (``--allow-origin``)
-for deliberate embedding; any other web page the user has open gets 403.
+for deliberate embedding, and a POST with an Origin header must come from one of those too
+(a tool such as curl or a Stream Deck plugin sends none); any other web page the user has
+open gets 403, whatever it tries (a form, fetch, a WebSocket).
 
 The page preloads every rig image once, then draws each choice (image + residual angles)
 itself, moving only the head layer when the rig has one (as animator/compose.py does).
@@ -22,18 +27,23 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote
 
 from animator.core.errors import LiveError, one_line
 from animator.core.mailbox import LatestSlot
 from animator.core.types import AXES, LiveFrame
-from animator.rig import Rig
+from animator.rig import REST_EXPRESSION, Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
 from animator.sinks.exports import frame_record
 
 PAGE = "live.html"
 WS_PATH = "/ws"
+CUE_PATH = "/expression/"
+#: Where the page's template takes the inlined rig (manifest + first frame).
+PAGE_SLOT = b"/*RIG*/null"
 
 
 #: Content types of the rig image formats (animator.rig.IMAGE_FORMATS).
@@ -54,9 +64,18 @@ def rig_manifest(rig: Rig) -> dict[str, Any]:
     return {"width": w, "height": h, "images": rig_images(rig), "axes": list(AXES),
             "pivot_frac": list(PIVOT_FRAC), "shift_frac_per_deg": SHIFT_FRAC_PER_DEG,
             "layers": {pose: list(files) for pose, files in rig.layers.items()},
+            "expressions": list(rig.config.expressions),
             # a mouth chart: {pose: [x, y, angle]} where the mouth goes (see compose.py)
             "mouth_chart": None if chart is None else
             {p: [m.x, m.y, m.angle_deg] for p, m in chart.items()}}
+
+
+def rest_message(rig: Rig) -> dict[str, Any]:
+    """What the page draws before the first frame arrives: the rest face at the rig's
+    first pose (``center`` when it has one), unmoved."""
+    pose = "center" if "center" in rig.config.poses else rig.config.poses[0]
+    return {"i": -1, "pose": pose, "image": rig.endpoint(REST_EXPRESSION, pose),
+            "residual": [0.0, 0.0, 0.0]}
 
 
 def choice_message(live: LiveFrame) -> str:
@@ -116,11 +135,20 @@ class WebSink:
     name = "web"
 
     def __init__(self, rig: Rig, port: int, host: str = "127.0.0.1",
-                 allow_origins: tuple[str, ...] = (), ping_interval_s: float = 20.0) -> None:
+                 allow_origins: tuple[str, ...] = (), ping_interval_s: float = 20.0,
+                 on_cue: Callable[[str], None] | None = None,
+                 keys: dict[str, str] | None = None) -> None:
+        """on_cue(name): called for each cue (control message or POST); keys: {key:
+        expression} the page's keyboard cues (none without)."""
         from websockets.sync.server import serve
 
         self._rig = rig
-        self._manifest = json.dumps(rig_manifest(rig)).encode()
+        self._on_cue = on_cue
+        self._expressions = set(rig.config.expressions)
+        self.n_cues = 0
+        self._manifest_dict = {**rig_manifest(rig), "keys": dict(keys or {})}
+        self._manifest = json.dumps(self._manifest_dict).encode()
+        self._rest = json.dumps(rest_message(rig))
         self._images = set(rig_images(rig))
         self._page = resources.files("animator.sinks").joinpath("static", PAGE).read_bytes()
         self._clients: set[LatestSlot[str]] = set()
@@ -167,16 +195,27 @@ class WebSink:
                 ("Content-Type", ctype), ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-cache"), ("Connection", "close")]), body)
 
+        method = getattr(request, "method", "GET")
         forbidden = self.refusal(_single(request.headers, "Host"),
-                                 _single(request.headers, "Origin"), request.path)
+                                 _single(request.headers, "Origin"), request.path, method)
         if forbidden:
             return reply(f"forbidden: {forbidden}\n".encode(), "text/plain", 403, "Forbidden")
         path = request.path.split("?", 1)[0]
+        if method == "POST" and path.startswith(CUE_PATH):
+            error = self.cue(unquote(path.removeprefix(CUE_PATH)))
+            if error:
+                return reply(f"{error}\n".encode(), "text/plain", 404, "Not Found")
+            return Response(204, "No Content", Headers([("Content-Length", "0"),
+                                                         ("Connection", "close")]), b"")
+        if method != "GET" or path.startswith(CUE_PATH):
+            allow = "POST" if path.startswith(CUE_PATH) else "GET"
+            return Response(405, "Method Not Allowed", Headers([
+                ("Allow", allow), ("Content-Length", "0"), ("Connection", "close")]), b"")
         if path == WS_PATH:
             return None  # go on with the WebSocket handshake
 
         if path in ("/", "/index.html"):
-            return reply(self._page, "text/html; charset=utf-8")
+            return reply(self._page_with_rig(), "text/html; charset=utf-8")
         if path == "/rig.json":
             return reply(self._manifest, "application/json")
         rel = path.removeprefix("/rig/")
@@ -188,14 +227,38 @@ class WebSink:
                 pass
         return reply(b"not found\n", "text/plain", 404, "Not Found")
 
-    def refusal(self, host: str | None, origin: str | None, path: str) -> str | None:
+    def refusal(self, host: str | None, origin: str | None, path: str,
+                method: str = "GET") -> str | None:
         """Why a request is refused (None: served). Every request must be addressed to this
         server by its own name; the WebSocket also needs an allowed Origin (browsers always
-        send one, so a missing Origin is not a browser page of ours)."""
+        send one, so a missing Origin is not a browser page of ours); a POST from a browser
+        page (which always names its Origin) must come from an allowed origin."""
         if host not in self._hosts:
             return f"Host {host!r} is not this server"
         if path.split("?", 1)[0] == WS_PATH and origin not in self._origins:
             return f"Origin {origin!r} is not allowed (see --allow-origin)"
+        if method != "GET" and origin is not None and origin not in self._origins:
+            return f"Origin {origin!r} may not send cues (see --allow-origin)"
+        return None
+
+    def _page_with_rig(self) -> bytes:
+        """The page with the manifest and the newest frame (or the rest face) inlined, so it
+        needs no request before its images: they load before its load event, and it draws
+        as soon as they are in (a screenshot taken at the load event shows the character)."""
+        with self._lock:
+            first = self._last or self._rest
+        blob = f'{{"rig": {self._manifest.decode()}, "first": {first}}}'
+        return self._page.replace(PAGE_SLOT, blob.replace("</", "<\\/").encode())
+
+    def cue(self, name: str) -> str | None:
+        """Cue expression ``name`` (live controls); returns why not (None: done)."""
+        if self._on_cue is None:
+            return "expression cues are not enabled"
+        if name not in self._expressions:
+            return f"unknown expression {name!r} (the rig has: " \
+                   f"{', '.join(self._manifest_dict['expressions'])})"
+        self._on_cue(name)
+        self.n_cues += 1
         return None
 
     # --- WebSocket --------------------------------------------------------------------------
@@ -208,6 +271,8 @@ class WebSink:
             self._clients.add(slot)
             if self._last is not None:
                 slot.put(self._last)
+        threading.Thread(target=self._read_controls, args=(connection,), daemon=True,
+                         name="web-controls").start()
         try:
             while not self._closing.is_set():
                 text = slot.take(timeout_s=0.5)
@@ -218,6 +283,25 @@ class WebSink:
         finally:
             with self._lock:
                 self._clients.discard(slot)
+
+    def _read_controls(self, connection: Any) -> None:
+        """Control messages of one client: {"expression": NAME}; a bad one is answered with
+        {"error": reason} on that connection."""
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for text in connection:
+                try:
+                    msg = json.loads(text)
+                    name = msg["expression"] if isinstance(msg, dict) else None
+                except (ValueError, KeyError, TypeError):
+                    name = None
+                error = (self.cue(name) if isinstance(name, str)
+                         else 'expected {"expression": NAME}')
+                if error:
+                    connection.send(json.dumps({"error": error}))
+        except ConnectionClosed:
+            pass
 
     def send(self, live: LiveFrame) -> None:
         text = choice_message(live)

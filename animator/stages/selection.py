@@ -9,8 +9,10 @@
 * :class:`FrameSelector`: both, bound to a rig: returns the image to show and the residual
   angle (wanted minus the chosen pose's) that the renderer applies as a small transform;
   while the eyes are closed (``eyes_closed``, see animator.stages.eyes) and the rig has eyes-closed
-  frames, those are shown for the current pose. A mouth chart (``Rig.mouths``) shows the rest
-  face (or the blink) at the pose with the mouth image of the frame's shape over it.
+  frames, those are shown for the current pose. A cued expression (:meth:`FrameSelector.cue`,
+  animator.stages.face_cue) is the face shown while the mouth rests; speech keeps the mouth.
+  A mouth chart (``Rig.mouths``) shows the rest face (or the blink) at the pose with the
+  mouth image of the frame's shape over it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from scipy.spatial import cKDTree
 
 from animator.core.types import FrameChoice
 from animator.rig import REST_EXPRESSION, BasePath, Rig
+from animator.stages.face_cue import FaceCue, FaceView, blink_of
 from animator.stages.mouth import MouthPaths, PathPlacement
 
 
@@ -41,6 +44,13 @@ class SelectParams:
     #: eyes-closed frames (drawn with the rest mouth) replace a frame only while the mouth is
     #: within this of rest on its path: a blink never shuts a talking mouth.
     blink_mouth_max_t: float = 0.375
+    #: a cued expression: the mouth talks while the speaking mask is at least this, or while
+    #: it is open beyond ``blink_mouth_max_t`` on its path ...
+    talk_speaking: float = 0.5
+    #: ... and the cued face returns once it has rested for this long (seconds).
+    cue_hold_s: float = 0.3
+    #: seconds per tween sequence walked when the face changes (animator.stages.face_cue).
+    cue_tween_s: float = 0.2
 
 
 #: Up to this many poses a vectorised scan beats the KD-tree: scipy's per-query overhead is
@@ -142,7 +152,8 @@ def eyes_closed_expression(rig: Rig) -> str | None:
 class FrameSelector:
     """Pose and mouth selection bound to a rig."""
 
-    def __init__(self, rig: Rig, fps: float, params: SelectParams | None = None) -> None:
+    def __init__(self, rig: Rig, fps: float, params: SelectParams | None = None,
+                 expression: str = REST_EXPRESSION) -> None:
         self.rig = rig
         self.params = params or SelectParams()
         cfg = rig.config
@@ -157,6 +168,22 @@ class FrameSelector:
                 MouthPaths(cfg.mouth_shape(REST_EXPRESSION).as_array(), targets), self.params)
         self._frames_cache: dict[tuple[str, int], tuple[list[float], list[str]]] = {}
         self.eyes_closed_expression = eyes_closed_expression(rig)
+        self._face = FaceCue(cfg, fps, self.params.cue_tween_s, self.params.cue_hold_s,
+                             expression)
+        self._blink_of = {e: blink_of(cfg, e) for e in cfg.expressions}
+        #: whether the frame last chosen could have shown closed eyes (the mouth rests and
+        #: the face shown has an eyes-closed image; rigs without one: the mouth rests)
+        self.eyes_can_close = True
+
+    def cue(self, expression: str) -> None:
+        """Hold ``expression`` while the mouth rests, from the next frame on (ValueError for
+        a name the rig does not have)."""
+        self._face.cue(expression)
+
+    @property
+    def cued(self) -> str:
+        """The expression cued (``neutral`` when none was)."""
+        return self._face.target
 
     def _tween_table(self, pose: str, k: int) -> tuple[list[float], list[str]]:
         """(t positions from rest, image paths) available on speech path k at ``pose``."""
@@ -174,24 +201,46 @@ class FrameSelector:
             self._frames_cache[key] = ([t for t, _ in frames], [rel for _, rel in frames])
         return self._frames_cache[key]
 
+    def _leg_image(self, view: FaceView, pose: str) -> str:
+        """The image of a face in transition: the tween nearest its position on the leg's
+        base path at ``pose`` (the nearer endpoint where the pose has no tweens)."""
+        seq = self.rig.sequences.get((view.leg.path.id, pose))
+        if seq is None:
+            return self.rig.endpoint(view.expression, pose)
+        t = view.path_t
+        return min(seq.frames, key=lambda f: abs(f[0] - t))[1]
+
     def step(self, angles_deg: np.ndarray, mouth: np.ndarray,
-             eyes_closed: bool = False, shape: str = "X") -> FrameChoice:
+             eyes_closed: bool = False, speaking: float = 0.0, shape: str = "X"
+             ) -> FrameChoice:
         """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide);
         eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks;
-        shape: the mouth shape (A-H, X) a mouth chart shows."""
+        speaking: the speaking mask in [0, 1] (whether a cued face may show); shape: the
+        mouth shape (A-H, X) a mouth chart shows."""
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
         residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
         if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
+            self.eyes_can_close = True  # the mouth is drawn over the blink too
             blink = self.eyes_closed_expression if eyes_closed else None
             face = blink or REST_EXPRESSION
             return FrameChoice(pose, face, self.rig.endpoint(face, pose), 0.0, residual,
                                self.rig.mouths[shape])
         place = self._mouth.step(mouth) if self._mouth is not None else None
+        rests = place is None or place.t < self.params.blink_mouth_max_t
+        view = self._face.step(not rests or speaking >= self.params.talk_speaking)
         blink = self.eyes_closed_expression
-        if eyes_closed and blink is not None and (
-                place is None or place.t < self.params.blink_mouth_max_t):
+        if view is not None:  # a cued face while the mouth rests
+            face_blink = self._blink_of[view.expression] if view.leg is None else None
+            self.eyes_can_close = view.leg is None and (face_blink is not None or blink is None)
+            if view.leg is not None:
+                return FrameChoice(pose, view.expression, self._leg_image(view, pose), 0.0,
+                                   residual)
+            shown = face_blink if eyes_closed and face_blink is not None else view.expression
+            return FrameChoice(pose, shown, self.rig.endpoint(shown, pose), 0.0, residual)
+        self.eyes_can_close = rests
+        if eyes_closed and blink is not None and rests:
             return FrameChoice(pose, blink, self.rig.endpoint(blink, pose), 0.0, residual)
         if place is None:
             return FrameChoice(pose, REST_EXPRESSION, self.rig.endpoint(REST_EXPRESSION, pose),
