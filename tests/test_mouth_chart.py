@@ -99,7 +99,7 @@ def test_the_frames_shape_is_drawn_at_the_mouth_and_blinks_keep_it(tmp_path):
         assert f.choice.overlay == rig.mouths[f.viseme]
         assert out[110, 80].tolist() == list(COLOURS[f.viseme])  # the mouth, at (80, 110)
         assert out[20, 20].tolist() in ([120] * 3, [90] * 3)  # the base face around it
-    closed = engine._selector.step(np.zeros(3), np.array([0.0, 1.0]), True, "B")
+    closed = engine._selector.step(np.zeros(3), np.array([0.0, 1.0]), True, shape="B")
     assert closed.image.startswith("endpoints/blink__") and closed.overlay == "mouths/B.png"
 
 

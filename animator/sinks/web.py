@@ -38,6 +38,7 @@ from animator.core.types import AXES, LiveFrame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
 from animator.sinks.exports import frame_record
+from keypoints.visemes import REST_SHAPE
 
 PAGE = "live.html"
 WS_PATH = "/ws"
@@ -75,7 +76,8 @@ def rest_message(rig: Rig) -> dict[str, Any]:
     first pose (``center`` when it has one), unmoved."""
     pose = "center" if "center" in rig.config.poses else rig.config.poses[0]
     return {"i": -1, "pose": pose, "image": rig.endpoint(REST_EXPRESSION, pose),
-            "residual": [0.0, 0.0, 0.0]}
+            "residual": [0.0, 0.0, 0.0],
+            "overlay": rig.mouths.get(REST_SHAPE)}  # a mouth chart's idle mouth
 
 
 def choice_message(live: LiveFrame) -> str:
