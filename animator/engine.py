@@ -40,6 +40,7 @@ from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
 from animator.stages.mouth import mouth_features
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
+from animator.stages.mouth_shapes import shape_from_mouth
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
 from keypoints.lips import LipFrame
@@ -180,9 +181,11 @@ class Engine:
         self._next_index = 0
         # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
         # own keypoints, or the last finite ones before them when they are not (None: rest)
-        self._prev: tuple[float, LipFrame | None, float | None] | None = None
+        self._prev: tuple[float, LipFrame | None, float | None, str | None] | None = None
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
         self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
+        #: video frame index -> the mouth shape of its lip frame (None: the lips carry none)
+        self._visemes: dict[int, str | None] = {}
         self.n_nonfinite = 0
 
     @property
@@ -242,13 +245,15 @@ class Engine:
                 self._good = lf
             else:
                 self.n_nonfinite += 1
-            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent)
+            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent,
+                   lf.viseme)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
             while self._next_index / fps <= lf.t_s:
                 t = self._next_index / fps
                 src = cur if self._prev is None or (lf.t_s - t) < (t - self._prev[0]) \
                     else self._prev
                 ready.append((self._next_index, src[1], src[2]))
+                self._visemes[self._next_index] = lf.viseme if src is cur else self._prev[3]
                 self._next_index += 1
             self._prev = cur
         return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
@@ -264,6 +269,8 @@ class Engine:
         last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
                 else (_REST_LIPS, _REST_MOUTH, None))
         tail = [(i, *last) for i in range(self._next_index, n_total)]
+        for i, *_ in tail:
+            self._visemes[i] = self._prev[3] if self._prev is not None else None
         self._next_index = max(self._next_index, n_total)
         out = self._process(tail, head_deg, eyes)
         if self._deferred:
@@ -348,14 +355,16 @@ class Engine:
                 cued, self._cued = self._cued, None
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
-        choice = self._selector.step(angles, mouth, eyes.closed, mask)
+        shape = self._visemes.pop(i, None) or shape_from_mouth(mouth, mask)
+        choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close
         self._pause = mask < self.config.select_params.talk_speaking
         if eyes.closed and not self._eyes_can_close:  # not shown: the mouth (or face) won
             eyes = EyeState(eyes.closure, False)
             if self._idle_eyes:
                 self._idle.interrupt()
-        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes)
+        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes,
+                     shape)
 
 
 class AudioAnimator:

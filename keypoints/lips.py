@@ -26,12 +26,15 @@ class LipFrame:
     points: float32[K, 3] in mouth-width units (see module docstring).
     names: K keypoint names, aligned with ``points``.
     prosody: the speech's prosody at this frame when the lips come from audio, else None.
+    viseme: the mouth shape (one of keypoints.visemes.SHAPES: A-H, X) heard at this frame
+    when a viseme model runs beside the lips, else None.
     """
 
     t_s: float
     points: np.ndarray
     names: tuple[str, ...]
     prosody: Prosody | None = None
+    viseme: str | None = None
 
     def point(self, name: str) -> np.ndarray:
         """float32[3] of the named keypoint."""

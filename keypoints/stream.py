@@ -7,7 +7,11 @@ feature frame the past context repeats that first frame (a stream that starts in
 then looks like the middle of a noisy pause, not like a sound starting after digital
 silence), and ``flush()`` appends context_future "silence" frames (the scaled log of
 log_floor) so that every feature frame gets a keypoint. Each LipFrame also carries the
-speech's prosody at its frame (keypoints.prosody), computed with the same look-ahead.
+speech's prosody at its frame (keypoints.prosody), computed with the same look-ahead, and,
+with a viseme model (keypoints.visemenet), the mouth shape heard at its frame: the shape model
+reads the same feature frames in the same groups as the lips (one frame, or blocks offline;
+``push_newest`` runs it once for the frames of the call), and every frame is decoded in
+order, also those ``push_newest`` does not show.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
 from keypoints.prosody import StreamingProsody
+from keypoints.visemenet import ShapeDecoder, ShapeModel, ShapeModelError, ShapeStream
+from keypoints.visemes import SHAPES
 
 #: Largest difference (keypoint units = mouth widths) between a keypoint computed in a block
 #: and the same keypoint computed alone: the model's float32 arithmetic rounds differently
@@ -51,9 +57,19 @@ class AudioLipStream:
     keypoints within ``BLOCK_TOLERANCE`` of the per-frame ones).
     """
 
-    def __init__(self, model: MappingNet, block_frames: int | None = None) -> None:
+    def __init__(self, model: MappingNet, block_frames: int | None = None,
+                 shapes: ShapeModel | None = None) -> None:
         if block_frames is not None and block_frames < 1:
             raise ValueError("block_frames must be >= 1")
+        if shapes is not None:
+            if shapes.feature_config != model.feature_config:
+                raise ShapeModelError(f"{shapes.path}: reads other features than the lip "
+                                      f"model {model.path}")
+            if shapes.context_future > model.context_future:
+                raise ShapeModelError(f"{shapes.path}: looks {shapes.context_future} frames "
+                                      f"ahead, more than the lips' {model.context_future}")
+        self._shapes = None if shapes is None else ShapeStream(shapes)
+        self._decoder = ShapeDecoder()
         self.model = model
         self.block_frames = block_frames
         self._ready_prosody: list = []  # block mode: prosody of computable frames not emitted
@@ -81,6 +97,8 @@ class AudioLipStream:
         if not new_features.shape[1]:
             return []
         prosody = self._prosody.push(new_features)
+        if self._shapes is not None:
+            self._shapes.push(new_features)
         if self._context is None:
             self._context = np.repeat(new_features[:, :1], self.model.context_past, axis=1)
         self._context = np.concatenate([self._context, new_features], axis=1)
@@ -92,7 +110,11 @@ class AudioLipStream:
             self._ready_prosody += prosody
             return self._run_blocks(n_ready, final=False)
         frames = []
-        for i in range(n_ready - 1 if newest_only and n_ready else 0, n_ready):
+        first = n_ready - 1 if newest_only and n_ready else 0
+        # live (newest only): the tick's frames in one call of the shape model (~90 us instead
+        # of one per frame; the same shapes up to float rounding)
+        visemes = self._visemes([n_ready] if newest_only and n_ready else [1] * n_ready)[first:]
+        for i in range(first, n_ready):
             points = self.model.run(self._context[:, i : i + window])[0]
             if np.all(np.isfinite(points)):
                 self._last_good = points.copy()
@@ -100,7 +122,8 @@ class AudioLipStream:
                 self.n_nonfinite += 1
                 points = self._last_good.copy()
             t_s = (self._n_out + i) * cfg.hop_length / cfg.sample_rate  # frame centre
-            frames.append(LipFrame(t_s, points, self.model.keypoint_names, prosody[i]))
+            frames.append(LipFrame(t_s, points, self.model.keypoint_names, prosody[i],
+                                   visemes[i - first]))
         self._n_out += n_ready
         self._context = self._context[:, n_ready:]
         return frames
@@ -116,6 +139,7 @@ class AudioLipStream:
         window = self.model.window_frames
         names = self.model.keypoint_names
         frames = []
+        visemes = self._visemes([min(block, n_run - s) for s in range(0, n_run, block)])
         for start in range(0, n_run, block):
             stop = min(start + block, n_run)
             points = self.model.run(self._context[:, start : stop + window - 1])
@@ -127,11 +151,23 @@ class AudioLipStream:
                     self.n_nonfinite += 1
                     p = self._last_good.copy()
                 t_s = (self._n_out + start + j) * cfg.hop_length / cfg.sample_rate
-                frames.append(LipFrame(t_s, p, names, self._ready_prosody[start + j]))
+                frames.append(LipFrame(t_s, p, names, self._ready_prosody[start + j],
+                                       visemes[start + j]))
         self._n_out += n_run
         self._context = self._context[:, n_run:]
         del self._ready_prosody[:n_run]
         return frames
+
+    def _visemes(self, groups: list[int]) -> list[str | None]:
+        """The decoded shape of the next sum(groups) frames, the model run once per group
+        (None each without a shape model)."""
+        if self._shapes is None:
+            return [None] * sum(groups)
+        out = []
+        for n in groups:
+            for p in self._shapes.take(n):
+                out.append(SHAPES[self._decoder.step(p)])
+        return out
 
     def push(self, samples: np.ndarray) -> list[LipFrame]:
         """Feed float32[n] samples; return the keypoint frames that became computable."""

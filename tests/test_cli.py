@@ -70,7 +70,7 @@ def test_render_end_to_end(tmp_path, stereo_wav, seed_rig):
     assert len(tl["frames"]) == n_video
     f0 = tl["frames"][0]
     assert set(f0) == {"i", "t", "pitch", "yaw", "roll", "speaking", "open", "expression",
-                       "pose", "image", "eyes"}
+                       "pose", "image", "eyes", "viseme"}
     assert all((seed_rig / f["image"]).is_file() for f in tl["frames"])
     assert 0 < tl["latency_ms"] < 100
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

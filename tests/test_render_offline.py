@@ -45,7 +45,8 @@ def model():
 
 def _timeline_text(path: Path, audio: Path) -> str:
     """The timeline file with its absolute paths replaced as in the golden files, and without
-    the ``eyes`` field (younger than them; every frame's must be ``open`` here)."""
+    the fields younger than them: ``eyes`` (every frame's must be ``open`` here) and
+    ``viseme`` (the mouth shape)."""
     from animator.sinks.exports import timeline_json
 
     text = path.read_text(encoding="utf-8")
@@ -53,6 +54,7 @@ def _timeline_text(path: Path, audio: Path) -> str:
             .replace(json.dumps(str(default_rig_dir())), '"<RIG>"', 1))
     timeline = json.loads(text)
     assert {f.pop("eyes") for f in timeline["frames"]} == {"open"}
+    assert {f.pop("viseme") for f in timeline["frames"]} <= set("ABCDEFGHX")
     return timeline_json(timeline) + "\n"
 
 

@@ -31,6 +31,7 @@ from animator.rig import (
     CONFIG_NAME,
     ENDPOINTS_DIR,
     IMAGE_FORMAT_KEY,
+    MOUTH_CHART_KEY,
     SEQUENCES_DIR,
     RigConfig,
     layer_relpaths,
@@ -62,14 +63,17 @@ def plan_layers(config: RigConfig, backend, outdir: Path, *, ext: str,
     return plan
 
 
-def rig_config_text(config_path: Path, ext: str) -> str:
+def rig_config_text(config_path: Path, ext: str, mouth_chart: dict | None = None) -> str:
     """The rig's expressions.json: the build's config, with the image format when it is not
-    the seed's PNG."""
+    the seed's PNG and a mouth chart's measured placement."""
     text = Path(config_path).read_text(encoding="utf-8")
-    if ext == ".png":
+    if ext == ".png" and mouth_chart is None:
         return text
     raw = json.loads(text)
-    raw[IMAGE_FORMAT_KEY] = ext.lstrip(".")
+    if ext != ".png":
+        raw[IMAGE_FORMAT_KEY] = ext.lstrip(".")
+    if mouth_chart is not None:
+        raw[MOUTH_CHART_KEY] = mouth_chart
     return json.dumps(raw, indent=2) + "\n"
 
 
@@ -139,12 +143,19 @@ def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *
             runner.log("[i] Head layers (matte and clean plate per pose)")
             tally += runner.run(plan_layers(config, backend, outdir, ext=ext,
                                             overwrite=overwrite))
+        chart = None
+        if tally.failed == 0 and config.mouth_chart is not None:
+            from animator.authoring.mouth_chart import make_mouth_chart
+
+            chart = make_mouth_chart(backend, config, outdir, pose, ext, runner)
+            tally += Tally(1, 0) if chart is not None else Tally(0, 1)
         if tally.failed == 0 and verifier is not None:
             summary = verifier.summary(_endpoint_records(config, verifier, ext))
             refuse_inputs([outdir / "check.json"], runner.inputs)
             write_text_atomic(outdir / "check.json", json.dumps(
                 {"rig": str(outdir), "summary": summary,
-                 "images": sorted(verifier.records.values(), key=lambda r: r["image"])},
+                 "images": sorted(verifier.records.values(), key=lambda r: r["image"]),
+                 **({"mouth_chart": chart.records} if chart is not None else {})},
                 indent=2) + "\n")
             runner.log(f"[i] Check: {_summary_line(summary)}")
             tally.check_failed = not summary["passed"]
@@ -154,7 +165,8 @@ def build_rig(config_path: Path, portrait: Path, outdir: Path, runner: Runner, *
             verifier.close()
     if tally.ok:
         refuse_inputs([outdir / CONFIG_NAME], runner.inputs)
-        write_text_atomic(outdir / CONFIG_NAME, rig_config_text(Path(config_path), ext))
+        write_text_atomic(outdir / CONFIG_NAME, rig_config_text(
+            Path(config_path), ext, None if chart is None else chart.placement))
         load_rig(outdir)  # the contract holds, or RigError says where it breaks
         runner.log(f"[i] Rig ready: {outdir}")
     elif tally.failed:

@@ -337,6 +337,13 @@ class WarpBackend:
             angles = (1.0 - t) * angles + t * self._angles_for(*ends[1])
         return _State(self._prepared.source, face, tuple(float(a) for a in angles))
 
+    def face_image(self, face: Face, expr_id: str, pose: str, what: str) -> np.ndarray:
+        """uint8[H, W, 4]: ``face`` rendered at the rotation a whole-rig build uses for
+        ``expr_id`` at ``pose`` (the mouth chart's mouths)."""
+        if self._prepared is None:
+            raise RuntimeError("WarpBackend.prepare was not called")
+        return self._render_planned(self._planned(face, ((expr_id, pose),)), what)
+
     def head_layer(self, pose: str) -> HeadLayer:
         """The head layer of ``pose`` (matte of head, hair and neck; clean plate) for a
         whole-rig build: the portrait's matte carried by the neutral face's warp to the pose,

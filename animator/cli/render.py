@@ -8,14 +8,31 @@ from animator.cli import options
 
 #: keypoint frames per MappingNet call offline (--model-batch)
 model_batch = options.number_in(int, 1, 4096, "--model-batch", " frames")
+dat_fps = options.number_in(float, 10, 100, "--dat-fps")
+margin_px = options.number_in(int, 0, 4096, "--margin", " pixels")
+
+
+def canvas_size(text: str) -> tuple[int, int]:
+    from animator.sinks.compose import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: where --place can put the character (animator.sinks.compose.PLACEMENTS, kept here so that
+#: --help needs no OpenCV)
+PLACEMENTS = ("bottom-right", "bottom-left", "bottom-center", "center", "top-left",
+              "top-right", "top-center", "left", "right")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from animator.render import MODEL_BATCH
     from animator.render.exports import EXPORTERS
 
-    formats = "; ".join(f"{e.name} ({'/'.join(e.suffixes)}): {e.help}"
-                        for e in EXPORTERS.values())
+    formats = "; ".join(f"{e.name} ({'a new folder' if e.folder else '/'.join(e.suffixes)}): "
+                        f"{e.help}" for e in EXPORTERS.values())
     r = sub.add_parser(
         "render", help="render an audio file to an mp4 with the character (or its timeline)",
         description="Render AUDIO (wav/flac/ogg/mp3, any rate and channel count) to an H.264 "
@@ -25,7 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("audio", metavar="AUDIO", help="speech audio file")
     r.add_argument("-o", "--output", default=None, metavar="OUT.mp4",
-                   help="video to write (at least one of -o, --timeline, --plot, --export)")
+                   help="video to write (at least one of -o, --timeline, --plot, --export); "
+                        "the extension decides: .mp4 (H.264 + AAC), .webm (VP9 with alpha + "
+                        "Opus) or .mov (ProRes 4444 with alpha + PCM): the character over "
+                        "nothing, for editors")
     r.add_argument("--rig", metavar="DIR", default=None,
                    help="rig folder (expressions.json, endpoints/, sequences/); "
                         "default: the built-in toon character")
@@ -65,6 +85,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
     r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
+    r.add_argument("--size", type=canvas_size, default=None, metavar="WxH",
+                   help="place the character on a canvas of this size (e.g. 1920x1080) "
+                        "instead of a frame of its own; see --place")
+    r.add_argument("--place", choices=tuple(PLACEMENTS), default="bottom-right",
+                   help="where the character goes on the --size canvas")
+    r.add_argument("--margin", type=margin_px, default=0, metavar="PX",
+                   help="pixels between the character and the canvas edges it is placed "
+                        "against")
+    r.add_argument("--dat-fps", type=dat_fps, default=24.0, metavar="FPS",
+                   help="frame rate of the moho-dat export (10-100, Rhubarb's default 24)")
+    r.add_argument("--dat-preston-blair", action="store_true",
+                   help="moho-dat export with Preston Blair's shape names (MBP, etc, E, AI, "
+                        "O, U, FV, L, rest; OpenToonz needs them)")
+    r.add_argument("--viseme-model", metavar="MODEL.onnx", default=None,
+                   help="mouth-shape model (Rhubarb's A-H, X); default: the shipped "
+                        "assets/models/visemes.onnx")
+    r.add_argument("--no-visemes", action="store_true",
+                   help="do not run the mouth-shape model: shapes follow the mouth's opening "
+                        "(no G or H)")
     r.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped assets/models/mappingnet.onnx")
     r.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -80,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if args.motion == "seed" and args.motion_gain != 1.0:
         args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
                           "original algorithm, unchanged")
+    from animator.sinks.compose import Canvas
+
     exports = [parse_export(text) for text in args.export]
+    canvas = None if args.size is None else Canvas(args.size, args.place, args.margin)
     result = render(
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
@@ -89,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
                             expression=args.expression),
         width_px=args.width, background_rgb=args.background,
         timeline_path=args.timeline, plot_path=args.plot, exports=exports,
-        model_batch=args.model_batch, expression_track=args.expression_track)
+        model_batch=args.model_batch, expression_track=args.expression_track,
+        shape_model_path=args.viseme_model, visemes=not args.no_visemes, canvas=canvas,
+        dat_fps=args.dat_fps, preston_blair=args.dat_preston_blair)
     if not args.quiet:
         written = [str(p) for p in (args.output, args.timeline, args.plot) if p is not None]
         written += [path for _, path in exports]

@@ -2,7 +2,7 @@
 
 The stage commands keep the seed face-rig pipeline's flags (generate_extreme_expressions.py,
 generate_head_tilts.py, generate_all_sequences.py), so its documented workflow runs unchanged;
-the work is done in animator/authoring/stages.py.
+the work is done in animator/authoring/ (plans, runner, build).
 """
 
 from __future__ import annotations
@@ -131,6 +131,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        type=options.number_in(int, 64, 2048, "--image-size", " pixels"),
                        help="warp backend: width of the rig images in pixels (the portrait "
                             "is scaled to it)")
+    build.add_argument("--mouth-chart", action="store_true",
+                       help="warp backend: make a mouth chart instead (the rest face at each "
+                            "pose plus mouths/A-F and X drawn on the portrait, placed at the "
+                            "mouth, as animators draw one); default config: the chart's")
     build.add_argument("--crop", choices=("head", "none"), default="head",
                        help="warp backend: 'head' cuts a square head-and-shoulders crop "
                             "around the face; 'none' keeps the whole portrait")
@@ -270,6 +274,10 @@ def run_build(args: argparse.Namespace) -> int:
     from animator.authoring.warp import NoHumanFace
 
     config = Path(args.config) if args.config else default_config_path(args.backend)
+    if args.mouth_chart and not args.config:
+        from animator.authoring.mouth_chart import CONFIG_PATH
+
+        config = CONFIG_PATH
     if args.dry_run:
         return _dry_run(args, plan_build(config, Path(args.portrait), Path(args.outdir),
                                          max_depth=args.max_depth, overwrite=args.overwrite,

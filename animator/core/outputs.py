@@ -46,6 +46,9 @@ class Output:
     path: str | os.PathLike
     what: str  # "video", "timeline", ... (for messages)
     suffixes: tuple[str, ...] = ()
+    #: a folder of files (an image sequence): it may exist only as an empty folder, and is
+    #: written with :func:`atomic_folder`
+    folder: bool = False
 
 
 def _stat(path: Path, follow: bool = True) -> os.stat_result | None:
@@ -120,7 +123,11 @@ def check_outputs(outputs: Sequence[Output], inputs: Iterable[str | os.PathLike 
                               f"'{given.suffix}' names no format this command writes")
         real = real_output_path(given)
         st = _stat(real)
-        if st is not None:
+        if out.folder:
+            if st is not None and not (stat.S_ISDIR(st.st_mode) and not any(real.iterdir())):
+                raise OutputError(f"{given}: exists and is not an empty folder (a {out.what} "
+                                  f"is written into a new folder)")
+        elif st is not None:
             if stat.S_ISDIR(st.st_mode):
                 raise OutputError(f"{given}: is a folder")
             if not stat.S_ISREG(st.st_mode):
@@ -235,6 +242,34 @@ def atomic_outputs(dests: Sequence[str | os.PathLike]) -> Iterator[list[Path]]:
         raise _write_error(exc, temps) from None
     except BaseException:
         _remove(temps)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``dest`` and rename it to ``dest`` (which may
+    exist only as an empty folder) if the block succeeds; remove it if the block fails."""
+    import shutil
+
+    final = real_output_path(dest)
+    if not final.parent.is_dir():
+        raise OutputError(f"{dest}: folder {final.parent} does not exist")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}-", suffix=_PART,
+                                    dir=final.parent))
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot write ({exc.strerror})") from None
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if final.is_dir():
+            final.rmdir()  # checked empty before the work (OSError if it filled since)
+        os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(exc, {tmp: final}) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

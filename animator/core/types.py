@@ -23,6 +23,8 @@ class FrameChoice:
     image: str  # path relative to the rig folder
     path_t: float  # position on the speech path, 0 = rest
     residual_deg: np.ndarray  # float[3], wanted angles minus the pose's
+    #: a mouth chart's mouth image drawn over ``image`` (path relative to the rig folder)
+    overlay: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Frame:
     mouth: np.ndarray  # float[2] (open, wide) in mouth widths (relative to the learned rest)
     choice: FrameChoice
     eyes: EyeState = EYES_OPEN
+    #: the mouth shape shown, one of Rhubarb's nine (A-H, X; keypoints.visemes.SHAPES)
+    viseme: str = "X"
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
             model = MappingNet.load(opts.model_path)
             rate = model.feature_config.sample_rate
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
-            lip_stream = AudioLipStream(model)
+            lip_stream = AudioLipStream(model, None, _shape_model(model))
         if opts.camera is not None:
             from animator.sources.camera import TrackedCamera, parse_camera
 
@@ -167,3 +167,14 @@ def _open_audio(spec: str, sample_rate: int, loop: bool):
             device = int(device)
         return Microphone(device, sample_rate)
     return FileAudio(spec, sample_rate, loop=loop)
+
+
+def _shape_model(lips):
+    """The shipped mouth-shape model (Rhubarb's A-H, X for the sinks and mouth charts), or
+    None when it is not installed or does not fit the lip model ``lips`` (shapes then follow
+    the mouth's opening)."""
+    from keypoints.visemenet import ShapeModel, default_shape_model_path, fits_lips
+
+    path = default_shape_model_path()
+    shapes = ShapeModel.load(path) if path.is_file() else None
+    return shapes if shapes is not None and fits_lips(shapes, lips) else None

@@ -28,6 +28,11 @@ class RunInfo:
     latency_ms: float  # algorithmic latency of the lips
     poses: tuple[str, ...]  # the rig's poses, in its order
     title: str  # one line describing the run (plots)
+    dat_fps: float = 24.0  # frame rate of Moho switch data (moho-dat)
+    preston_blair: bool = False  # moho-dat: Preston Blair's shape names
+    #: compositor(transparent) -> an animator.sinks.compose.FrameCompositor of the run's rig,
+    #: size and canvas (image exports), None when the run has none
+    compositor: Callable[[bool], object] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,10 @@ class Exporter:
     suffixes: tuple[str, ...]  # extensions it writes (lower case, with the dot)
     what: str  # for messages: "timeline", "plot"
     help: str
-    #: write(path, frames, run): the whole file at ``path`` (a temporary the caller renames)
+    #: write(path, frames, run): the whole file at ``path`` (a temporary the caller renames;
+    #: a new folder for a ``folder`` exporter)
     write: Callable[[Path, Sequence[Frame], RunInfo], None]
+    folder: bool = False  # writes a folder of files (an image sequence)
 
 
 def _timeline(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
@@ -54,12 +61,40 @@ def _plot(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
     write_plot(path, frames, list(run.poses), title=run.title)
 
 
+def _cues(fmt: str) -> Callable[[Path, Sequence[Frame], RunInfo], None]:
+    def write(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
+        from animator.sinks.cues import write_cues
+
+        write_cues(path, fmt, [f.viseme for f in frames], run.fps, run.duration_s, run.audio,
+                   run.dat_fps, run.preston_blair)
+
+    return write
+
+
+def _png_sequence(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
+    from animator.sinks.image_sequence import write_png_sequence
+
+    write_png_sequence(path, frames, run.compositor(True))
+
+
 EXPORTERS: dict[str, Exporter] = {e.name: e for e in (
     Exporter("timeline", (".json",), "timeline",
              "the per-frame timeline JSON (angles, speaking, mouth, chosen image)", _timeline),
     Exporter("plot", (".png",), "plot",
              "a PNG of pitch/yaw/roll, the chosen pose, the silence mask and the mouth",
              _plot),
+    Exporter("rhubarb-tsv", (".tsv", ".txt"), "cue list",
+             "mouth cues (A-H, X) as Rhubarb Lip Sync's TSV", _cues("tsv")),
+    Exporter("rhubarb-json", (".json",), "cue list",
+             "mouth cues as Rhubarb Lip Sync's JSON", _cues("json")),
+    Exporter("rhubarb-xml", (".xml",), "cue list",
+             "mouth cues as Rhubarb Lip Sync's XML", _cues("xml")),
+    Exporter("moho-dat", (".dat",), "switch data",
+             "mouth cues as Moho/OpenToonz switch data (--dat-fps, --dat-preston-blair)",
+             _cues("dat")),
+    Exporter("png", (), "PNG sequence",
+             "a new folder of RGBA PNG frames with transparency, NNNNNN.png from 000000",
+             _png_sequence, folder=True),
 )}
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from animator.core.errors import AnimatorError
-from animator.core.outputs import Output, atomic_outputs, check_outputs
+from animator.core.outputs import Output, atomic_folder, atomic_outputs, check_outputs
 from animator.core.types import Frame, LiveFrame
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock
@@ -30,9 +30,12 @@ from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
 from keypoints.mappingnet import MappingNet
+from keypoints.visemenet import ShapeModel, default_shape_model_path, fits_lips
 
-#: Video containers ``-o`` writes.
-VIDEO_SUFFIXES = (".mp4",)
+#: Video containers ``-o`` writes: H.264 + AAC in mp4; with transparency (the character over
+#: nothing) VP9 + Opus in webm, ProRes 4444 + PCM in mov (animator/sinks/alpha_video.py).
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov")
+ALPHA_SUFFIXES = (".webm", ".mov")
 #: Frames a sink's queue holds: how far the loop may run ahead of the encoder (at 1080 px,
 #: 32 frames are ~100 MB of choices in flight at most, and far less in practice: a queued
 #: item is a frame choice, the pixels are made in the sink's thread).
@@ -78,7 +81,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            model_batch: int = MODEL_BATCH, progress: bool | None = None,
            on_frame: Callable[[Frame], None] | None = None,
            model: MappingNet | None = None, keep_images: bool = False,
-           expression_track: str | Path | None = None) -> RenderResult:
+           expression_track: str | Path | None = None,
+           shape_model_path: str | Path | None = None, visemes: bool = True,
+           canvas=None, dat_fps: float = 24.0, preston_blair: bool = False) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
     to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
     ``plot_path`` and ``exports`` = [(format, path)] with formats from
@@ -93,6 +98,10 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     expression_track: a timed expression track (.json or .srt, see
     :mod:`animator.sources.expression_track`), checked against the rig; ``config.expression``
     is the face before its first cue and between cues.
+    visemes: run the mouth-shape model (``shape_model_path``, default the shipped one) beside
+    the lips (Frame.viseme, the cue exports, mouth charts); without it shapes come from the
+    mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
+    dat_fps, preston_blair: the moho-dat export's frame rate and shape names.
     """
     started = time.perf_counter()
     config = config or EngineConfig()
@@ -107,31 +116,46 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
         raise NothingToWrite(f"{audio_path}: nothing to write: give -o OUT.mp4 and/or an "
                              f"export (--timeline, --plot, --export FORMAT=PATH)")
     outputs = [Output(out_path, "video", VIDEO_SUFFIXES)] if out_path is not None else []
-    outputs += [Output(path, EXPORTERS[name].what, EXPORTERS[name].suffixes)
-                for name, path in wanted]
+    outputs += [Output(path, EXPORTERS[name].what, EXPORTERS[name].suffixes,
+                       EXPORTERS[name].folder) for name, path in wanted]
+    shape_path = (Path(shape_model_path) if shape_model_path is not None
+                  else default_shape_model_path()) if visemes else None
     # Outputs are checked before any work, against each other and against every input file.
-    inputs = [audio_path, model_path, *([expression_track] if expression_track else [])]
+    inputs = [audio_path, model_path, shape_path,
+              *([expression_track] if expression_track else [])]
     check_outputs(outputs, inputs)
     rig = load_rig(rig_dir)
     check_outputs(outputs, [*inputs, *rig.files()])
     config = _with_cues(config, rig, expression_track)
+    if canvas is not None:  # the character must fit before any work
+        from animator.sinks.compose import output_size
+
+        canvas.offset(output_size(rig.image_size, width_px))
     model = model if model is not None else MappingNet.load(model_path)
+    shapes = ShapeModel.load(shape_path) if shape_path is not None else None
+    if shapes is not None and not fits_lips(shapes, model):
+        shapes = None  # a lip model with less look-ahead: shapes follow the mouth's opening
     native, native_rate = decode_audio(audio_path)
     mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
     duration_s = native.shape[1] / native_rate
 
     engine = Engine(rig, config)
-    source = AudioFileSource(mono, model, duration_s, model_batch=model_batch)
+    source = AudioFileSource(mono, model, duration_s, model_batch=model_batch, shapes=shapes)
     collector = FrameCollector()
     show = sys.stderr.isatty() if progress is None else progress
     n_expected = max(1, round(duration_s * config.fps))
+    files = [o.path for o in outputs if not o.folder]
     with tqdm(total=n_expected, unit="frame", disable=not show, desc="render",
-              leave=False) as bar, atomic_outputs([o.path for o in outputs]) as tmps, \
-            contextlib.ExitStack() as stack:
+              leave=False) as bar, contextlib.ExitStack() as folders, \
+            atomic_outputs(files) as file_tmps, contextlib.ExitStack() as stack:
+        tmps = iter(file_tmps)
+        targets = {o.path: (folders.enter_context(atomic_folder(o.path)) if o.folder
+                            else next(tmps)) for o in outputs}
         sinks: list = [collector]
         if out_path is not None:
-            sinks.append(_video_sink(stack, tmps[0], rig, width_px, background_rgb,
-                                     config.fps, native, native_rate, on_frame, keep_images))
+            sinks.append(_video_sink(stack, targets[out_path], rig, width_px, background_rgb,
+                                     config.fps, native, native_rate, on_frame, keep_images,
+                                     canvas))
         loop = stack.enter_context(FrameLoop(engine, source, sinks, queue_size=QUEUE_FRAMES))
         loop.run(FastClock(config.fps), on_tick=lambda _: bar.update(1))
         loop.close()  # every queued frame encoded (a sink's failure raised here)
@@ -141,9 +165,12 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
             rig=str(rig_dir), latency_ms=1000.0 * model.algorithmic_latency_s,
             poses=tuple(rig.config.poses),
             title=f"{Path(audio_path).name}  ·  motion={config.motion}  "
-                  f"silence={config.silence}  seed={config.seed}")
-        for (name, _), tmp in zip(wanted, tmps[len(tmps) - len(wanted):], strict=True):
-            EXPORTERS[name].write(tmp, collector.frames, run)
+                  f"silence={config.silence}  seed={config.seed}",
+            dat_fps=dat_fps, preston_blair=preston_blair,
+            compositor=lambda transparent: _compositor(rig, width_px, background_rgb, False,
+                                                       transparent, canvas))
+        for name, path in wanted:
+            EXPORTERS[name].write(targets[path], collector.frames, run)
     return RenderResult(Path(out_path) if out_path is not None else None,
                         len(collector.frames), duration_s, time.perf_counter() - started,
                         collector.frames)
@@ -167,13 +194,15 @@ def _with_cues(config: EngineConfig, rig, track: str | Path | None) -> EngineCon
 _kept: list = []
 
 
-def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: bool):
+def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: bool,
+                transparent: bool = False, canvas=None):
     """A compositor for ``rig``; with ``keep``, the one of the previous render when the rig's
     files (path, size, modification time), the width and the background are the same."""
     from animator.sinks.compose import FrameCompositor
 
-    if not keep:
-        return FrameCompositor(rig, width_px, background_rgb)
+    if not keep or transparent or canvas is not None:
+        return FrameCompositor(rig, width_px, background_rgb, transparent=transparent,
+                               canvas=canvas)
     files = tuple((str(p), st.st_size, st.st_mtime_ns) for p in rig.files()
                   if (st := p.stat()))
     key = (files, width_px, tuple(background_rgb))
@@ -184,10 +213,18 @@ def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: 
 
 def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
                 background_rgb: tuple[int, int, int], fps: float, audio, audio_rate: int,
-                on_frame: Callable[[Frame], None] | None, keep_images: bool):
-    """The mp4 sink, entered on ``stack`` (PyAV and OpenCV are imported only for a video)."""
+                on_frame: Callable[[Frame], None] | None, keep_images: bool, canvas=None):
+    """The video sink, entered on ``stack`` (PyAV and OpenCV are imported only for a video):
+    mp4, or an alpha video for .webm / .mov."""
     from animator.sinks.mp4 import Mp4Sink, Mp4Writer
 
-    compositor = _compositor(rig, width_px, background_rgb, keep_images)
+    if path.suffix.lower() in ALPHA_SUFFIXES:
+        from animator.sinks.alpha_video import AlphaVideoSink, AlphaVideoWriter
+
+        compositor = _compositor(rig, width_px, background_rgb, False, True, canvas)
+        writer = stack.enter_context(AlphaVideoWriter(path, compositor.size, fps, audio,
+                                                      audio_rate))
+        return stack.enter_context(AlphaVideoSink(writer, compositor, on_frame))
+    compositor = _compositor(rig, width_px, background_rgb, keep_images, False, canvas)
     writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate))
     return stack.enter_context(Mp4Sink(writer, compositor, on_frame))

@@ -11,6 +11,7 @@ from animator.live.loop import Reading
 from animator.render import CHUNK_S, MAX_NONFINITE_SHARE, MODEL_BATCH
 from keypoints.mappingnet import MappingNet, ModelContractError
 from keypoints.stream import AudioLipStream
+from keypoints.visemenet import ShapeModel
 
 
 class AudioFileSource:
@@ -19,11 +20,11 @@ class AudioFileSource:
     the length of the original audio, which sets the number of video frames)."""
 
     def __init__(self, samples: np.ndarray, model: MappingNet, duration_s: float, *,
-                 model_batch: int = MODEL_BATCH) -> None:
+                 model_batch: int = MODEL_BATCH, shapes: ShapeModel | None = None) -> None:
         if model_batch < 1:
             raise ValueError("model_batch must be >= 1")
         self._samples = samples
-        self._lips = AudioLipStream(model, None if model_batch == 1 else model_batch)
+        self._lips = AudioLipStream(model, None if model_batch == 1 else model_batch, shapes)
         self._chunk = max(1, round(CHUNK_S * model.feature_config.sample_rate))
         self._pos = 0
         self._duration_s = duration_s

@@ -13,6 +13,7 @@ from animator.rig.config import (
     SEED_POSE_ANGLES,
     BasePath,
     Expression,
+    MouthPlacement,
     MouthShape,
     RigConfig,
 )
@@ -25,6 +26,9 @@ from animator.rig.folder import (
     rig_image_size,
 )
 from animator.rig.layout import (
+    CHART_FALLBACK,
+    CHART_REQUIRED,
+    CHART_SHAPES,
     CONFIG_NAME,
     ENDPOINTS_DIR,
     FRAME_FILE_PATTERN,
@@ -32,12 +36,15 @@ from animator.rig.layout import (
     IMAGE_FORMATS,
     LAYERS_DIR,
     MANIFEST_NAME,
+    MOUTH_CHART_KEY,
+    MOUTHS_DIR,
     NAME_PATTERN,
     SEQUENCES_DIR,
     RigError,
     check_name,
     endpoint_relpath,
     layer_relpaths,
+    mouth_relpath,
     sequence_dirname,
     sequence_manifest,
     tween_filename,
@@ -45,10 +52,12 @@ from animator.rig.layout import (
 )
 
 __all__ = [
-    "BLINK_EYES", "CONFIG_NAME", "DEFAULT_CHARACTER", "DEFAULT_MOUTH_SHAPES", "ENDPOINTS_DIR",
-    "FRAME_FILE_PATTERN", "IMAGE_FORMATS", "IMAGE_FORMAT_KEY", "LAYERS_DIR", "MANIFEST_NAME",
-    "NAME_PATTERN", "REST_EXPRESSION", "SEED_POSE_ANGLES", "SEQUENCES_DIR", "BasePath",
-    "Expression", "MouthShape", "Rig", "RigConfig", "RigError", "Sequence", "check_name",
-    "default_rig_dir", "endpoint_relpath", "layer_relpaths", "load_rig", "rig_image_size",
-    "sequence_dirname", "sequence_manifest", "tween_filename", "write_rig_metadata",
+    "BLINK_EYES", "CHART_FALLBACK", "CHART_REQUIRED", "CHART_SHAPES", "CONFIG_NAME",
+    "DEFAULT_CHARACTER", "DEFAULT_MOUTH_SHAPES", "ENDPOINTS_DIR", "FRAME_FILE_PATTERN",
+    "IMAGE_FORMATS", "IMAGE_FORMAT_KEY", "LAYERS_DIR", "MANIFEST_NAME", "MOUTHS_DIR",
+    "MOUTH_CHART_KEY", "NAME_PATTERN", "REST_EXPRESSION", "SEED_POSE_ANGLES", "SEQUENCES_DIR",
+    "BasePath", "Expression", "MouthPlacement", "MouthShape", "Rig", "RigConfig", "RigError",
+    "Sequence", "check_name", "default_rig_dir", "endpoint_relpath", "layer_relpaths", "load_rig",
+    "mouth_relpath", "rig_image_size", "sequence_dirname", "sequence_manifest", "tween_filename",
+    "write_rig_metadata",
 ]

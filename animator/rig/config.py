@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from animator.core.types import AXES
-from animator.rig.layout import IMAGE_FORMAT_KEY, IMAGE_FORMATS, RigError, check_name
+from animator.rig.layout import (
+    IMAGE_FORMAT_KEY,
+    IMAGE_FORMATS,
+    MOUTH_CHART_KEY,
+    RigError,
+    check_name,
+)
 
 #: The expression every speech path starts from.
 REST_EXPRESSION = "neutral"
@@ -66,6 +72,53 @@ class MouthShape:
         return np.array([self.open, self.wide])
 
 
+@dataclass(frozen=True)
+class MouthPlacement:
+    """Where a mouth chart's mouth goes on a pose's base image: its centre (x, y) in the base
+    image's pixels and its rotation in degrees (> 0 clockwise on screen, as a roll > 0)."""
+
+    x: float
+    y: float
+    angle_deg: float = 0.0
+
+
+def _placement(spec: object, where: str, source: str,
+               default: MouthPlacement | None = None) -> MouthPlacement:
+    """A placement object; keys it lacks come from ``default`` (x and y are required without
+    one; the angle is 0)."""
+    bad = RigError(f"{source}: {where} needs numeric x and y (pixels of the base image) and "
+                   f"optionally angle (degrees)")
+    if not isinstance(spec, dict):
+        raise bad
+    base = default or MouthPlacement(float("nan"), float("nan"), 0.0)
+    try:
+        values = [float(spec.get(key, getattr(base, attr)))
+                  for key, attr in (("x", "x"), ("y", "y"), ("angle", "angle_deg"))]
+    except (TypeError, ValueError):
+        raise bad from None
+    if not all(np.isfinite(values)):
+        raise bad
+    return MouthPlacement(*values)
+
+
+def parse_mouth_chart(raw: object, poses: list[str], source: str
+                      ) -> dict[str, MouthPlacement] | None:
+    """``mouth_chart``: {"x", "y", "angle"?, "poses"?: {pose: {"x"?, "y"?, "angle"?}}} ->
+    pose -> MouthPlacement (None without a chart)."""
+    if raw is None:
+        return None
+    where = f"'{MOUTH_CHART_KEY}'"
+    base = _placement(raw, where, source)
+    per_pose = raw.get("poses", {})
+    if not isinstance(per_pose, dict):
+        raise RigError(f"{source}: {where}.poses must be an object")
+    for pose in per_pose:
+        if pose not in poses:
+            raise RigError(f"{source}: {where}.poses names unknown pose {pose!r}")
+    return {pose: _placement(per_pose[pose], f"{where}.poses.{pose}", source, base)
+            if pose in per_pose else base for pose in poses}
+
+
 @dataclass
 class RigConfig:
     """``expressions.json`` parsed, with the defaults of the contract filled in."""
@@ -77,6 +130,8 @@ class RigConfig:
     mouth_shapes: dict[str, MouthShape]
     raw: dict = field(repr=False)  # the file as read, for tools that write it back
     image_ext: str = ".png"  # the extension of every image (IMAGE_FORMAT_KEY)
+    #: pose -> where the mouth goes, for a mouth chart (MOUTH_CHART_KEY); None otherwise
+    mouth_chart: dict[str, MouthPlacement] | None = None
 
     @classmethod
     def from_dict(cls, raw: object, source: str) -> RigConfig:
@@ -167,8 +222,9 @@ class RigConfig:
         if fmt not in IMAGE_FORMATS:
             raise RigError(f"{source}: '{IMAGE_FORMAT_KEY}' must be one of "
                            f"{', '.join(IMAGE_FORMATS)} (got {fmt!r})")
+        chart = parse_mouth_chart(raw.get(MOUTH_CHART_KEY), list(poses), source)
         return cls(list(poses), expressions, base_paths, pose_angles, mouth_shapes, raw,
-                   IMAGE_FORMATS[fmt])
+                   IMAGE_FORMATS[fmt], chart)
 
     @classmethod
     def load(cls, path: str | Path) -> RigConfig:

@@ -10,6 +10,9 @@ from pathlib import Path
 from animator.rig.config import BasePath, RigConfig
 from animator.rig.headers import ImageFileError, jpeg_size, png_header_size, webp_size
 from animator.rig.layout import (
+    CHART_FALLBACK,
+    CHART_REQUIRED,
+    CHART_SHAPES,
     CONFIG_NAME,
     FRAME_FILE_PATTERN,
     LAYERS_DIR,
@@ -18,6 +21,7 @@ from animator.rig.layout import (
     RigError,
     endpoint_relpath,
     layer_relpaths,
+    mouth_relpath,
     sequence_dirname,
 )
 from keypoints.assets import assets_dir
@@ -44,6 +48,10 @@ class Rig:
     sequences: dict[tuple[str, str], Sequence]  # (path_id, pose) -> Sequence
     #: pose -> (matte, plate) relative paths of the head layer; empty without layers/
     layers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: a mouth chart's shape -> its image (a missing optional shape names its fallback's);
+    #: empty for other rigs
+    mouths: dict[str, str] = field(default_factory=dict)
+    mouth_size: tuple[int, int] | None = None  # (width, height) of the mouth images
 
     def endpoint(self, expr: str, pose: str) -> str:
         return endpoint_relpath(expr, pose, self.config.image_ext)
@@ -56,6 +64,7 @@ class Rig:
         rels = [self.endpoint(e, p) for e in self.config.expressions for p in self.config.poses]
         rels += [rel for seq in self.sequences.values() for _, rel in seq.frames]
         rels += [rel for files in self.layers.values() for rel in files]
+        rels += list(self.mouths.values())
         return list(dict.fromkeys(rels))
 
     def files(self) -> list[Path]:
@@ -150,7 +159,46 @@ def load_rig(root: str | Path) -> Rig:
             check(matte)
             check(plate)
             layers[pose] = (matte, plate)
-    return Rig(root, config, size, sequences, layers)
+    mouths, mouth_size = ({}, None) if config.mouth_chart is None else \
+        _load_mouths(root, inside, config, size)
+    return Rig(root, config, size, sequences, layers, mouths, mouth_size)
+
+
+def _load_mouths(root: Path, inside: Path, config: RigConfig, base_size: tuple[int, int]
+                 ) -> tuple[dict[str, str], tuple[int, int]]:
+    """A mouth chart's images: shape -> relpath (fallbacks filled in) and their one size;
+    RigError for a missing required shape, a path leading outside the rig, images of several
+    sizes or larger than the base."""
+    ext = config.image_ext
+    found: dict[str, str] = {}
+    mouth_size = None
+    for shape in CHART_SHAPES:
+        rel = mouth_relpath(shape, ext)
+        path = root / rel
+        if not path.exists() and not path.is_symlink():
+            if shape in CHART_REQUIRED:
+                raise RigError(f"{path}: missing (a mouth chart draws at least "
+                               f"{', '.join(CHART_REQUIRED)})")
+            continue
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):
+            raise RigError(f"{path}: symlink loop") from None
+        if not real.is_relative_to(inside):
+            raise RigError(f"{path}: leads outside the rig folder {root}")
+        wh = rig_image_size(path, ext)
+        if mouth_size is None:
+            mouth_size = wh
+        elif wh != mouth_size:
+            raise RigError(f"{path}: mouth image is {wh[0]}x{wh[1]} but the others are "
+                           f"{mouth_size[0]}x{mouth_size[1]}; a chart's mouths have one size")
+        if wh[0] > base_size[0] or wh[1] > base_size[1]:
+            raise RigError(f"{path}: mouth image {wh[0]}x{wh[1]} is larger than the base "
+                           f"images ({base_size[0]}x{base_size[1]})")
+        found[shape] = rel
+    for shape, instead in CHART_FALLBACK.items():
+        found.setdefault(shape, found[instead])
+    return {s: found[s] for s in CHART_SHAPES}, mouth_size
 
 
 def _read_manifest(folder: Path, bp: BasePath, pose: str) -> list[tuple[float, str]]:

@@ -52,6 +52,23 @@ def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
     return np.ascontiguousarray(raw)
 
 
+def read_rgba(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8[H, W, 4] RGBA of the image at ``path`` (alpha 255 where it has none), checked and
+    decoded as ``read_rgb_over`` does; raises RigError naming the file."""
+    try:
+        raw = _decode(read_image_bytes(path, expected_size))
+    except ImageFileError as exc:
+        raise RigError(f"{path}: {exc}") from None
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing") from None
+    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+        raise RigError(f"{path}: cannot decode image ({reason})") from None
+    if raw.shape[2] == 3:
+        raw = np.concatenate([raw, np.full(raw.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return np.ascontiguousarray(raw)
+
+
 def read_grey(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8[H, W] grey of the image at ``path`` (a head layer's matte), checked and decoded
     as ``read_rgb_over`` does; raises RigError naming the file."""

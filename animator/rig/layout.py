@@ -83,3 +83,18 @@ def write_rig_metadata(outdir: Path, manifests: list[tuple[str, dict]],
     for relpath, manifest in manifests:
         write_text_atomic(outdir / relpath, json.dumps(manifest, indent=2) + "\n")
     write_text_atomic(outdir / CONFIG_NAME, config_text)
+
+
+#: Optional config key and folder of a mouth chart.
+MOUTH_CHART_KEY = "mouth_chart"
+MOUTHS_DIR = "mouths"
+#: The mouth shapes of a chart (Rhubarb's), the ones it must draw, and the shape drawn instead
+#: of an optional one it lacks (Rhubarb's basic shape for each extended one).
+CHART_SHAPES = ("A", "B", "C", "D", "E", "F", "G", "H", "X")
+CHART_REQUIRED = ("A", "B", "C", "D", "E", "F")
+CHART_FALLBACK = {"G": "A", "H": "C", "X": "A"}
+
+
+def mouth_relpath(shape: str, ext: str = ".png") -> str:
+    """Path of a mouth chart's mouth image relative to the rig folder."""
+    return f"{MOUTHS_DIR}/{shape}{ext}"

@@ -40,6 +40,7 @@ def frame_record(f: Frame) -> dict:
         "pose": f.choice.pose,
         "image": f.choice.image,
         "eyes": "closed" if f.eyes.closed else "open",
+        "viseme": f.viseme,
     }
 
 

@@ -38,6 +38,7 @@ from animator.core.types import AXES, LiveFrame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
 from animator.sinks.exports import frame_record
+from keypoints.visemes import REST_SHAPE
 
 PAGE = "live.html"
 WS_PATH = "/ws"
@@ -60,10 +61,14 @@ def rig_manifest(rig: Rig) -> dict[str, Any]:
     """What the page needs to draw any choice: image size and list, residual constants, the
     head layer of each pose ({pose: [matte, plate]}, empty for a rig without one)."""
     w, h = rig.image_size
+    chart = rig.config.mouth_chart if rig.mouths else None
     return {"width": w, "height": h, "images": rig_images(rig), "axes": list(AXES),
             "pivot_frac": list(PIVOT_FRAC), "shift_frac_per_deg": SHIFT_FRAC_PER_DEG,
             "layers": {pose: list(files) for pose, files in rig.layers.items()},
-            "expressions": list(rig.config.expressions)}
+            "expressions": list(rig.config.expressions),
+            # a mouth chart: {pose: [x, y, angle]} where the mouth goes (see compose.py)
+            "mouth_chart": None if chart is None else
+            {p: [m.x, m.y, m.angle_deg] for p, m in chart.items()}}
 
 
 def rest_message(rig: Rig) -> dict[str, Any]:
@@ -71,7 +76,8 @@ def rest_message(rig: Rig) -> dict[str, Any]:
     first pose (``center`` when it has one), unmoved."""
     pose = "center" if "center" in rig.config.poses else rig.config.poses[0]
     return {"i": -1, "pose": pose, "image": rig.endpoint(REST_EXPRESSION, pose),
-            "residual": [0.0, 0.0, 0.0]}
+            "residual": [0.0, 0.0, 0.0],
+            "overlay": rig.mouths.get(REST_SHAPE)}  # a mouth chart's idle mouth
 
 
 def choice_message(live: LiveFrame) -> str:
@@ -79,6 +85,7 @@ def choice_message(live: LiveFrame) -> str:
     f = live.frame
     return json.dumps({
         **frame_record(f), "residual": [round(float(x), 4) for x in f.choice.residual_deg],
+        "overlay": f.choice.overlay,
         "audio_sample": live.audio_sample, "camera_frame": live.camera_frame})
 
 

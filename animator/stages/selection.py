@@ -11,6 +11,8 @@
   while the eyes are closed (``eyes_closed``, see animator.stages.eyes) and the rig has eyes-closed
   frames, those are shown for the current pose. A cued expression (:meth:`FrameSelector.cue`,
   animator.stages.face_cue) is the face shown while the mouth rests; speech keeps the mouth.
+  A mouth chart (``Rig.mouths``) shows the rest face (or the blink) at the pose with the
+  mouth image of the frame's shape over it.
 """
 
 from __future__ import annotations
@@ -209,14 +211,22 @@ class FrameSelector:
         return min(seq.frames, key=lambda f: abs(f[0] - t))[1]
 
     def step(self, angles_deg: np.ndarray, mouth: np.ndarray,
-             eyes_closed: bool = False, speaking: float = 0.0) -> FrameChoice:
+             eyes_closed: bool = False, speaking: float = 0.0, shape: str = "X"
+             ) -> FrameChoice:
         """angles_deg: float[3] wanted head angles; mouth: float[2] (open, wide);
         eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks;
-        speaking: the speaking mask in [0, 1] (whether a cued face may show)."""
+        speaking: the speaking mask in [0, 1] (whether a cued face may show); shape: the
+        mouth shape (A-H, X) a mouth chart shows."""
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
         residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
+        if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
+            self.eyes_can_close = True  # the mouth is drawn over the blink too
+            blink = self.eyes_closed_expression if eyes_closed else None
+            face = blink or REST_EXPRESSION
+            return FrameChoice(pose, face, self.rig.endpoint(face, pose), 0.0, residual,
+                               self.rig.mouths[shape])
         place = self._mouth.step(mouth) if self._mouth is not None else None
         rests = place is None or place.t < self.params.blink_mouth_max_t
         view = self._face.step(not rests or speaking >= self.params.talk_speaking)

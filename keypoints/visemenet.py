@@ -1,0 +1,163 @@
+"""The mouth-shape model: its ONNX contract, its runner, and the streaming and decoding of
+its output (log-mel in, one of the nine shapes of keypoints.visemes out, 100 times a second).
+
+A model declares itself in ONNX metadata_props (strings): ``viseme_contract_version`` ("1"),
+the feature keys of keypoints.features.FeatureConfig (it reads the same log-mel frames as the
+lips), ``context_past``, ``context_future`` (feature frames), ``shape_names`` (the JSON list
+keypoints.visemes.SHAPES, in that order) and optionally ``description``.
+Input: ``log_mel`` float32[1, n_mels, T]. Output: probabilities float32[1, T - past - future, 9].
+Its look-ahead must not exceed the lips' (the shapes ride with the lip frames).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from animator.core.errors import AnimatorError, one_line
+from keypoints.assets import assets_dir
+from keypoints.features import FeatureConfig
+from keypoints.onnx_session import NotAModel, open_session
+from keypoints.visemes import REST_SHAPE, SHAPE_INDEX, SHAPES
+
+CONTRACT_KEY = "viseme_contract_version"
+CONTRACT_VERSION = "1"
+INPUT_NAME = "log_mel"
+
+
+class ShapeModelError(AnimatorError):
+    """A viseme model that breaks the contract; one line, "PATH: problem"."""
+
+
+def default_shape_model_path() -> Path:
+    """The shipped viseme model (assets/models/visemes.onnx)."""
+    return assets_dir() / "models" / "visemes.onnx"
+
+
+class ShapeModel:
+    """An ONNX model mapping log-mel frames to the probabilities of the nine mouth shapes."""
+
+    def __init__(self, path: Path, session, feature_config: FeatureConfig, past: int,
+                 future: int, description: str) -> None:
+        self.path = path
+        self._session = session
+        self._output = session.get_outputs()[0].name
+        self.feature_config = feature_config
+        self.context_past = past
+        self.context_future = future
+        self.description = description
+
+    @property
+    def window_frames(self) -> int:
+        return self.context_past + 1 + self.context_future
+
+    @property
+    def algorithmic_latency_s(self) -> float:
+        cfg = self.feature_config
+        return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int = 1) -> ShapeModel:
+        path = Path(path) if path is not None else default_shape_model_path()
+        try:
+            session = open_session(path, threads)
+        except NotAModel as err:
+            raise ShapeModelError(f"{path}: {err}") from None
+        meta = dict(session.get_modelmeta().custom_metadata_map)
+        try:
+            if meta.get(CONTRACT_KEY, "").strip() != CONTRACT_VERSION:
+                raise ValueError(f"{CONTRACT_KEY} is {meta.get(CONTRACT_KEY)!r}, expected "
+                                 f"{CONTRACT_VERSION!r} (not a viseme model)")
+            config = FeatureConfig.from_metadata(meta)
+            past, future = (int(meta[k]) for k in ("context_past", "context_future"))
+            if past < 0 or future < 0:
+                raise ValueError("negative context")
+            if json.loads(meta.get("shape_names", "null")) != list(SHAPES):
+                raise ValueError(f"shape_names must be {json.dumps(list(SHAPES))}")
+        except (KeyError, ValueError, TypeError) as err:
+            raise ShapeModelError(f"{path}: {one_line(err)}") from None
+        model = cls(path, session, config, past, future, meta.get("description", ""))
+        probe = np.full((config.n_mels, model.window_frames), config.silence_value, np.float32)
+        try:
+            out = model.run(probe)
+        except Exception as err:
+            raise ShapeModelError(f"{path}: probe run failed ({one_line(err)[:200]})") from None
+        if out.shape != (1, len(SHAPES)) or not np.all(np.isfinite(out)):
+            raise ShapeModelError(f"{path}: probe run gave {list(out.shape)}, expected "
+                                  f"finite [1, {len(SHAPES)}]")
+        return model
+
+    def run(self, features: np.ndarray) -> np.ndarray:
+        """float32[n_mels, T] -> probabilities float32[T - past - future, 9]."""
+        batch = np.ascontiguousarray(np.asarray(features, dtype=np.float32)[None])
+        (out,) = self._session.run([self._output], {INPUT_NAME: batch})
+        return out[0]
+
+
+def fits_lips(shapes: ShapeModel, lips) -> bool:
+    """True when ``shapes`` can ride with the lip model ``lips`` (a MappingNet): the same
+    features and no more look-ahead. Callers run without shapes otherwise (they then follow
+    the mouth's opening): a lip model of one's own should not fail for want of them."""
+    return (shapes.feature_config == lips.feature_config
+            and shapes.context_future <= lips.context_future)
+
+
+class ShapeStream:
+    """The model over a stream of feature frames, computed in the groups the caller asks for
+    (one frame live, blocks offline), so that it shares the lips' grouping and chunking never
+    changes the numbers. ``push(features)`` appends frames; ``take(n)`` returns the next n
+    frames' probabilities float32[n, 9] (the caller asks only for frames whose look-ahead has
+    arrived: the lips' look-ahead is at least this model's)."""
+
+    def __init__(self, model: ShapeModel) -> None:
+        self.model = model
+        self._context: np.ndarray | None = None
+
+    def push(self, features: np.ndarray) -> None:
+        if not features.shape[1]:
+            return
+        if self._context is None:
+            self._context = np.repeat(features[:, :1], self.model.context_past, axis=1)
+        self._context = np.concatenate([self._context, features], axis=1)
+
+    def take(self, n: int) -> np.ndarray:
+        window = self.model.window_frames
+        if self._context is None or self._context.shape[1] < n + window - 1:
+            raise RuntimeError("ShapeStream.take() before the frames' look-ahead arrived")
+        probs = self.model.run(self._context[:, : n + window - 1])
+        self._context = self._context[:, n:]
+        return probs
+
+
+class ShapeDecoder:
+    """Causal decoding of shape probabilities (100 per second) into shapes: a new shape is
+    taken when it has led ``confirm`` frames in a row (1: plain argmax), so a one-frame
+    flicker never shows; silence (X) is taken at once."""
+
+    def __init__(self, confirm: int = 2) -> None:
+        self.confirm = max(1, confirm)
+        self.current = SHAPE_INDEX[REST_SHAPE]
+        self._candidate = -1
+        self._count = 0
+
+    def step(self, probs: np.ndarray) -> int:
+        """probs float[9] -> the shape index to show."""
+        best = int(np.argmax(probs))
+        if best == self.current:
+            self._candidate, self._count = -1, 0
+            return self.current
+        if best == self._candidate:
+            self._count += 1
+        else:
+            self._candidate, self._count = best, 1
+        if self._count >= self.confirm or best == SHAPE_INDEX[REST_SHAPE]:
+            self.current, self._candidate, self._count = best, -1, 0
+        return self.current
+
+
+def decode(probs: np.ndarray, confirm: int = 2) -> np.ndarray:
+    """float[T, 9] -> int64[T] shape indices through a fresh :class:`ShapeDecoder`."""
+    dec = ShapeDecoder(confirm)
+    return np.array([dec.step(p) for p in probs], dtype=np.int64)

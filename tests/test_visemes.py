@@ -1,0 +1,183 @@
+"""The nine mouth shapes: the truth table and phone notations, the viseme model's contract and
+runner, the shapes riding with the lip frames (chunking never changes them), the shipped
+model against phoneme truth on an unseen espeak-ng voice, and a tiny seeded training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keypoints.assets import default_model_path
+from keypoints.features import log_mel
+from keypoints.mappingnet import MappingNet
+from keypoints.phone_labels import from_arpabet, from_espeak, from_ipa, from_japanese
+from keypoints.stream import AudioLipStream
+from keypoints.visemenet import ShapeModel, ShapeModelError, decode
+from keypoints.visemes import SHAPE_INDEX, SHAPES, Sound, agreement, frame_truth
+
+
+@pytest.fixture(scope="module")
+def shapes() -> ShapeModel:
+    return ShapeModel.load()
+
+
+@pytest.fixture(scope="module")
+def lips() -> MappingNet:
+    return MappingNet.load()
+
+
+def test_phone_notations_read_into_the_same_classes():
+    assert from_arpabet("AY1") == ("A_", "IY") and from_arpabet("JH") == ("S",)
+    assert from_arpabet("M") == ("P",) and from_arpabet("sil") == ("sil",)
+    assert from_ipa("θ") == from_espeak("T") == ("S",) and from_ipa("ə") == ("AX",)
+    assert from_espeak("tS") == ("S",) and from_espeak("f") == ("F",)
+    assert from_espeak("aI") == ("A_", "IH") and from_espeak("(en)") == ()
+    assert from_japanese("ky") == ("T",) and from_japanese("N") == ("NM",)
+    assert from_japanese("pau") == ("sil",)
+
+
+def test_truth_follows_rhubarbs_rules():
+    sounds = [Sound(0.10, 0.20, ("P",)), Sound(0.20, 0.25, ("AH",)), Sound(0.30, 0.60, ("AH",)),
+              Sound(0.60, 1.00, ("EH", "IY")), Sound(1.0, 1.1, ("F",))]
+    allowed, canonical = frame_truth(sounds, 130, 100.0)
+    name = [SHAPES[k] if k >= 0 else "-" for k in canonical]
+    assert name[5] == "X" and name[15] == "A" and name[22] == "C"  # short AH: C
+    assert name[40] == "D" and name[70] == "C" and name[90] == "B"  # long AH: D; EY: C then B
+    assert name[105] == "G" and name[120] == "X"
+    assert allowed[5].tolist() == [s == "X" for s in SHAPES]
+    assert agreement(canonical.clip(0), allowed) == 1.0
+
+
+def test_a_lip_model_is_not_a_viseme_model():
+    with pytest.raises(ShapeModelError, match="not a viseme model"):
+        ShapeModel.load(default_model_path())
+
+
+def test_shapes_ride_with_the_lips_and_do_not_depend_on_chunking(shapes, lips, espeak_clip):
+    audio = espeak_clip[0]
+    whole = AudioLipStream(lips, None, shapes)
+    a = whole.push(audio) + whole.flush()
+    chunked = AudioLipStream(lips, None, shapes)
+    b = []
+    rng = np.random.default_rng(0)
+    pos = 0
+    while pos < audio.size:
+        n = int(rng.integers(1, 900))
+        b += chunked.push(audio[pos:pos + n])
+        pos += n
+    b += chunked.flush()
+    assert [f.viseme for f in a] == [f.viseme for f in b]
+    assert all(f.viseme in SHAPES for f in a) and len(a) == -(-audio.size // 160)
+    block = AudioLipStream(lips, 64, shapes)
+    c = block.push(audio[:5000]) + block.push(audio[5000:]) + block.flush()
+    assert [f.viseme for f in c] == [f.viseme for f in a]  # blocks: the same shapes
+    # and the same as the model over the whole file
+    cfg = shapes.feature_config
+    feats = log_mel(audio, cfg)
+    padded = np.concatenate([np.repeat(feats[:, :1], shapes.context_past, 1), feats,
+                             np.full((cfg.n_mels, shapes.context_future), cfg.silence_value,
+                                     np.float32)], axis=1)
+    assert [SHAPES[k] for k in decode(shapes.run(padded))] == [f.viseme for f in a]
+
+
+def test_shapes_agree_with_phoneme_truth_on_an_unseen_voice(shapes, espeak_clip):
+    """An espeak-ng voice and language of the test split (never trained on): the shapes
+    agree with the phonemes' allowed shapes on most frames (benchmarks.visemes measures it
+    side by side with Rhubarb)."""
+    audio, allowed = espeak_clip
+    cfg = shapes.feature_config
+    feats = log_mel(audio, cfg)
+    padded = np.concatenate([np.repeat(feats[:, :1], shapes.context_past, 1), feats,
+                             np.full((cfg.n_mels, shapes.context_future), cfg.silence_value,
+                                     np.float32)], axis=1)
+    got = decode(shapes.run(padded))[: len(allowed)]
+    assert agreement(got, allowed) > 0.7
+    speech = ~allowed[:, SHAPE_INDEX["X"]]
+    assert agreement(got, allowed, speech) > 0.6
+    assert len(set(got[speech].tolist())) >= 6
+
+
+@pytest.fixture(scope="module")
+def espeak_clip():
+    """(audio float32 at 16 kHz, allowed bool[T, 9]) of a test-split espeak session."""
+    from keypoints.viseme_training.data import VisemeRecipe, make_recording, recipe_seeds
+
+    recipe = VisemeRecipe(seed=7, split="test", n_speech=1, speech_s=6.0, n_non_speech=0,
+                          clean_share=1.0)
+    audio, allowed, _, info = make_recording(recipe, 0, recipe_seeds(recipe)[0])
+    assert info["voice"]["voice"].split("+")[1] in ("m4", "m7", "f3", "f5", "Annie", "michel")
+    return audio, allowed
+
+
+def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
+    from keypoints.train_visemes import run
+    from keypoints.viseme_training.data import VisemeRecipe
+    from keypoints.viseme_training.fit import ShapeTrainSettings
+    from keypoints.viseme_training.model import ShapeNetConfig
+
+    out = tmp_path / "v.onnx"
+    recipe = VisemeRecipe(n_speech=2, speech_s=4.0, n_non_speech=1, non_speech_s=2.0)
+    settings = ShapeTrainSettings(steps=6, batch=2, crop_frames=100, threads=1)
+    report = run(out, recipe, settings, ShapeNetConfig(channels=8, dilations=(1, 2)), 1,
+                 log=lambda *_: None)
+    model = ShapeModel.load(out)
+    assert model.context_future == 3 and report["onnx"]["max_abs_diff_vs_torch"] < 1e-4
+    saved = json.loads((tmp_path / "v.train.json").read_text())
+    assert saved["onnx"]["sha256"] == report["onnx"]["sha256"]
+    again = run(tmp_path / "w.onnx", recipe, settings, ShapeNetConfig(channels=8,
+                                                                      dilations=(1, 2)), 1,
+                log=lambda *_: None)
+    assert again["onnx"]["sha256"] == report["onnx"]["sha256"]  # seeded: the same bytes
+
+
+LONG_TEXTGRID = '''File type = "ooTextFile"
+Object class = "TextGrid"
+
+xmin = 0
+xmax = 1.5
+tiers? <exists>
+size = 2
+item []:
+    item [1]:
+        class = "IntervalTier"
+        name = "phone"
+        xmin = 0
+        xmax = 1.5
+        intervals: size = 3
+        intervals [1]:
+            xmin = 0
+            xmax = 0.4
+            text = ""
+        intervals [2]:
+            xmin = 0.4
+            xmax = 1.0
+            text = "AA1"
+        intervals [3]:
+            xmin = 1.0
+            xmax = 1.5
+            text = "say ""hi"""
+    item [2]:
+        class = "TextTier"
+        name = "pitch"
+        xmin = 0
+        xmax = 1.5
+        points: size = 1
+        points [1]:
+            number = 0.5
+            mark = "120"
+'''
+
+
+def test_benchmark_label_readers_follow_the_praat_and_hts_formats():
+    from benchmarks.aligned_speech import read_hts_lab, read_textgrid
+
+    long = read_textgrid(LONG_TEXTGRID)
+    assert long == {"phone": [(0.0, 0.4, ""), (0.4, 1.0, "AA1"), (1.0, 1.5, 'say "hi"')]}
+    short = ('File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n1.5\n<exists>\n1\n'
+             '"IntervalTier"\n"phone"\n0\n1.5\n2\n0\n0.4\n""\n0.4\n1.5\n"m"\n')
+    assert read_textgrid(short) == {"phone": [(0.0, 0.4, ""), (0.4, 1.5, "m")]}
+    assert read_hts_lab("0 3125000 sil\n3125000 3525000 m\n") == [(0.0, 0.3125, "sil"),
+                                                                  (0.3125, 0.3525, "m")]
