@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import realspeech as rs
-from benchmarks.mappingnet import COLLAR_S, FPS, boundary_times_s, f1_score, video_indices
+from benchmarks.lip_metrics import COLLAR_S, FPS, boundary_times_s, f1_score, video_indices
 
 RATE_HZ = 100.0
 CLOSED_W = 0.05  # an opening below this (mouth widths) reads as closed lips

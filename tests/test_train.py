@@ -10,7 +10,7 @@ import pytest
 
 from keypoints.corpus.visemes import KEYPOINT_NAMES
 from keypoints.mappingnet import MappingNet
-from keypoints.train import report_path, run
+from keypoints.training import report_path, run
 from keypoints.training.data import CorpusRecipe
 from keypoints.training.fit import TrainSettings
 from keypoints.training.model import LipNetConfig

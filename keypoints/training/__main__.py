@@ -1,4 +1,4 @@
-"""``python -m keypoints.train --out assets/models/mappingnet.onnx``: the whole recipe of the
+"""``python -m keypoints.training --out assets/models/mappingnet.onnx``: the whole recipe of the
 learned MappingNet, seeded: synthesise the corpus (espeak-ng), train LipNet (torch, CPU),
 export to ONNX under the contract, check the file against torch, and write a JSON report
 next to the model (``<out stem>.train.json``: recipe, settings, loss curve, timings) that
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 DESCRIPTION = ("LipNet: dilated CNN over log-mel, trained on a synthetic espeak-ng corpus "
-               "(keypoints.train)")
+               "(keypoints.training)")
 
 
 def report_path(out: Path) -> Path:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.training.model import LipNetConfig
 
     default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "mappingnet.onnx"
-    parser = argparse.ArgumentParser(prog="python -m keypoints.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m keypoints.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
     parser.add_argument("--workers", type=int, default=2, help="corpus processes")
