@@ -89,13 +89,14 @@ def f1_score(pred: np.ndarray, truth: np.ndarray, edges_s: np.ndarray
     return (2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0), tp, fp, fn
 
 
-def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float
+def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float,
+                    offset_after_s: float = 0.8, min_pause_s: float = MIN_PAUSE_S
                     ) -> tuple[list[float], list[float]]:
     """Delays in ms from the true onsets/offsets (``speech`` bool[T] at frame_rate_hz) at
-    pauses >= MIN_PAUSE_S to the mask's crossings (``pred`` bool per video frame, t = i / FPS).
+    pauses >= ``min_pause_s`` to the mask's crossings (``pred`` bool per video frame, t = i / FPS).
 
     Onset: first upward crossing within [onset - 0.3 s, onset + 0.6 s]; offset: first downward
-    crossing within [offset - 0.3 s, offset + 0.8 s]; missing crossings are skipped (and
+    crossing within [offset - 0.3 s, offset + offset_after_s]; missing crossings are skipped (and
     counted by the F1)."""
     edges = boundary_times_s(speech, frame_rate_hz)
     rising = speech[np.flatnonzero(np.diff(speech.astype(np.int8))) + 1]
@@ -106,15 +107,15 @@ def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float
     onsets, offsets = [], []
     for k, (e, is_onset) in enumerate(zip(edges, rising, strict=True)):
         if is_onset:  # the pause before it runs from the previous edge (or the start)
-            if e - (edges[k - 1] if k else 0.0) < MIN_PAUSE_S:
+            if e - (edges[k - 1] if k else 0.0) < min_pause_s:
                 continue
             hits = up[(up >= e - 0.3) & (up <= e + 0.6)]
             if hits.size:
                 onsets.append((hits[0] - e) * 1000)
         else:  # the pause after it lasts until the next edge (or the end)
-            if (edges[k + 1] if k + 1 < edges.size else end_s) - e < MIN_PAUSE_S:
+            if (edges[k + 1] if k + 1 < edges.size else end_s) - e < min_pause_s:
                 continue
-            hits = down[(down >= e - 0.3) & (down <= e + 0.8)]
+            hits = down[(down >= e - 0.3) & (down <= e + offset_after_s)]
             if hits.size:
                 offsets.append((hits[0] - e) * 1000)
     return onsets, offsets

@@ -61,9 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from animator.render.batch import Manifest, RenderSettings, pending, plan_jobs
     from animator.render.runners import in_process, local_pool, ray_cluster
 
-    if args.motion == "reference" and args.motion_gain != 1.0:
-        args.parser.error("--motion-gain applies to the natural motion; --motion reference is the "
-                          "seed pipeline's algorithm, unchanged")
+    options.check_modes(args)
     started = time.perf_counter()
     outdir = args.outdir
     if os.path.exists(outdir) and not os.path.isdir(outdir):

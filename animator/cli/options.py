@@ -67,6 +67,13 @@ def add_modes(parser: argparse.ArgumentParser) -> None:
                              "--silence, 'stream', 'seed'")
 
 
+def check_modes(args: argparse.Namespace) -> None:
+    """The combination ``add_modes`` cannot check alone (exits through the parser)."""
+    if args.motion == "reference" and args.motion_gain != 1.0:
+        args.parser.error("--motion-gain applies to the natural motion; --motion reference is "
+                          "the seed pipeline's algorithm, unchanged")
+
+
 def add_motion_gain(parser: argparse.ArgumentParser) -> None:
     """--motion-gain (render, batch and live)."""
     parser.add_argument("--motion-gain", type=motion_gain, default=1.0, metavar="G",

@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from animator.render.exports import parse_export
     from animator.stages.idle_blinks import IdleBlinkParams
 
-    if args.motion == "reference" and args.motion_gain != 1.0:
-        args.parser.error("--motion-gain applies to the natural motion; --motion reference is the "
-                          "seed pipeline's algorithm, unchanged")
+    options.check_modes(args)
     from animator.sinks.compose import Canvas
 
     exports = [parse_export(text) for text in args.export]

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keypoints.assets import assets_dir
+
 DESCRIPTION = ("LipNet: dilated CNN over log-mel, trained on a synthetic espeak-ng corpus "
                "(keypoints.training)")
 
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.training.fit import TrainSettings
     from keypoints.training.model import LipNetConfig
 
-    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "mappingnet.onnx"
+    default_out = assets_dir() / "models" / "mappingnet.onnx"
     parser = argparse.ArgumentParser(prog="python -m keypoints.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
