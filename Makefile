@@ -85,7 +85,7 @@ mappingnet: $(STAMP) sysdeps realspeech
 # ~/.cache for the comparison only, never shipped).
 visemes: $(STAMP) sysdeps
 	$(BIN)/python -m pip install -q -e '.[dev,train]'
-	nice -n 10 $(BIN)/python -m keypoints.train_visemes --out assets/models/visemes.onnx
+	nice -n 10 $(BIN)/python -m keypoints.viseme_training --out assets/models/visemes.onnx
 	$(BIN)/python -m benchmarks.aligned_speech fetch
 	$(BIN)/python -m benchmarks.visemes --json assets/models/visemes.eval.json
 

@@ -113,10 +113,10 @@ def espeak_clip():
 
 
 def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
-    from keypoints.train_visemes import run
     from keypoints.viseme_training.data import VisemeRecipe
     from keypoints.viseme_training.fit import ShapeTrainSettings
     from keypoints.viseme_training.model import ShapeNetConfig
+    from keypoints.viseme_training.recipe import run
 
     out = tmp_path / "v.onnx"
     recipe = VisemeRecipe(n_speech=2, speech_s=4.0, n_non_speech=1, non_speech_s=2.0)

@@ -77,7 +77,7 @@ def build_onnx(model: ShapeNet, meta: dict[str, str]):
                                                [1, "T_out", len(SHAPES)])],
         initializer=inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="talking-head-animator keypoints.train_visemes",
+                              producer_name="talking-head-animator keypoints.viseme_training",
                               producer_version="1", ir_version=IR_VERSION)
     proto.doc_string = meta.get("description", "")
     helper.set_model_props(proto, meta)

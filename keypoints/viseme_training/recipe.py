@@ -1,5 +1,5 @@
-"""``python -m keypoints.train_visemes --out assets/models/visemes.onnx``: the whole recipe of
-the mouth-shape model, seeded: speak the corpus again with every phoneme kept (espeak-ng),
+"""``python -m keypoints.viseme_training --out assets/models/visemes.onnx``: the whole recipe
+of the mouth-shape model, seeded: speak the corpus again with every phoneme kept (espeak-ng),
 train ShapeNet (torch, CPU), export to ONNX under the viseme contract, check it against torch,
 and write ``<out stem>.train.json`` (recipe, settings, curve, timings, sha256).
 
@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keypoints.assets import assets_dir
+
 DESCRIPTION = ("ShapeNet: dilated CNN over log-mel -> Rhubarb's nine mouth shapes (A-H, X), "
-               "trained on a synthetic espeak-ng corpus (keypoints.train_visemes)")
+               "trained on a synthetic espeak-ng corpus (keypoints.viseme_training)")
 
 
 def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) -> dict:
@@ -83,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.viseme_training.fit import ShapeTrainSettings
     from keypoints.viseme_training.model import ShapeNetConfig
 
-    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "visemes.onnx"
-    parser = argparse.ArgumentParser(prog="python -m keypoints.train_visemes",
+    default_out = assets_dir() / "models" / "visemes.onnx"
+    parser = argparse.ArgumentParser(prog="python -m keypoints.viseme_training",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
