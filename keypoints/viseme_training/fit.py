@@ -7,7 +7,9 @@ animator draws when nothing else decides).
 
 Feature augmentation (per crop, with probability ``p_feature_aug``), for voices and rooms
 espeak-ng does not make: a vocal-tract length warp of the mel axis (bands read at b x alpha,
-alpha in ``VTLP_RANGE``), a spectral tilt and a smooth EQ bump (log10 units: 0.1 = 1 dB).
+alpha in ``VTLP_RANGE``), a spectral tilt and a smooth EQ bump (log10 units: 0.1 = 1 dB), and
+in ``BAND_CUT_SHARE`` of them a roll-off above a random band (recordings made at 8-11 kHz or
+through cheap microphones carry little above 3-5 kHz).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ShapeTrainSettings:
     threads: int = 2
     w_canonical: float = 0.3
     p_feature_aug: float = 0.8
+    band_cut_share: float = 0.3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,10 +54,12 @@ def pad_context(features: np.ndarray, past: int, future: int, silence_value: flo
 VTLP_RANGE = (0.82, 1.2)
 TILT_MAX = 0.6  # +-6 dB from the lowest band to the highest
 BUMP_MAX = 0.5  # +-5 dB
+CUT_BANDS = (40, 76)  # roll-off start, mel band (40: ~1.9 kHz, 76: ~7 kHz of 55-7600 Hz)
+CUT_SLOPE = (0.1, 0.6)  # per band above the start (1-6 dB a band)
 
 
-def augment_features(f: np.ndarray, rng: np.random.Generator, silence_value: float
-                     ) -> np.ndarray:
+def augment_features(f: np.ndarray, rng: np.random.Generator, silence_value: float,
+                     band_cut_share: float = 0.0) -> np.ndarray:
     """float32[n_mels, T] log-mel -> the same as a different voice and channel would give."""
     n = f.shape[0]
     bands = np.arange(n, dtype=np.float64)
@@ -67,6 +72,9 @@ def augment_features(f: np.ndarray, rng: np.random.Generator, silence_value: flo
     shape = rng.uniform(-TILT_MAX, TILT_MAX) * (bands / (n - 1) - 0.5)
     centre, width = rng.uniform(0, n), rng.uniform(4, 16)
     shape += rng.uniform(-BUMP_MAX, BUMP_MAX) * np.exp(-0.5 * ((bands - centre) / width) ** 2)
+    if band_cut_share and rng.random() < band_cut_share:
+        start = rng.integers(*CUT_BANDS)
+        shape -= rng.uniform(*CUT_SLOPE) * np.maximum(bands - start, 0)
     out = out + shape[:, None]
     return np.maximum(out, silence_value).astype(np.float32)
 
@@ -126,7 +134,7 @@ def fit(model: ShapeNet, train: list[VisemeExample], val: list[VisemeExample],
             start = int(rng.integers(0, n - crop + 1))
             f = padded[i][:, start : start + crop + past + future]
             if rng.random() < s.p_feature_aug:
-                f = augment_features(f, rng, silence_value)
+                f = augment_features(f, rng, silence_value, s.band_cut_share)
             a, c = e.allowed[start : start + crop], e.canonical[start : start + crop]
             if crop < s.crop_frames:  # short example: pad with silence targets (X)
                 extra = s.crop_frames - crop

@@ -94,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--steps", type=int, help="training steps (default: settings)")
     parser.add_argument("--recordings", type=int, help="speech recordings (default: recipe)")
+    parser.add_argument("--festival-share", type=float,
+                        help="share of festival voices (default: recipe; 0 without festival)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     recipe = VisemeRecipe(seed=args.seed)
     if args.recordings is not None:
         recipe = replace(recipe, n_speech=args.recordings)
+    if args.festival_share is not None:
+        recipe = replace(recipe, festival_share=args.festival_share)
     settings = replace(ShapeTrainSettings(seed=args.seed), threads=args.threads)
     if args.steps is not None:
         settings = replace(settings, steps=args.steps)

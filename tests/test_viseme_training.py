@@ -1,0 +1,67 @@
+"""The viseme corpus' extra material: festival's segment files read into sound classes, the
+feature roll-off of band-limited recordings, and a recipe without festival that stays the one
+it was (the same recordings as before festival voices were added)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keypoints.phone_labels import from_arpabet
+from keypoints.viseme_training.data import VisemeRecipe, make_recording, recipe_seeds
+from keypoints.viseme_training.festival import FestivalUtterance, read_segs, utterance_sounds
+from keypoints.viseme_training.fit import augment_features
+
+SEGS = """separator ;
+nfields 1
+#
+0.1650 100 pau
+0.2150 100 dh
+0.2500 100 ax
+0.4550 100 ow
+0.6000 100 pau
+"""
+
+
+def test_festival_segments_become_sounds_without_silence():
+    phones = read_segs(SEGS)
+    assert phones[0] == (0.0, 0.165, "pau") and phones[3] == (0.25, 0.455, "ow")
+    utt = FestivalUtterance(np.zeros(9600, np.float32), 16000, phones)
+    audio, sounds = utterance_sounds(utt, 16000, offset_s=1.0)
+    assert audio.size == 9600
+    assert [s[2] for s in sounds] == [("S",), ("AX",), ("AO", "UW")]
+    assert sounds[0][:2] == (1.165, 1.215) and from_arpabet("pau") == ("sil",)
+
+
+def test_band_cut_lowers_only_the_bands_above_the_cut():
+    f = np.full((80, 50), -2.0, np.float32)
+    cuts = 0
+    for seed in range(40):
+        out = augment_features(f, np.random.default_rng(seed), -10.0, band_cut_share=1.0)
+        plain = augment_features(f, np.random.default_rng(seed), -10.0, band_cut_share=0.0)
+        assert out.shape == f.shape and np.all(out >= -10.0)
+        assert np.allclose(out[:40], plain[:40])  # never below band 40
+        cuts += int(np.all(out[-1] < plain[-1] - 0.05))
+    assert cuts == 40
+
+
+def test_a_recipe_without_festival_is_the_espeak_corpus():
+    recipe = VisemeRecipe(seed=5, n_speech=1, speech_s=2.0, n_non_speech=0, festival_share=0.0)
+    audio, allowed, _, info = make_recording(recipe, 0, recipe_seeds(recipe)[0])
+    assert not info["voice"]["voice"].startswith("festival:")
+    assert allowed.shape[1] == 9 and audio.size > 16000
+
+
+def test_decoder_takes_sure_shapes_at_once_and_unsure_ones_after_two_frames():
+    from keypoints.visemenet import decode
+    from keypoints.visemes import SHAPE_INDEX
+
+    def frame(shape: str, p: float) -> np.ndarray:
+        out = np.full(9, (1 - p) / 8, np.float32)
+        out[SHAPE_INDEX[shape]] = p
+        return out
+
+    probs = np.stack([frame("X", 0.9), frame("B", 0.5), frame("X", 0.9),  # a flicker: hidden
+                      frame("C", 0.5), frame("C", 0.5),  # unsure: shown on its second frame
+                      frame("A", 0.95)])  # sure: shown at once
+    assert "".join("ABCDEFGHX"[k] for k in decode(probs)) == "XXXXCA"
+    assert "".join("ABCDEFGHX"[k] for k in decode(probs, sure=1.1)) == "XXXXCC"
