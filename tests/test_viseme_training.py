@@ -1,6 +1,6 @@
 """The viseme corpus' extra material: festival's segment files read into sound classes, the
-feature roll-off of band-limited recordings, and a recipe without festival that stays the one
-it was (the same recordings as before festival voices were added)."""
+feature roll-off of band-limited recordings, breaths in the pauses only, a recipe without
+festival that speaks espeak-ng only; and the shape decoder's rule (sure shapes at once)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,21 @@ def test_decoder_takes_sure_shapes_at_once_and_unsure_ones_after_two_frames():
                       frame("A", 0.95)])  # sure: shown at once
     assert "".join("ABCDEFGHX"[k] for k in decode(probs)) == "XXXXCA"
     assert "".join("ABCDEFGHX"[k] for k in decode(probs, sure=1.1)) == "XXXXCC"
+
+
+def test_breaths_go_into_pauses_only():
+    from keypoints.viseme_training.breaths import add_breaths, gaps
+    from keypoints.visemes import Sound
+
+    sr = 16000
+    sounds = [Sound(0.5, 1.0, ("AA",)), Sound(2.0, 2.4, ("IY",))]
+    assert np.allclose(gaps(sounds, 3.0, 0.15), [(0.0, 0.45), (1.05, 1.95), (2.45, 3.0)])
+    audio = np.zeros(3 * sr, np.float32)
+    for s in sounds:
+        audio[int(s.start_s * sr) : int(s.end_s * sr)] = 0.3
+    out = add_breaths(audio, sounds, np.random.default_rng(0), sr, share=1.0)
+    changed = np.flatnonzero(out != audio) / sr
+    assert changed.size and all(not (s.start_s <= t < s.end_s) for t in changed[::97]
+                                for s in sounds)
+    level = np.sqrt(np.mean(out[int(1.05 * sr) : int(1.95 * sr)] ** 2))
+    assert 0.3 * 10 ** (-36 / 20) < level < 0.3 * 10 ** (-12 / 20)  # under the speech

@@ -19,7 +19,7 @@ from keypoints.corpus import augment, dataset, texts
 from keypoints.corpus.espeak import Phone, espeak
 from keypoints.features import log_mel
 from keypoints.phone_labels import from_espeak
-from keypoints.viseme_training import festival
+from keypoints.viseme_training import breaths, festival
 from keypoints.visemes import Sound, frame_truth
 
 
@@ -38,6 +38,8 @@ class VisemeRecipe:
     #: share of the speech recordings (train split only) spoken by a festival voice built on
     #: real recordings (viseme_training.festival), when festival is installed
     festival_share: float = 0.3
+    #: share of the pauses (train split only) given a breath (viseme_training.breaths)
+    breath_share: float = 0.4
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,6 +157,8 @@ def make_recording(recipe: VisemeRecipe, index: int, seed: np.random.SeedSequenc
             clean, sounds, info = festival_session(rng, recipe.split, recipe.speech_s)
         else:
             clean, sounds, info = speak_with_phones(rng, recipe.split, recipe.speech_s)
+        if recipe.breath_share > 0 and recipe.split == "train":
+            clean = breaths.add_breaths(clean, sounds, rng, cfg.sample_rate, recipe.breath_share)
         allowed, canonical = frame_truth(sounds, dataset.n_frames(clean.size),
                                          cfg.frame_rate_hz)
         ref = np.repeat(~allowed[:, -1], cfg.hop_length)[: clean.size]  # samples in speech

@@ -29,6 +29,7 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
     import torch
 
     from keypoints.corpus import dataset
+    from keypoints.viseme_training import festival
     from keypoints.viseme_training.data import build_examples
     from keypoints.viseme_training.export import check_against_torch, metadata, write_onnx
     from keypoints.viseme_training.fit import fit, pad_context
@@ -65,7 +66,10 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
                 "context_past": net_config.context_past,
                 "parameters": int(sum(p.numel() for p in model.parameters()))},
         "corpus": {"recordings": len(examples), "train": len(train), "val": len(val),
-                   "hours": round(frames / 360000, 3)},
+                   "hours": round(frames / 360000, 3),
+                   "festival_voices": festival.available() if recipe.festival_share else [],
+                   "festival_recordings": sum(str(e.info.get("voice", {}).get("voice", ""))
+                                              .startswith("festival:") for e in examples)},
         "curve": curve,
         "onnx": {"bytes": out.stat().st_size, "max_abs_diff_vs_torch": max_diff,
                  "sha256": hashlib.sha256(out.read_bytes()).hexdigest()},
