@@ -11,8 +11,9 @@ Output: one tensor float32[1, T - context_past - context_future, K, 3], K = len(
 Only onnxruntime is used at run time (never the ``onnx`` package). At load the graph is also
 compiled into a step plan (keypoints.conv_stream: one input frame in, one keypoint frame out,
 each layer's recent rows kept), checked against onnxruntime on a fixed probe; streams use it
-one frame at a time, onnxruntime runs the windows and blocks. A graph the plan cannot take
-(or a check that fails) leaves ``stream_program`` None, with one warning line.
+one frame at a time, onnxruntime runs the windows and blocks. The plan is made when first
+asked for (~10 ms; offline blocks never ask). A graph the plan cannot take (or a check that
+fails) leaves ``stream_program`` None, with one warning line.
 """
 
 from __future__ import annotations
@@ -139,14 +140,30 @@ def _check_signature(session: object, contract: _Contract) -> None:
             )
 
 
-class MappingNet:
+class StepPlanned:
+    """``stream_program``: the model's checked step plan, made on first use (None, after one
+    warning line, when the graph has none; None without a warning when loaded with
+    ``streaming=False``). Needs ``path``, ``feature_config``, ``window_frames``, ``run``."""
+
+    _streaming = True
+    _program: StreamProgram | None = None
+    _planned = False
+
+    @property
+    def stream_program(self) -> StreamProgram | None:
+        if self._streaming and not self._planned:
+            self._planned = True
+            self._program = stream_program_or_warn(self.path, self.feature_config,
+                                                   self.window_frames - 1, self.run)
+        return self._program
+
+
+class MappingNet(StepPlanned):
     """An ONNX model mapping log-mel features to lip keypoints, validated against the contract.
 
     Attributes: path, feature_config, keypoint_names, context_past, context_future (feature
     frames), algorithmic_latency_s, description, stream_program (the step plan, or None).
     """
-
-    stream_program: StreamProgram | None = None
 
     def __init__(self, path: Path, session: object, contract: _Contract) -> None:
         self.path = path
@@ -173,7 +190,7 @@ class MappingNet:
     def load(cls, path: str | Path | None = None, threads: int = 1,
              streaming: bool = True) -> MappingNet:
         """Load and validate a model (default: the shipped one); ModelContractError if broken.
-        ``streaming``: also compile and check the step plan (see the module docstring)."""
+        ``streaming``: False never makes the step plan (see the module docstring)."""
         path = Path(path) if path is not None else default_model_path()
         try:
             session = open_session(path, threads)
@@ -187,10 +204,7 @@ class MappingNet:
             raise ModelContractError(f"{path}: {err}") from None
         model = cls(path, session, contract)
         model._probe()
-        if streaming:
-            model.stream_program = stream_program_or_warn(
-                path, contract.feature_config, model.window_frames - 1,
-                lambda x: model.run(x))
+        model._streaming = streaming
         return model
 
     def _probe(self) -> None:

@@ -20,8 +20,9 @@ import numpy as np
 
 from animator.core.errors import AnimatorError, one_line
 from keypoints.assets import assets_dir
-from keypoints.conv_stream import ConvStream, StreamProgram
+from keypoints.conv_stream import ConvStream
 from keypoints.features import FeatureConfig
+from keypoints.mappingnet import StepPlanned
 from keypoints.onnx_session import NotAModel, open_session
 from keypoints.visemes import REST_SHAPE, SHAPE_INDEX, SHAPES
 
@@ -39,10 +40,9 @@ def default_shape_model_path() -> Path:
     return assets_dir() / "models" / "visemes.onnx"
 
 
-class ShapeModel:
-    """An ONNX model mapping log-mel frames to the probabilities of the nine mouth shapes."""
-
-    stream_program: StreamProgram | None = None
+class ShapeModel(StepPlanned):
+    """An ONNX model mapping log-mel frames to the probabilities of the nine mouth shapes
+    (``stream_program``: keypoints.mappingnet.StepPlanned)."""
 
     def __init__(self, path: Path, session, feature_config: FeatureConfig, past: int,
                  future: int, description: str) -> None:
@@ -93,11 +93,7 @@ class ShapeModel:
         if out.shape != (1, len(SHAPES)) or not np.all(np.isfinite(out)):
             raise ShapeModelError(f"{path}: probe run gave {list(out.shape)}, expected "
                                   f"finite [1, {len(SHAPES)}]")
-        if streaming:
-            from keypoints.mappingnet import stream_program_or_warn
-
-            model.stream_program = stream_program_or_warn(path, config,
-                                                          model.window_frames - 1, model.run)
+        model._streaming = streaming
         return model
 
     def run(self, features: np.ndarray) -> np.ndarray:

@@ -225,11 +225,15 @@ def test_unknown_ops_and_a_failed_check_refuse_the_plan(tmp_path):
 
 def test_a_model_without_a_plan_warns_once_and_runs_windowed(tmp_path, model):
     """The baseline model (Mul, Exp, MatMul...) keeps onnxruntime per window: one warning
-    line naming the file, and the same frames as the windowed path."""
+    line naming the file (when a stream first asks for the plan), and the same frames as
+    the windowed path."""
     baseline = MODELS / "baseline.onnx"
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         net = MappingNet.load(baseline)
+        assert not seen  # the plan is made on first use
+        for _ in range(3):
+            AudioLipStream(net)
     lines = [str(w.message) for w in seen if issubclass(w.category, InputWarning)]
     assert len(lines) == 1 and lines[0].startswith(f"{baseline}: no streaming plan (op Mul")
     assert net.stream_program is None
