@@ -251,7 +251,14 @@ class ConvStream:
             b[:, -1] = 1.0
         self._n = 0
         self._phase = 0
+        # per convolution, the taps side by side (one scratch row for every phase)
+        self._gathered = [None if op.kind != "conv" else
+                          np.empty((op.reads[0][2] // op.reads[0][3] + 1,
+                                    self._buffers[op.reads[0][0]].shape[1]), np.float32)
+                          for op in program._ops]
         self._tables = [self._table(hist + p) for p in range(PHASES)]
+        #: the same without the lags: the steady state's list of calls
+        self._fast = [[(fn, args) for _, fn, args in t] for t in self._tables]
         out = program.out
         self._outputs = [self._buffers[out.buffer][hist + p - out.delay, :out.channels]
                          .reshape(program.frame_shape) for p in range(PHASES)]
@@ -261,7 +268,7 @@ class ConvStream:
         """(lag, function, arguments) of every op at buffer row ``row``."""
         table = []
         bufs = self._buffers
-        for op in self._ops_of_program():
+        for op, gathered in zip(self.program._ops, self._gathered, strict=True):
             dst = bufs[op.out][row, :op.channels]
             src = []
             for buf, delay, span, step in op.reads:
@@ -271,7 +278,6 @@ class ConvStream:
                 else:
                     src.append(bufs[buf][r, :op.channels])
             if op.kind == "conv":
-                gathered = np.empty(src[0].shape, np.float32)
                 if gathered.shape[0] == 1:  # kernel 1: the row itself, no copy
                     table.append((op.lag, np.dot, (op.weight, src[0][0], dst)))
                     continue
@@ -287,9 +293,6 @@ class ConvStream:
                 table.append((op.lag, _softmax, (src[0], dst)))
         return table
 
-    def _ops_of_program(self) -> list[_Op]:
-        return self.program._ops
-
     @property
     def n_steps(self) -> int:
         """Input frames taken so far."""
@@ -304,7 +307,7 @@ class ConvStream:
         np.copyto(self._inputs[phase], frame)
         n = self._n
         if n >= self.program.lag:
-            for _, fn, args in self._tables[phase]:
+            for fn, args in self._fast[phase]:
                 fn(*args)
         else:  # warming up: only the tensors whose first frame has arrived
             for lag, fn, args in self._tables[phase]:
