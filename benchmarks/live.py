@@ -46,9 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +69,7 @@ from animator.stages.speaking import SpeakingParams
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
 from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
+from benchmarks.ws_recorder import WsRecorder, wait_until
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.mappingnet import MappingNet
@@ -100,66 +99,10 @@ def _ms(x: list[float] | np.ndarray) -> dict:
             "max": round(float(a.max()), 2), "n": int(len(a))}
 
 
-_RECORDER = """
-import json, sys, time
-from websockets.sync.client import connect
-with connect(sys.argv[1], compression=None, origin=sys.argv[3]) as ws, \
-        open(sys.argv[2], "w") as out:
-    print("ready", flush=True)
-    try:
-        for text in ws:
-            m = json.loads(text)
-            print(time.perf_counter(), m['audio_sample'], m['camera_frame'], file=out)
-    except Exception:
-        pass
-"""
-
-
-class WsRecorder:
-    """A WebSocket client in its own process (as a browser would be): the receive time
-    (``time.perf_counter``: CLOCK_MONOTONIC, shared by processes) of every frame choice."""
-
-    def __init__(self, port: int) -> None:
-        # to a file, not a pipe: a full pipe would stall the client (and so its socket)
-        self._log = tempfile.NamedTemporaryFile("r", suffix=".txt")
-        self._proc = subprocess.Popen([sys.executable, "-c", _RECORDER,
-                                       f"ws://127.0.0.1:{port}/ws", self._log.name,
-                                       f"http://127.0.0.1:{port}"],  # as the page would
-                                      stdout=subprocess.PIPE, text=True)
-        if self._proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the WebSocket recorder did not connect")
-        self.got: list[tuple[float, int | None, int | None]] = []
-
-    def close(self) -> None:
-        """Stop the client (after the server closed) and parse what it received."""
-        try:
-            self._proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.communicate()
-        out = self._log.read()
-        self._log.close()
-
-        def num(x: str) -> int | None:
-            return None if x == "None" else int(x)
-
-        for line in out.splitlines():
-            t, a, c = line.split()
-            self.got.append((float(t), num(a), num(c)))
-
-
-def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("benchmark setup timed out")
-        time.sleep(0.01)
-
-
 def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
               extra_compute: Callable[[], float] | None = None) -> tuple[dict, WsRecorder]:
     rec = WsRecorder(web.port)
-    _wait(lambda: web.n_clients == 1, 10)
+    wait_until(lambda: web.n_clients == 1, 10)
     n = int(seconds * fps) + 2
     steps = np.zeros(n)  # preallocated: the benchmark itself must not grow while it measures
     cpu = np.zeros(n)
