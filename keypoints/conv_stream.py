@@ -281,6 +281,9 @@ class ConvStream:
                 if gathered.shape[0] == 1:  # kernel 1: the row itself, no copy
                     table.append((op.lag, np.dot, (op.weight, src[0][0], dst)))
                     continue
+                if src[0].flags.c_contiguous:  # dilation 1: the taps are neighbouring rows
+                    table.append((op.lag, np.dot, (op.weight, src[0].reshape(-1), dst)))
+                    continue
                 table.append((op.lag, np.copyto, (gathered, src[0])))
                 table.append((op.lag, np.dot, (op.weight, gathered.reshape(-1), dst)))
             elif op.kind == "relu":
