@@ -174,10 +174,14 @@ class StreamProgram:
         if x is None or const is None:
             raise UnsupportedGraph("Add of tensors that are neither series nor constants")
         c = np.asarray(const, np.float32)
-        per_frame = c.reshape(-1) if c.size in (1, x.channels) else None
-        shape_ok = (c.ndim <= 1 or (x.layout == "ct" and c.shape[-1] == 1)
-                    or (x.layout == "tc" and c.ndim <= 2))
-        if per_frame is None or not shape_ok:
+        # the same value at every time step: a scalar, [.., C, 1] over [1, C, T], [.., C] over
+        # [1, T, C] (leading ones only; a [C] over [1, C, T] would broadcast along time)
+        lead = c.shape[:-2] if x.layout == "ct" else c.shape[:-1]
+        tail = (x.channels, 1) if x.layout == "ct" else (x.channels,)
+        shape_ok = c.size == 1 or (c.ndim <= 3 and c.shape[-len(tail):] == tail
+                                   and all(d == 1 for d in lead))
+        per_frame = c.reshape(-1) if shape_ok else None
+        if per_frame is None:
             raise UnsupportedGraph(f"Add of a constant {list(c.shape)} per time frame")
         y = self._new(x.channels, x.lag, x.layout, x.frame_shape)
         self._ops.append(_Op("addc", y.lag, y.buffer, x.channels, ((x.buffer, x.delay, 0, 1),),

@@ -210,6 +210,13 @@ def test_unknown_ops_and_a_failed_check_refuse_the_plan(tmp_path):
     path = _tcn(tmp_path / "sig.onnx", rng, extra=extra)
     with pytest.raises(UnsupportedGraph, match="op Sigmoid is not known"):
         StreamProgram(read_graph(path), 5)
+    along_time = _tcn(tmp_path / "k.onnx", rng)  # the constant [1, C, 1] made [C]: per time
+    m = onnx.load(along_time)
+    k = next(t for t in m.graph.initializer if t.name == "k")
+    k.CopyFrom(numpy_helper.from_array(np.full(4, 0.25, np.float32), "k"))
+    onnx.save(m, along_time)
+    with pytest.raises(UnsupportedGraph, match=r"Add of a constant \[4\] per time frame"):
+        StreamProgram(read_graph(along_time), 5)
     good = _tcn(tmp_path / "good.onnx", rng)
     run = _ort(good)
     checked_program(read_graph(good), 5, 6, run, -10.0)  # passes as is
