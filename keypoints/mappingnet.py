@@ -8,7 +8,7 @@ A model declares itself in ONNX metadata_props (all values are strings):
 Input: one tensor named ``log_mel``, float32[1, n_mels, T].
 Output: one tensor float32[1, T - context_past - context_future, K, 3], K = len(keypoint_names).
 
-Only onnxruntime is used at run time (never the ``onnx`` package). At load the graph is also
+Only onnxruntime is used at run time (never the ``onnx`` package). The graph is also
 compiled into a step plan (keypoints.conv_stream: one input frame in, one keypoint frame out,
 each layer's recent rows kept), checked against onnxruntime on a fixed probe; streams use it
 one frame at a time, onnxruntime runs the windows and blocks. The plan is made when first

@@ -7,8 +7,8 @@ lips), ``context_past``, ``context_future`` (feature frames), ``shape_names`` (t
 keypoints.visemes.SHAPES, in that order) and optionally ``description``.
 Input: ``log_mel`` float32[1, n_mels, T]. Output: probabilities float32[1, T - past - future, 9].
 Its look-ahead must not exceed the lips' (the shapes ride with the lip frames). Like the lip
-model, it is compiled at load into a checked step plan (keypoints.conv_stream) that streams
-run one frame at a time.
+model, it is compiled on first use into a checked step plan (keypoints.conv_stream) that
+streams run one frame at a time.
 """
 
 from __future__ import annotations
