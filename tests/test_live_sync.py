@@ -22,8 +22,9 @@ from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
-from tests.test_live_web import CHROMIUM, Chromium, _http_status, live_frame
+from tests.chromium import CHROMIUM, Chromium
 from tests.waiting import wait_for
+from tests.web_client import http_status, live_frame
 
 FPS = 30.0
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
@@ -131,8 +132,8 @@ def test_sync_json_follows_the_pages_rules_and_records_deliveries(rig):
     monitor = SyncMonitor(AudioTiming(16000, 160, 400, 3, 160, 30.0))
     with WebSink(rig, 0, sync=monitor) as web, WebSink(rig, 0) as plain:
         url = f"{web.url}sync.json"
-        assert _http_status(url, {"Host": "evil.example"}) == 403
-        assert _http_status(f"{plain.url}sync.json", {}) == 404  # no audio, no figures
+        assert http_status(url, {"Host": "evil.example"}) == 403
+        assert http_status(f"{plain.url}sync.json", {}) == 404  # no audio, no figures
         with connect(f"ws://127.0.0.1:{web.port}/ws", origin=f"http://127.0.0.1:{web.port}",
                      compression=None) as ws:
             wait_for(lambda: web.n_clients == 1, 10, "the client")
