@@ -18,8 +18,7 @@ import soundfile as sf
 from animator.render.batch import BatchError, RenderSettings, plan_jobs
 from benchmarks.realdata import realdata_dir
 from keypoints.audio import decode_audio
-from tests.cli import animator
-from tests.test_safety import one_line_error
+from tests.cli import animator, one_line_error
 
 CLIPS = realdata_dir() / "talking_faces"
 
