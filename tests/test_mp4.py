@@ -101,3 +101,26 @@ def test_a_still_head_is_composed_once_per_image_and_gives_the_same_video(tmp_pa
     assert len(calls) - n_composed == result.n_frames  # without the cache: every frame
     assert n_composed < result.n_frames / 4
     assert (tmp_path / "cached.mp4").read_bytes() == (tmp_path / "every.mp4").read_bytes()
+
+
+def test_encoder_options_reach_x264_and_the_cli_defaults_are_the_writers(tmp_path):
+    import argparse
+
+    from animator.cli import render as cli_render
+    from tests.test_batch import CLIPS, animator
+
+    parser = argparse.ArgumentParser()
+    cli_render.add_encoder_options(parser)
+    defaults = parser.parse_args([])
+    assert (defaults.preset, defaults.crf) == (mp4.X264_PRESET, mp4.X264_CRF)
+    clip = CLIPS / "bbaf2n.mpg"
+    for name, extra in (("default", ()), ("fast", ("--preset", "ultrafast", "--crf", "30"))):
+        res = animator("render", clip, "-o", tmp_path / f"{name}.mp4", "--width", "128",
+                       *extra)
+        assert res.returncode == 0, res.stderr
+    # ultrafast writes CAVLC (no CABAC): the avcC profile is Constrained Baseline (66)
+    profiles = []
+    for name in ("default", "fast"):
+        with av.open(str(tmp_path / f"{name}.mp4")) as container:
+            profiles.append(container.streams.video[0].codec_context.profile)
+    assert profiles[0] == "High" and profiles[1] == "Constrained Baseline"
