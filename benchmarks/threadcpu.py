@@ -34,7 +34,8 @@ def _task_cpu() -> dict[str, float]:
 
 def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
     """Run ``fn``; {"wall_s", "cpu_s", "threads": {name: cpu_s}, "critical_s",
-    "idle_bound_s"} with threads named as in Python (natives summed as "native")."""
+    "idle_bound_s"} with threads named as in Python (natives summed as "native"); the
+    critical path is the longest single thread."""
     cores = cores or os.cpu_count() or 1
     names: dict[str, str] = {}
     last: dict[str, float] = {}
@@ -60,13 +61,14 @@ def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
     wall = time.perf_counter() - t0
     stop.set()
     watcher.join()
-    per = Counter()
+    per, longest = Counter(), 0.0
     for tid, cpu in last.items():
         if names.get(tid) != "benchmark-watch":
-            per[names.get(tid, "native")] += cpu - before.get(tid, 0.0)
+            used = cpu - before.get(tid, 0.0)
+            per[names.get(tid, "native")] += used
+            longest = max(longest, used)  # one thread: natives are not summed here
     per = Counter({k: round(v, 2) for k, v in per.items() if v >= 0.01})
     total = sum(per.values())
-    longest = max(per.values(), default=0.0)
     return {"wall_s": round(wall, 3), "cpu_s": round(total, 2),
             "threads": dict(per.most_common()), "critical_s": round(longest, 2),
             "idle_bound_s": round(max(longest, total / cores), 2)}
