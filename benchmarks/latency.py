@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from animator.engine import AudioAnimator, EngineConfig, rig_extent_deg
+from animator.audio_animator import AudioAnimator
+from animator.engine import EngineConfig, rig_extent_deg
 from animator.rig import default_rig_dir, load_rig
 from animator.stages.motion import MotionParams, MotionSynth
 from animator.stages.mouth import mouth_features
 from animator.stages.selection import FrameSelector
-from animator.stages.speaking import SilenceDetector
+from animator.stages.speaking import SpeakingDetector
 from benchmarks.machine import machine_info
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
@@ -86,7 +87,7 @@ def stage_latencies(n_frames: int, warmup: int = 50) -> dict:
     lips = stream.push(audio) + stream.flush()
     step = max(1, round(model.feature_config.frame_rate_hz / FPS))
     video_lips = lips[::step][: n_frames + warmup]
-    silence = SilenceDetector(FPS)
+    silence = SpeakingDetector(FPS)
     motion = MotionSynth(FPS, np.random.default_rng(0),
                          MotionParams().scaled_to_extent(rig_extent_deg(rig)))
     selector = FrameSelector(rig, FPS)

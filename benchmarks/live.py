@@ -17,7 +17,7 @@ face's learned rest) -> web sink -> client, for the timings below.
 Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.step`` in the
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
 log-mel of every 10 ms feature frame in them, one MappingNet call (for the newest keypoint
-frame, the one the frame shows), the engine (silence mask, motion, mouth, frame choice) and
+frame, the one the frame shows), the engine (speaking state, motion, mouth, frame choice) and
 handing the frame to each sink's one-slot mailbox. Not included: the sinks' own work in
 their threads (JSON encoding, the WebSocket send) and the wait for the tick. Webcam path:
 the same step plus the FaceMesh + head pose + lips time of the observation the step picked
@@ -46,7 +46,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from animator.engine import AudioAnimator, Engine, EngineConfig
+from animator.audio_animator import AudioAnimator
+from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import STALE_S, LiveLoop
 from animator.rig import default_rig_dir, load_rig
@@ -54,7 +55,7 @@ from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink
 from animator.sources.audio_input import BLOCK_SAMPLES, FileAudio
 from animator.sources.camera import TrackedCamera
-from animator.stages.speaking import SilenceParams
+from animator.stages.speaking import SpeakingParams
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
 from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
@@ -198,7 +199,7 @@ def audio_path(seconds: float, fps: float) -> dict:
             if prev is not None and c > prev:
                 first.append(recv_s - audio.arrival_s(prev + 1))
             prev = c
-    smooth = SilenceParams()
+    smooth = SpeakingParams()
     stats["end_to_end_ms"] = {"audio_sample_shown_to_ws": _ms(shown),
                               "oldest_new_audio_sample_to_ws": _ms(first)}
     stats["algorithmic_ms"] = {

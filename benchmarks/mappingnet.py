@@ -9,16 +9,16 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
 
 * corr_open / corr_width: per-frame (100 Hz) Pearson correlation of the predicted vs target
   mouth opening (upper - lower inner lip y) and width (corner to corner).
-* F1: the silence mask of animator.stages.speaking.SilenceDetector at 25 fps, on lip frames sampled
-  like the engine does (frame nearest each video frame time), thresholded at 0.5, against
-  the true speech frames (espeak's sounding phonemes); speech is the positive class and
-  video frames whose time lies within COLLAR_S of a true boundary (known to 10 ms) are not
-  scored.
+* F1: the speaking state of animator.stages.speaking.SpeakingDetector at 25 fps, on lip
+  frames sampled like the engine does (frame nearest each video frame time), thresholded
+  at 0.5, against the true speech frames (espeak's sounding phonemes); speech is the
+  positive class and video frames whose time lies within COLLAR_S of a true boundary (known
+  to 10 ms) are not scored.
 * onset / offset delay: for every pause of at least MIN_PAUSE_S, the time from the true
   speech onset (offset) to the first video frame at which the mask crosses 0.5 upwards
   (downwards); median ms. It includes the up to one frame period (40 ms) that sampling the
   mask at the video frame rate adds.
-The mask is computed with the detector's default SilenceParams and, separately, with the
+The mask is computed with the detector's default SpeakingParams and, separately, with the
 parameters a sweep on a tuning set (train-split voices, other seed: never the test sets)
 finds best with onsets and offsets kept at or below MAX_ONSET_MS / MAX_OFFSET_MS and the
 fewest frames of
@@ -38,18 +38,29 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.stages.speaking import SilenceDetector, SilenceParams
+from animator.stages.speaking import SpeakingParams
+from benchmarks.hard_inputs import behaviour, hard_inputs, hard_table
+from benchmarks.lip_metrics import (
+    COLLAR_S,
+    FPS,
+    boundary_delays,
+    boundary_times_s,
+    correlation,
+    f1_score,
+    lip_stream,
+    named,
+    opening,
+    speaking_state,
+    video_indices,
+    width,
+)
 from benchmarks.machine import machine_info
+from benchmarks.mappingnet_tables import table
 from keypoints.assets import assets_dir
-from keypoints.audio import resample
 from keypoints.corpus import dataset
-from keypoints.corpus.augment import NOISE_KINDS, Augmentation, apply, coloured_noise
+from keypoints.corpus.augment import NOISE_KINDS, Augmentation, apply
 from keypoints.mappingnet import MappingNet
-from keypoints.stream import AudioLipStream
 
-FPS = 25.0
-COLLAR_S = 0.1
-MIN_PAUSE_S = 0.5
 SEED = 1234
 SR = dataset.SAMPLE_RATE
 
@@ -92,106 +103,6 @@ class Sizes:
     seconds: float = 30.0  # per recording
 
 
-# --- running a model --------------------------------------------------------------------------
-
-def lip_stream(model: MappingNet, samples: np.ndarray) -> tuple[np.ndarray, int]:
-    """float32[N] -> (keypoints float32[T, K, 3] at 100 Hz, non-finite frames replaced)."""
-    stream = AudioLipStream(model)
-    frames = stream.push(samples) + stream.flush()
-    if not frames:
-        return np.zeros((0, len(model.keypoint_names), 3), np.float32), stream.n_nonfinite
-    return np.stack([f.points for f in frames]), stream.n_nonfinite
-
-
-def named(points: np.ndarray, names: tuple[str, ...], name: str) -> np.ndarray:
-    return points[:, names.index(name)]
-
-
-def opening(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    return named(points, names, "upper_lip")[:, 1] - named(points, names, "lower_lip")[:, 1]
-
-
-def width(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    return np.linalg.norm(named(points, names, "left_corner")
-                          - named(points, names, "right_corner"), axis=1)
-
-
-def video_indices(n_lip_frames: int, frame_rate_hz: float) -> np.ndarray:
-    """int[n_video]: the lip frame nearest each video frame time i / FPS (ties: earlier)."""
-    n_video = int(np.floor((n_lip_frames - 1) / frame_rate_hz * FPS)) + 1 if n_lip_frames else 0
-    t = np.arange(n_video) / FPS
-    return np.minimum(np.ceil(t * frame_rate_hz - 0.5).astype(int), n_lip_frames - 1)
-
-
-def silence_mask(inner_lips: np.ndarray, params: SilenceParams) -> np.ndarray:
-    """float[n_video, 2, 3] upper/lower lip per video frame -> float[n_video] mask."""
-    detector = SilenceDetector(FPS, params)
-    return np.array([detector.step(x) for x in inner_lips])
-
-
-# --- metrics ----------------------------------------------------------------------------------
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 2 or np.std(a) == 0 or np.std(b) == 0:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def boundary_times_s(speech: np.ndarray, frame_rate_hz: float) -> np.ndarray:
-    """Times (s) of the changes of ``speech`` (bool[T] at frame_rate_hz): halfway between the
-    last frame before and the first frame after each change."""
-    return (np.flatnonzero(np.diff(speech.astype(np.int8))) + 0.5) / frame_rate_hz
-
-
-def scored_frames(n_video: int, edges_s: np.ndarray) -> np.ndarray:
-    """bool[n_video]: video frames (t = i / FPS) at least COLLAR_S from every true boundary."""
-    t = np.arange(n_video) / FPS
-    keep = np.ones(n_video, dtype=bool)
-    for e in edges_s:
-        keep &= np.abs(t - e) >= COLLAR_S
-    return keep
-
-
-def f1_score(pred: np.ndarray, truth: np.ndarray, edges_s: np.ndarray
-             ) -> tuple[float, int, int, int]:
-    """(F1 of the speech class, tp, fp, fn) over the scored frames."""
-    keep = scored_frames(truth.size, edges_s)
-    p, t = pred[keep], truth[keep]
-    tp, fp, fn = int(np.sum(p & t)), int(np.sum(p & ~t)), int(np.sum(~p & t))
-    return (2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0), tp, fp, fn
-
-
-def boundary_delays(pred: np.ndarray, speech: np.ndarray, frame_rate_hz: float
-                    ) -> tuple[list[float], list[float]]:
-    """Delays in ms from the true onsets/offsets (``speech`` bool[T] at frame_rate_hz) at
-    pauses >= MIN_PAUSE_S to the mask's crossings (``pred`` bool per video frame, t = i / FPS).
-
-    Onset: first upward crossing within [onset - 0.3 s, onset + 0.6 s]; offset: first downward
-    crossing within [offset - 0.3 s, offset + 0.8 s]; missing crossings are skipped (and
-    counted by the F1)."""
-    edges = boundary_times_s(speech, frame_rate_hz)
-    rising = speech[np.flatnonzero(np.diff(speech.astype(np.int8))) + 1]
-    step = np.diff(pred.astype(np.int8))
-    up = (np.flatnonzero(step == 1) + 1) / FPS
-    down = (np.flatnonzero(step == -1) + 1) / FPS
-    end_s = speech.size / frame_rate_hz
-    onsets, offsets = [], []
-    for k, (e, is_onset) in enumerate(zip(edges, rising, strict=True)):
-        if is_onset:  # the pause before it runs from the previous edge (or the start)
-            if e - (edges[k - 1] if k else 0.0) < MIN_PAUSE_S:
-                continue
-            hits = up[(up >= e - 0.3) & (up <= e + 0.6)]
-            if hits.size:
-                onsets.append((hits[0] - e) * 1000)
-        else:  # the pause after it lasts until the next edge (or the end)
-            if (edges[k + 1] if k + 1 < edges.size else end_s) - e < MIN_PAUSE_S:
-                continue
-            hits = down[(down >= e - 0.3) & (down <= e + 0.8)]
-            if hits.size:
-                offsets.append((hits[0] - e) * 1000)
-    return onsets, offsets
-
-
 # --- test sets --------------------------------------------------------------------------------
 
 def test_set(name: str, split: str, sizes: Sizes, seed: int) -> list[dataset.Recording]:
@@ -230,13 +141,13 @@ def run_model(model: MappingNet, rec: dataset.Recording) -> Run:
                rec.speech[idx], bad)
 
 
-def mask_scores(runs: list[Run], params: SilenceParams) -> dict:
+def mask_scores(runs: list[Run], params: SpeakingParams) -> dict:
     """Silence-mask metrics over the runs of one test set: F1 (frames pooled), median onset
     and offset delays, number of boundaries measured."""
     tp = fp = fn = 0
     onsets, offsets = [], []
     for r in runs:
-        pred = silence_mask(r.inner_video, params) >= 0.5
+        pred = speaking_state(r.inner_video, params) >= 0.5
         on, off = boundary_delays(pred, r.speech, dataset.FRAME_RATE_HZ)
         onsets += on
         offsets += off
@@ -252,7 +163,7 @@ def mask_scores(runs: list[Run], params: SilenceParams) -> dict:
     }
 
 
-def score(runs: list[Run], names: tuple[str, ...], params: SilenceParams) -> dict:
+def score(runs: list[Run], names: tuple[str, ...], params: SpeakingParams) -> dict:
     """Metrics over the runs of one test set (correlations pooled over its frames)."""
     from keypoints.corpus.visemes import KEYPOINT_NAMES
 
@@ -277,8 +188,8 @@ def noise_tuning_runs(model: MappingNet, seconds: float, seed: int) -> list[Run]
             for k, kind in enumerate(kinds)]
 
 
-def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]:
-    """The SilenceParams (grid SWEEP) with the best mean F1 on a tuning set (train-split
+def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SpeakingParams, float]:
+    """The SpeakingParams (grid SWEEP) with the best mean F1 on a tuning set (train-split
     voices and texts under every condition, another seed than the test sets) among those
     that call the fewest frames of the non-speech tuning recordings speech and keep the
     median onset / offset delays at most MAX_ONSET_MS / MAX_OFFSET_MS under every condition
@@ -289,12 +200,12 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SilenceParams, float]
     n_quiet = sum(r.inner_video.shape[0] for r in quiet_runs)
     scored = []
     for values in itertools.product(*SWEEP.values()):
-        p = SilenceParams(**dict(zip(SWEEP, values, strict=True)))
+        p = SpeakingParams(**dict(zip(SWEEP, values, strict=True)))
         scores = [mask_scores(runs, p) for runs in runs_by_set]
         late = max([s["onset_ms"] - MAX_ONSET_MS for s in scores if s["onset_ms"] is not None]
                    + [s["offset_ms"] - MAX_OFFSET_MS for s in scores
                       if s["offset_ms"] is not None], default=np.inf)
-        false_speech = sum(int(np.sum(silence_mask(r.inner_video, p) >= 0.5))
+        false_speech = sum(int(np.sum(speaking_state(r.inner_video, p) >= 0.5))
                            for r in quiet_runs) / max(1, n_quiet)
         scored.append((float(np.mean([s["f1"] for s in scores])),
                        late, false_speech, p))
@@ -333,7 +244,7 @@ def rhubarb_scores(exe: Path, recs: list[dataset.Recording]) -> dict:
             "offset_ms": round(float(np.median(offsets)), 1) if offsets else None}
 
 
-def model_predictor(model: MappingNet, params: SilenceParams):
+def model_predictor(model: MappingNet, params: SpeakingParams):
     """samples -> realscore.Prediction through the streaming path and the speaking state."""
     from benchmarks.realscore import Prediction
 
@@ -344,7 +255,7 @@ def model_predictor(model: MappingNet, params: SilenceParams):
         idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
         inner = np.stack([named(points, names, "upper_lip"),
                           named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
-        return Prediction(opening(points, names), silence_mask(inner, params) >= 0.5)
+        return Prediction(opening(points, names), speaking_state(inner, params) >= 0.5)
 
     return predict
 
@@ -358,50 +269,6 @@ def rhubarb_predictor(exe: Path):
         return Prediction(op, sp[video_indices(op.size, dataset.FRAME_RATE_HZ)])
 
     return predict
-
-
-# --- behaviour on hard and bad input ---------------------------------------------------------
-
-def hard_inputs(seconds: float = 6.0) -> dict[str, np.ndarray]:
-    """Non-speech and degenerate signals (float32 at SR), plus 8 kHz telephone speech."""
-    rng = np.random.default_rng(SEED)
-    n = int(seconds * SR)
-    speech = dataset.speech_recording(np.random.default_rng([SEED, 99]), "test", seconds, None)
-    x = speech.samples
-    phone = resample(resample(x, SR, 8000), 8000, SR)[: x.size]
-    return {
-        "white noise -30 dBFS": (coloured_noise(rng, n, "white", SR) * 10 ** (-30 / 20)),
-        "pink noise -20 dBFS": (coloured_noise(rng, n, "pink", SR) * 10 ** (-20 / 20)),
-        "fan noise -25 dBFS": (coloured_noise(rng, n, "fan", SR) * 10 ** (-25 / 20)),
-        "music-like tones": dataset.tone_music(rng, n),
-        "digital silence": np.zeros(n),
-        "DC offset 0.5": np.full(n, 0.5),
-        "zero length": np.zeros(0),
-        "full-scale square 200 Hz": np.sign(np.sin(2 * np.pi * 200 * np.arange(n) / SR)),
-        "speech clipped (+30 dB)": np.clip(x * 10 ** (30 / 20), -1, 1),
-        "speech very quiet (-50 dB)": x * 10 ** (-50 / 20),
-        "speech 8 kHz telephone": phone,
-        "speech + DC 0.3": x + 0.3,
-    }
-
-
-def behaviour(model: MappingNet, signals: dict[str, np.ndarray], params: SilenceParams) -> dict:
-    """Per signal: share of video frames the mask calls speech, mean opening, non-finite."""
-    out = {}
-    for name, x in signals.items():
-        points, bad = lip_stream(model, np.asarray(x, np.float32))
-        names = model.keypoint_names
-        idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
-        inner = np.stack([named(points, names, "upper_lip"),
-                          named(points, names, "lower_lip")], 1)[idx]
-        mask = silence_mask(inner.astype(np.float64), params)
-        out[name] = {
-            "speaking": round(float(np.mean(mask >= 0.5)), 3) if mask.size else 0.0,
-            "mean_open": round(float(np.mean(opening(points, names))), 3) if points.size else 0.0,
-            "finite": bool(np.all(np.isfinite(points))) and bad == 0,
-            "frames": int(points.shape[0]),
-        }
-    return out
 
 
 def per_frame_cost_us(model: MappingNet, n: int = 3000) -> dict:
@@ -441,7 +308,7 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
         if label == "learned" or tune_all:
             tuned, tuned_f1 = sweep_params(model, Sizes(3, sizes.seconds))
         else:  # the sweep costs minutes per model: the others keep their defaults
-            tuned, tuned_f1 = SilenceParams(), None
+            tuned, tuned_f1 = SpeakingParams(), None
         entry = {
             "path": str(path), "description": model.description,
             "keypoints": list(model.keypoint_names),
@@ -450,20 +317,20 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
             "file_bytes": path.stat().st_size,
             "per_frame": per_frame_cost_us(model),
             "stream_realtime_factor": round(audio_s / wall, 1),
-            "default_params": asdict(SilenceParams()),
+            "default_params": asdict(SpeakingParams()),
             "tuned_params": asdict(tuned),
             "tuned_tuning_f1": None if tuned_f1 is None else round(tuned_f1, 4),
             "sets": {},
         }
         for name, set_runs in runs.items():
             entry["sets"][name] = {
-                "default": score(set_runs, model.keypoint_names, SilenceParams()),
+                "default": score(set_runs, model.keypoint_names, SpeakingParams()),
                 "tuned": score(set_runs, model.keypoint_names, tuned),
             }
             log(f"{label:10s} {name:14s} {entry['sets'][name]}")
-        entry["hard_inputs"] = behaviour(model, hard_inputs(), SilenceParams())
+        entry["hard_inputs"] = behaviour(model, hard_inputs(), SpeakingParams())
         result["models"][label] = entry
-        predictors[label] = model_predictor(model, SilenceParams())
+        predictors[label] = model_predictor(model, SpeakingParams())
     exe = realspeech.rhubarb_binary()
     if exe is None:
         log("Rhubarb Lip Sync absent (python -m benchmarks.realspeech fetch): its columns "
@@ -477,58 +344,6 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
     return result
 
 
-def table(result: dict) -> str:
-    """Markdown: one row per test set, the models (and Rhubarb, when present) side by side."""
-    labels = list(result["models"])
-    rhubarb = result.get("rhubarb")
-    head = "| test set | " + " | ".join(
-        f"{m} open r | {m} width r | {m} F1 (default / tuned) | {m} on/off ms" for m in labels)
-    if rhubarb:
-        head += " | Rhubarb open r | Rhubarb F1 | Rhubarb on/off ms"
-    n_cols = 1 + 4 * len(labels) + (3 if rhubarb else 0)
-    lines = [head + " |", "|---" * n_cols + "|"]
-    sets = list(next(iter(result["models"].values()))["sets"])
-    means = {m: [] for m in labels}
-    for s in sets:
-        cells = [s]
-        for m in labels:
-            d = result["models"][m]["sets"][s]
-            dd, tt = d["default"], d["tuned"]
-            means[m].append((dd["f1"], tt["f1"]))
-            cells += [f"{dd['corr_open']:.2f}", f"{dd['corr_width']:.2f}",
-                      f"{dd['f1']:.3f} / {tt['f1']:.3f}",
-                      f"{dd['onset_ms']} / {dd['offset_ms']} ({tt['onset_ms']} / "
-                      f"{tt['offset_ms']})"]
-        if rhubarb:
-            r = rhubarb[s]
-            cells += [f"{r['corr_open']:.2f}", f"{r['f1']:.3f}",
-                      f"{r['onset_ms']} / {r['offset_ms']}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    cells = ["**mean F1**"]
-    for m in labels:
-        f = np.array(means[m])
-        cells += ["", "", f"**{f[:, 0].mean():.3f} / {f[:, 1].mean():.3f}**", ""]
-    if rhubarb:
-        cells += ["", f"**{np.mean([r['f1'] for r in rhubarb.values()]):.3f}**", ""]
-    lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def hard_table(result: dict) -> str:
-    labels = list(result["models"])
-    lines = ["| input | " + " | ".join(f"{m}: speaking share, mean open, finite"
-                                      for m in labels) + " |",
-             "|---" * (1 + len(labels)) + "|"]
-    for name in next(iter(result["models"].values()))["hard_inputs"]:
-        cells = [name]
-        for m in labels:
-            h = result["models"][m]["hard_inputs"][name]
-            cells.append(f"{h['speaking']:.2f}, {h['mean_open']:.3f}, "
-                         f"{'yes' if h['finite'] else 'NO'} ({h['frames']} frames)")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     models_dir = assets_dir() / "models"
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mappingnet",
@@ -540,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--previous", type=Path,
                         help="also evaluate this model (e.g. the one shipped before) side by side")
     parser.add_argument("--tune-all", action="store_true",
-                        help="sweep the SilenceParams for every model, not only the learned one")
+                        help="sweep the SpeakingParams for every model, not only the learned one")
     parser.add_argument("--no-real", action="store_true",
                         help="skip the real material (talking faces, aligned recordings)")
     parser.add_argument("--recordings", type=int, default=Sizes.recordings)
@@ -563,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, entry in result["models"].items():
         print(f"{label}: per frame {entry['per_frame']}, algorithmic latency "
               f"{entry['algorithmic_latency_ms']} ms, {entry['file_bytes']} bytes, tuned "
-              f"SilenceParams {entry['tuned_params']}")
+              f"SpeakingParams {entry['tuned_params']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import realspeech as rs
-from benchmarks.mappingnet import COLLAR_S, FPS, boundary_times_s, f1_score, video_indices
+from benchmarks.lip_metrics import (
+    COLLAR_S,
+    FPS,
+    boundary_delays,
+    boundary_times_s,
+    f1_score,
+    video_indices,
+)
 
 RATE_HZ = 100.0
 CLOSED_W = 0.05  # an opening below this (mouth widths) reads as closed lips
@@ -45,32 +52,6 @@ class Prediction:
 Predictor = Callable[[np.ndarray], Prediction]
 
 
-def _delays(pred: np.ndarray, speech: np.ndarray) -> tuple[list[float], list[float]]:
-    """Onset / offset delays (ms) at pauses >= MIN_PAUSE_S, from the true boundary time to
-    the first video frame of the change (searched within -0.3..+0.6 s)."""
-    edges = boundary_times_s(speech, RATE_HZ)
-    rising = speech[np.flatnonzero(np.diff(speech.astype(np.int8))) + 1]
-    step = np.diff(pred.astype(np.int8))
-    up = (np.flatnonzero(step == 1) + 1) / FPS
-    down = (np.flatnonzero(step == -1) + 1) / FPS
-    end_s = speech.size / RATE_HZ
-    on, off = [], []
-    for k, (e, is_onset) in enumerate(zip(edges, rising, strict=True)):
-        if is_onset:
-            if e - (edges[k - 1] if k else 0.0) < MIN_PAUSE_S:
-                continue
-            hits = up[(up >= e - 0.3) & (up <= e + 0.6)]
-            if hits.size:
-                on.append((hits[0] - e) * 1000)
-        else:
-            if (edges[k + 1] if k + 1 < edges.size else end_s) - e < MIN_PAUSE_S:
-                continue
-            hits = down[(down >= e - 0.3) & (down <= e + 0.6)]
-            if hits.size:
-                off.append((hits[0] - e) * 1000)
-    return on, off
-
-
 def _at(x: np.ndarray, t_s: np.ndarray) -> np.ndarray:
     idx = np.clip(np.round(np.asarray(t_s) * RATE_HZ).astype(int), 0, x.size - 1)
     return x[idx]
@@ -83,7 +64,8 @@ def score_aligned(rec: rs.AlignedRecording, p: Prediction) -> dict:
     m = min(idx.size, p.speaking.size)
     truth_video, pred_video = speech[idx[:m]], p.speaking[:m]
     f1, tp, fp, fn = f1_score(pred_video, truth_video, boundary_times_s(speech, RATE_HZ))
-    on, off = _delays(pred_video, speech)
+    on, off = boundary_delays(pred_video, speech, RATE_HZ, offset_after_s=0.6,
+                              min_pause_s=MIN_PAUSE_S)
     out = {"seconds": round(rec.samples.size / rs.SR, 2), "f1": round(f1, 3),
            "tp_fp_fn": [tp, fp, fn], "onsets_ms": on, "offsets_ms": off}
     if rec.phones:

@@ -44,3 +44,11 @@ class LipFrame:
 def missing_names(names: tuple[str, ...] | list[str]) -> list[str]:
     """The required keypoint names absent from ``names`` (empty when complete)."""
     return [n for n in REQUIRED_NAMES if n not in names]
+
+def rest_points(names: tuple[str, ...]) -> np.ndarray:
+    """float32[K, 3]: a closed mouth at rest width (all zeros but the corners at x = +-0.5)."""
+    points = np.zeros((len(names), 3), dtype=np.float32)
+    for name, x in (("left_corner", 0.5), ("right_corner", -0.5)):
+        if name in names:
+            points[names.index(name), 0] = x
+    return points

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from keypoints.features import StreamingLogMel
-from keypoints.lips import LipFrame
+from keypoints.lips import LipFrame, rest_points
 from keypoints.mappingnet import MappingNet
 from keypoints.prosody import StreamingProsody
 from keypoints.visemenet import ShapeDecoder, ShapeModel, ShapeModelError, ShapeStream
@@ -29,15 +29,6 @@ from keypoints.visemes import SHAPES
 #: and the same keypoint computed alone: the model's float32 arithmetic rounds differently
 #: when a convolution covers more frames (measured: 1.2e-7 on 16 real clips).
 BLOCK_TOLERANCE = 1e-5
-
-
-def rest_points(names: tuple[str, ...]) -> np.ndarray:
-    """float32[K, 3]: a closed mouth at rest width (all zeros but the corners at x = +-0.5)."""
-    points = np.zeros((len(names), 3), dtype=np.float32)
-    for name, x in (("left_corner", 0.5), ("right_corner", -0.5)):
-        if name in names:
-            points[names.index(name), 0] = x
-    return points
 
 
 class AudioLipStream:

@@ -23,15 +23,16 @@ def portrait_path(name: str) -> Path:
     assert path.is_file(), f"{path}: the shared real material is missing"
     return path
 
-SEED_POSES = ["center", "tilt_left_small", "tilt_right_small", "nod_down_small", "nod_up_small"]
+REFERENCE_POSES = [
+    "center", "tilt_left_small", "tilt_right_small", "nod_down_small", "nod_up_small"]
 # The seed pipeline's expressions.json, as its README documents it (no angles, no shapes).
-SEED_CONFIG = {
+REFERENCE_RIG_CONFIG = {
     "axes": {
         "mouth": ["neutral", "smile_soft", "smile_big", "ah", "ee", "uw", "frown"],
         "eyes": ["neutral", "wide", "squint", "blink_closed"],
         "brows": ["neutral", "raise", "furrow"],
     },
-    "poses": SEED_POSES,
+    "poses": REFERENCE_POSES,
     "expressions": {
         "neutral": {"mouth": "neutral", "eyes": "neutral", "brows": "neutral"},
         "happy_soft": {"mouth": "smile_soft", "eyes": "squint", "brows": "neutral"},
@@ -60,11 +61,11 @@ def write_png(path: Path, value: int, size: tuple[int, int] = (24, 32)) -> None:
     cv2.imwrite(str(path), np.full((size[1], size[0], 3), value, np.uint8))
 
 
-def make_seed_rig(root: Path, tweens: tuple[float, ...] = (0.25, 0.5, 0.75),
+def make_reference_rig(root: Path, tweens: tuple[float, ...] = (0.25, 0.5, 0.75),
                   config: dict | None = None) -> Path:
     """A rig folder in the seed layout: every endpoint, and tween sequences (with 000/100
     endpoint copies, as the seed writes them) for every base path and pose."""
-    cfg = config or SEED_CONFIG
+    cfg = config or REFERENCE_RIG_CONFIG
     root.mkdir(parents=True, exist_ok=True)
     (root / "expressions.json").write_text(json.dumps(cfg, indent=2))
     for k, expr in enumerate(cfg["expressions"]):
@@ -84,5 +85,5 @@ def make_seed_rig(root: Path, tweens: tuple[float, ...] = (0.25, 0.5, 0.75),
 
 
 @pytest.fixture
-def seed_rig(tmp_path: Path) -> Path:
-    return make_seed_rig(tmp_path / "rig")
+def reference_rig(tmp_path: Path) -> Path:
+    return make_reference_rig(tmp_path / "rig")

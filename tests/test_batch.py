@@ -18,14 +18,11 @@ import soundfile as sf
 from animator.render.batch import BatchError, RenderSettings, plan_jobs
 from benchmarks.realdata import realdata_dir
 from keypoints.audio import decode_audio
+from tests.cli import animator
 from tests.test_safety import one_line_error
 
 CLIPS = realdata_dir() / "talking_faces"
 
-
-def animator(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "animator", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ from animator.rig import default_rig_dir, load_rig
 from animator.sinks.exports import count_runs
 from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from keypoints.assets import assets_dir
-from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.stream import rest_points
+from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 

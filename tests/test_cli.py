@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -15,13 +13,10 @@ import soundfile as sf
 from animator.rig import endpoint_relpath
 from keypoints.assets import assets_dir
 from tests import hostile
+from tests.cli import animator
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 
-
-def animator(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "animator", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +31,29 @@ def stereo_wav(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.parametrize("command", ["render", "batch"])
+def test_mode_names_old_and_new(command):
+    """The modes' names today, and the ones they had (``seed``, ``stream``, ``--silence``)."""
+    from animator.cli.main import build_parser
+
+    parser = build_parser()
+    head = [command, "a.wav"] + (["-o", "out"] if command == "batch" else [])
+    for words, motion, speaking in (
+            ([], "natural", "causal"),
+            (["--motion", "reference", "--speaking", "reference"], "reference", "reference"),
+            (["--motion", "seed", "--silence", "seed"], "reference", "reference"),
+            (["--silence", "stream"], "natural", "causal")):
+        args = parser.parse_args(head + words)
+        assert (args.motion, args.speaking) == (motion, speaking)
+    with pytest.raises(SystemExit):
+        parser.parse_args(head + ["--speaking", "loud"])
+
+
 def test_help_and_version():
     out = animator("--help")
     assert out.returncode == 0 and "render" in out.stdout
     out = animator("render", "--help")
-    for opt in ("--rig", "--fps", "--seed", "--motion", "--motion-gain", "--silence",
+    for opt in ("--rig", "--fps", "--seed", "--motion", "--motion-gain", "--speaking",
                 "--timeline", "--plot"):
         assert opt in out.stdout
     assert "--motion-gain" in animator("live", "--help").stdout
@@ -48,9 +61,9 @@ def test_help_and_version():
     assert out.returncode == 0 and out.stdout.startswith("animator 0.")
 
 
-def test_render_end_to_end(tmp_path, stereo_wav, seed_rig):
+def test_render_end_to_end(tmp_path, stereo_wav, reference_rig):
     out, timeline, plot = tmp_path / "out.mp4", tmp_path / "t.json", tmp_path / "p.png"
-    res = animator("render", stereo_wav, "-o", out, "--rig", seed_rig, "--fps", "25",
+    res = animator("render", stereo_wav, "-o", out, "--rig", reference_rig, "--fps", "25",
                    "--timeline", timeline, "--plot", plot)
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""  # no progress bar when stderr is not a terminal
@@ -71,7 +84,7 @@ def test_render_end_to_end(tmp_path, stereo_wav, seed_rig):
     f0 = tl["frames"][0]
     assert set(f0) == {"i", "t", "pitch", "yaw", "roll", "speaking", "open", "expression",
                        "pose", "image", "eyes", "viseme"}
-    assert all((seed_rig / f["image"]).is_file() for f in tl["frames"])
+    assert all((reference_rig / f["image"]).is_file() for f in tl["frames"])
     assert 0 < tl["latency_ms"] < 100
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Only the outputs: no temporary files left beside them.
@@ -100,12 +113,12 @@ def test_default_rig_and_mp3_input(tmp_path):
     assert len(tl["frames"]) == round(tl["duration"] * 25)
 
 
-def _bad_png_rig(seed_rig: Path) -> Path:
+def _bad_png_rig(reference_rig: Path) -> Path:
     # Sound chunks (lengths and CRCs) around image data that is not zlib: passes the loader
     # and the structure check, fails in the decoder.
-    p = seed_rig / endpoint_relpath("neutral", "center")  # the rest face: always shown
+    p = reference_rig / endpoint_relpath("neutral", "center")  # the rest face: always shown
     p.write_bytes(hostile.png(24, 32, idat=b"garbage" * 10))
-    return seed_rig
+    return reference_rig
 
 
 @pytest.mark.parametrize("case, expect", [
@@ -119,8 +132,8 @@ def _bad_png_rig(seed_rig: Path) -> Path:
     ("no_out_dir", "no/such/dir"),
     ("undecodable_image", "neutral__center.png: cannot decode image"),
 ])
-def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, case, expect):
-    audio, rig, extra = stereo_wav, seed_rig, []
+def test_bad_input_one_line_exit_2_nothing_left(tmp_path, reference_rig, stereo_wav, case, expect):
+    audio, rig, extra = stereo_wav, reference_rig, []
     out = tmp_path / "out" / "o.mp4"
     out.parent.mkdir()
     if case == "missing_audio":
@@ -135,9 +148,9 @@ def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, 
         audio = tmp_path / "notes.txt"
         audio.write_text("this is not audio\n")
     elif case == "missing_endpoint":
-        (seed_rig / endpoint_relpath("neutral", "nod_up_small")).unlink()
+        (reference_rig / endpoint_relpath("neutral", "nod_up_small")).unlink()
     elif case == "bad_json":
-        (seed_rig / "expressions.json").write_text("{\"poses\": [")
+        (reference_rig / "expressions.json").write_text("{\"poses\": [")
     elif case == "bad_model":
         model = tmp_path / "model.onnx"
         model.write_bytes(b"\x08\x07garbage")
@@ -145,7 +158,7 @@ def test_bad_input_one_line_exit_2_nothing_left(tmp_path, seed_rig, stereo_wav, 
     elif case == "no_out_dir":
         out = tmp_path / "no" / "such" / "dir" / "o.mp4"
     elif case == "undecodable_image":
-        rig = _bad_png_rig(seed_rig)
+        rig = _bad_png_rig(reference_rig)
     res = animator("render", audio, "-o", out, "--rig", rig, *extra,
                    "--timeline", out.with_suffix(".json"))
     assert res.returncode == 2
@@ -165,9 +178,9 @@ def test_bad_option_values_are_rejected_by_the_parser(stereo_wav, tmp_path):
         assert not (tmp_path / "o.mp4").exists()
 
 
-def test_motion_gain_zero_renders_a_still_head(tmp_path, stereo_wav, seed_rig):
+def test_motion_gain_zero_renders_a_still_head(tmp_path, stereo_wav, reference_rig):
     timeline = tmp_path / "t.json"
-    res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", "--rig", seed_rig,
+    res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", "--rig", reference_rig,
                    "--motion-gain", "0", "--timeline", timeline, "-q")
     assert res.returncode == 0, res.stderr
     frames = json.loads(timeline.read_text())["frames"]

@@ -21,8 +21,7 @@ from keypoints.corpus.visemes import (
     rest_keypoints,
     visemes_of,
 )
-from keypoints.lips import REQUIRED_NAMES
-from keypoints.stream import rest_points
+from keypoints.lips import REQUIRED_NAMES, rest_points
 
 RATE = 100.0  # frames per second of the targets
 

@@ -1,9 +1,10 @@
-"""The streaming loop: chunking invariance, determinism, seed modes, bad keypoints."""
+"""The streaming loop: chunking invariance, determinism, reference modes, bad keypoints."""
 
 import numpy as np
 import pytest
 
-from animator.engine import AudioAnimator, Engine, EngineConfig
+from animator.audio_animator import AudioAnimator
+from animator.engine import Engine, EngineConfig
 from animator.rig import load_rig
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
@@ -11,6 +12,9 @@ from keypoints.lips import LipFrame
 from keypoints.mappingnet import MappingNet
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+
+#: The seed pipeline's algorithms for both the head motion and the speaking state.
+REFERENCE_MODES = EngineConfig(motion="reference", speaking="reference")
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +50,10 @@ def _random_chunks(rng, n, max_chunk):
     return sizes
 
 
-@pytest.mark.parametrize("config", [EngineConfig(), EngineConfig(motion="seed", silence="seed"),
-                                    EngineConfig(fps=30, silence="seed")])
-def test_streaming_equals_whole_file_for_random_chunkings(seed_rig, model, speech, config):
-    rig = load_rig(seed_rig)
+@pytest.mark.parametrize("config", [EngineConfig(), REFERENCE_MODES,
+                                    EngineConfig(fps=30, speaking="reference")])
+def test_streaming_equals_whole_file_for_random_chunkings(reference_rig, model, speech, config):
+    rig = load_rig(reference_rig)
     whole = _key(_run(rig, model, speech, [len(speech)], config))
     rng = np.random.default_rng(5)
     for max_chunk in (61, 401, 16000):
@@ -60,23 +64,23 @@ def test_streaming_equals_whole_file_for_random_chunkings(seed_rig, model, speec
     assert [f[0] for f in whole] == list(range(len(whole)))
 
 
-def test_streaming_mode_emits_frames_as_audio_arrives(seed_rig, model, speech):
-    anim = AudioAnimator(load_rig(seed_rig), model)
+def test_streaming_mode_emits_frames_as_audio_arrives(reference_rig, model, speech):
+    anim = AudioAnimator(load_rig(reference_rig), model)
     assert anim.engine.streaming
     early = anim.push_audio(speech[:16000])  # one second in
     # All frames whose lips are known: up to 1 s minus the model's look-ahead.
     assert 20 <= len(early) <= 25
 
 
-def test_seed_mode_waits_for_the_whole_clip(seed_rig, model, speech):
-    anim = AudioAnimator(load_rig(seed_rig), model, EngineConfig(motion="seed"))
+def test_seed_mode_waits_for_the_whole_clip(reference_rig, model, speech):
+    anim = AudioAnimator(load_rig(reference_rig), model, EngineConfig(motion="reference"))
     assert not anim.engine.streaming
     assert anim.push_audio(speech) == []
     assert len(anim.finish()) == 200
 
 
-def test_same_seed_same_frames_other_seed_other_motion(seed_rig, model, speech):
-    rig = load_rig(seed_rig)
+def test_same_seed_same_frames_other_seed_other_motion(reference_rig, model, speech):
+    rig = load_rig(reference_rig)
     a = _run(rig, model, speech, [len(speech)], EngineConfig(seed=3))
     b = _run(rig, model, speech, [len(speech)], EngineConfig(seed=3))
     c = _run(rig, model, speech, [len(speech)], EngineConfig(seed=4))
@@ -84,11 +88,11 @@ def test_same_seed_same_frames_other_seed_other_motion(seed_rig, model, speech):
     assert not np.allclose([f.angles_deg for f in a], [f.angles_deg for f in c])
 
 
-def test_seed_modes_reproduce_the_seed_quirk_on_a_sparse_rig(seed_rig, model, speech):
+def test_seed_modes_reproduce_the_seed_quirk_on_a_sparse_rig(reference_rig, model, speech):
     """The seed's motion (<= 3 deg) never reaches the +-8 deg poses: always centre. The
     natural mode, scaled to the rig, does visit other poses."""
-    rig = load_rig(seed_rig)
-    seed = _run(rig, model, speech, [len(speech)], EngineConfig(motion="seed", silence="seed"))
+    rig = load_rig(reference_rig)
+    seed = _run(rig, model, speech, [len(speech)], REFERENCE_MODES)
     assert np.abs([f.angles_deg for f in seed]).max() <= 3.0
     assert {f.choice.pose for f in seed} == {"center"}
     natural = _run(rig, model, speech, [len(speech)], EngineConfig())
@@ -101,8 +105,8 @@ def _lip(t, opening):
     return LipFrame(t, pts, ("upper_lip", "lower_lip", "left_corner", "right_corner"))
 
 
-def test_nonfinite_keypoints_are_held_at_the_last_good_value(seed_rig):
-    eng = Engine(load_rig(seed_rig), EngineConfig(fps=25))
+def test_nonfinite_keypoints_are_held_at_the_last_good_value(reference_rig):
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
     bad = _lip(0.08, 0.3)
     bad.points[0, 1] = np.nan
     frames = eng.push([_lip(0.0, 0.3), _lip(0.04, 0.3), bad, _lip(0.12, np.inf)])
@@ -114,8 +118,8 @@ def test_nonfinite_keypoints_are_held_at_the_last_good_value(seed_rig):
         assert f.mouth[0] == pytest.approx(0.3)
 
 
-def test_lip_frames_at_any_rate_map_to_video_frames(seed_rig):
-    eng = Engine(load_rig(seed_rig), EngineConfig(fps=25))
+def test_lip_frames_at_any_rate_map_to_video_frames(reference_rig):
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
     lips = [_lip(k / 30, 0.5 if k >= 15 else 0.0) for k in range(60)]  # 30 Hz, opens at 0.5 s
     frames = eng.push(lips) + eng.finish(2.0)
     assert len(frames) == 50
@@ -132,8 +136,8 @@ def test_engine_config_validated():
         EngineConfig(fps=0)
     with pytest.raises(ValueError, match="motion_gain"):
         EngineConfig(motion_gain=-0.5)
-    with pytest.raises(ValueError, match="seed mode"):
-        EngineConfig(motion="seed", motion_gain=2.0)
+    with pytest.raises(ValueError, match="reference mode"):
+        EngineConfig(motion="reference", motion_gain=2.0)
 
 
 def _lips_of(model, samples):
@@ -143,28 +147,29 @@ def _lips_of(model, samples):
     return stream.push(samples) + stream.flush()
 
 
-def test_seed_motion_is_unchanged_by_the_prosody(seed_rig, model, speech):
-    """The seed mode never looks at the accent: lips with and without prosody, same frames."""
+def test_seed_motion_is_unchanged_by_the_prosody(reference_rig, model, speech):
+    """The reference mode never looks at the accent: lips with and without prosody, same frames."""
     import dataclasses
 
-    rig = load_rig(seed_rig)
+    rig = load_rig(reference_rig)
     lips = _lips_of(model, speech)
     assert all(lf.prosody is not None for lf in lips)
     bare = [dataclasses.replace(lf, prosody=None) for lf in lips]
-    for config in (EngineConfig(motion="seed", silence="seed"), EngineConfig(motion="seed")):
+    for config in (REFERENCE_MODES, EngineConfig(motion="reference")):
         a, b = Engine(rig, config), Engine(rig, config)
         duration = len(speech) / 16000
         assert _key(a.push(lips) + a.finish(duration)) == _key(b.push(bare) + b.finish(duration))
 
 
-def test_motion_gain_zero_keeps_the_head_still(seed_rig, model, speech):
-    frames = _run(load_rig(seed_rig), model, speech, [len(speech)], EngineConfig(motion_gain=0))
+def test_motion_gain_zero_keeps_the_head_still(reference_rig, model, speech):
+    frames = _run(load_rig(reference_rig), model, speech, [len(speech)],
+                  EngineConfig(motion_gain=0))
     assert not np.any([f.angles_deg for f in frames])
     assert {f.choice.pose for f in frames} == {"center"}
     assert len({f.choice.image for f in frames}) > 3  # the mouth still speaks
 
 
-def test_head_speed_follows_the_accents_of_unseen_speech(seed_rig, model):
+def test_head_speed_follows_the_accents_of_unseen_speech(reference_rig, model):
     """espeak-ng speech (a voice of the corpus' test split) through the whole audio path: the
     head's angular speed correlates with the accent envelope within speech; the speech-blind
     natural mode's does not."""
@@ -172,7 +177,7 @@ def test_head_speed_follows_the_accents_of_unseen_speech(seed_rig, model):
     from animator.stages.motion import MotionParams
     from keypoints.corpus import dataset
 
-    rig = load_rig(seed_rig)
+    rig = load_rig(reference_rig)
     samples = dataset.speech_recording(np.random.default_rng(7), "test", 8.0, None).samples
     lips = _lips_of(model, samples)
     accent_100 = np.array([lf.prosody.accent for lf in lips])

@@ -18,9 +18,8 @@ from animator.sources.expression_track import CueError, load_expression_track
 from animator.stages.face_cue import ExpressionTrack, FaceCue, blink_of, cue_keys, route
 from animator.stages.selection import FrameSelector, SelectParams
 from keypoints.assets import assets_dir
-from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.stream import rest_points
-from tests.conftest import SEED_CONFIG
+from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
+from tests.conftest import REFERENCE_RIG_CONFIG
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 FPS = 25.0
@@ -29,7 +28,7 @@ CENTER = np.zeros(3)
 
 
 def config() -> RigConfig:
-    return RigConfig.from_dict(SEED_CONFIG, "seed")
+    return RigConfig.from_dict(REFERENCE_RIG_CONFIG, "seed")
 
 
 def test_routes_take_the_base_path_else_two_through_the_rest_face_else_a_cut():
@@ -51,7 +50,7 @@ def test_each_face_blinks_with_its_own_eyes_closed_image_or_not_at_all():
     cfg = config()
     assert blink_of(cfg, "neutral") == "blink_closed"
     assert blink_of(cfg, "happy_soft") is None  # its smile would vanish in a rest-face blink
-    raw = json.loads(json.dumps(SEED_CONFIG))
+    raw = json.loads(json.dumps(REFERENCE_RIG_CONFIG))
     raw["expressions"]["happy_soft_blink"] = {"mouth": "smile_soft", "eyes": "blink_closed",
                                               "brows": "neutral"}
     assert blink_of(RigConfig.from_dict(raw, "x"), "happy_soft") == "happy_soft_blink"
@@ -60,11 +59,11 @@ def test_each_face_blinks_with_its_own_eyes_closed_image_or_not_at_all():
                              "6": "speaking_uw", "7": "oh_round", "8": "concerned"}
 
 
-def test_a_cue_shows_within_one_frame_plus_its_tween(seed_rig):
+def test_a_cue_shows_within_one_frame_plus_its_tween(reference_rig):
     """The selector while the character is silent: a cue taken at frame k starts moving at
     frame k through the base path's tweens, in order, and shows the cued endpoint at frame
     k + tween frames - 1."""
-    rig = load_rig(seed_rig)
+    rig = load_rig(reference_rig)
     params = SelectParams()
     sel = FrameSelector(rig, FPS, params)
     for _ in range(10):
@@ -83,8 +82,8 @@ def test_a_cue_shows_within_one_frame_plus_its_tween(seed_rig):
     assert legs[0] == "endpoints/happy_big__center.png"
 
 
-def test_speech_keeps_the_mouth_and_the_cued_face_returns_when_it_rests(seed_rig):
-    rig = load_rig(seed_rig)
+def test_speech_keeps_the_mouth_and_the_cued_face_returns_when_it_rests(reference_rig):
+    rig = load_rig(reference_rig)
     params = SelectParams()
     sel = FrameSelector(rig, FPS, params, expression="happy_soft")
     assert sel.step(CENTER, REST).image == "endpoints/happy_soft__center.png"  # from frame 0
@@ -113,8 +112,8 @@ def _rest_lips(t0: float, t1: float) -> list[LipFrame]:
     return [LipFrame(t, rest, REQUIRED_NAMES) for t in np.arange(t0, t1, 0.01)]
 
 
-def test_engine_track_cues_by_media_time_whole_or_chunked(seed_rig):
-    rig = load_rig(seed_rig)
+def test_engine_track_cues_by_media_time_whole_or_chunked(reference_rig):
+    rig = load_rig(reference_rig)
     track = ((1.0, 3.0, "happy_soft"), (2.0, None, "surprised_ah"), (4.0, None, "neutral"))
     cfg = EngineConfig(expression_track=track, idle_blinks=None)
     lips = _rest_lips(0, 6)
@@ -129,8 +128,8 @@ def test_engine_track_cues_by_media_time_whole_or_chunked(seed_rig):
     assert expr[99] == "surprised_ah" and expr[100:] == ["neutral"] * (len(expr) - 100)
 
 
-def test_engine_cue_from_another_thread_is_taken_at_the_next_frame(seed_rig):
-    rig = load_rig(seed_rig)
+def test_engine_cue_from_another_thread_is_taken_at_the_next_frame(reference_rig):
+    rig = load_rig(reference_rig)
     engine = Engine(rig, EngineConfig(idle_blinks=None))
     engine.push(_rest_lips(0, 1))
     worker = threading.Thread(target=engine.cue, args=("concerned",))
@@ -166,7 +165,7 @@ def test_expression_track_plays_cues_and_their_ends():
 
 # --- track files ----------------------------------------------------------------------------
 
-RIG_NAMES = list(SEED_CONFIG["expressions"])
+RIG_NAMES = list(REFERENCE_RIG_CONFIG["expressions"])
 
 
 def test_json_and_srt_tracks_load(tmp_path):
@@ -208,13 +207,13 @@ def test_bad_tracks_are_one_line_naming_file_and_line(tmp_path, name, text, wher
     assert what in message
 
 
-def test_render_options_cue_and_refuse_unknown_names_without_writing(tmp_path, seed_rig):
+def test_render_options_cue_and_refuse_unknown_names_without_writing(tmp_path, reference_rig):
     """`render --expression` and `--expressions TRACK` end to end; a track naming an
     expression the rig lacks is one line naming the file and line, exit 2, nothing written."""
     srt = tmp_path / "cues.srt"
     srt.write_text("1\n00:00:00,000 --> 00:00:30,000\nconcerned\n")
     out = tmp_path / "t.json"
-    base = [sys.executable, "-m", "animator", "render", str(DEMO), "--rig", str(seed_rig),
+    base = [sys.executable, "-m", "animator", "render", str(DEMO), "--rig", str(reference_rig),
             "--timeline", str(out), "-q"]
     res = subprocess.run(base + ["--expressions", str(srt)], capture_output=True, text=True,
                          timeout=120)
@@ -240,12 +239,13 @@ def test_render_options_cue_and_refuse_unknown_names_without_writing(tmp_path, s
                                        f"has: {', '.join(RIG_NAMES)})")
 
 
-def test_a_track_file_may_not_be_an_output(tmp_path, seed_rig):
+def test_a_track_file_may_not_be_an_output(tmp_path, reference_rig):
     track = tmp_path / "cues.json"
     track.write_text('[{"start": 0, "expression": "happy_soft"}]')
     before = track.read_bytes()
     res = subprocess.run([sys.executable, "-m", "animator", "render", str(DEMO), "--rig",
-                          str(seed_rig), "--timeline", str(track), "--expressions", str(track)],
+                          str(reference_rig), "--timeline", str(track),
+                          "--expressions", str(track)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and track.read_bytes() == before
     assert str(track) in res.stderr and "Traceback" not in res.stderr

@@ -15,8 +15,7 @@ from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock, FrameClock
 from animator.live.loop import FrameLoop, LiveLoop, Reading
 from animator.rig import default_rig_dir, load_rig
-from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.stream import rest_points
+from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
 
 FPS = 25.0
 

@@ -23,7 +23,7 @@ from animator.core.errors import InputWarning
 from animator.rig import RigConfig, RigError, endpoint_relpath, sequence_dirname
 from keypoints.assets import assets_dir
 from keypoints.audio import AudioError, decode_audio
-from tests.conftest import SEED_CONFIG
+from tests.conftest import REFERENCE_RIG_CONFIG
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=150,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -48,7 +48,7 @@ json_values = st.recursive(
 @st.composite
 def near_valid_configs(draw) -> dict:
     """The seed config with parts replaced by hostile names or arbitrary JSON."""
-    cfg = json.loads(json.dumps(SEED_CONFIG))
+    cfg = json.loads(json.dumps(REFERENCE_RIG_CONFIG))
     for _ in range(draw(st.integers(1, 4))):
         if not all(isinstance(cfg.get(k), t) for k, t in (("poses", list), ("expressions", dict),
                                                          ("base_paths", list))):

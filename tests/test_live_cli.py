@@ -20,12 +20,9 @@ from animator.sinks.compose import FrameCompositor
 from animator.sinks.vcam import VirtualCamSink
 from animator.sinks.window import WindowSink
 from keypoints.assets import assets_dir
+from tests.cli import animator
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
-def animator(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "animator", *args], capture_output=True,
-                          text=True, timeout=timeout)
-
 
 def test_live_from_a_file_to_web_and_vmc_then_exits_cleanly():
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

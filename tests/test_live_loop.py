@@ -117,7 +117,7 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
         last = lf or last
         pts = last.points if last is not None else np.zeros((len(model.keypoint_names), 3))
         if last is None:  # before the first lip frame the loop shows the rest mouth
-            from keypoints.stream import rest_points
+            from keypoints.lips import rest_points
             pts = rest_points(model.keypoint_names)
         prosody = last.prosody if last is not None else None  # the accent rides with the lips
         (g,) = ref.push([LipFrame(i / FPS, pts, model.keypoint_names, prosody)])
@@ -262,7 +262,7 @@ def test_engine_head_modes_keep_the_synth_default_unchanged(rig):
     b = [ignored.push([lf], np.array([5.0, 5.0, 5.0]))[0].angles_deg for lf in lips]
     assert np.array_equal(a, b)  # synth: a measured head is ignored
     with pytest.raises(ValueError, match="head"):
-        EngineConfig(head="tracked", motion="seed")
+        EngineConfig(head="tracked", motion="reference")
     with pytest.raises(ValueError, match="head must be one of"):
         EngineConfig(head="puppet")
 

@@ -177,8 +177,7 @@ def test_idle_blinks_reach_vmc_as_blink(receiver):
     """No face: the engine's idle blinks close the eyes now and then, and VMC carries them."""
     from animator.engine import Engine, EngineConfig
     from animator.rig import default_rig_dir, load_rig
-    from keypoints.lips import REQUIRED_NAMES, LipFrame
-    from keypoints.stream import rest_points
+    from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
 
     engine = Engine(load_rig(default_rig_dir()), EngineConfig(fps=25))
     rest = rest_points(REQUIRED_NAMES)

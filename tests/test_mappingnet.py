@@ -134,13 +134,13 @@ def test_shipped_model_is_what_the_training_command_produced() -> None:
 
 
 def test_shipped_baseline_is_the_deterministic_baseline_build(tmp_path: Path) -> None:
-    from keypoints.baseline import build_baseline
+    from keypoints.training.baseline import build_baseline
 
     first = build_baseline(tmp_path / "a.onnx").read_bytes()
     second = build_baseline(tmp_path / "b.onnx").read_bytes()
     assert first == second
     shipped = default_model_path().with_name("baseline.onnx")
-    assert first == shipped.read_bytes(), "rebuild: python -m keypoints.baseline"
+    assert first == shipped.read_bytes(), "rebuild: python -m keypoints.training.baseline"
     baseline = MappingNet.load(shipped)
     assert baseline.description == "baseline: band-energy mouth opening (not learned)"
     assert (baseline.context_past, baseline.context_future) == (8, 2)

@@ -4,7 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from animator.stages.motion import AxisRange, MotionParams, MotionSynth, ease, seed_head_motion
+from animator.stages.motion import AxisRange, MotionParams, MotionSynth, ease, reference_head_motion
 
 
 class _FixedRng:
@@ -19,7 +19,7 @@ class _FixedRng:
 
 def test_seed_motion_hand_computed():
     # 51 frames at 25 fps: duration floor(2.04) = 2 s, t_k = 0.04 k.
-    v = seed_head_motion(51, 25.0, _FixedRng())
+    v = reference_head_motion(51, 25.0, _FixedRng())
     assert v.shape == (51, 3)
     # t = 0.2: 2 sin(0.4 pi) (1 - cos(0.2 pi)) / 2
     expect = 2 * math.sin(0.4 * math.pi) * (1 - math.cos(0.2 * math.pi)) / 2
@@ -33,9 +33,9 @@ def test_seed_motion_hand_computed():
 
 def test_seed_motion_squeezes_time_and_clamps():
     rng = np.random.default_rng(0)
-    v = seed_head_motion(20, 25.0, rng)  # under 1 s: t = 0 everywhere, jitter only
+    v = reference_head_motion(20, 25.0, rng)  # under 1 s: t = 0 everywhere, jitter only
     assert np.all(np.abs(v) < 0.5)
-    v = seed_head_motion(2500, 25.0, np.random.default_rng(3))
+    v = reference_head_motion(2500, 25.0, np.random.default_rng(3))
     assert np.all(np.abs(v) <= 3.0)
 
 

@@ -19,7 +19,7 @@ from animator.authoring.openai_backend import (
     price_per_image,
 )
 from animator.rig import RigConfig
-from tests.conftest import SEED_CONFIG
+from tests.conftest import REFERENCE_RIG_CONFIG
 from tests.fake_openai import (
     FakeOpenAI,
     Response,
@@ -34,7 +34,7 @@ KEY = "sk-test-0123456789SECRET"
 
 @pytest.fixture
 def config() -> RigConfig:
-    raw = dict(SEED_CONFIG, character="a watercolor portrait of a fox in a green scarf")
+    raw = dict(REFERENCE_RIG_CONFIG, character="a watercolor portrait of a fox in a green scarf")
     return RigConfig.from_dict(raw, "test")
 
 

@@ -33,7 +33,8 @@ CASES = {
     "bbaf2n_seed3_30fps": (CLIPS / "bbaf2n.mpg", EngineConfig(fps=30, seed=3,
                                                               idle_blinks=None)),
     "news_2_seedmodes": (CLIPS / "news_2.mp4",
-                         EngineConfig(seed=1, motion="seed", silence="seed", idle_blinks=None)),
+                         EngineConfig(seed=1, motion="reference", speaking="reference",
+                                      idle_blinks=None)),
     "demo_default": (DEMO, EngineConfig(seed=5, idle_blinks=None)),
 }
 

@@ -9,42 +9,25 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from animator.core.outputs import Output, OutputError, atomic_outputs, check_outputs
+from animator.core.outputs import Output, OutputError, check_outputs
 from animator.rig import endpoint_relpath
 from keypoints.assets import assets_dir
 from keypoints.features import FeatureConfig
 from tests import hostile
-from tests.conftest import SEED_CONFIG, make_seed_rig
+from tests.cli import animator, one_line_error
+from tests.conftest import REFERENCE_RIG_CONFIG, make_reference_rig
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 PY = sys.executable
-
-
-def animator(*args, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "animator", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})}, **kw)
-
-
-def one_line_error(res: subprocess.CompletedProcess, *expect: str) -> str:
-    """The run failed with exit 2 and exactly one 'animator: error:' line holding ``expect``."""
-    lines = res.stderr.strip().splitlines()
-    assert res.returncode == 2, res.stderr
-    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
-    assert lines[0].startswith("animator: error: "), lines[0]
-    for text in expect:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def digest(path: Path) -> str:
@@ -63,7 +46,7 @@ def speech(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def rig(tmp_path) -> Path:
-    return make_seed_rig(tmp_path / "rig", tweens=(0.5,))
+    return make_reference_rig(tmp_path / "rig", tweens=(0.5,))
 
 
 # --- 1. outputs never replace inputs or each other ---------------------------------------
@@ -127,10 +110,10 @@ def test_device_nodes_and_fifos_are_never_replaced(tmp_path, speech, rig):
 @pytest.mark.parametrize("bad", ["../../x", "/tmp/abs", "a/b", "nul\x00byte", "..", "a__b",
                                  "", "x" * 65, "sp ace"])
 def test_rig_names_that_could_escape_are_refused_by_every_command(tmp_path, speech, bad):
-    cfg = json.loads(json.dumps(SEED_CONFIG))
+    cfg = json.loads(json.dumps(REFERENCE_RIG_CONFIG))
     cfg["expressions"][bad] = cfg["expressions"]["happy_soft"]
     rig = tmp_path / "rig"
-    make_seed_rig(rig)
+    make_reference_rig(rig)
     (rig / "expressions.json").write_text(json.dumps(cfg))
     one_line_error(animator("render", speech, "-o", tmp_path / "o.mp4", "--rig", rig),
                    "is not a valid name")
@@ -201,7 +184,7 @@ def baseline_rss_mb(tmp_path_factory, speech) -> float:
     """Peak RSS of a good render of the small rig (the reference for the bounds below)."""
     folder = tmp_path_factory.mktemp("baseline")
     good, mb = _peak_rss_mb("render", speech, "-o", folder / "ok.mp4", "--rig",
-                            make_seed_rig(folder / "rig", tweens=(0.5,)))
+                            make_reference_rig(folder / "rig", tweens=(0.5,)))
     assert good.returncode == 0, good.stderr
     return mb
 
@@ -307,61 +290,6 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, speech, rig):
     assert res.stdout.strip() == ""  # nothing left on the full disk, not even a .part
 
 
-# --- 9. interrupted runs ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def long_speech(tmp_path_factory) -> Path:
-    from keypoints.audio import load_audio
-
-    path = tmp_path_factory.mktemp("long") / "long.wav"
-    x = load_audio(DEMO)
-    sf.write(path, np.tile(x, 3), 16000)  # ~69 s: long enough to be stopped mid-way
-    return path
-
-
-def _start_render(audio: Path, out: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([PY, "-m", "animator", "render", audio, "-o", out],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not list(out.parent.glob(f".{out.name}.*.part.mp4")):  # it has started writing
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-        time.sleep(0.05)
-    return proc
-
-
-@pytest.mark.parametrize("signum, word", [(signal.SIGTERM, "terminated"),
-                                          (signal.SIGINT, "interrupted")])
-def test_sigterm_cleans_up_like_ctrl_c(tmp_path, long_speech, signum, word):
-    out = tmp_path / "o.mp4"
-    proc = _start_render(long_speech, out)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum and "Traceback" not in err, err
-    assert err.strip() == f"animator: {word}"
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_killed_run_leaves_a_part_that_the_next_run_removes(tmp_path, long_speech, speech):
-    out = tmp_path / "o.mp4"
-    proc = _start_render(long_speech, out)
-    proc.kill()
-    proc.wait(timeout=30)
-    leftovers = list(tmp_path.glob(".o.mp4.*.part.mp4"))
-    assert len(leftovers) == 1
-    res = animator("render", speech, "-o", out)
-    assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
-
-
-def test_a_live_writers_part_is_kept(tmp_path):
-    """Only a dead writer's temporary file is stale: one of a running process stays."""
-    live = tmp_path / f".o.json.{os.getpid()}-abc.part.json"
-    live.write_text("{}")
-    with atomic_outputs([tmp_path / "o.json"]) as (tmp,):
-        tmp.write_text("[]")
-    assert live.exists() and (tmp_path / "o.json").read_text() == "[]"
-
-
 # --- 10. the small items --------------------------------------------------------------------
 
 def test_outputs_honour_the_umask(tmp_path, speech, rig):
@@ -424,23 +352,3 @@ def test_a_truncated_file_renders_with_one_warning(tmp_path, rig, fmt):
         "truncated" in lines[0] and str(cut) in lines[0], res.stderr
     assert animator("render", full, "-o", tmp_path / "o2.mp4", "--rig", rig,
                     "-q").stderr == ""
-
-
-def test_sigterm_during_work_without_a_checkpoint_still_ends_and_cleans_up(tmp_path):
-    """The watchdog: work that never reaches a checkpoint (here a long sleep) is ended after
-    the grace period, its temporary outputs removed."""
-    script = f"""
-import os, signal, time
-from animator.core import shutdown
-from animator.core.outputs import atomic_outputs
-shutdown.GRACE_S = 0.5
-shutdown.install()
-with atomic_outputs([{str(tmp_path / 'o.mp4')!r}]) as (tmp,):
-    tmp.write_bytes(b"half a video")
-    os.kill(os.getpid(), signal.SIGTERM)
-    time.sleep(60)
-"""
-    res = subprocess.run([PY, "-c", script], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 128 + signal.SIGTERM, res.stderr
-    assert res.stderr.strip() == "animator: terminated"
-    assert list(tmp_path.iterdir()) == []

@@ -50,8 +50,8 @@ def test_mouth_paths_projection():
         MouthPaths(rest, np.array([[0.0, 1.0]]))
 
 
-def test_speech_paths_of_the_seed_rig(seed_rig):
-    rig = load_rig(seed_rig)
+def test_speech_paths_of_the_seed_rig(reference_rig):
+    rig = load_rig(reference_rig)
     paths = {p.target: p for p in speech_paths(rig)}
     # happy_soft squints, surprised_ah raises brows, blink_closed has the rest mouth.
     assert set(paths) == {"speaking_ah", "speaking_ee", "speaking_uw"}
@@ -64,8 +64,8 @@ def _shape(mouth):
     return np.array([s["open"], s["wide"]])
 
 
-def test_frame_selector_walks_the_tweens(seed_rig):
-    rig = load_rig(seed_rig)
+def test_frame_selector_walks_the_tweens(reference_rig):
+    rig = load_rig(reference_rig)
     sel = FrameSelector(rig, 25)
     zero = np.zeros(3)
     rest, ah = _shape("neutral"), _shape("ah")
@@ -83,8 +83,8 @@ def test_frame_selector_walks_the_tweens(seed_rig):
     assert c.image == "sequences/speaking_uw_to_neutral__center/075.png"
 
 
-def test_frame_selector_pose_and_residual(seed_rig):
-    rig = load_rig(seed_rig)
+def test_frame_selector_pose_and_residual(reference_rig):
+    rig = load_rig(reference_rig)
     sel = FrameSelector(rig, 25)
     c = sel.step(np.array([0.0, 0.0, 9.0]), _shape("neutral"))
     assert c.pose == "tilt_left_small"

@@ -26,7 +26,7 @@ from animator.authoring.runner import Runner
 from animator.authoring.toon import render
 from animator.authoring.toon_backend import ToonBackend
 from animator.rig import MouthShape, RigConfig, load_rig
-from tests.conftest import SEED_CONFIG
+from tests.conftest import REFERENCE_RIG_CONFIG
 
 SMALL = {
     "poses": ["center", "tilt_left_small", "nod_up_small"],
@@ -257,7 +257,7 @@ def test_backend_that_is_not_thread_safe_runs_alone(tmp_path):
 
 
 def test_toon_backend_redraws_from_parameters():
-    cfg = RigConfig.from_dict(json.loads(json.dumps(SEED_CONFIG)), "seed")
+    cfg = RigConfig.from_dict(json.loads(json.dumps(REFERENCE_RIG_CONFIG)), "seed")
     backend = ToonBackend(supersample=1)
     base = np.zeros((40, 40, 4), np.uint8)
     ah = cfg.expressions["speaking_ah"]

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animator.stages.speaking import SilenceDetector
+from animator.stages.speaking import SpeakingDetector
 from keypoints.audio import load_audio, resample
 from keypoints.features import FeatureConfig, log_mel
-from keypoints.lips import REQUIRED_NAMES, LipFrame
+from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
 from keypoints.mappingnet import MappingNet, default_model_path
-from keypoints.stream import AudioLipStream, rest_points
+from keypoints.stream import AudioLipStream
 
 SR = 16000
 HOP = 160
@@ -157,11 +157,11 @@ def test_empty_and_all_zero_input(model: MappingNet, baseline: MappingNet) -> No
 
 
 def mask_of(model: MappingNet, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keypoints float32[T, K, 3] at 100 Hz, silence mask at 25 fps) through the stream."""
+    """(keypoints float32[T, K, 3] at 100 Hz, speaking state at 25 fps) through the stream."""
     frames, stream = run_stream(model, x)
     assert stream.n_nonfinite == 0
     points = np.stack([f.points for f in frames]) if frames else np.zeros((0, 4, 3))
-    detector = SilenceDetector(25.0)
+    detector = SpeakingDetector(25.0)
     idx = [model.keypoint_names.index("upper_lip"), model.keypoint_names.index("lower_lip")]
     mask = np.array([detector.step(p[idx]) for p in points[::4]])
     return points, mask

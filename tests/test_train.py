@@ -10,10 +10,10 @@ import pytest
 
 from keypoints.corpus.visemes import KEYPOINT_NAMES
 from keypoints.mappingnet import MappingNet
-from keypoints.train import report_path, run
 from keypoints.training.data import CorpusRecipe
 from keypoints.training.fit import TrainSettings
 from keypoints.training.model import LipNetConfig
+from keypoints.training.recipe import report_path, run
 
 RECIPE = CorpusRecipe(seed=3, n_speech=3, speech_s=3.0, n_non_speech=2, non_speech_s=1.0)
 SETTINGS = TrainSettings(seed=3, steps=6, batch=2, crop_frames=120, threads=1)

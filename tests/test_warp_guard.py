@@ -92,7 +92,7 @@ def test_a_forced_bad_displacement_fails_with_its_reason(s8, monkeypatch):
         pts[:478, 1] += 1000.0 * (pts[:478, 1] - layout.points[:478, 1]) + 3.0
         return pts
 
-    monkeypatch.setattr("animator.authoring.warp.edit_points", exploded)
+    monkeypatch.setattr("animator.authoring.warp_source.edit_points", exploded)
     with pytest.raises(WarpGuardError, match=f"at most {MAX_SHIFT_FACE_HEIGHTS}"):
         s8.expression(s8.portrait, CONFIG.expressions["speaking_ah"], "center", CONFIG)
 

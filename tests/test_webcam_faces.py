@@ -100,11 +100,11 @@ def test_rest_is_learned_for_a_face_that_rests_075_wide():
     assert nominal.step(np.zeros(3), np.array([0.0, 0.75])).expression == "speaking_uw"
 
 
-def test_calibrate_takes_the_first_seconds_as_rest(tracked, seed_rig):
+def test_calibrate_takes_the_first_seconds_as_rest(tracked, reference_rig):
     """lbax4n waits with parted lips for half a second: calibrated on its first 0.4 s they
     read shut at once; learned as it goes, the rest may not rise so soon, so they show."""
     lms, size, fps = tracked["lbax4n.mpg"]
-    rig = load_rig(seed_rig)
+    rig = load_rig(reference_rig)
     waiting = slice(11, 14)  # still parted, after the calibration
     cal = run_engine(lms, size, rig, webcam_config(fps, calibrate_s=0.4))
     plain = run_engine(lms, size, rig, webcam_config(fps))
@@ -114,10 +114,10 @@ def test_calibrate_takes_the_first_seconds_as_rest(tracked, seed_rig):
     assert max(f.mouth[0] for f in cal[15:]) > 0.2
 
 
-def test_blinks_on_a_real_face_show_the_eyes_closed_frames(tracked, seed_rig,
+def test_blinks_on_a_real_face_show_the_eyes_closed_frames(tracked, reference_rig,
                                                            toon_without_blinks):
     lms, size, fps = tracked["bbaf2n.mpg"]
-    frames = run_engine(lms, size, load_rig(seed_rig), webcam_config(fps))
+    frames = run_engine(lms, size, load_rig(reference_rig), webcam_config(fps))
     detected = fm.runs(np.array([f.eyes.closed for f in frames]))
     ref = fm.reference_blinks(fm.reference_eye_openness(lms))
     assert len(ref) == 2 and len(detected) == 2

@@ -109,6 +109,15 @@ class Plan:
     def n_jobs(self) -> int:
         return sum(len(level) for level in self.levels)
 
+    def add(self, job: Job, level: list[Job], overwrite: bool) -> None:
+        """``job`` into ``level``, or, when its output exists and ``overwrite`` is off, into
+        the existing outputs (verified, not made)."""
+        if should_make(job.dest, overwrite):
+            level.append(job)
+        else:
+            self.skipped += 1
+            self.existing.append(job)
+
 
 def should_make(dest: Path, overwrite: bool) -> bool:
     return overwrite or not dest.exists()
@@ -165,13 +174,8 @@ def plan_extremes(config: RigConfig, backend: RigBackend | None, base_image: Pat
         def make(expr=expr) -> np.ndarray:
             return backend.expression(base(), expr, pose, config)
 
-        job = Job(f"{expr.id} @ {pose}", dest, dest.name, make,
-                  _endpoint_expect(config, expr.id, pose))
-        if not should_make(dest, overwrite):
-            plan.skipped += 1
-            plan.existing.append(job)
-            continue
-        jobs.append(job)
+        plan.add(Job(f"{expr.id} @ {pose}", dest, dest.name, make,
+                     _endpoint_expect(config, expr.id, pose)), jobs, overwrite)
     plan.levels.append(jobs)
     return plan
 
@@ -216,13 +220,8 @@ def plan_tilts(config: RigConfig, backend: RigBackend | None, endpoints_dir: Pat
             def make(expr=expr, src=src, pose=pose) -> np.ndarray:
                 return backend.pose(read_image(src), expr, source_pose, pose, config)
 
-            job = Job(f"{expr.id} @ {pose}", dest, dest.name, make,
-                      _endpoint_expect(config, expr.id, pose))
-            if not should_make(dest, overwrite):
-                plan.skipped += 1
-                plan.existing.append(job)
-                continue
-            jobs.append(job)
+            plan.add(Job(f"{expr.id} @ {pose}", dest, dest.name, make,
+                         _endpoint_expect(config, expr.id, pose)), jobs, overwrite)
     plan.levels.append(jobs)
     return plan
 
@@ -305,13 +304,8 @@ def plan_sequences(config: RigConfig, backend: RigBackend | None, endpoints_dir:
                 make = _tween_maker(backend, config, sp, t, frame, t - step, t + step)
                 angles = tuple(float(a) for a in (1.0 - t) * a0 + t * a1)
                 expect = Expect(sp.start[0], sp.end[0], t, angles, sequence=sp.folder.name)
-                job = Job(f"{sp.label} t={t:.2f}", dest, f"{sp.folder.name}/{dest.name}", make,
-                          expect)
-                if not should_make(dest, overwrite):
-                    plan.skipped += 1
-                    plan.existing.append(job)
-                    continue
-                plan.levels[level].append(job)
+                plan.add(Job(f"{sp.label} t={t:.2f}", dest, f"{sp.folder.name}/{dest.name}",
+                             make, expect), plan.levels[level], overwrite)
         plan.after.append(_manifest_step(sp, grid, ext))
     return plan
 

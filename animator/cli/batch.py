@@ -45,11 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rig folder; default: the built-in toon character")
     b.add_argument("--seed", type=int, default=0, help="random seed of the head motion")
     b.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
-    b.add_argument("--motion", choices=("natural", "seed"), default="natural",
-                   help="head motion (see 'animator render --help')")
-    options.add_motion_gain(b)
-    b.add_argument("--silence", choices=("stream", "seed"), default="stream",
-                   help="silence mask (see 'animator render --help')")
+    options.add_modes(b)
     b.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
     b.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")
@@ -67,16 +63,14 @@ def run(args: argparse.Namespace) -> int:
     from animator.render.batch import Manifest, RenderSettings, pending, plan_jobs
     from animator.render.runners import in_process, local_pool, ray_cluster
 
-    if args.motion == "seed" and args.motion_gain != 1.0:
-        args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
-                          "original algorithm, unchanged")
+    options.check_modes(args)
     started = time.perf_counter()
     outdir = args.outdir
     if os.path.exists(outdir) and not os.path.isdir(outdir):
         raise OutputError(f"{outdir}: is not a folder")
     settings = RenderSettings(
         rig=os.path.abspath(args.rig) if args.rig else None, seed=args.seed, fps=args.fps,
-        motion=args.motion, motion_gain=args.motion_gain, silence=args.silence,
+        motion=args.motion, motion_gain=args.motion_gain, speaking=args.speaking,
         width_px=args.width,
         background_rgb=args.background,
         model=os.path.abspath(args.model) if args.model else None,

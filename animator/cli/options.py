@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from animator.core.modes import MOTION_MODES, SPEAKING_MODES, canonical_mode
+
 
 def number_in(kind: type, low: float, high: float, what: str,
               unit: str = "") -> Callable[[str], float]:
@@ -34,8 +36,46 @@ max_attempts = number_in(int, 1, 20, "--max-attempts")
 motion_gain = number_in(float, 0, 3, "--motion-gain")
 
 
+def _mode(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A mode name: today's, or the one it had before (e.g. ``seed`` for ``reference``)."""
+    def parse(text: str) -> str:
+        value = canonical_mode(text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice {text!r} (choose from {', '.join(choices)})")
+        return value
+    return parse
+
+
+def add_modes(parser: argparse.ArgumentParser) -> None:
+    """--motion, --motion-gain and --speaking (render and batch)."""
+    parser.add_argument("--motion", type=_mode(MOTION_MODES), default="natural",
+                        metavar="{natural,reference}",
+                        help="head motion: 'natural' (follows the speech: nods and turns on "
+                             "stressed syllables, settling at phrase ends, a calmer listening "
+                             "state in pauses, over phased, re-drawn sinusoids) or 'reference' "
+                             "(the seed pipeline's eased sinusoids, for comparison; 'seed' is "
+                             "an old name for it)")
+    add_motion_gain(parser)
+    parser.add_argument("--speaking", "--silence", dest="speaking",
+                        type=_mode(SPEAKING_MODES), default="causal",
+                        metavar="{causal,reference}",
+                        help="speaking state (1 while the lips move; it damps the head motion "
+                             "in pauses): 'causal' (lip speed in mouth widths/s, onset "
+                             "confirmation and hangover: what live mode uses) or 'reference' "
+                             "(the seed pipeline's whole-clip min-max weights). Old names: "
+                             "--silence, 'stream', 'seed'")
+
+
+def check_modes(args: argparse.Namespace) -> None:
+    """The combination ``add_modes`` cannot check alone (exits through the parser)."""
+    if args.motion == "reference" and args.motion_gain != 1.0:
+        args.parser.error("--motion-gain applies to the natural motion; --motion reference is "
+                          "the seed pipeline's algorithm, unchanged")
+
+
 def add_motion_gain(parser: argparse.ArgumentParser) -> None:
-    """--motion-gain (render and live)."""
+    """--motion-gain (render, batch and live)."""
     parser.add_argument("--motion-gain", type=motion_gain, default=1.0, metavar="G",
                         help="how much the head moves with the natural motion: 0 still, 1 the "
                              "default, 2 lively (every synthesised angle is scaled by G: the "

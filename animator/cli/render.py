@@ -66,19 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--fps", type=options.fps, default=25.0, help="video frame rate")
     r.add_argument("--seed", type=int, default=0,
                    help="random seed of the head motion (same seed, same video)")
-    r.add_argument("--motion", choices=("natural", "seed"), default="natural",
-                   help="head motion: 'natural' (follows the speech: nods and turns on "
-                        "stressed syllables, settling at phrase ends, a calmer listening state "
-                        "in pauses, over phased, re-drawn sinusoids) or 'seed' (the original "
-                        "eased sinusoids, for comparison)")
-    options.add_motion_gain(r)
-    r.add_argument("--silence", choices=("stream", "seed"), default="stream",
-                   help="silence mask: 'stream' (causal, lip speed in mouth widths/s) or 'seed' "
-                        "(the original whole-clip min-max algorithm)")
+    options.add_modes(r)
     r.add_argument("--timeline", metavar="OUT.json", default=None,
                    help="also write the per-frame timeline JSON")
     r.add_argument("--plot", metavar="OUT.png", default=None,
-                   help="also write a plot of angles, chosen pose, silence mask and mouth")
+                   help="also write a plot of angles, chosen pose, speaking state, mouth and "
+                        "blinks")
     r.add_argument("--export", action="append", default=[], metavar="FORMAT=PATH",
                    help=f"also write an export (repeatable); formats: {formats}")
     r.add_argument("--expression", metavar="NAME", default="neutral",
@@ -131,9 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from animator.render.exports import parse_export
     from animator.stages.idle_blinks import IdleBlinkParams
 
-    if args.motion == "seed" and args.motion_gain != 1.0:
-        args.parser.error("--motion-gain applies to the natural motion; --motion seed is the "
-                          "original algorithm, unchanged")
+    options.check_modes(args)
     from animator.sinks.compose import Canvas
 
     exports = [parse_export(text) for text in args.export]
@@ -141,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     result = render(
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
-                            silence=args.silence, motion_gain=args.motion_gain,
+                            speaking=args.speaking, motion_gain=args.motion_gain,
                             idle_blinks=IdleBlinkParams() if args.blink else None,
                             expression=args.expression),
         width_px=args.width, background_rgb=args.background,

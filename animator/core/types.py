@@ -55,7 +55,7 @@ class Frame:
     index: int
     t_s: float
     angles_deg: np.ndarray  # float[3] pitch, yaw, roll
-    speaking: float  # silence mask in [0, 1]
+    speaking: float  # speaking state in [0, 1] (1 while the lips move)
     mouth: np.ndarray  # float[2] (open, wide) in mouth widths (relative to the learned rest)
     choice: FrameChoice
     eyes: EyeState = EYES_OPEN

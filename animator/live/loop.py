@@ -37,8 +37,8 @@ from animator.core.types import Frame, LiveFrame, Sink
 from animator.engine import Engine
 from animator.live.clock import FastClock, FrameClock
 from animator.live.realtime import realtime_settings
-from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.stream import AudioLipStream, rest_points
+from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
+from keypoints.stream import AudioLipStream
 
 #: Inputs older than this (seconds) count as lost.
 STALE_S = 0.25
@@ -65,7 +65,7 @@ class Reading:
     camera_frame: int | None = None  # camera frame the lips/head come from, or None
     eyes: np.ndarray | None = None  # float[2] eye ratios measured for those frames
     #: the source has ended and its media lasts ``end_s`` seconds: the loop finishes the
-    #: engine (the last frames, or every frame in the seed modes) and stops
+    #: engine (the last frames, or every frame in the reference modes) and stops
     end_s: float | None = None
 
 

@@ -42,7 +42,7 @@ class RenderSettings:
     fps: float = 25.0
     motion: str = "natural"
     motion_gain: float = 1.0
-    silence: str = "stream"
+    speaking: str = "causal"
     width_px: int = 512
     background_rgb: tuple[int, int, int] = (236, 240, 244)
     model: str | None = None
@@ -207,7 +207,7 @@ def run_job(job: Job) -> JobResult:
     try:
         out = render(job.audio, job.output, rig_dir=job.rig, model_path=s.model,
                      config=EngineConfig(fps=s.fps, seed=job.seed, motion=s.motion,
-                                         motion_gain=s.motion_gain, silence=s.silence),
+                                         motion_gain=s.motion_gain, speaking=s.speaking),
                      width_px=s.width_px, background_rgb=s.background_rgb,
                      timeline_path=job.timeline, progress=False, keep_images=True,
                      x264_preset=s.x264_preset, crf=s.crf)

@@ -81,7 +81,7 @@ EXPORTERS: dict[str, Exporter] = {e.name: e for e in (
     Exporter("timeline", (".json",), "timeline",
              "the per-frame timeline JSON (angles, speaking, mouth, chosen image)", _timeline),
     Exporter("plot", (".png",), "plot",
-             "a PNG of pitch/yaw/roll, the chosen pose, the silence mask and the mouth",
+             "a PNG of pitch/yaw/roll, the chosen pose, the speaking state and the mouth",
              _plot),
     Exporter("rhubarb-tsv", (".tsv", ".txt"), "cue list",
              "mouth cues (A-H, X) as Rhubarb Lip Sync's TSV", _cues("tsv")),

@@ -169,7 +169,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
             rig=str(rig_dir), latency_ms=1000.0 * model.algorithmic_latency_s,
             poses=tuple(rig.config.poses),
             title=f"{Path(audio_path).name}  ·  motion={config.motion}  "
-                  f"silence={config.silence}  seed={config.seed}",
+                  f"speaking={config.speaking}  seed={config.seed}",
             dat_fps=dat_fps, preston_blair=preston_blair,
             compositor=lambda transparent: _compositor(rig, width_px, background_rgb, False,
                                                        transparent, canvas))

@@ -9,8 +9,8 @@ decodes rig images with bounded memory. The names below are the package's public
 from animator.rig.config import (
     BLINK_EYES,
     DEFAULT_MOUTH_SHAPES,
+    REFERENCE_POSE_ANGLES,
     REST_EXPRESSION,
-    SEED_POSE_ANGLES,
     BasePath,
     Expression,
     MouthPlacement,
@@ -55,7 +55,7 @@ __all__ = [
     "BLINK_EYES", "CHART_FALLBACK", "CHART_REQUIRED", "CHART_SHAPES", "CONFIG_NAME",
     "DEFAULT_CHARACTER", "DEFAULT_MOUTH_SHAPES", "ENDPOINTS_DIR", "FRAME_FILE_PATTERN",
     "IMAGE_FORMATS", "IMAGE_FORMAT_KEY", "LAYERS_DIR", "MANIFEST_NAME", "MOUTHS_DIR",
-    "MOUTH_CHART_KEY", "NAME_PATTERN", "REST_EXPRESSION", "SEED_POSE_ANGLES", "SEQUENCES_DIR",
+    "MOUTH_CHART_KEY", "NAME_PATTERN", "REST_EXPRESSION", "REFERENCE_POSE_ANGLES", "SEQUENCES_DIR",
     "BasePath", "Expression", "MouthPlacement", "MouthShape", "Rig", "RigConfig", "RigError",
     "Sequence", "check_name", "default_rig_dir", "endpoint_relpath", "layer_relpaths", "load_rig",
     "mouth_relpath", "rig_image_size", "sequence_dirname", "sequence_manifest", "tween_filename",

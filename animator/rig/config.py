@@ -24,7 +24,7 @@ REST_EXPRESSION = "neutral"
 BLINK_EYES = "blink_closed"
 
 #: Angles (degrees) of the seed pipeline's pose names, which carry no angles of their own.
-SEED_POSE_ANGLES: dict[str, dict[str, float]] = {
+REFERENCE_POSE_ANGLES: dict[str, dict[str, float]] = {
     "center": {"pitch": 0.0, "yaw": 0.0, "roll": 0.0},
     "tilt_left_small": {"pitch": 0.0, "yaw": 0.0, "roll": 8.0},
     "tilt_right_small": {"pitch": 0.0, "yaw": 0.0, "roll": -8.0},
@@ -189,7 +189,7 @@ class RigConfig:
             raise RigError(f"{source}: 'pose_angles' must be an object")
         pose_angles = {}
         for pose in poses:
-            spec = angles_raw.get(pose, SEED_POSE_ANGLES.get(pose))
+            spec = angles_raw.get(pose, REFERENCE_POSE_ANGLES.get(pose))
             if spec is None:
                 raise RigError(f"{source}: pose '{pose}' has no angles: add it to 'pose_angles' "
                                f"as {{\"pitch\": .., \"yaw\": .., \"roll\": ..}}")

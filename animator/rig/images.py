@@ -29,11 +29,9 @@ def _decode(data: bytes) -> np.ndarray:
         return np.asarray(img.convert("RGBA" if has_alpha else "RGB"))
 
 
-def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
-                  expected_size: tuple[int, int] | None = None) -> np.ndarray:
-    """uint8[H, W, 3] RGB of the image at ``path``, alpha composited over ``background_rgb``.
-    Raises RigError naming the file when it is too large, malformed, not ``expected_size``
-    (width, height) when given, or cannot be decoded."""
+def _checked_decode(path: str | Path, expected_size: tuple[int, int] | None) -> np.ndarray:
+    """uint8[H, W, 3|4] pixels of the image at ``path``, its header and structure checked
+    first; every failure is a RigError naming the file."""
     try:
         raw = _decode(read_image_bytes(path, expected_size))
     except ImageFileError as exc:
@@ -43,6 +41,15 @@ def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
     except (OSError, SyntaxError, ValueError, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
         raise RigError(f"{path}: cannot decode image ({reason})") from None
+    return raw
+
+
+def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
+                  expected_size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8[H, W, 3] RGB of the image at ``path``, alpha composited over ``background_rgb``.
+    Raises RigError naming the file when it is too large, malformed, not ``expected_size``
+    (width, height) when given, or cannot be decoded."""
+    raw = _checked_decode(path, expected_size)
     if raw.shape[2] == 4:
         # integer blend (2 bytes a channel, not a float copy): memory stays near the file's
         alpha = raw[:, :, 3:4].astype(np.uint16)
@@ -55,15 +62,7 @@ def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
 def read_rgba(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8[H, W, 4] RGBA of the image at ``path`` (alpha 255 where it has none), checked and
     decoded as ``read_rgb_over`` does; raises RigError naming the file."""
-    try:
-        raw = _decode(read_image_bytes(path, expected_size))
-    except ImageFileError as exc:
-        raise RigError(f"{path}: {exc}") from None
-    except FileNotFoundError:
-        raise RigError(f"{path}: missing") from None
-    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
-        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
-        raise RigError(f"{path}: cannot decode image ({reason})") from None
+    raw = _checked_decode(path, expected_size)
     if raw.shape[2] == 3:
         raw = np.concatenate([raw, np.full(raw.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return np.ascontiguousarray(raw)

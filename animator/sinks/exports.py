@@ -71,7 +71,7 @@ def write_timeline(path: str | Path, timeline: dict) -> None:
 def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
                title: str = "") -> None:
     """PNG at ``path`` (callers make it atomic): head angles with the chosen pose endpoint
-    marked, and the silence mask with the mouth opening and the blinks (eyes closed),
+    marked, and the speaking state with the mouth opening and the blinks (eyes closed),
     against time."""
     import matplotlib
 
@@ -99,7 +99,7 @@ def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
     ax_p.grid(axis="y", color="0.9")
 
     ax_m.fill_between(t, [f.speaking for f in frames], step="mid", color="tab:green",
-                      alpha=0.25, label="speaking (silence mask)")
+                      alpha=0.25, label="speaking state")
     ax_m.plot(t, [f.mouth[0] for f in frames], color="tab:red", lw=1.0,
               label="mouth open (mouth widths)")
     closed = np.array([f.eyes.closed for f in frames], dtype=bool)

@@ -1,8 +1,8 @@
-"""Head-motion synthesis: eased, jittered sinusoids per axis, damped by the silence mask.
+"""Head-motion synthesis: eased, jittered sinusoids per axis, damped by the speaking state.
 
 Angles are degrees in the order of ``animator.rig.AXES`` (pitch, yaw, roll).
 
-* :func:`seed_head_motion` reproduces the seed exactly (whole clip, offline): amplitude and
+* :func:`reference_head_motion` reproduces the seed exactly (whole clip, offline): amplitude and
   clamp U(0, 3) deg, frequency U(0.5, 1.5) Hz, no phase, the 2 s easing envelope
   (1 - cos(pi t)) / 2 on t in seconds with t squeezed into whole seconds, white jitter of
   0.05 x amplitude. The seed's final Kalman smoothing of the rotation matrices is left out:
@@ -33,10 +33,10 @@ def ease(u: np.ndarray | float) -> np.ndarray | float:
     return (1.0 - np.cos(np.pi * u)) / 2.0
 
 
-def seed_head_motion(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+def reference_head_motion(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
     """The seed's pose offsets for a clip of ``n_frames`` video frames.
 
-    Returns float64[n_frames, 3] (pitch, yaw, roll) degrees, before the silence mask.
+    Returns float64[n_frames, 3] (pitch, yaw, roll) degrees, before the speaking state damps them.
     """
     t_s = np.linspace(0.0, math.floor(n_frames / fps), n_frames)
     out = np.zeros((n_frames, N_AXES))
@@ -308,7 +308,7 @@ class MotionSynth:
         return min(1.0, max(0.0, (self._gain - floor) / (1.0 - floor)))
 
     def step(self, mask: float, accent: float | None = None) -> np.ndarray:
-        """mask: silence mask in [0, 1] for this frame; accent: the speech's accent envelope
+        """mask: speaking state in [0, 1] for this frame; accent: the speech's accent envelope
         for this frame (keypoints.prosody; None without audio: no beats).
         Returns float64[3] degrees."""
         p = self.params

@@ -64,7 +64,8 @@ class PoseSelector:
         self.angles_deg = np.asarray(angles_deg, dtype=np.float64).reshape(-1, 3)
         self._tree = None
         if len(self.angles_deg) > BRUTE_FORCE_MAX_POSES:
-            from scipy.spatial import cKDTree  # here: 0.2-0.6 s of start-up most rigs skip
+            # imported here: scipy.spatial costs ~0.2 s of start-up that small rigs never use
+            from scipy.spatial import cKDTree
 
             self._tree = cKDTree(self.angles_deg)
         self._params = params

@@ -1,12 +1,12 @@
-"""Silence mask from lip motion: 1 while the lips move (speech), 0 while they rest.
+"""Speaking state from lip motion: 1 while the lips move (speech), 0 while they rest.
 
 Two algorithms:
 
-* :func:`seed_silence_weights` reproduces the seed (LivePortraitTalker) exactly, quirks
+* :func:`reference_speaking_weights` reproduces the seed (LivePortraitTalker) exactly, quirks
   included: whole-clip min-max normalisation, threshold 0.02 on the mean absolute frame
   difference, a 0 appended for the last frame, a box moving average over 1-padded edges.
   It needs the whole clip, so it is offline only.
-* :class:`SilenceDetector` is the default: causal and streaming. Lip speed is measured in
+* :class:`SpeakingDetector` is the default: causal and streaming. Lip speed is measured in
   mouth widths per second (the keypoints' own physical unit), so it neither depends on the
   clip (an all-silent clip stays silent) nor on the frame rate; a short hold bridges the
   brief lip stops inside words, a mouth held open beyond its resting opening (a held vowel)
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SEED_THRESHOLD = 0.02
-SEED_WINDOW_FRAMES = 7
+REFERENCE_THRESHOLD = 0.02
+REFERENCE_WINDOW_FRAMES = 7
 
 
-def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
-                         window_frames: int = SEED_WINDOW_FRAMES) -> np.ndarray:
-    """The seed's silence weights for a whole clip.
+def reference_speaking_weights(lips: np.ndarray, threshold: float = REFERENCE_THRESHOLD,
+                         window_frames: int = REFERENCE_WINDOW_FRAMES) -> np.ndarray:
+    """The seed pipeline's speaking weights for a whole clip.
 
     lips: float[T, 2, 3], the two lip keypoints per video frame (any order).
     Returns float64[T] in [0, 1] (1 = speaking).
@@ -58,7 +58,7 @@ def seed_silence_weights(lips: np.ndarray, threshold: float = SEED_THRESHOLD,
 
 
 @dataclass(frozen=True)
-class SilenceParams:
+class SpeakingParams:
     """Parameters of the streaming detector (all in physical units)."""
 
     # Defaults: what benchmarks.mappingnet's sweep finds for the shipped MappingNet on its
@@ -119,8 +119,8 @@ class RunningMin:
         return self._q[0][1]
 
 
-class SilenceDetector:
-    """Causal streaming silence mask, one video frame per :meth:`step`.
+class SpeakingDetector:
+    """Causal streaming speaking state, one video frame per :meth:`step`.
 
     A frame is raw speech while the lips moved within the last ``hold_s`` (closing onto the
     resting opening does not count), or, up to ``sustain_s`` after the last motion, while the
@@ -130,10 +130,10 @@ class SilenceDetector:
     mask at frame i depends only on frames i - n .. i.
     """
 
-    def __init__(self, fps: float, params: SilenceParams | None = None) -> None:
+    def __init__(self, fps: float, params: SpeakingParams | None = None) -> None:
         if not fps > 0:
             raise ValueError("fps must be > 0")
-        self.params = p = params or SilenceParams()
+        self.params = p = params or SpeakingParams()
         self.fps = float(fps)
         # Compare squared per-frame displacement with the squared threshold: no sqrt per frame.
         self._threshold2 = (p.speed_threshold_wps / self.fps) ** 2

@@ -2,6 +2,6 @@
 
 corpus (keypoints.corpus) -> data.py (features + targets as arrays) -> model.py (the torch
 network) -> fit.py (seeded training loop) -> export.py (hand-built ONNX graph under the
-contract, checked against torch) ; ``python -m keypoints.train`` runs them all.
+contract, checked against torch) ; ``python -m keypoints.training`` runs them all.
 Nothing here is imported at run time.
 """

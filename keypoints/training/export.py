@@ -93,7 +93,7 @@ def build_onnx(model: LipNet, metadata: dict[str, str]):
     )
     assert n_out == head_b.size
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="talking-head-animator keypoints.train",
+                              producer_name="talking-head-animator keypoints.training",
                               producer_version="1", ir_version=IR_VERSION)
     proto.doc_string = metadata.get("description", "")
     helper.set_model_props(proto, metadata)

@@ -58,7 +58,7 @@ def limits(result: dict) -> str:
             if s["default"]["onset_ms"] is not None]
     worst = min(sets, key=lambda k: sets[k]["default"]["f1"])
     return (
-        "**What limits the mask.** With the default SilenceParams the learned model's F1 is "
+        "**What limits the mask.** With the default SpeakingParams the learned model's F1 is "
         f"{min(default):.3f}-{max(default):.3f} (mean {sum(default) / len(default):.3f}; "
         f"weakest: {worst}); median onset delay {min(on_d):.0f} to {max(on_d):.0f} ms, offset "
         f"delay {min(off_d):.0f} to {max(off_d):.0f} ms. The mask is sampled at the video "
@@ -90,7 +90,7 @@ licence **MIT**. No data or weights from elsewhere.
 
 ```
 make mappingnet
-# = .venv/bin/python -m keypoints.train --out assets/models/mappingnet.onnx
+# = .venv/bin/python -m keypoints.training --out assets/models/mappingnet.onnx
 #   .venv/bin/python -m benchmarks.mappingnet --json assets/models/mappingnet.eval.json \\
 #       --readme assets/models/README.md
 ```
@@ -165,15 +165,15 @@ Held-out: languages {', '.join(result['test_languages'])}; voice variants
 {', '.join(result['test_variants'])}; texts from the other half of the vocabulary.
 {sizes['recordings']} recordings x {sizes['seconds']:.0f} s per condition (the same speech under
 every condition). Opening/width r: per-frame (100 Hz) correlation with the target. F1: silence
-mask (animator.stages.speaking.SilenceDetector, 25 fps, threshold 0.5) vs the true speech frames,
-video frames within 100 ms of a true boundary not scored, with the default SilenceParams / the
+mask (animator.stages.speaking.SpeakingDetector, 25 fps, threshold 0.5) vs the true speech frames,
+video frames within 100 ms of a true boundary not scored, with the default SpeakingParams / the
 parameters tuned on a separate tuning set (train-split voices under every condition). On/off:
 median onset and offset delay of the mask at pauses >= 0.5 s, measured from the true boundary
 time (10 ms resolution) to the first video frame that shows the change, default (tuned).
 
 {table}
 
-Tuned SilenceParams (grid on the tuning set): learned {learned['tuned_params']},
+Tuned SpeakingParams (grid on the tuning set): learned {learned['tuned_params']},
 baseline {baseline.get('tuned_params', '-')}.
 
 {limits(result)}

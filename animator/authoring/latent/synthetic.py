@@ -209,6 +209,19 @@ def onnx_proof(seed: int = 0, folder: Path | None = None) -> dict:
 
 # --- 4. closed loop -------------------------------------------------------------------------
 
+def _turn_rows(z0, dirs, decode, measure) -> list[dict]:
+    """Per target yaw (degrees): what the open-loop step reads, and what the closed loop
+    (``calibrate_yaw``) reaches, in how many iterations."""
+    rows = []
+    for t in (-30.0, -20.0, -8.0, 8.0, 20.0, 30.0):
+        open_loop = measure(decode(apply_yaw(z0, dirs, t)))
+        res = calibrate_yaw(z0, dirs, decode, measure, t, tol_deg=1.0)
+        rows.append({"target": t, "open_loop": round(open_loop, 2),
+                     "closed_loop": round(res.measured_deg, 2), "step": round(res.step_deg, 2),
+                     "iterations": res.iterations, "converged": res.converged})
+    return rows
+
+
 def closed_loop_proof(seed: int = 0, fit_range: float = 10.0, read_gain: float = 1.0) -> dict:
     """Directions fitted on |yaw| <= fit_range only, then asked for up to +-30 degrees; the
     estimator reads ``read_gain`` times the true yaw (< 1: an under-reading estimator or an
@@ -226,13 +239,7 @@ def closed_loop_proof(seed: int = 0, fit_range: float = 10.0, read_gain: float =
     def measure(points):
         return read_gain * geometry.estimate_yaw_deg(points, ref)
 
-    rows = []
-    for t in (-30.0, -20.0, -8.0, 8.0, 20.0, 30.0):
-        open_loop = measure(decode(apply_yaw(z0, dirs, t)))
-        res = calibrate_yaw(z0, dirs, decode, measure, t, tol_deg=1.0)
-        rows.append({"target": t, "open_loop": round(open_loop, 2),
-                     "closed_loop": round(res.measured_deg, 2), "step": round(res.step_deg, 2),
-                     "iterations": res.iterations, "converged": res.converged})
+    rows = _turn_rows(z0, dirs, decode, measure)
     return {"fit_range_deg": fit_range, "read_gain": read_gain, "per_target": rows}
 
 
@@ -266,12 +273,6 @@ def facemesh_closed_loop_proof(seed: int = 0, n: int = 1500, fit_range: float = 
     def measure(points_px):
         return float(FaceObservation(points_px.astype(np.float32), size).head_pose_deg()[1])
 
-    rows = []
-    for t in (-30.0, -20.0, -8.0, 8.0, 20.0, 30.0):
-        open_loop = measure(decode(apply_yaw(z0, dirs, t)))
-        res = calibrate_yaw(z0, dirs, decode, measure, t, tol_deg=1.0)
-        rows.append({"target": t, "open_loop": round(open_loop, 2),
-                     "closed_loop": round(res.measured_deg, 2), "step": round(res.step_deg, 2),
-                     "iterations": res.iterations, "converged": res.converged})
+    rows = _turn_rows(z0, dirs, decode, measure)
     return {"fit_range_deg": fit_range, "source_reads": round(measure(source_px), 2),
             "per_target": rows}

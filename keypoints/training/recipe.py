@@ -1,4 +1,4 @@
-"""``python -m keypoints.train --out assets/models/mappingnet.onnx``: the whole recipe of the
+"""``python -m keypoints.training --out assets/models/mappingnet.onnx``: the whole recipe of the
 learned MappingNet, seeded: synthesise the corpus (espeak-ng), train LipNet (torch, CPU),
 export to ONNX under the contract, check the file against torch, and write a JSON report
 next to the model (``<out stem>.train.json``: recipe, settings, loss curve, timings) that
@@ -13,15 +13,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from keypoints.assets import assets_dir
+
 DESCRIPTION = ("LipNet: dilated CNN over log-mel, trained on a synthetic espeak-ng corpus "
-               "(keypoints.train)")
+               "(keypoints.training)")
 
 
 def report_path(out: Path) -> Path:
@@ -99,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.training.fit import TrainSettings
     from keypoints.training.model import LipNetConfig
 
-    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "mappingnet.onnx"
-    parser = argparse.ArgumentParser(prog="python -m keypoints.train", description=__doc__,
+    default_out = assets_dir() / "models" / "mappingnet.onnx"
+    parser = argparse.ArgumentParser(prog="python -m keypoints.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
     parser.add_argument("--workers", type=int, default=2, help="corpus processes")
@@ -118,7 +119,3 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args.out, recipe, settings, LipNetConfig(), args.workers)
     print(json.dumps({"model": str(args.out), **report["timings_s"]}))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,8 +15,9 @@ pipeline runs before a trained model exists. Graph (T' = T - past - future):
        left_corner (wide/2, 0, 0), right_corner (-wide/2, 0, 0)
 
 Features are log10 mel power (FeatureConfig defaults: 10 * feature = dB). Build with
-``python -m keypoints.baseline [OUT]``; ``python -m keypoints.baseline --calibrate`` prints the
-numbers the thresholds were chosen from (needs espeak-ng). Requires the dev extra ``onnx``.
+``python -m keypoints.training.baseline [OUT]``; ``python -m keypoints.training.baseline
+--calibrate`` prints the numbers the thresholds were chosen from (needs espeak-ng). Requires
+the dev extra ``onnx``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ LOW_BAND_HZ = (250.0, 1000.0)  # F1 region: strong in open/back vowels
 HIGH_BAND_HZ = (1800.0, 4500.0)  # F2/F3 region: strong in spread front vowels and sibilants
 SMOOTHING_DECAY_FRAMES = 2.5  # exponential kernel time constant
 
-# Calibrated with `python -m keypoints.baseline --calibrate` (see assets/models/README.md).
+# Calibrated with `python -m keypoints.training.baseline --calibrate` (see assets/models/README.md).
 ENERGY_THRESHOLD = -3.0  # log10 mean mel power in the speech band: gate 0.5
 ENERGY_SLOPE = 0.4  # log10 units per e-fold of the gate odds
 MAX_OPEN = 0.6  # mouth-width units at full gate
@@ -192,6 +193,7 @@ def build_model(config: FeatureConfig = CONFIG):
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
+        # the name it was shipped with: the model's bytes are pinned by a test
         producer_name="talking-head-animator keypoints.baseline",
         producer_version="1",
         ir_version=IR_VERSION,
@@ -312,10 +314,12 @@ def calibration_report() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    default_out = Path(__file__).resolve().parents[1] / "assets" / "models" / "baseline.onnx"
+    from keypoints.assets import assets_dir
+
+    default_out = assets_dir() / "models" / "baseline.onnx"
     parser = argparse.ArgumentParser(
-        prog="python -m keypoints.baseline", description="Build the baseline MappingNet ONNX."
-    )
+        prog="python -m keypoints.training.baseline",
+        description="Build the baseline MappingNet ONNX.")
     parser.add_argument("out", nargs="?", type=Path, default=default_out, help="output .onnx")
     parser.add_argument(
         "--calibrate", action="store_true", help="print calibration numbers, build nothing"

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from animator.stages.speaking import SilenceDetector, SilenceParams, seed_silence_weights
+from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
 
 #: the raw lip-motion decision, without the speaking state's onset confirmation and hangover
-RAW = SilenceParams(onset_s=0.0, hangover_s=0.0)
+RAW = SpeakingParams(onset_s=0.0, hangover_s=0.0)
 
 
 def _seed_case() -> np.ndarray:
@@ -18,12 +18,12 @@ def _seed_case() -> np.ndarray:
 def test_seed_weights_hand_computed_window_7():
     # d_A = [0, .3, .3, 0], d_B = [0, 0, 0, 1] -> w = [0, 1, 1, 1] + [0]
     # padded with three 1s each side: [1 1 1 0 1 1 1 0 1 1 1] -> box sums 6,5,5,5,6
-    w = seed_silence_weights(_seed_case())
+    w = reference_speaking_weights(_seed_case())
     np.testing.assert_allclose(w, np.array([6, 5, 5, 5, 6]) / 7)
 
 
 def test_seed_weights_hand_computed_window_3():
-    w = seed_silence_weights(_seed_case(), window_frames=3)
+    w = reference_speaking_weights(_seed_case(), window_frames=3)
     np.testing.assert_allclose(w, [2 / 3, 2 / 3, 1, 2 / 3, 2 / 3])
 
 
@@ -31,21 +31,21 @@ def test_seed_threshold_is_on_the_mean_over_coordinates():
     lips = np.zeros((3, 2, 3))
     lips[1, 0] = [0.05, 0, 0]  # mean |diff| 0.0167 < 0.02: still silent
     lips[2, 1] = [1.0, 1.0, 1.0]  # sets the clip max to 1 ... and moves B at t=1
-    w = seed_silence_weights(lips, window_frames=1)
+    w = reference_speaking_weights(lips, window_frames=1)
     assert w.tolist() == [0.0, 1.0, 0.0]  # last frame always 0
 
 
 def test_seed_normalises_by_the_clip_so_silence_becomes_speech():
     rng = np.random.default_rng(1)
     quiet = 1e-4 * rng.standard_normal((100, 2, 3))  # lips that do not move
-    assert seed_silence_weights(quiet).mean() > 0.9  # the seed's quirk, reproduced
-    det = SilenceDetector(25)
+    assert reference_speaking_weights(quiet).mean() > 0.9  # the seed's quirk, reproduced
+    det = SpeakingDetector(25)
     assert max(det.step(x) for x in quiet) == 0.0  # the streaming mask says silence
 
 
 def test_seed_input_shape_checked():
     with pytest.raises(ValueError, match=r"float\[T, 2, 3\]"):
-        seed_silence_weights(np.zeros((4, 3)))
+        reference_speaking_weights(np.zeros((4, 3)))
 
 
 def _talking(fps: float, seconds: float, speech: tuple[float, float]) -> np.ndarray:
@@ -62,8 +62,8 @@ def _talking(fps: float, seconds: float, speech: tuple[float, float]) -> np.ndar
 @pytest.mark.parametrize("fps", [25, 30, 60])
 def test_stream_mask_follows_speech_at_any_fps(fps):
     lips = _talking(fps, 6.0, (1.0, 4.0))
-    params = SilenceParams()
-    det = SilenceDetector(fps, params)
+    params = SpeakingParams()
+    det = SpeakingDetector(fps, params)
     mask = np.array([det.step(x) for x in lips])
     t = np.arange(len(mask)) / fps
     assert np.all(mask[t < 0.95] == 0)
@@ -97,7 +97,7 @@ def test_lips_closing_onto_rest_end_the_mask_at_once():
                                   np.full(10, end_open)])
         lips = np.zeros((opening.size, 2, 3))
         lips[:, 0, 1], lips[:, 1, 1] = opening / 2, -opening / 2
-        det = SilenceDetector(fps, RAW)
+        det = SpeakingDetector(fps, RAW)
         mask = np.array([det.step(x) for x in lips])
         assert mask[105:150].min() == 1
         arrived = 100 + n_talk + 3
@@ -121,7 +121,7 @@ def _open_then_hold(fps: float, rest_open: float, hold_open: float, still_s: flo
 def test_held_open_mouth_sustains_the_mask_for_a_while():
     fps = 25
     params = RAW
-    det = SilenceDetector(fps, params)
+    det = SpeakingDetector(fps, params)
     lips = _open_then_hold(fps, 0.0, 0.2, 2.0)
     mask = np.array([det.step(x) for x in lips])
     still_start = 6 * fps
@@ -135,7 +135,7 @@ def test_lips_parted_at_rest_are_not_an_open_mouth():
     """A face whose lips stay parted at rest: stopping with that opening ends the mask after
     the hold, as with closed lips (the resting opening is learnt from the last seconds)."""
     fps = 30
-    det = SilenceDetector(fps, RAW)
+    det = SpeakingDetector(fps, RAW)
     lips = _open_then_hold(fps, 0.12, 0.12, 2.0)
     lips[6 * fps - 8 : 6 * fps, :, 1] = [0.06, -0.06]  # the talk ends back at the rest opening
     mask = np.array([det.step(x) for x in lips])
@@ -149,7 +149,7 @@ def test_stream_mask_is_bounded_lookback():
     """The mask at a frame depends only on a bounded past: two streams that agree on the
     last n frames agree on the mask, whatever came before."""
     fps = 25
-    det_a, det_b = SilenceDetector(fps), SilenceDetector(fps)
+    det_a, det_b = SpeakingDetector(fps), SpeakingDetector(fps)
     a = _talking(fps, 4.0, (0.0, 2.0))
     b = np.zeros_like(a)
     tail = _talking(fps, 4.0, (0.0, 4.0))[50:]
@@ -160,13 +160,13 @@ def test_stream_mask_is_bounded_lookback():
 
 def test_params_validated():
     with pytest.raises(ValueError):
-        SilenceParams(speed_threshold_wps=0)
+        SpeakingParams(speed_threshold_wps=0)
     with pytest.raises(ValueError):
-        SilenceParams(sustain_s=-1)
+        SpeakingParams(sustain_s=-1)
     with pytest.raises(ValueError):
-        SilenceParams(rest_window_s=0)
+        SpeakingParams(rest_window_s=0)
     with pytest.raises(ValueError):
-        SilenceDetector(0)
+        SpeakingDetector(0)
 
 
 def _raw_pattern(pattern: str, fps: float = 25) -> np.ndarray:
@@ -184,7 +184,7 @@ def _raw_pattern(pattern: str, fps: float = 25) -> np.ndarray:
 
 def _mask(pattern: str, **kw) -> str:
     kw = {"onset_s": 0.0, "hangover_s": 0.0, **kw}
-    det = SilenceDetector(25, SilenceParams(hold_s=0.04, sustain_s=0.04, **kw))
+    det = SpeakingDetector(25, SpeakingParams(hold_s=0.04, sustain_s=0.04, **kw))
     return "".join("S" if det.step(x) >= 0.5 else "." for x in _raw_pattern(pattern))
 
 
