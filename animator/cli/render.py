@@ -20,8 +20,8 @@ def add_encoder_options(parser: argparse.ArgumentParser) -> None:
     """--preset and --crf of the H.264 encoder (mp4 outputs), for render and batch."""
     parser.add_argument("--preset", choices=X264_PRESETS, default="superfast",
                         help="x264 speed preset of an .mp4 (superfast: ~1.9 ms of CPU a "
-                             "512 px frame, ~5 MB a minute; ultrafast: half the CPU, 2.5x the "
-                             "size; veryfast: half the size, 1.7x the CPU)")
+                             "512 px frame, ~5 MB a minute; ultrafast: half the CPU, 2.4x the "
+                             "size; veryfast: half the size, 1.5x the CPU)")
     parser.add_argument("--crf", type=crf, default=20, metavar="0-51",
                         help="x264 quality of an .mp4: lower is better and larger")
 

@@ -21,15 +21,17 @@ AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000
 _AUDIO_BLOCK = 1024  # samples per AAC frame
 #: x264 settings, chosen by measurement (``python -m benchmarks.render --encoders``: CPU per
 #: frame, size, PSNR/SSIM of the decoded frames against the encoder's input). ``superfast``
-#: costs ~1.9 ms of CPU a 512 px frame for ~5 MB a minute at CRF 20 (PSNR ~47 dB, SSIM 0.998);
-#: ``ultrafast`` halves the CPU for files 2.5x larger, ``veryfast`` halves the size for 1.7x
-#: the CPU.
+#: costs ~1.9 ms of CPU a 512 px frame for ~5-6 MB a minute at CRF 20 (PSNR ~47 dB, SSIM
+#: 0.998); ``ultrafast`` halves the CPU for files 2.4x larger, ``veryfast`` halves the size for
+#: 1.5x the CPU.
 X264_PRESET = "superfast"
 X264_CRF = 20
 #: x264 threads. One: the bitstream depends on the thread count (a fixed count makes the same
-#: video on every machine: Ray nodes, laptops), a second x264 thread costs ~25% more CPU per
-#: frame in thread hand-offs, and a render already keeps two cores busy with one: the encoder
-#: on one, the loop and the composing on the other; in a batch each worker is one core.
+#: video on every machine: Ray nodes, laptops), a second x264 thread costs 5-12 % more CPU
+#: in thread hand-offs, and a render already keeps two cores busy with one: the encoder on
+#: one, the loop and the composing on the other; in a batch each worker is one core. The
+#: price: on a machine shared with other busy processes, one encoder thread gets a smaller
+#: share of the CPU (a render's wall time there was 1.16x that with two threads).
 ENCODER_THREADS = 1
 #: Composed frames waiting for the encoder (YUV, 0.4 MB each at 512 px, 1.7 MB at 1080 px).
 ENCODER_QUEUE = 8
