@@ -47,6 +47,8 @@ class RenderSettings:
     background_rgb: tuple[int, int, int] = (236, 240, 244)
     model: str | None = None
     timeline: bool = True  # also write OUT.json beside each OUT.mp4
+    x264_preset: str | None = None  # None: animator.sinks.mp4's default
+    crf: int | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,8 @@ def run_job(job: Job) -> JobResult:
                          config=EngineConfig(fps=s.fps, seed=job.seed, motion=s.motion,
                                              motion_gain=s.motion_gain, speaking=s.speaking),
                          width_px=s.width_px, background_rgb=s.background_rgb,
-                         timeline_path=job.timeline, progress=False, keep_images=True)
+                         timeline_path=job.timeline, progress=False, keep_images=True,
+                         x264_preset=s.x264_preset, crf=s.crf)
     except AnimatorError as exc:
         result.error = one_line(exc)
     except (KeyboardInterrupt, SystemExit):
