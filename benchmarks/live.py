@@ -3,8 +3,12 @@
     python -m benchmarks.live [--json] [--seconds 30] [--fps 30] [--path audio|webcam|both]
                               [--video CLIP ...] [--calibrate S]
 
-Audio path: the demo speech played as a microphone (10 ms blocks) -> MappingNet -> engine ->
-web sink, with a WebSocket client on 127.0.0.1 receiving the frame choices. Webcam path: real
+Audio path: the demo speech played as a microphone (10 ms blocks) -> MappingNet and the shape
+model (as ``animator live`` runs them) -> engine -> web sink, with a WebSocket client on
+127.0.0.1 receiving the frame choices; run twice in turn for each way of running the models
+(``streaming``: the step plans, one step per 10 ms feature frame; ``windowed``: onnxruntime on
+the 65-frame window of the newest frame each tick), seconds/2 per run, so both see the same
+machine. Webcam path: real
 faces. Each ``--video`` (default: every clip in ../shared/realdata/talking_faces, real people
 talking and pausing) is first tracked frame by frame and scored (benchmarks.webcam_quality):
 the share of frames showing the neutral mouth while the measured lips are closed, the
@@ -25,6 +29,12 @@ up (that runs in the capture thread). ``compute_cpu_ms`` is the CPU time the loo
 spent in the step: wall minus CPU is time it waited for a core (the machine busy with other
 work) or for the GIL.
 
+CPU share of one core: the process's CPU time (every thread: loop, sinks, server, capture;
+not the WebSocket client, a process of its own) over the wall time of the run, from 10 % of
+the run on (start-up left out), and the loop thread's alone. The sync model
+(animator.live.sync, without the page's draw) is set beside the measured capture -> WebSocket
+latency.
+
 Also per path: end-to-end latency (an audio sample / camera frame entering -> its frame
 choice received from the WebSocket), frames late by more than one period, skipped ticks,
 frames each sink dropped, the process RSS at the start, after 10 % of the run and at the
@@ -36,9 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +58,8 @@ from animator.audio_animator import AudioAnimator
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import STALE_S, LiveLoop
+from animator.live.sync import AudioTiming
+from animator.live.sync import estimate as sync_estimate
 from animator.rig import default_rig_dir, load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink
@@ -59,10 +69,12 @@ from animator.stages.speaking import SpeakingParams
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
 from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
+from benchmarks.ws_recorder import WsRecorder, wait_until
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
+from keypoints.visemenet import ShapeModel
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 #: the real clip the webcam path is timed on by default
@@ -87,66 +99,10 @@ def _ms(x: list[float] | np.ndarray) -> dict:
             "max": round(float(a.max()), 2), "n": int(len(a))}
 
 
-_RECORDER = """
-import json, sys, time
-from websockets.sync.client import connect
-with connect(sys.argv[1], compression=None, origin=sys.argv[3]) as ws, \
-        open(sys.argv[2], "w") as out:
-    print("ready", flush=True)
-    try:
-        for text in ws:
-            m = json.loads(text)
-            print(time.perf_counter(), m['audio_sample'], m['camera_frame'], file=out)
-    except Exception:
-        pass
-"""
-
-
-class WsRecorder:
-    """A WebSocket client in its own process (as a browser would be): the receive time
-    (``time.perf_counter``: CLOCK_MONOTONIC, shared by processes) of every frame choice."""
-
-    def __init__(self, port: int) -> None:
-        # to a file, not a pipe: a full pipe would stall the client (and so its socket)
-        self._log = tempfile.NamedTemporaryFile("r", suffix=".txt")
-        self._proc = subprocess.Popen([sys.executable, "-c", _RECORDER,
-                                       f"ws://127.0.0.1:{port}/ws", self._log.name,
-                                       f"http://127.0.0.1:{port}"],  # as the page would
-                                      stdout=subprocess.PIPE, text=True)
-        if self._proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the WebSocket recorder did not connect")
-        self.got: list[tuple[float, int | None, int | None]] = []
-
-    def close(self) -> None:
-        """Stop the client (after the server closed) and parse what it received."""
-        try:
-            self._proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.communicate()
-        out = self._log.read()
-        self._log.close()
-
-        def num(x: str) -> int | None:
-            return None if x == "None" else int(x)
-
-        for line in out.splitlines():
-            t, a, c = line.split()
-            self.got.append((float(t), num(a), num(c)))
-
-
-def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("benchmark setup timed out")
-        time.sleep(0.01)
-
-
 def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
               extra_compute: Callable[[], float] | None = None) -> tuple[dict, WsRecorder]:
     rec = WsRecorder(web.port)
-    _wait(lambda: web.n_clients == 1, 10)
+    wait_until(lambda: web.n_clients == 1, 10)
     n = int(seconds * fps) + 2
     steps = np.zeros(n)  # preallocated: the benchmark itself must not grow while it measures
     cpu = np.zeros(n)
@@ -155,6 +111,7 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
     rss = {"start": round(rss_mb(), 1)}
     clock = FrameClock(fps)
     tenth = max(1, n // 10)
+    share: dict[str, float] = {}
 
     def on_tick(_frame) -> None:
         if count[0] < n:
@@ -163,8 +120,10 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
         count[0] += 1
         if count[0] == tenth:
             rss["after_10pct"] = round(rss_mb(), 1)
+            share["wall"], share["cpu"] = time.perf_counter(), time.process_time()
 
     loop.run(clock, duration_s=seconds, on_tick=on_tick)
+    wall_s, cpu_s = time.perf_counter() - share["wall"], time.process_time() - share["cpu"]
     rss["end"] = round(rss_mb(), 1)
     load["after"] = round(os.getloadavg()[0], 2)
     time.sleep(0.2)  # the last messages in flight
@@ -174,34 +133,85 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
              "skipped_ticks": clock.n_skipped, "max_late_ms": round(clock.max_late_s * 1e3, 2),
              "compute_ms": _ms(steps[:min(n, count[0])]),
              "compute_cpu_ms": _ms(cpu[:min(n, count[0])]), "rss_mb": rss,
+             "cpu_share_of_one_core": {
+                 "process": round(cpu_s / wall_s, 4),
+                 "loop_thread": round(float(cpu[tenth:min(n, count[0])].sum()) / wall_s, 4)},
+             "raw": {"compute_s": steps[:min(n, count[0])], "cpu_s": cpu[:min(n, count[0])]},
              "load_avg_1min": load,
              "sinks": loop.sink_stats(), "received": len(rec.got)}
     return stats, rec
 
 
-def audio_path(seconds: float, fps: float) -> dict:
-    model = MappingNet.load()
+def _audio_run(model: MappingNet, shapes: ShapeModel | None, windowed: bool, seconds: float,
+               fps: float) -> dict:
     rig = load_rig(default_rig_dir())
     sr = model.feature_config.sample_rate
     with FileAudio(DEMO, sr, loop=True) as audio, WebSink(rig, 0) as web:
+        lips = AudioLipStream(model, None, shapes, windowed=windowed)
         loop = LiveLoop(Engine(rig, EngineConfig(fps=fps)), [web], audio=audio,
-                        lip_stream=AudioLipStream(model))
+                        lip_stream=lips)
         with loop:
             stats, rec = _run_loop(loop, web, seconds, fps)
         # shown: the sample at the centre of the lips shown; oldest new: the oldest sample a
-        # frame is the first to reflect (adds the frame period's sample-and-hold: worst case)
-        shown, first = [], []
+        # frame is the first to reflect (adds the frame period's sample-and-hold: worst case);
+        # captured: shown + the wait of that sample for the rest of its device block
+        shown, first, captured = [], [], []
         prev = None
         for recv_s, c, _ in rec.got:
             if c is None:
                 continue
             shown.append(recv_s - audio.arrival_s(c))
+            captured.append(shown[-1] + (BLOCK_SAMPLES - c % BLOCK_SAMPLES) / sr)
             if prev is not None and c > prev:
                 first.append(recv_s - audio.arrival_s(prev + 1))
             prev = c
+    stats["raw"].update(shown_s=shown, first_s=first, captured_s=captured)
+    return stats
+
+
+def _merged(runs: list[dict]) -> dict:
+    """The runs of one way as one: counts added, percentiles over all their frames."""
+    raw = {k: np.concatenate([r["raw"][k] for r in runs]) for k in runs[0]["raw"]}
+    out = {"runs": len(runs), "frames": sum(r["frames"] for r in runs),
+           "late_over_one_period": sum(r["late_over_one_period"] for r in runs),
+           "skipped_ticks": sum(r["skipped_ticks"] for r in runs),
+           "max_late_ms": max(r["max_late_ms"] for r in runs),
+           "compute_ms": _ms(raw["compute_s"]), "compute_cpu_ms": _ms(raw["cpu_s"]),
+           "cpu_share_of_one_core": {
+               k: round(float(np.mean([r["cpu_share_of_one_core"][k] for r in runs])), 4)
+               for k in ("process", "loop_thread")},
+           "rss_mb": [r["rss_mb"] for r in runs],
+           "load_avg_1min": [r["load_avg_1min"] for r in runs],
+           "sinks": [r["sinks"] for r in runs], "received": sum(r["received"] for r in runs),
+           "end_to_end_ms": {"audio_sample_shown_to_ws": _ms(raw["shown_s"]),
+                             "oldest_new_audio_sample_to_ws": _ms(raw["first_s"]),
+                             "audio_sample_captured_to_ws": _ms(raw["captured_s"])}}
+    return out
+
+
+def audio_path(seconds: float, fps: float) -> dict:
+    """Both ways of running the models, in turn (windowed, streaming, windowed, streaming),
+    seconds/2 each."""
+    model = MappingNet.load()
+    shapes = ShapeModel.load()  # as ``animator live`` runs it beside the lips
+    runs: dict[str, list[dict]] = {"windowed": [], "streaming": []}
+    for _ in range(2):
+        for way in runs:
+            runs[way].append(_audio_run(model, shapes, way == "windowed", seconds / 2, fps))
+    stats = {way: _merged(r) for way, r in runs.items()}
+    sr = model.feature_config.sample_rate
     smooth = SpeakingParams()
-    stats["end_to_end_ms"] = {"audio_sample_shown_to_ws": _ms(shown),
-                              "oldest_new_audio_sample_to_ws": _ms(first)}
+    timing = AudioTiming.of(model, BLOCK_SAMPLES, fps)
+    for st in stats.values():
+        # the sync model with this run's measured step, without the sink and the page's draw
+        # (the measurement ends when the client has the frame: it includes the sink)
+        e = sync_estimate(timing, st["compute_ms"]["p50"], 0.0)
+        st["sync_model_ms"] = {"capture_to_handoff_predicted":
+                                   round(e.total_ms - e.page_draw_ms, 2),
+                               "capture_to_ws_measured_p50":
+                                   st["end_to_end_ms"]["audio_sample_captured_to_ws"]["p50"],
+                               "audio_delay_for_obs": e.audio_delay_ms}
+    stats["shape_model"] = shapes is not None
     stats["algorithmic_ms"] = {
         "model_lookahead_plus_half_window": round(model.algorithmic_latency_s * 1e3, 2),
         "device_block": round(1e3 * BLOCK_SAMPLES / sr, 2),
@@ -271,6 +281,7 @@ def webcam_path(seconds: float, fps: float, videos: list[Path] | None = None,
         e2e = [recv_s - log.capture_s[c] for recv_s, _, c in rec.got
                if c is not None and c < len(log.capture_s) and np.isfinite(log.capture_s[c])]
         tracked = [c is not None for _, _, c in rec.got]
+    stats.pop("raw")
     stats["video"] = str(video)
     stats["compute_ms_note"] = ("FaceMesh + head pose + lips + eyes (capture thread) + "
                                 "loop step")
@@ -314,19 +325,23 @@ def main(argv: list[str] | None = None) -> int:
     m = report["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; "
           f"{args.seconds:g} s per path at {args.fps:g} fps")
-    for name in ("audio", "webcam"):
-        if name not in report:
-            continue
-        s = report[name]
+    paths = [(f"audio {way}", report["audio"][way]) for way in ("windowed", "streaming")
+             if "audio" in report] + ([("webcam", report["webcam"])] if "webcam" in report
+                                      else [])
+    for name, s in paths:
         c = s["compute_ms"]
         cpu = s["compute_cpu_ms"]
+        share = s["cpu_share_of_one_core"]
         print(f"{name}: compute/frame p50 {c['p50']} ms, p99 {c['p99']} ms, max {c['max']} ms "
-              f"(loop thread CPU p50 {cpu['p50']}, p99 {cpu['p99']} ms); "
-              f"late>1 period {s['late_over_one_period']}, skipped {s['skipped_ticks']}; "
-              f"RSS {s['rss_mb']}; load {s['load_avg_1min']}")
+              f"(loop thread CPU p50 {cpu['p50']}, p99 {cpu['p99']} ms); CPU share of one "
+              f"core: process {100 * share['process']:.1f} %, loop thread "
+              f"{100 * share['loop_thread']:.1f} %; late>1 period {s['late_over_one_period']}, "
+              f"skipped {s['skipped_ticks']}; load {s['load_avg_1min']}")
         for what, e in s["end_to_end_ms"].items():
             print(f"  {what}: p50 {e.get('p50')} ms, p99 {e.get('p99')} ms, "
                   f"max {e.get('max')} ms")
+        if "sync_model_ms" in s:
+            print(f"  sync model: {s['sync_model_ms']}")
     if "audio" in report:
         print(f"  algorithmic (audio): {report['audio']['algorithmic_ms']}")
     if "webcam" in report:

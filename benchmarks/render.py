@@ -5,19 +5,24 @@ batches on local workers and on Ray, and the start-up.
 
 - encode ratio: ``render`` of ``--seconds`` of speech (the demo clip repeated) at 512 px
   against encoding the same frames alone (composed beforehand and held in memory, then
-  written through the same Mp4Writer: RGB -> YUV, x264, AAC, mux), alternated A B A B;
-  the ratio of each pair and their median.
+  written through the same Mp4Writer: from RGB frames, RGB -> YUV, x264, AAC, mux; and from
+  YUV frames, the encoder alone), alternated; the ratio of each triple and their median,
+  with CPU per thread: the longest thread is the critical path and max(longest, CPU / 2)
+  the wall an idle 2-core machine could reach ("idle bound"), which load does not move.
 - real-time factor at 512, 720 and 1080 px (audio seconds per wall second of ``render``).
 - timeline only: ``render`` with no video, in this process (median of 5), and the whole
-  ``animator render AUDIO --timeline OUT.json`` command including Python's start-up.
+  ``animator render AUDIO --timeline OUT.json`` command including Python's start-up; where
+  the time goes (lips = keypoints/ features and models, engine = the stages, the rest).
 - start-up: a fresh ``python -m animator render`` process to its first encoded frame.
 - batch: 20 clips (the 16 real talking-face clips, 3-6.6 s, and four 5 s cuts of the demo)
   with ``animator batch --jobs 1`` and ``--jobs 2`` alternated, then on a local Ray head
-  (2 CPUs) started here; Ray's overhead per file = (Ray wall - 2 workers' wall) / files.
+  (2 CPUs) started here; Ray's overhead per file = (Ray wall - 2 workers' wall) / files;
+  the CPU per clip of each (all processes) and the cores available before each pair.
 - cores available: two processes burning CPU side by side, before and after (2.0 on an idle
   2-core machine): the ceiling of any parallel speed-up measured in the same run.
-- ``--encoders``: x264 presets and thread counts on the same frames (CPU and wall ms per
-  frame, MB per minute), the measurement behind the settings in animator/sinks/mp4.py.
+- ``--encoders``: x264 presets, thread counts and CRFs on the same frames (CPU and wall ms
+  per frame, MB per minute, PSNR and SSIM of the decoded frames against their source), the
+  measurement behind the settings in animator/sinks/mp4.py.
 
 Every figure is wall time unless named cpu (this process and its children, all threads).
 The machine's 1-minute load average is recorded before and after: on a shared machine
@@ -43,6 +48,8 @@ import soundfile as sf
 from benchmarks.latency import speech_of_length
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
+from benchmarks.threadcpu import cpu_by_thread
+from benchmarks.timeline_breakdown import timeline_breakdown
 from keypoints.assets import assets_dir
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
@@ -101,35 +108,51 @@ def _r(x: float, n: int = 3) -> float:
 
 
 def encode_ratio(wav: Path, seconds: float, reps: int, tmp: Path) -> dict:
+    """``render`` against encoding its own frames alone, alternated. Encode-only is timed
+    two ways: from RGB frames (Mp4Writer.write: RGB -> I420, x264, AAC, mux; the issue's
+    figure) and from I420 frames (write_yuv: the encoder alone, the stricter yardstick).
+    Per-thread CPU shows the critical path, which the neighbours' load does not change."""
     from animator.render import render
     from animator.rig import default_rig_dir, load_rig
     from animator.sinks.compose import FrameCompositor
-    from animator.sinks.mp4 import Mp4Writer
+    from animator.sinks.mp4 import Mp4Writer, to_yuv420
     from keypoints.audio import decode_audio
 
     audio, rate = decode_audio(wav)
     frames = render(wav, None, timeline_path=tmp / "ratio.json", progress=False).frames
     comp = FrameCompositor(load_rig(default_rig_dir()), 512)
     images = [comp.compose(f.choice).copy() for f in frames]
+    yuv = [to_yuv420(img) for img in images]
 
-    def encode_only() -> None:
+    def encode_only(planes: bool) -> None:
         with Mp4Writer(tmp / "encode.mp4", comp.size, 25.0, audio, rate) as writer:
-            for img in images:
-                writer.write(img)
+            for img, y in zip(images, yuv, strict=True):
+                writer.write_yuv(y) if planes else writer.write(img)
 
     pairs = []
     for _ in range(reps):
-        r = _timed(lambda: render(wav, tmp / "render.mp4", progress=False))
-        e = _timed(encode_only)
-        pairs.append({"render_s": _r(r[0]), "render_cpu_s": _r(r[1]), "encode_s": _r(e[0]),
-                      "encode_cpu_s": _r(e[1]), "ratio": _r(r[0] / e[0], 2),
-                      "cpu_ratio": _r(r[1] / e[1], 2)})
+        r = cpu_by_thread(lambda: render(wav, tmp / "render.mp4", progress=False))
+        e = cpu_by_thread(lambda: encode_only(False))
+        y = cpu_by_thread(lambda: encode_only(True))
+        pairs.append({"load": _load(), "render": r, "encode_rgb": e, "encode_yuv": y,
+                      "ratio": _r(r["wall_s"] / e["wall_s"], 2),
+                      "ratio_vs_yuv": _r(r["wall_s"] / y["wall_s"], 2),
+                      "cpu_ratio": _r(r["cpu_s"] / e["cpu_s"], 2),
+                      "idle_bound_ratio": _r(r["idle_bound_s"] / e["idle_bound_s"], 2)})
     images.clear()  # 1.2 GB at 60 s: free it before the next section
-    render_s = float(np.median([p["render_s"] for p in pairs]))
+    yuv.clear()
+    render_s = float(np.median([p["render"]["wall_s"] for p in pairs]))
+
+    def med(key: str) -> float:
+        return _r(np.median([p[key] for p in pairs]), 2)
+
     return {"seconds": seconds, "frames": len(frames), "width_px": 512, "pairs": pairs,
-            "ratio_median": _r(np.median([p["ratio"] for p in pairs]), 2),
-            "cpu_ratio_median": _r(np.median([p["cpu_ratio"] for p in pairs]), 2),
-            "render_median_s": _r(render_s), "realtime_factor": _r(seconds / render_s, 1)}
+            "ratio_median": med("ratio"), "ratio_vs_yuv_median": med("ratio_vs_yuv"),
+            "cpu_ratio_median": med("cpu_ratio"),
+            "idle_bound_ratio_median": med("idle_bound_ratio"),
+            "render_median_s": _r(render_s), "realtime_factor": _r(seconds / render_s, 1),
+            "idle_bound_realtime_factor": _r(seconds / np.median(
+                [p["render"]["idle_bound_s"] for p in pairs]), 1)}
 
 
 def realtime_factors(wav: Path, seconds: float, tmp: Path, at_512: dict) -> dict:
@@ -161,7 +184,8 @@ def timeline_only(wav: Path, seconds: float, tmp: Path, runs: int = 5) -> dict:
     return {"seconds": seconds, "in_process_median_s": _r(np.median(walls)),
             "realtime_factor": _r(seconds / np.median(walls), 1),
             "command_median_s": _r(np.median(cli)),
-            "command_realtime_factor": _r(seconds / np.median(cli), 1)}
+            "command_realtime_factor": _r(seconds / np.median(cli), 1),
+            "breakdown_s": timeline_breakdown(wav, tmp)}
 
 
 def first_frame(tmp: Path, runs: int = 5) -> dict:
@@ -193,27 +217,43 @@ def batch_clips(tmp: Path) -> tuple[list[Path], float]:
     return clips, total
 
 
-def _batch(clips: list[Path], outdir: Path, *extra: str) -> tuple[float, float]:
+def _batch(clips: list[Path], outdir: Path, *extra: str) -> dict:
+    """One ``animator batch`` command: wall, CPU of all its processes, the load before."""
     cmd = [sys.executable, "-m", "animator", "batch", *map(str, clips), "-o", str(outdir),
            "-q", *extra]
+    load = _load()
     wall, cpu = _timed(lambda: subprocess.run(cmd, check=True))
-    return wall, cpu
+    return {"wall_s": _r(wall), "cpu_s": _r(cpu), "load_before": load}
 
 
 def batch_throughput(tmp: Path, reps: int, use_ray: bool) -> dict:
+    """20 clips with 1 and 2 local workers, alternated (and the cores available measured
+    before each pair: the ceiling of the speed-up on a shared machine), then on local Ray.
+    The speed-up is the ratio of the pair's walls; the CPU per clip shows whether two
+    workers waste any (oversubscribed pools spin: it would rise)."""
     clips, audio_s = batch_clips(tmp)
-    runs: dict[str, list[tuple[float, float]]] = {"jobs1": [], "jobs2": []}
+    runs: dict[str, list[dict]] = {"jobs1": [], "jobs2": []}
+    pairs = []
     for rep in range(reps):
+        cores = cores_available()
         for name, jobs in (("jobs1", "1"), ("jobs2", "2")):
-            runs[name].append(_batch(clips, tmp / f"b_{name}_{rep}", "--jobs", jobs))
-    out: dict = {"files": len(clips), "audio_s": _r(audio_s, 1)}
+            runs[name].append(_batch(clips, tmp / f"b_{name}_{rep}", "--jobs", jobs,
+                                     "--overwrite"))
+        one, two = runs["jobs1"][-1], runs["jobs2"][-1]
+        pairs.append({"cores_available": cores, "speedup": _r(one["wall_s"] / two["wall_s"], 2),
+                      "cpu_ratio": _r(two["cpu_s"] / one["cpu_s"], 2)})
+    out: dict = {"files": len(clips), "audio_s": _r(audio_s, 1), "pairs": pairs}
     for name, values in runs.items():
-        wall = float(np.median([w for w, _ in values]))
-        out[name] = {"walls_s": [_r(w) for w, _ in values], "median_s": _r(wall),
-                     "cpu_s": _r(np.median([c for _, c in values])),
+        wall = float(np.median([v["wall_s"] for v in values]))
+        cpu = float(np.median([v["cpu_s"] for v in values]))
+        out[name] = {"runs": values, "median_s": _r(wall), "cpu_s": _r(cpu),
+                     "cpu_per_clip_s": _r(cpu / len(clips)),
                      "files_per_min": _r(60 * len(clips) / wall, 1),
                      "realtime_factor": _r(audio_s / wall, 1)}
-    out["speedup_2_vs_1"] = _r(out["jobs1"]["median_s"] / out["jobs2"]["median_s"], 2)
+    out["speedup_2_vs_1"] = _r(np.median([p["speedup"] for p in pairs]), 2)
+    out["speedup_per_core_available"] = _r(np.median(
+        [p["speedup"] / max(1.0, min(2.0, p["cores_available"])) for p in pairs]), 2)
+    out["cpu_ratio_2_vs_1"] = _r(np.median([p["cpu_ratio"] for p in pairs]), 2)
     if use_ray:
         import ray
 
@@ -223,7 +263,7 @@ def batch_throughput(tmp: Path, reps: int, use_ray: bool) -> dict:
         start_s = time.perf_counter() - t0
         try:
             address = ray.get_runtime_context().gcs_address
-            walls = [_batch(clips, tmp / f"b_ray_{rep}", "--ray", address)[0]
+            walls = [_batch(clips, tmp / f"b_ray_{rep}", "--ray", address)["wall_s"]
                      for rep in range(reps)]
         finally:
             ray.shutdown()
@@ -245,40 +285,19 @@ def _same_outputs(folders: list[Path]) -> bool:
 
 
 def encoders(wav: Path, tmp: Path) -> list[dict]:
-    import av
-
+    """x264 settings on the first 500 frames of a real render (benchmarks/render_encoders)."""
     from animator.render import render
     from animator.rig import default_rig_dir, load_rig
     from animator.sinks.compose import FrameCompositor
     from animator.sinks.mp4 import to_yuv420
+    from benchmarks.render_encoders import encoders as sweep
+    from keypoints.audio import decode_audio
 
     frames = render(wav, None, timeline_path=tmp / "enc.json", progress=False).frames[:500]
     comp = FrameCompositor(load_rig(default_rig_dir()), 512)
     yuv = [to_yuv420(comp.compose(f.choice)) for f in frames]
-    out = []
-    for preset in ("ultrafast", "superfast", "veryfast"):
-        for threads in (1, 2, 4):
-            path = tmp / "enc.mp4"
-
-            def encode(preset=preset, threads=threads, path=path) -> None:
-                with av.open(str(path), "w") as c:
-                    s = c.add_stream("libx264", rate=25)
-                    s.width, s.height = comp.size
-                    s.pix_fmt = "yuv420p"
-                    s.options = {"crf": "20", "preset": preset}
-                    s.codec_context.thread_count = threads
-                    for i, y in enumerate(yuv):
-                        f = av.VideoFrame.from_ndarray(y, format="yuv420p")
-                        f.pts = i
-                        c.mux(s.encode(f))
-                    c.mux(s.encode(None))
-
-            wall, cpu = _timed(encode)
-            out.append({"preset": preset, "threads": threads,
-                        "wall_ms_per_frame": _r(1000 * wall / len(yuv), 2),
-                        "cpu_ms_per_frame": _r(1000 * cpu / len(yuv), 2),
-                        "mb_per_min": _r(path.stat().st_size / 1e6 / (len(yuv) / 25 / 60), 2)})
-    return out
+    audio, rate = decode_audio(wav)
+    return sweep(yuv, comp.size, audio[:, :rate * len(yuv) // 25], rate, tmp, _timed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,24 +338,30 @@ def _print(r: dict) -> None:
           f"{r['cores_available_after']}")
     e = r["encode_ratio"]
     print(f"render / encode-only ({e['seconds']:g} s, 512 px): {e['ratio_median']} "
-          f"(cpu {e['cpu_ratio_median']}), pairs {[p['ratio'] for p in e['pairs']]}")
+          f"(vs YUV frames {e['ratio_vs_yuv_median']}, cpu {e['cpu_ratio_median']}, idle "
+          f"bound {e['idle_bound_ratio_median']}), pairs {[p['ratio'] for p in e['pairs']]}")
+    for p in e["pairs"]:
+        print(f"  load {p['load']}: render threads {p['render']['threads']}")
     for width, v in r["realtime"].items():
         print(f"real time factor {width} px: {v['realtime_factor']}x")
+    print(f"  512 px idle bound: {e['idle_bound_realtime_factor']}x")
     t = r["timeline_only"]
     print(f"timeline only: {t['realtime_factor']}x in process, "
-          f"{t['command_realtime_factor']}x as a command")
+          f"{t['command_realtime_factor']}x as a command; seconds: {t['breakdown_s']}")
     print(f"first frame after launch: median {r['first_frame']['median_s']} s")
     b = r["batch"]
     print(f"batch of {b['files']} ({b['audio_s']} s): 1 worker {b['jobs1']['median_s']} s, "
-          f"2 workers {b['jobs2']['median_s']} s (x{b['speedup_2_vs_1']})")
+          f"2 workers {b['jobs2']['median_s']} s (x{b['speedup_2_vs_1']}, "
+          f"{b['speedup_per_core_available']} per core available; cpu per clip "
+          f"{b['jobs1']['cpu_per_clip_s']} -> {b['jobs2']['cpu_per_clip_s']} s)")
     if "ray" in b:
         print(f"  Ray: start {b['ray']['start_s']} s, batch {b['ray']['median_s']} s, "
               f"overhead {b['ray']['overhead_per_file_s']} s per file")
     print(f"  same outputs: {b['files_identical_jobs1_jobs2_ray']}")
     for enc in r.get("encoders", []):
-        print(f"  x264 {enc['preset']:9s} threads {enc['threads']}: "
+        print(f"  x264 {enc['preset']:9s} threads {enc['threads']} crf {enc['crf']}: "
               f"{enc['cpu_ms_per_frame']} ms cpu, {enc['wall_ms_per_frame']} ms wall, "
-              f"{enc['mb_per_min']} MB/min")
+              f"{enc['mb_per_min']} MB/min, PSNR {enc['psnr_db']} dB, SSIM {enc['ssim_y']}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,12 @@ A model declares itself in ONNX metadata_props (all values are strings):
 Input: one tensor named ``log_mel``, float32[1, n_mels, T].
 Output: one tensor float32[1, T - context_past - context_future, K, 3], K = len(keypoint_names).
 
-Only onnxruntime is used at run time (never the ``onnx`` package).
+Only onnxruntime is used at run time (never the ``onnx`` package). The graph is also
+compiled into a step plan (keypoints.conv_stream: one input frame in, one keypoint frame out,
+each layer's recent rows kept), checked against onnxruntime on a fixed probe; streams use it
+one frame at a time, onnxruntime runs the windows and blocks. The plan is made when first
+asked for (~10 ms; offline blocks never ask). A graph the plan cannot take (or a check that
+fails) leaves ``stream_program`` None, with one warning line.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from animator.core.errors import AnimatorError, one_line
+from animator.core.errors import AnimatorError, one_line, warn_input
 from keypoints.assets import default_model_path
+from keypoints.conv_stream import StreamProgram, UnsupportedGraph, checked_program
 from keypoints.features import FeatureConfig
 from keypoints.lips import missing_names
+from keypoints.onnx_graph import GraphError, read_graph
 from keypoints.onnx_session import NotAModel, open_session
 
 CONTRACT_VERSION = "1"
@@ -133,11 +140,29 @@ def _check_signature(session: object, contract: _Contract) -> None:
             )
 
 
-class MappingNet:
+class StepPlanned:
+    """``stream_program``: the model's checked step plan, made on first use (None, after one
+    warning line, when the graph has none; None without a warning when loaded with
+    ``streaming=False``). Needs ``path``, ``feature_config``, ``window_frames``, ``run``."""
+
+    _streaming = True
+    _program: StreamProgram | None = None
+    _planned = False
+
+    @property
+    def stream_program(self) -> StreamProgram | None:
+        if self._streaming and not self._planned:
+            self._planned = True
+            self._program = stream_program_or_warn(self.path, self.feature_config,
+                                                   self.window_frames - 1, self.run)
+        return self._program
+
+
+class MappingNet(StepPlanned):
     """An ONNX model mapping log-mel features to lip keypoints, validated against the contract.
 
     Attributes: path, feature_config, keypoint_names, context_past, context_future (feature
-    frames), algorithmic_latency_s, description.
+    frames), algorithmic_latency_s, description, stream_program (the step plan, or None).
     """
 
     def __init__(self, path: Path, session: object, contract: _Contract) -> None:
@@ -162,8 +187,10 @@ class MappingNet:
         return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 1) -> MappingNet:
-        """Load and validate a model (default: the shipped one); ModelContractError if broken."""
+    def load(cls, path: str | Path | None = None, threads: int = 1,
+             streaming: bool = True) -> MappingNet:
+        """Load and validate a model (default: the shipped one); ModelContractError if broken.
+        ``streaming``: False never makes the step plan (see the module docstring)."""
         path = Path(path) if path is not None else default_model_path()
         try:
             session = open_session(path, threads)
@@ -177,6 +204,7 @@ class MappingNet:
             raise ModelContractError(f"{path}: {err}") from None
         model = cls(path, session, contract)
         model._probe()
+        model._streaming = streaming
         return model
 
     def _probe(self) -> None:
@@ -222,3 +250,15 @@ class MappingNet:
                 f"expected {list(expected)}"
             )
         return out[0].astype(np.float32, copy=False)
+
+
+def stream_program_or_warn(path: Path, config: FeatureConfig, lag: int, run
+                           ) -> StreamProgram | None:
+    """The checked step plan of the model at ``path`` (keypoints.conv_stream), or None after
+    one warning line saying why the windowed model runs every frame instead."""
+    try:
+        return checked_program(read_graph(path), config.n_mels, lag, run, config.silence_value)
+    except (GraphError, UnsupportedGraph) as err:
+        warn_input(f"{path}: no streaming plan ({one_line(err)}); the windowed model runs "
+                   "for every frame")
+        return None

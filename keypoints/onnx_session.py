@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from animator.core.errors import one_line
+from keypoints.compute_threads import ORT_INTER_OP_THREADS, ORT_INTRA_OP_THREADS
 
 
 class NotAModel(ValueError):
@@ -14,9 +15,10 @@ class NotAModel(ValueError):
     (without the path: callers raise their own error naming it)."""
 
 
-def open_session(path: str | Path, threads: int = 1):
+def open_session(path: str | Path, threads: int = ORT_INTRA_OP_THREADS):
     """An ``onnxruntime.InferenceSession`` for ``path`` on the CPU with ``threads`` intra-op
-    threads (1 keeps the per-frame path on one core). Raises NotAModel."""
+    threads (1 keeps the per-frame path on one core; keypoints.compute_threads). Raises
+    NotAModel."""
     path = Path(path)
     if not path.is_file():
         raise NotAModel("model file not found")
@@ -24,7 +26,7 @@ def open_session(path: str | Path, threads: int = 1):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = int(threads)
-    options.inter_op_num_threads = 1
+    options.inter_op_num_threads = ORT_INTER_OP_THREADS
     options.log_severity_level = 3  # errors only: no warnings on the console
     try:
         return onnxruntime.InferenceSession(str(path), sess_options=options,

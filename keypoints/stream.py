@@ -12,12 +12,19 @@ with a viseme model (keypoints.visemenet), the mouth shape heard at its frame: t
 reads the same feature frames in the same groups as the lips (one frame, or blocks offline;
 ``push_newest`` runs it once for the frames of the call), and every frame is decoded in
 order, also those ``push_newest`` does not show.
+
+Per frame (``block_frames`` None), a model with a step plan (``MappingNet.stream_program``,
+keypoints.conv_stream) computes each feature frame's contribution once, as it arrives, instead
+of the whole window per keypoint frame: the same frames (within ``STREAM_TOLERANCE``), the
+same look-ahead, ~5x less CPU per frame (benchmarks.latency). Every feature frame is
+stepped, also those ``push_newest`` does not show (the state must see them all).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from keypoints.conv_stream import STREAM_TOLERANCE, ConvStream
 from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame, rest_points
 from keypoints.mappingnet import MappingNet
@@ -29,6 +36,7 @@ from keypoints.visemes import SHAPES
 #: and the same keypoint computed alone: the model's float32 arithmetic rounds differently
 #: when a convolution covers more frames (measured: 1.2e-7 on 16 real clips).
 BLOCK_TOLERANCE = 1e-5
+__all__ = ["BLOCK_TOLERANCE", "STREAM_TOLERANCE", "AudioLipStream", "rest_points"]
 
 
 class AudioLipStream:
@@ -46,10 +54,13 @@ class AudioLipStream:
     is complete, so the blocks, and therefore the values, never depend on how the audio was
     chunked. The model's arithmetic differs in rounding between the two (tests bound the
     keypoints within ``BLOCK_TOLERANCE`` of the per-frame ones).
+
+    windowed: per frame, run the model on each window even when it has a step plan (the
+    reference the benchmarks and tests compare the plan with).
     """
 
     def __init__(self, model: MappingNet, block_frames: int | None = None,
-                 shapes: ShapeModel | None = None) -> None:
+                 shapes: ShapeModel | None = None, windowed: bool = False) -> None:
         if block_frames is not None and block_frames < 1:
             raise ValueError("block_frames must be >= 1")
         if shapes is not None:
@@ -59,7 +70,10 @@ class AudioLipStream:
             if shapes.context_future > model.context_future:
                 raise ShapeModelError(f"{shapes.path}: looks {shapes.context_future} frames "
                                       f"ahead, more than the lips' {model.context_future}")
-        self._shapes = None if shapes is None else ShapeStream(shapes)
+        per_frame = block_frames is None and not windowed
+        self._shapes = None if shapes is None else ShapeStream(shapes, not per_frame)
+        program = model.stream_program if per_frame else None
+        self._steps: ConvStream | None = None if program is None else program.start()
         self._decoder = ShapeDecoder()
         self.model = model
         self.block_frames = block_frames
@@ -90,6 +104,8 @@ class AudioLipStream:
         prosody = self._prosody.push(new_features)
         if self._shapes is not None:
             self._shapes.push(new_features)
+        if self._steps is not None:
+            return self._run_steps(new_features, prosody, newest_only)
         if self._context is None:
             self._context = np.repeat(new_features[:, :1], self.model.context_past, axis=1)
         self._context = np.concatenate([self._context, new_features], axis=1)
@@ -117,6 +133,40 @@ class AudioLipStream:
                                    visemes[i - first]))
         self._n_out += n_ready
         self._context = self._context[:, n_ready:]
+        return frames
+
+    def _run_steps(self, new_features: np.ndarray, prosody: list,
+                   newest_only: bool) -> list[LipFrame]:
+        """Step plan: every new feature frame through the model's state; a LipFrame for each
+        keypoint frame it completes (only for the last one with ``newest_only``)."""
+        step = self._steps.step
+        if not self._steps.n_steps:  # the past context: the first frame repeated
+            for _ in range(self.model.context_past):
+                step(new_features[:, 0])
+        good = self._last_good  # owned by this stream: updated in place
+        points: list = []
+        n_ready = 0
+        for j in range(new_features.shape[1]):
+            out = step(new_features[:, j])
+            if out is None:
+                continue
+            n_ready += 1
+            if np.isfinite(out).all():
+                np.copyto(good, out)
+            else:
+                self.n_nonfinite += 1
+            if not newest_only:
+                points.append(good.copy())
+        assert len(prosody) == n_ready, (len(prosody), n_ready)
+        first = n_ready - 1 if newest_only and n_ready else 0
+        if newest_only and n_ready:
+            points = [None] * first + [good.copy()]
+        visemes = self._visemes([n_ready] if newest_only and n_ready else [1] * n_ready)[first:]
+        cfg = self.model.feature_config
+        frames = [LipFrame((self._n_out + i) * cfg.hop_length / cfg.sample_rate, points[i],
+                           self.model.keypoint_names, prosody[i], visemes[i - first])
+                  for i in range(first, n_ready)]
+        self._n_out += n_ready
         return frames
 
     def _run_blocks(self, n_ready: int, final: bool) -> list[LipFrame]:

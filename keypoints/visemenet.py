@@ -6,7 +6,9 @@ the feature keys of keypoints.features.FeatureConfig (it reads the same log-mel 
 lips), ``context_past``, ``context_future`` (feature frames), ``shape_names`` (the JSON list
 keypoints.visemes.SHAPES, in that order) and optionally ``description``.
 Input: ``log_mel`` float32[1, n_mels, T]. Output: probabilities float32[1, T - past - future, 9].
-Its look-ahead must not exceed the lips' (the shapes ride with the lip frames).
+Its look-ahead must not exceed the lips' (the shapes ride with the lip frames). Like the lip
+model, it is compiled on first use into a checked step plan (keypoints.conv_stream) that
+streams run one frame at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import numpy as np
 
 from animator.core.errors import AnimatorError, one_line
 from keypoints.assets import assets_dir
+from keypoints.conv_stream import ConvStream
 from keypoints.features import FeatureConfig
+from keypoints.mappingnet import StepPlanned
 from keypoints.onnx_session import NotAModel, open_session
 from keypoints.visemes import REST_SHAPE, SHAPE_INDEX, SHAPES
 
@@ -39,8 +43,9 @@ def default_shape_model_path() -> Path:
     return assets_dir() / "models" / "visemes.onnx"
 
 
-class ShapeModel:
-    """An ONNX model mapping log-mel frames to the probabilities of the nine mouth shapes."""
+class ShapeModel(StepPlanned):
+    """An ONNX model mapping log-mel frames to the probabilities of the nine mouth shapes
+    (``stream_program``: keypoints.mappingnet.StepPlanned)."""
 
     def __init__(self, path: Path, session, feature_config: FeatureConfig, past: int,
                  future: int, description: str) -> None:
@@ -62,7 +67,8 @@ class ShapeModel:
         return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 1) -> ShapeModel:
+    def load(cls, path: str | Path | None = None, threads: int = 1,
+             streaming: bool = True) -> ShapeModel:
         path = Path(path) if path is not None else default_shape_model_path()
         try:
             session = open_session(path, threads)
@@ -90,6 +96,7 @@ class ShapeModel:
         if out.shape != (1, len(SHAPES)) or not np.all(np.isfinite(out)):
             raise ShapeModelError(f"{path}: probe run gave {list(out.shape)}, expected "
                                   f"finite [1, {len(SHAPES)}]")
+        model._streaming = streaming
         return model
 
     def run(self, features: np.ndarray) -> np.ndarray:
@@ -112,20 +119,42 @@ class ShapeStream:
     (one frame live, blocks offline), so that it shares the lips' grouping and chunking never
     changes the numbers. ``push(features)`` appends frames; ``take(n)`` returns the next n
     frames' probabilities float32[n, 9] (the caller asks only for frames whose look-ahead has
-    arrived: the lips' look-ahead is at least this model's)."""
+    arrived: the lips' look-ahead is at least this model's).
 
-    def __init__(self, model: ShapeModel) -> None:
+    With the model's step plan (and ``windowed`` False) every frame is computed as it arrives
+    (one step each, so also chunk-invariant) and ``take`` hands them out."""
+
+    def __init__(self, model: ShapeModel, windowed: bool = False) -> None:
         self.model = model
         self._context: np.ndarray | None = None
+        program = None if windowed else model.stream_program
+        self._steps: ConvStream | None = None if program is None else program.start()
+        self._ready: list[np.ndarray] = []
 
     def push(self, features: np.ndarray) -> None:
         if not features.shape[1]:
+            return
+        if self._steps is not None:
+            step, ready = self._steps.step, self._ready
+            if not self._steps.n_steps:  # the past context: the first frame repeated
+                for _ in range(self.model.context_past):
+                    step(features[:, 0])
+            for j in range(features.shape[1]):
+                out = step(features[:, j])
+                if out is not None:
+                    ready.append(out.copy())
             return
         if self._context is None:
             self._context = np.repeat(features[:, :1], self.model.context_past, axis=1)
         self._context = np.concatenate([self._context, features], axis=1)
 
     def take(self, n: int) -> np.ndarray:
+        if self._steps is not None:
+            if len(self._ready) < n:
+                raise RuntimeError("ShapeStream.take() before the frames' look-ahead arrived")
+            probs = self._ready[:n]
+            del self._ready[:n]
+            return np.asarray(probs).reshape(n, len(SHAPES))
         window = self.model.window_frames
         if self._context is None or self._context.shape[1] < n + window - 1:
             raise RuntimeError("ShapeStream.take() before the frames' look-ahead arrived")

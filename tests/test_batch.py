@@ -18,8 +18,7 @@ import soundfile as sf
 from animator.render.batch import BatchError, RenderSettings, plan_jobs
 from benchmarks.realdata import realdata_dir
 from keypoints.audio import decode_audio
-from tests.cli import animator
-from tests.test_safety import one_line_error
+from tests.cli import animator, one_line_error
 
 CLIPS = realdata_dir() / "talking_faces"
 
@@ -60,6 +59,10 @@ def test_batch_renders_skips_what_is_done_and_reports_a_bad_file(tmp_path, clips
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["manifest.json"] + [f"{s}.{e}" for s in ("bbaf2n", "lbax4n", "sbwe5n")
                              for e in ("mp4", "json")])
+    # a worker (one thread per library) makes the bytes of a render in this process
+    one = animator("render", clips / "lbax4n.wav", "-o", tmp_path / "one.mp4", "--width", "128")
+    assert one.returncode == 0, one.stderr
+    assert (out / "lbax4n.mp4").read_bytes() == (tmp_path / "one.mp4").read_bytes()
     # run again without the bad file: nothing is rendered twice, nothing fails
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.mp4")}
     again = animator("batch", clips, "-o", out, "--jobs", "2", "--width", "128")
@@ -85,6 +88,20 @@ def test_batch_outputs_equal_a_single_render_and_a_csv_sets_rig_seed_and_output(
     b = json.loads((tmp_path / "one.json").read_text())
     assert a["frames"] == b["frames"] and a["seed"] == 7
     assert json.loads((tmp_path / "out" / "pwij3p.json").read_text())["seed"] == 2
+
+
+def _library_threads() -> tuple[int, str]:
+    import cv2
+
+    return cv2.getNumThreads(), os.environ.get("OPENBLAS_NUM_THREADS", "")
+
+
+def test_batch_workers_run_one_thread_per_library():
+    """Two workers on two cores must not start two OpenCV / BLAS threads each."""
+    from animator.render.runners import worker_pool
+
+    with worker_pool(1) as pool:
+        assert pool.submit(_library_threads).result(timeout=120) == (1, "1")
 
 
 def test_batch_plans_refuse_collisions_and_outputs_that_are_inputs(tmp_path):

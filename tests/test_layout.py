@@ -150,3 +150,12 @@ def test_every_module_holds_one_concept():
     long = {name: n for name, path in _modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_tests_share_helpers_not_each_other():
+    """Shared test code lives in helper modules (tests/cli.py, chromium.py, ...): a test module
+    importing another runs that module's fixtures and tests' imports twice."""
+    graph = _graph()
+    crossing = {name: sorted(t for t in targets if t.startswith("tests.test_"))
+                for name, targets in graph.items() if name.startswith("tests.")}
+    assert not {k: v for k, v in crossing.items() if v}

@@ -42,6 +42,9 @@ def test_live_from_a_file_to_web_and_vmc_then_exits_cleanly():
     assert proc.returncode == 0, err
     assert all(p.startswith(b"#bundle\0") and b"/VMC/Ext/Bone/Pos" in p for p in packets)
     assert "web: http://127.0.0.1:" in err
+    # the audio -> mouth latency and the delay to set in OBS, at start and at the end
+    assert re.search(r"sync: audio -> mouth \d+ ms \(look-ahead 42.5 \+ audio block 7.5", err)
+    assert re.search(r"live: sync: .*processing \d+\.\d .*delay the microphone by \d+ ms", err)
     # 2 s at 30 fps: every tick of the schedule was either shown or (on a busy machine)
     # skipped, as the run reports
     frames, skipped = summary_counts(err)

@@ -299,10 +299,13 @@ def test_the_loop_runs_with_one_blas_thread_frozen_gc_short_gil_switch_then_rest
     assert sys.getswitchinterval() == switch and gc.get_freeze_count() == frozen
 
 
+@pytest.mark.parametrize("windowed", [True, False])
 @pytest.mark.parametrize("chunk", [160, 533, 1601])
 def test_newest_lips_only_run_the_model_once_and_match_every_frame(model, speech, chunk,
-                                                                  monkeypatch):
-    """Live mode shows one lip frame per tick: push_newest computes that one alone."""
+                                                                  windowed, monkeypatch):
+    """Live mode shows one lip frame per tick: push_newest computes that one alone (windowed
+    model: one call; step plan: no window at all, every feature frame one step)."""
+    assert model.stream_program is not None
     calls = [0]
     run = model.run
 
@@ -311,12 +314,16 @@ def test_newest_lips_only_run_the_model_once_and_match_every_frame(model, speech
         return run(features)
 
     monkeypatch.setattr(model, "run", counting)
-    newest, every = AudioLipStream(model), AudioLipStream(model)
+    newest = AudioLipStream(model, windowed=windowed)
+    every = AudioLipStream(model, windowed=windowed)
     x = speech[:16000 * 2]
     for start in range(0, len(x), chunk):
         before = calls[0]
         out = newest.push_newest(x[start:start + chunk])
-        assert calls[0] - before == (out is not None)  # at most one model call
+        if windowed:
+            assert calls[0] - before == (out is not None)  # at most one model call
+        else:
+            assert calls[0] == 0
         ref = every.push(x[start:start + chunk])
         assert newest.n_frames == every.n_frames
         if ref:

@@ -1,54 +1,17 @@
-"""VMC/OSC out: a real UDP receiver on 127.0.0.1 decodes what the sink sends (with its own
-OSC parser, written from the OSC 1.0 specification)."""
+"""VMC/OSC out: a real UDP receiver on 127.0.0.1 decodes what the sink sends (with the tests'
+own OSC parser, tests/osc_reader.py)."""
 
 from __future__ import annotations
 
 import math
 import socket
-import struct
 
 import numpy as np
 import pytest
 
 from animator.core.types import EyeState, Frame, FrameChoice, LiveFrame
 from animator.sinks.vmc import VmcSink, parse_host_port, vowel_weights
-
-
-def _string(data: bytes, pos: int) -> tuple[str, int]:
-    end = data.index(b"\0", pos)
-    return data[pos:end].decode(), (end + 4) & ~3
-
-
-def parse_osc(data: bytes) -> list[tuple[str, str, list]]:
-    """[(address, type tags, args)] of a message or (nested) bundle."""
-    if data.startswith(b"#bundle\0"):
-        assert struct.unpack(">Q", data[8:16])[0] == 1  # "immediately"
-        out, pos = [], 16
-        while pos < len(data):
-            (size,) = struct.unpack(">i", data[pos:pos + 4])
-            assert size % 4 == 0
-            out += parse_osc(data[pos + 4:pos + 4 + size])
-            pos += 4 + size
-        assert pos == len(data)
-        return out
-    address, pos = _string(data, 0)
-    tags, pos = _string(data, pos)
-    assert tags.startswith(",")
-    args = []
-    for t in tags[1:]:
-        if t == "i":
-            args.append(struct.unpack(">i", data[pos:pos + 4])[0])
-            pos += 4
-        elif t == "f":
-            args.append(struct.unpack(">f", data[pos:pos + 4])[0])
-            pos += 4
-        elif t == "s":
-            s, pos = _string(data, pos)
-            args.append(s)
-        else:
-            raise AssertionError(f"unexpected type tag {t}")
-    assert pos == len(data)
-    return [(address, tags, args)]
+from tests.osc_reader import parse_osc
 
 
 def frame(angles, mouth, t=1.5, eyes=(0.0, 0.0)) -> LiveFrame:

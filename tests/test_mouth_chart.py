@@ -152,7 +152,7 @@ def test_rig_build_makes_a_verified_mouth_chart_from_a_real_portrait(tmp_path):
 def test_live_page_draws_the_charts_mouth_as_the_compositor_does(tmp_path):
     from animator.core.types import Frame, FrameChoice, LiveFrame
     from animator.sinks.web import WebSink
-    from tests.test_live_web import Chromium
+    from tests.chromium import Chromium
     from tests.waiting import wait_for
 
     rig = load_rig(make_chart(tmp_path / "r"))

@@ -44,6 +44,13 @@ def model():
     return MappingNet.load()
 
 
+@pytest.fixture(scope="module")
+def windowed_model():
+    """The model without its step plan: per frame, one onnxruntime call per window, the
+    path the golden timelines were made with."""
+    return MappingNet.load(streaming=False)
+
+
 def _timeline_text(path: Path, audio: Path) -> str:
     """The timeline file with its absolute paths replaced as in the golden files, and without
     the fields younger than them: ``eyes`` (every frame's must be ``open`` here) and
@@ -60,23 +67,29 @@ def _timeline_text(path: Path, audio: Path) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_timelines_are_byte_identical_to_the_code_before_the_one_loop(tmp_path, name, model):
-    """Made again with: render(audio, None, config=..., timeline_path=..., model_batch=1)."""
+def test_timelines_are_byte_identical_to_the_code_before_the_one_loop(tmp_path, name,
+                                                                       windowed_model):
+    """Made again with: render(audio, None, config=..., timeline_path=..., model_batch=1,
+    model=MappingNet.load(streaming=False))."""
     audio, config = CASES[name]
     out = tmp_path / "t.json"
-    result = render(audio, None, config=config, timeline_path=out, model_batch=1, model=model)
+    result = render(audio, None, config=config, timeline_path=out, model_batch=1,
+                    model=windowed_model)
     assert result.out_path is None and not list(tmp_path.glob("*.mp4"))
     assert _timeline_text(out, audio) == (GOLDEN / f"{name}.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("batch", [256, 1])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_model_blocks_choose_the_same_frames_within_the_stated_tolerance(tmp_path, name, model):
-    """The default offline path (one model call per 256 keypoint frames) against the
-    per-frame golden timelines: the same image in every frame, and every number within the
-    printed precision (1e-4) of it: the keypoints move by float rounding only."""
+def test_model_blocks_choose_the_same_frames_within_the_stated_tolerance(tmp_path, name, model,
+                                                                         batch):
+    """The default offline path (one model call per 256 keypoint frames) and the step plan
+    (``model_batch=1``: one step per feature frame) against the windowed golden timelines:
+    the same image in every frame, and every number within the printed precision (1e-4) of
+    it: the keypoints move by float rounding only."""
     audio, config = CASES[name]
     out = tmp_path / "t.json"
-    render(audio, None, config=config, timeline_path=out, model=model)
+    render(audio, None, config=config, timeline_path=out, model=model, model_batch=batch)
     new = json.loads(out.read_text())["frames"]
     old = json.loads((GOLDEN / f"{name}.json").read_text())["frames"]
     assert len(new) == len(old)

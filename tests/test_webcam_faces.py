@@ -21,7 +21,7 @@ from animator.stages.selection import FrameSelector
 from benchmarks import face_metrics as fm
 from benchmarks.realdata import realdata_dir
 from benchmarks.webcam_quality import run_engine, track_video, webcam_config
-from tests.test_live_vmc import parse_osc
+from tests.osc_reader import parse_osc
 
 CLIPS = realdata_dir() / "talking_faces"
 

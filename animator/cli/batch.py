@@ -8,6 +8,7 @@ import sys
 import time
 
 from animator.cli import options
+from animator.cli.render import add_encoder_options
 
 #: Exit status when some files failed (the others were rendered).
 EXIT_SOME_FAILED = 1
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="colour behind transparent rig images")
     b.add_argument("--model", metavar="MODEL.onnx", default=None,
                    help="MappingNet model; default: the shipped one")
+    add_encoder_options(b)
     b.add_argument("-q", "--quiet", action="store_true", help="print only failures")
     b.set_defaults(run=run, parser=b)
 
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         width_px=args.width,
         background_rgb=args.background,
         model=os.path.abspath(args.model) if args.model else None,
-        timeline=not args.no_timeline)
+        timeline=not args.no_timeline, x264_preset=args.preset, crf=args.crf)
     jobs = plan_jobs(args.inputs, outdir, settings)
     try:
         os.makedirs(outdir, exist_ok=True)

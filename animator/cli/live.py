@@ -106,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"live: calibrating: rest your face (mouth closed, eyes open, looking at the "
                   f"camera) for {opts.calibrate_s:g} s", file=sys.stderr, flush=True)
 
-    s = run_live(opts, on_ready=ready)
+    def synced(estimate) -> None:
+        print(f"live: sync (measured): {estimate.line()}", file=sys.stderr, flush=True)
+
+    s = run_live(opts, on_ready=ready, on_sync=synced)
+    if s.sync is not None:
+        print(f"live: sync: {s.sync.line()}", file=sys.stderr)
     nonfinite = f", {s.nonfinite} with non-finite keypoints" if s.nonfinite else ""
     print(f"live: {s.ticks} frames, {s.late} late, {s.skipped} skipped, {s.stale} without "
           f"fresh input{nonfinite}; sinks: {s.sinks}", file=sys.stderr)

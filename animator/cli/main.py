@@ -51,12 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from animator.core import shutdown
     from animator.core.errors import AnimatorError
+    from keypoints.compute_threads import compute_threads
 
     warnings.showwarning = _show_warning
 
     uninstall = shutdown.install()
     try:
-        return args.run(args)
+        with compute_threads():  # one BLAS thread in every command (see that module)
+            return args.run(args)
     except AnimatorError as exc:
         print(f"animator: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

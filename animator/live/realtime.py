@@ -5,7 +5,8 @@ Three measured causes of slow or late frames (see benchmarks/live.py):
 - numpy's OpenBLAS runs even a tiny matrix-vector product (the 80 x 257 mel filterbank of
   every feature frame) on two threads, and its idle worker then busy-waits for more work for
   about 0.1 s. Fed a feature frame every 10 ms it never sleeps: a whole core of a 2-core
-  machine spins, and the loop thread queues behind it. One BLAS thread: no worker, no spin.
+  machine spins, and the loop thread queues behind it. One BLAS thread: no worker, no spin
+  (keypoints.compute_threads, which every command also runs inside).
 - Python's cyclic garbage collector now and then walks every object of the process (about
   50,000 once the model, rig and servers are loaded: 10-12 ms), in whichever thread happens
   to allocate, holding the GIL. What exists when the loop starts lives as long as the loop:
@@ -29,8 +30,7 @@ GIL_SWITCH_S = 0.0005
 def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
     """Inside: one BLAS thread, the objects that exist now frozen out of the garbage
     collector's walks, and a GIL switch interval of at most ``switch_interval_s``."""
-    # imported here, not at start-up: only a running loop needs it
-    from threadpoolctl import threadpool_limits
+    from keypoints.compute_threads import compute_threads
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, switch_interval_s))
@@ -38,7 +38,7 @@ def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]
     # garbage frozen with the rest is freed at unfreeze (the end of the run)
     gc.freeze()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with compute_threads():
             yield
     finally:
         gc.unfreeze()

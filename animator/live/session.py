@@ -14,6 +14,7 @@ from animator.core.types import Frame
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
+from animator.live.sync import AudioTiming, SyncEstimate, SyncMonitor
 from animator.sinks.compose import FrameCompositor
 from animator.sources.expression_track import check_expression
 from animator.stages.face_cue import cue_keys
@@ -61,15 +62,23 @@ class LiveSummary:
     nonfinite: int = 0  # keypoint frames the model gave as NaN/inf (the last good ones shown)
     interrupted: bool = False
     sinks: dict[str, dict[str, int]] = field(default_factory=dict)
+    sync: SyncEstimate | None = None  # audio -> mouth latency at the end (audio in only)
+
+
+#: Seconds of running after which the measured audio -> mouth latency is reported.
+SYNC_REPORT_S = 10.0
 
 
 def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
              on_ready: Callable[[dict[str, str]], None] | None = None,
-             on_tick: Callable[[Frame], None] | None = None) -> LiveSummary:
+             on_tick: Callable[[Frame], None] | None = None,
+             on_sync: Callable[[SyncEstimate], None] | None = None) -> LiveSummary:
     """Run live mode until Ctrl-C / ``stop`` / ``opts.seconds`` / a closed window; every
     device and server is released on the way out, whatever ended it.
 
-    on_ready(info) is called once everything is open, with e.g. {"web": URL}.
+    on_ready(info) is called once everything is open, with e.g. {"web": URL, "sync": the
+    audio -> mouth latency from the model (animator.live.sync)}; with audio in,
+    on_sync(estimate) once after ``SYNC_REPORT_S`` seconds, with the pipeline measured.
     """
     from animator.rig import default_rig_dir, load_rig
     from keypoints.mappingnet import MappingNet
@@ -95,12 +104,15 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
     summary = LiveSummary()
     info: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        audio = lip_stream = face = None
+        audio = lip_stream = face = sync = None
         if opts.audio is not None:
+            from animator.sources.audio_input import BLOCK_SAMPLES
+
             model = MappingNet.load(opts.model_path)
             rate = model.feature_config.sample_rate
             audio = stack.enter_context(_open_audio(opts.audio, rate, opts.loop_files))
             lip_stream = AudioLipStream(model, None, _shape_model(model))
+            sync = SyncMonitor(AudioTiming.of(model, BLOCK_SAMPLES, opts.fps))
         if opts.camera is not None:
             from animator.sources.camera import TrackedCamera, parse_camera
 
@@ -119,7 +131,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
 
             web = stack.enter_context(WebSink(rig, opts.web_port,
                                               allow_origins=opts.allow_origins,
-                                              on_cue=engine.cue, keys=keys))
+                                              on_cue=engine.cue, keys=keys, sync=sync))
             sinks.append(web)
             info["web"] = web.url
             info["cue"] = f"POST {web.url}expression/NAME"
@@ -143,10 +155,22 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
         loop = stack.enter_context(LiveLoop(engine, sinks, audio=audio, lip_stream=lip_stream,
                                             face=face, mirror=opts.mirror))
         clock = FrameClock(opts.fps)
+        if sync is not None:
+            info["sync"] = sync.estimate().line()
+        report_at = max(1, round(SYNC_REPORT_S * opts.fps))
+
+        def ticked(frame: Frame) -> None:
+            if sync is not None:
+                sync.record_step(loop.last_step_s)
+                if sync.n_ticks == report_at and on_sync is not None:
+                    on_sync(sync.estimate())
+            if on_tick is not None:
+                on_tick(frame)
+
         try:  # from the moment the user is told it runs, Ctrl-C is a normal end
             if on_ready is not None:
                 on_ready(info)
-            loop.run(clock, stop=stop, duration_s=opts.seconds, on_tick=on_tick)
+            loop.run(clock, stop=stop, duration_s=opts.seconds, on_tick=ticked)
         except KeyboardInterrupt:  # Ctrl-C is how live mode normally ends
             summary.interrupted = True
         finally:
@@ -154,6 +178,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
                 clock.n_skipped
             summary.stale, summary.sinks = loop.n_stale, loop.sink_stats()
             summary.nonfinite = lip_stream.n_nonfinite if lip_stream is not None else 0
+            summary.sync = sync.estimate() if sync is not None else None
     return summary
 
 

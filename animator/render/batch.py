@@ -47,6 +47,8 @@ class RenderSettings:
     background_rgb: tuple[int, int, int] = (236, 240, 244)
     model: str | None = None
     timeline: bool = True  # also write OUT.json beside each OUT.mp4
+    x264_preset: str | None = None  # None: animator.sinks.mp4's default
+    crf: int | None = None
 
 
 @dataclass(frozen=True)
@@ -197,17 +199,20 @@ def run_job(job: Job) -> JobResult:
     (named by its exception type), so that one file never stops the batch."""
     from animator.engine import EngineConfig
     from animator.render.offline import render
+    from keypoints.compute_threads import compute_threads
 
     started = time.perf_counter()
     worker = f"{os.uname().nodename}:{os.getpid()}"
     result = JobResult(job.audio, job.output, "failed", worker=worker)
     s = job.settings
     try:
-        out = render(job.audio, job.output, rig_dir=job.rig, model_path=s.model,
-                     config=EngineConfig(fps=s.fps, seed=job.seed, motion=s.motion,
-                                         motion_gain=s.motion_gain, speaking=s.speaking),
-                     width_px=s.width_px, background_rgb=s.background_rgb,
-                     timeline_path=job.timeline, progress=False, keep_images=True)
+        with compute_threads():  # spawned and Ray workers too, as the command itself
+            out = render(job.audio, job.output, rig_dir=job.rig, model_path=s.model,
+                         config=EngineConfig(fps=s.fps, seed=job.seed, motion=s.motion,
+                                             motion_gain=s.motion_gain, speaking=s.speaking),
+                         width_px=s.width_px, background_rgb=s.background_rgb,
+                         timeline_path=job.timeline, progress=False, keep_images=True,
+                         x264_preset=s.x264_preset, crf=s.crf)
     except AnimatorError as exc:
         result.error = one_line(exc)
     except (KeyboardInterrupt, SystemExit):

@@ -83,7 +83,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            model: MappingNet | None = None, keep_images: bool = False,
            expression_track: str | Path | None = None,
            shape_model_path: str | Path | None = None, visemes: bool = True,
-           canvas=None, dat_fps: float = 24.0, preston_blair: bool = False) -> RenderResult:
+           canvas=None, dat_fps: float = 24.0, preston_blair: bool = False,
+           x264_preset: str | None = None, crf: int | None = None) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
     to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
     ``plot_path`` and ``exports`` = [(format, path)] with formats from
@@ -102,6 +103,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     the lips (Frame.viseme, the cue exports, mouth charts); without it shapes come from the
     mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
     dat_fps, preston_blair: the moho-dat export's frame rate and shape names.
+    x264_preset, crf: the H.264 encoder's speed preset and quality for an .mp4 (None: the
+    defaults of :mod:`animator.sinks.mp4`).
     """
     started = time.perf_counter()
     config = config or EngineConfig()
@@ -155,7 +158,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
         if out_path is not None:
             sinks.append(_video_sink(stack, targets[out_path], rig, width_px, background_rgb,
                                      config.fps, native, native_rate, on_frame, keep_images,
-                                     canvas))
+                                     canvas, {k: v for k, v in (("preset", x264_preset),
+                                                                ("crf", crf)) if v is not None}))
         loop = stack.enter_context(FrameLoop(engine, source, sinks, queue_size=QUEUE_FRAMES))
         loop.run(FastClock(config.fps), on_tick=lambda _: bar.update(1))
         loop.close()  # every queued frame encoded (a sink's failure raised here)
@@ -213,7 +217,8 @@ def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: 
 
 def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
                 background_rgb: tuple[int, int, int], fps: float, audio, audio_rate: int,
-                on_frame: Callable[[Frame], None] | None, keep_images: bool, canvas=None):
+                on_frame: Callable[[Frame], None] | None, keep_images: bool, canvas=None,
+                encoding: dict | None = None):
     """The video sink, entered on ``stack`` (PyAV and OpenCV are imported only for a video):
     mp4, or an alpha video for .webm / .mov."""
     from animator.sinks.mp4 import Mp4Sink, Mp4Writer
@@ -226,5 +231,6 @@ def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
                                                       audio_rate))
         return stack.enter_context(AlphaVideoSink(writer, compositor, on_frame))
     compositor = _compositor(rig, width_px, background_rgb, keep_images, False, canvas)
-    writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate))
+    writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate,
+                                           **(encoding or {})))
     return stack.enter_context(Mp4Sink(writer, compositor, on_frame))

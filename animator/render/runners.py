@@ -30,18 +30,46 @@ def in_process(jobs: Sequence[Job]) -> Iterator[JobResult]:
         yield run_job(job)
 
 
+#: Thread pools of the libraries a render uses, one thread each in a worker: N workers on N
+#: cores then never oversubscribe them (onnxruntime and x264 already run on one thread, the
+#: loop limits BLAS to one; OpenCV would start one worker per core in every process).
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1"}
+
+
+def single_threaded_libraries() -> None:
+    """One thread for OpenCV and the BLAS/OpenMP pools of this worker process."""
+    os.environ.update(SINGLE_THREAD_ENV)
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def _worker_init() -> None:
     # Ctrl-C and SIGTERM unwind the worker's render at its next checkpoint (temporary outputs
     # removed), as in the ``animator`` command itself
     shutdown.install()
+    single_threaded_libraries()
+
+
+def _ray_job(job: Job) -> JobResult:
+    """A Ray task: :func:`run_job` in a worker with one thread per library (Ray itself sets
+    OMP_NUM_THREADS=1 for a task of one CPU)."""
+    single_threaded_libraries()
+    return run_job(job)
+
+
+def worker_pool(n_workers: int) -> cf.ProcessPoolExecutor:
+    """``n_workers`` fresh processes (spawned), each with one thread per library."""
+    return cf.ProcessPoolExecutor(max_workers=n_workers,
+                                  mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init)
 
 
 def local_pool(jobs: Sequence[Job], n_workers: int) -> Iterator[JobResult]:
     """``n_workers`` fresh processes (spawned: nothing of this process is shared), each
     rendering one job at a time."""
-    ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
-                                  initializer=_worker_init)
+    pool = worker_pool(n_workers)
     futures = {pool.submit(run_job, job): job for job in jobs}
     try:
         not_done = set(futures)
@@ -96,7 +124,7 @@ def ray_cluster(jobs: Sequence[Job], address: str | None, n_cpus: int | None
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise RayUnavailable(f"ray {address or 'local'}: cannot start or reach the "
                                  f"cluster ({one_line(exc)})") from None
-    task = ray.remote(num_cpus=1, max_retries=0)(run_job)
+    task = ray.remote(num_cpus=1, max_retries=0)(_ray_job)
     refs = {task.remote(job): job for job in jobs}
     try:
         while refs:

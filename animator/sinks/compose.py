@@ -261,6 +261,14 @@ class FrameCompositor:
         self._remember(key, out)
         return out
 
+    def still_key(self, choice: FrameChoice) -> str | None:
+        """A name for the frame :meth:`compose` makes of ``choice`` when that frame depends
+        on the choice's images alone (no residual head move), so equal keys mean equal
+        frames; None when the frame is moved."""
+        if residual_matrix(choice.residual_deg, self.char_size) is not None:
+            return None
+        return f"{choice.image}\n{choice.overlay}\n{choice.pose}"
+
     def compose(self, choice: FrameChoice) -> np.ndarray:
         frame = self._compose_character(choice)
         if self._canvas is None:

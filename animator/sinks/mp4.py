@@ -3,7 +3,8 @@ video output of the offline loop (:class:`Mp4Sink`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,13 +19,25 @@ from keypoints.audio import resample
 #: Sample rates the AAC encoder takes; anything else is resampled to 48 kHz.
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 _AUDIO_BLOCK = 1024  # samples per AAC frame
-#: x264 threads. The bitstream depends on the thread count and FFmpeg's default is the
-#: machine's core count: a fixed count makes the same video from the same input on every
-#: machine (a Ray cluster's nodes, a laptop). Two encode as fast as three or four on 2 cores
-#: (benchmarks/render.py --encoders) and leave the cores to other files in a batch.
-ENCODER_THREADS = 2
+#: x264 settings, chosen by measurement (``python -m benchmarks.render --encoders``: CPU per
+#: frame, size, PSNR/SSIM of the decoded frames against the encoder's input). ``superfast``
+#: costs ~1.9 ms of CPU a 512 px frame for ~5-6 MB a minute at CRF 20 (PSNR ~47 dB, SSIM
+#: 0.998); ``ultrafast`` halves the CPU for files 2.4x larger, ``veryfast`` halves the size for
+#: 1.5x the CPU.
+X264_PRESET = "superfast"
+X264_CRF = 20
+#: x264 threads. One: the bitstream depends on the thread count (a fixed count makes the same
+#: video on every machine: Ray nodes, laptops), a second x264 thread costs 5-12 % more CPU
+#: in thread hand-offs, and a render already keeps two cores busy with one: the encoder on
+#: one, the loop and the composing on the other; in a batch each worker is one core. The
+#: price: on a machine shared with other busy processes, one encoder thread gets a smaller
+#: share of the CPU (a render's wall time there was 1.16x that with two threads).
+ENCODER_THREADS = 1
 #: Composed frames waiting for the encoder (YUV, 0.4 MB each at 512 px, 1.7 MB at 1080 px).
 ENCODER_QUEUE = 8
+#: Encoder-ready frames kept for choices that come back unchanged (no residual head move:
+#: e.g. --motion-gain 0), bytes: ~170 frames at 512 px, ~20 at 1080 px.
+STILL_CACHE_BYTES = 64 * 2**20
 
 
 def fps_fraction(fps: float) -> Fraction:
@@ -38,21 +51,37 @@ def to_yuv420(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
 
 
-class Mp4Writer:
-    """Writes RGB frames and the audio track into an mp4, interleaved in time.
+def yuv_frame(yuv: np.ndarray, size: tuple[int, int]) -> av.VideoFrame:
+    """uint8[H * 3 / 2, W] I420 planes of a frame of ``size`` (width, height) -> a yuv420p
+    VideoFrame, copied plane by plane into FFmpeg's (possibly padded) buffers: 4x cheaper
+    than ``VideoFrame.from_ndarray``."""
+    w, h = size
+    frame = av.VideoFrame(w, h, "yuv420p")
+    flat = yuv.reshape(-1)
+    n, q = w * h, w * h // 4
+    sources = (flat[:n].reshape(h, w), flat[n:n + q].reshape(h // 2, w // 2),
+               flat[n + q:n + 2 * q].reshape(h // 2, w // 2))
+    for plane, src in zip(frame.planes, sources, strict=True):
+        dst = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        dst[:src.shape[0], :src.shape[1]] = src
+    return frame
 
-    x264 preset ``superfast`` by default: measured on a 2-core EPYC at 512 px, 1.0 ms a frame
-    against 1.8 ms for ``veryfast``, for files about twice as large (~5 MB a minute at CRF 20)
-    that still look clean on flat cartoon colours.
+
+class Mp4Writer:
+    """Writes frames and the audio track into an mp4 (H.264 yuv420p + AAC, the index at the
+    front: plays at once in players and browsers), interleaved in time.
 
     audio: float32[C, N] in [-1, 1] (C = 1 or 2; more channels are mixed down to mono) at
     ``sample_rate``, or None for a silent video. Use as a context manager; the file is
     complete only after a clean exit.
+
+    A pipeline makes the encoder's frames (:func:`yuv_frame`) in one thread and hands them to
+    :meth:`write_frame` (x264, AAC and the muxer) in another.
     """
 
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float,
                  audio: np.ndarray | None = None, sample_rate: int = 48000,
-                 crf: int = 20, preset: str = "superfast",
+                 crf: int = X264_CRF, preset: str = X264_PRESET,
                  threads: int = ENCODER_THREADS) -> None:
         self.size = size
         self.fps = fps_fraction(fps)
@@ -66,7 +95,7 @@ class Mp4Writer:
         vs.codec_context.thread_count = threads
         vs.codec_context.time_base = 1 / self.fps
         self._video = vs
-        self._frames = 0
+        self._frames = 0  # video frames written
         self._audio = None
         self._audio_stream = None
         self._audio_pos = 0
@@ -81,6 +110,9 @@ class Mp4Writer:
             self._layout = "mono" if audio.shape[0] == 1 else "stereo"
             stream = self._container.add_stream("aac", rate=sample_rate, layout=self._layout)
             stream.bit_rate = 128_000
+            # FFmpeg's "fast" AAC coder: half the CPU of the default two-loop search, for the
+            # same SNR on speech (37.8 vs 36.8 dB measured on 60 s of speech at 16 kHz)
+            stream.options = {"aac_coder": "fast"}
             self._audio_stream = stream
             self._sample_rate = sample_rate
 
@@ -99,7 +131,11 @@ class Mp4Writer:
 
     def write_yuv(self, yuv: np.ndarray) -> None:
         """Append one frame given as uint8[H * 3 / 2, W] I420 planes (:func:`to_yuv420`)."""
-        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        self.write_frame(yuv_frame(yuv, self.size))
+
+    def write_frame(self, frame: av.VideoFrame) -> None:
+        """Append ``frame`` (a yuv420p VideoFrame of :attr:`size`, :func:`yuv_frame`) and the
+        audio up to its end."""
         frame.pts = self._frames
         frame.time_base = 1 / self.fps
         self._mux(self._video.encode(frame))
@@ -119,7 +155,7 @@ class Mp4Writer:
             self._mux(self._audio_stream.encode(frame))
             self._audio_pos = stop
 
-    def _mux(self, packets) -> None:
+    def _mux(self, packets: Iterable[av.Packet]) -> None:
         for p in packets:
             self._container.mux(p)
 
@@ -131,13 +167,43 @@ class Mp4Writer:
         self._container.close()
 
 
+class StillFrames:
+    """Encoder-ready frames (I420 planes) of choices whose composed frame is a function of
+    their images alone (:meth:`FrameCompositor.still_key`), so a still head's repeated
+    choices are composed and converted once; the least recently used dropped beyond
+    ``max_bytes``."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self._frames: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._max_bytes = STILL_CACHE_BYTES if max_bytes is None else max_bytes
+        self.n_bytes = 0
+        self.n_hits = 0
+
+    def get(self, key: str) -> np.ndarray | None:
+        got = self._frames.get(key)
+        if got is not None:
+            self._frames.move_to_end(key)
+            self.n_hits += 1
+        return got
+
+    def put(self, key: str, yuv: np.ndarray) -> None:
+        if yuv.nbytes > self._max_bytes:
+            return
+        self._frames[key] = yuv
+        self.n_bytes += yuv.nbytes
+        while self.n_bytes > self._max_bytes:
+            self.n_bytes -= self._frames.popitem(last=False)[1].nbytes
+
+
 class Mp4Sink:
     """The loop's video output, a pipeline of two threads: the sink's own thread composes
-    each frame's choice (``compositor``) and converts it to YUV, and an encoder thread feeds
-    ``writer`` (x264 adds threads of its own), so composing the next frame overlaps encoding
-    this one. ``on_frame(frame)`` is called after each frame is encoded (in the encoder
-    thread). Use as a context manager: the exit waits for the encoder (or abandons it when
-    the run failed) and raises its error."""
+    each frame's choice (``compositor``) and converts it to I420 (once per distinct still
+    frame, :class:`StillFrames`) straight into an encoder frame; the encoder thread runs
+    x264, AAC and the muxer. So on two cores the loop and the composing share one while the
+    encoder has the other. ``on_frame(frame)`` is
+    called after each frame is encoded (in the encoder thread). Use as a context manager:
+    the exit waits for the encoder (or abandons it when the run failed) and raises its
+    error."""
 
     name = "mp4"
 
@@ -149,17 +215,27 @@ class Mp4Sink:
         self._writer = writer
         self._compositor = compositor
         self._on_frame = on_frame
+        self._stills = StillFrames()
         self._encoder = SinkWorker(self._encode, "mp4-encoder", queue_frames)
         self.n_frames = 0
 
     def send(self, frame: LiveFrame) -> None:
         if self._encoder.error is not None:
             raise self._encoder.error
-        yuv = to_yuv420(self._compositor.compose(frame.frame.choice))
-        self._encoder.offer((frame.frame, yuv))
+        self._encoder.offer((frame.frame, yuv_frame(self._yuv(frame.frame.choice),
+                                                     self._writer.size)))
 
-    def _encode(self, item: tuple[Frame, np.ndarray]) -> None:
-        self._writer.write_yuv(item[1])
+    def _yuv(self, choice) -> np.ndarray:
+        key = self._compositor.still_key(choice)
+        yuv = self._stills.get(key) if key is not None else None
+        if yuv is None:
+            yuv = to_yuv420(self._compositor.compose(choice))
+            if key is not None:
+                self._stills.put(key, yuv)
+        return yuv
+
+    def _encode(self, item: tuple[Frame, av.VideoFrame]) -> None:
+        self._writer.write_frame(item[1])
         self.n_frames += 1
         if self._on_frame is not None:
             self._on_frame(item[0])

@@ -8,6 +8,8 @@ GET  /rig/<path>        one rig image (only the images the rig lists; PNG, WebP 
 WS   /ws                one JSON message per frame: the frame choice, never pixels; the page
                         (or a controller) may send {"expression": NAME} to cue an expression
 POST /expression/<NAME> cue an expression (no body): 204, 404 for a name the rig lacks
+GET  /sync.json         with audio in: the audio -> mouth latency, its parts and the audio
+                        delay to set in OBS (animator.live.sync); 404 without
 
 Only this machine's pages may use it: every request must name the server itself as its Host
 (127.0.0.1:PORT or localhost:PORT; a DNS-rebound name is refused); the WebSocket accepts
@@ -27,6 +29,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -139,9 +142,12 @@ class WebSink:
     def __init__(self, rig: Rig, port: int, host: str = "127.0.0.1",
                  allow_origins: tuple[str, ...] = (), ping_interval_s: float = 20.0,
                  on_cue: Callable[[str], None] | None = None,
-                 keys: dict[str, str] | None = None) -> None:
+                 keys: dict[str, str] | None = None, sync: Any = None) -> None:
         """on_cue(name): called for each cue (control message or POST); keys: {key:
-        expression} the page's keyboard cues (none without)."""
+        expression} the page's keyboard cues (none without); sync: an
+        animator.live.sync.SyncMonitor (``record_delivery(s)``, ``report()``) that this
+        sink tells how long a frame took from the loop to the page's socket, and that
+        /sync.json reports."""
         from websockets.sync.server import serve
 
         self._rig = rig
@@ -153,9 +159,10 @@ class WebSink:
         self._rest = json.dumps(rest_message(rig))
         self._images = set(rig_images(rig))
         self._page = resources.files("animator.sinks").joinpath("static", PAGE).read_bytes()
-        self._clients: set[LatestSlot[str]] = set()
+        self._clients: set[LatestSlot[tuple[str, float]]] = set()
         self._lock = threading.Lock()
         self._last: str | None = None
+        self._sync = sync
         self._closing = threading.Event()
         try:
             # close_timeout: a page that never answers the closing handshake may hold up the
@@ -220,6 +227,8 @@ class WebSink:
             return reply(self._page_with_rig(), "text/html; charset=utf-8")
         if path == "/rig.json":
             return reply(self._manifest, "application/json")
+        if path == "/sync.json" and self._sync is not None:
+            return reply(json.dumps(self._sync.report()).encode(), "application/json")
         rel = path.removeprefix("/rig/")
         if path.startswith("/rig/") and rel in self._images:  # only listed files: no traversal
             try:
@@ -268,18 +277,20 @@ class WebSink:
     def _handle(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        slot: LatestSlot[str] = LatestSlot()
+        slot: LatestSlot[tuple[str, float]] = LatestSlot()
         with self._lock:
             self._clients.add(slot)
             if self._last is not None:
-                slot.put(self._last)
+                slot.put((self._last, -1.0))
         threading.Thread(target=self._read_controls, args=(connection,), daemon=True,
                          name="web-controls").start()
         try:
             while not self._closing.is_set():
-                text = slot.take(timeout_s=0.5)
-                if text is not None:
-                    connection.send(text)
+                item = slot.take(timeout_s=0.5)
+                if item is not None:
+                    connection.send(item[0])
+                    if self._sync is not None and item[1] >= 0:  # hand-off -> sent
+                        self._sync.record_delivery(time.perf_counter() - item[1])
         except ConnectionClosed:
             pass
         finally:
@@ -310,7 +321,7 @@ class WebSink:
         with self._lock:
             self._last = text
             for slot in self._clients:
-                slot.put(text)
+                slot.put((text, live.decided_s))
 
     def close(self) -> None:
         """Stop serving (idempotent)."""

@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from animator.core.types import FrameChoice
 from animator.rig import REST_EXPRESSION, BasePath, Rig
@@ -63,8 +62,12 @@ class PoseSelector:
 
     def __init__(self, angles_deg: np.ndarray, fps: float, params: SelectParams) -> None:
         self.angles_deg = np.asarray(angles_deg, dtype=np.float64).reshape(-1, 3)
-        self._tree = (cKDTree(self.angles_deg) if len(self.angles_deg) > BRUTE_FORCE_MAX_POSES
-                      else None)
+        self._tree = None
+        if len(self.angles_deg) > BRUTE_FORCE_MAX_POSES:
+            # imported here: scipy.spatial costs ~0.2 s of start-up that small rigs never use
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.angles_deg)
         self._params = params
         self._min_hold_frames = round(params.pose_min_hold_s * fps)
         self._current: int | None = None

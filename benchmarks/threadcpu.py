@@ -1,0 +1,74 @@
+"""CPU seconds per thread of this process while a function runs (Linux /proc), named by
+Python thread name (threads started by native libraries, e.g. x264's or OpenCV's workers,
+are grouped as "native"). On a shared machine wall times follow the neighbours' load, but
+CPU per thread does not: the longest thread is the critical path, and
+max(longest thread, total / cores) is the wall time an idle machine could reach."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+POLL_S = 0.05
+
+
+def _task_cpu() -> dict[str, float]:
+    out = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        out[tid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+    return out
+
+
+def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
+    """Run ``fn``; {"wall_s", "cpu_s", "threads": {name: cpu_s}, "critical_s",
+    "idle_bound_s"} with threads named as in Python (natives summed as "native"); the
+    critical path is the longest single thread."""
+    cores = cores or os.cpu_count() or 1
+    names: dict[str, str] = {}
+    last: dict[str, float] = {}
+    before = _task_cpu()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while True:
+            py = {str(t.native_id): t.name for t in threading.enumerate()}
+            for tid, cpu in _task_cpu().items():
+                if tid in py:
+                    names[tid] = py[tid]
+                else:
+                    names.setdefault(tid, "native")
+                last[tid] = cpu
+            if stop.wait(POLL_S):
+                return
+
+    watcher = threading.Thread(target=watch, name="benchmark-watch", daemon=True)
+    watcher.start()
+    t0 = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    per, longest = Counter(), 0.0
+    for tid, cpu in last.items():
+        if names.get(tid) != "benchmark-watch":
+            used = cpu - before.get(tid, 0.0)
+            per[names.get(tid, "native")] += used
+            longest = max(longest, used)  # one thread: natives are not summed here
+    per = Counter({k: round(v, 2) for k, v in per.items() if v >= 0.01})
+    total = sum(per.values())
+    return {"wall_s": round(wall, 3), "cpu_s": round(total, 2),
+            "threads": dict(per.most_common()), "critical_s": round(longest, 2),
+            "idle_bound_s": round(max(longest, total / cores), 2)}

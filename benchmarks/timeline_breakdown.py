@@ -1,0 +1,61 @@
+"""Where a timeline-only render's time goes, by wrapping the calls of each part with a
+clock (used by benchmarks/render.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
+    """Where a timeline-only render's time goes (median of ``runs``): the lips (keypoints/:
+    log-mel, MappingNet, prosody, mouth shapes; the source's reads), the engine (the stages:
+    speaking state, motion, mouth, selection), decoding the audio, loading the models, and
+    the rest (rig, loop, the timeline file)."""
+    import animator.render.offline as offline
+    from animator.engine import Engine
+    from animator.render.source import AudioFileSource
+    from keypoints.mappingnet import MappingNet
+    from keypoints.visemenet import ShapeModel
+
+    spent: dict[str, float] = {}
+
+    def clocked(owner, name: str, key: str, static: bool = False):
+        original = owner.__dict__[name]
+        fn = original.__func__ if static else original
+
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+
+        setattr(owner, name, classmethod(lambda cls, *a, **k: wrapper(cls, *a, **k))
+                if static else wrapper)
+        return original
+
+    patches = [(AudioFileSource, "read", "lips"), (Engine, "push", "engine"),
+               (offline, "decode_audio", "audio_decode"), (offline, "resample", "audio_decode"),
+               (MappingNet, "load", "models_load"), (ShapeModel, "load", "models_load")]
+    saved = []
+    for owner, name, key in patches:
+        is_cls = isinstance(owner.__dict__[name], classmethod)
+        saved.append((owner, name, clocked(owner, name, key, is_cls)))
+    totals: list[dict[str, float]] = []
+    try:
+        for _ in range(runs):
+            spent.clear()
+            t0 = time.perf_counter()
+            offline.render(wav, None, timeline_path=tmp / "b.json", progress=False)
+            wall = time.perf_counter() - t0
+            totals.append({**spent, "total": wall,
+                           "rest": wall - sum(spent.values())})
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+    out = {k: round(float(np.median([t.get(k, 0.0) for t in totals])), 3) for k in totals[0]}
+    out["lips_share"] = round(out["lips"] / out["total"], 2)
+    return out

@@ -1,0 +1,126 @@
+"""The mp4 writer and the video sink: files that play anywhere (H.264 yuv420p, AAC, the
+index first), frames handed to FFmpeg unchanged, still frames composed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from animator.engine import EngineConfig
+from animator.render import render
+from animator.sinks import mp4
+from animator.sinks.compose import FrameCompositor
+from animator.sinks.mp4 import Mp4Writer, StillFrames, to_yuv420, yuv_frame
+from keypoints.assets import assets_dir
+
+DEMO = assets_dir() / "audio" / "demo_speech.ogg"
+
+
+def _top_level_boxes(path: Path) -> list[str]:
+    """The names of an mp4's top-level boxes, in file order."""
+    data, names, pos = path.read_bytes(), [], 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        names.append(data[pos + 4:pos + 8].decode("latin-1"))
+        if size == 1:
+            size = int.from_bytes(data[pos + 8:pos + 16], "big")
+        pos += max(size, 8)
+    return names
+
+
+def _cartoon(i: int, size=(96, 64)) -> np.ndarray:
+    """uint8[H, W, 3]: flat colours and a moving disc, like a character on a background."""
+    w, h = size
+    img = np.full((h, w, 3), (236, 240, 244), np.uint8)
+    cv2.circle(img, (20 + 2 * i, 32), 14, (200, 90, 60), -1)
+    cv2.rectangle(img, (60, 10), (90, 50), (40, 120, 200), -1)
+    return img
+
+
+def test_mp4_plays_anywhere_and_keeps_the_frames(tmp_path):
+    """H.264 in yuv420p, AAC, the index (moov) before the media (mdat) so players and
+    browsers start at once; every frame decodes close to its source (PSNR > 35 dB)."""
+    path = tmp_path / "v.mp4"
+    frames = [_cartoon(i) for i in range(30)]
+    t = np.arange(16000, dtype=np.float32) / 16000
+    with Mp4Writer(path, (96, 64), 25.0, 0.3 * np.sin(2 * np.pi * 220 * t)[None], 16000) as w:
+        for img in frames:
+            w.write(img)
+    boxes = _top_level_boxes(path)
+    assert boxes.index("moov") < boxes.index("mdat")
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.name, video.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert audio.codec_context.name == "aac"
+        decoded = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(decoded) == len(frames)
+    for got, img in zip(decoded, frames, strict=True):
+        mse = np.mean((got.astype(np.float64) - to_yuv420(img)) ** 2)
+        assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 35
+
+
+def test_yuv_frames_fill_ffmpegs_padded_planes_exactly():
+    """A width whose chroma rows FFmpeg pads (720 -> 368-byte rows for 360 pixels)."""
+    rng = np.random.default_rng(0)
+    for size in ((720, 406), (512, 512), (34, 18)):
+        yuv = to_yuv420(rng.integers(0, 256, (size[1], size[0], 3), np.uint8))
+        frame = yuv_frame(yuv, size)
+        assert np.array_equal(frame.to_ndarray(format="yuv420p"), yuv)
+        assert np.array_equal(frame.to_ndarray(format="yuv420p"),
+                              av.VideoFrame.from_ndarray(yuv, format="yuv420p").to_ndarray())
+
+
+def test_still_frame_cache_is_bounded_and_keeps_the_recent_ones():
+    one = np.zeros((96, 64), np.uint8)
+    cache = StillFrames(max_bytes=3 * one.nbytes)
+    for k in range(5):
+        cache.put(str(k), one.copy())
+        assert cache.n_bytes <= 3 * one.nbytes
+    assert cache.get("0") is None and cache.get("4") is not None
+    cache.get("2")  # used: kept over "3"
+    cache.put("5", one.copy())
+    assert cache.get("3") is None and cache.get("2") is not None
+
+
+def test_a_still_head_is_composed_once_per_image_and_gives_the_same_video(tmp_path,
+                                                                          monkeypatch):
+    """--motion-gain 0: no residual move, so every choice is a still frame; the cached
+    frames make the same file as composing every frame."""
+    calls = []
+    compose = FrameCompositor.compose
+    monkeypatch.setattr(FrameCompositor, "compose",
+                        lambda self, choice: calls.append(1) or compose(self, choice))
+    config = EngineConfig(motion_gain=0.0)
+    result = render(DEMO, tmp_path / "cached.mp4", config=config, width_px=128)
+    n_composed = len(calls)
+    monkeypatch.setattr(mp4, "STILL_CACHE_BYTES", 0)
+    render(DEMO, tmp_path / "every.mp4", config=config, width_px=128)
+    assert len(calls) - n_composed == result.n_frames  # without the cache: every frame
+    assert n_composed < result.n_frames / 4
+    assert (tmp_path / "cached.mp4").read_bytes() == (tmp_path / "every.mp4").read_bytes()
+
+
+def test_encoder_options_reach_x264_and_the_cli_defaults_are_the_writers(tmp_path):
+    import argparse
+
+    from animator.cli import render as cli_render
+    from tests.test_batch import CLIPS, animator
+
+    parser = argparse.ArgumentParser()
+    cli_render.add_encoder_options(parser)
+    defaults = parser.parse_args([])
+    assert (defaults.preset, defaults.crf) == (mp4.X264_PRESET, mp4.X264_CRF)
+    clip = CLIPS / "bbaf2n.mpg"
+    for name, extra in (("default", ()), ("fast", ("--preset", "ultrafast", "--crf", "30"))):
+        res = animator("render", clip, "-o", tmp_path / f"{name}.mp4", "--width", "128",
+                       *extra)
+        assert res.returncode == 0, res.stderr
+    # ultrafast writes CAVLC (no CABAC): the avcC profile is Constrained Baseline (66)
+    profiles = []
+    for name in ("default", "fast"):
+        with av.open(str(tmp_path / f"{name}.mp4")) as container:
+            profiles.append(container.streams.video[0].codec_context.profile)
+    assert profiles[0] == "High" and profiles[1] == "Constrained Baseline"
