@@ -28,7 +28,7 @@ from keypoints.viseme_training.model import ShapeNet
 @dataclass(frozen=True)
 class ShapeTrainSettings:
     seed: int = 0
-    steps: int = 6000
+    steps: int = 12000
     batch: int = 16
     crop_frames: int = 300
     lr: float = 3e-3
