@@ -107,13 +107,14 @@ def test_encoder_options_reach_x264_and_the_cli_defaults_are_the_writers(tmp_pat
     import argparse
 
     from animator.cli import render as cli_render
-    from tests.test_batch import CLIPS, animator
+    from benchmarks.realdata import realdata_dir
+    from tests.cli import animator
 
     parser = argparse.ArgumentParser()
     cli_render.add_encoder_options(parser)
     defaults = parser.parse_args([])
     assert (defaults.preset, defaults.crf) == (mp4.X264_PRESET, mp4.X264_CRF)
-    clip = CLIPS / "bbaf2n.mpg"
+    clip = realdata_dir() / "talking_faces" / "bbaf2n.mpg"
     for name, extra in (("default", ()), ("fast", ("--preset", "ultrafast", "--crf", "30"))):
         res = animator("render", clip, "-o", tmp_path / f"{name}.mp4", "--width", "128",
                        *extra)
