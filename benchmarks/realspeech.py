@@ -30,7 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.aligned_speech import cache_dir, rhubarb_binary  # noqa: F401 (this module's API)
+from benchmarks.aligned_speech import (  # noqa: F401 (cache_dir: this module's API)
+    cache_dir,
+    read_hts_lab,
+    read_textgrid,
+    rhubarb_binary,
+)
 from keypoints.audio import load_audio
 
 SR = 16000
@@ -79,41 +84,14 @@ def is_silence(label: str) -> bool:
     return phone_key(label) in SILENCE_LABELS
 
 
-_TG_TOKEN = re.compile(r'"((?:[^"]|"")*)"|\[[^\]]*\]|(?<![\w.])(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)')
-
-
 def parse_textgrid(text: str) -> dict[str, list[Interval]]:
     """Praat TextGrid (long or short text format) -> {tier name: intervals} (interval tiers)."""
-    tokens: list[str | float] = []
-    for m in _TG_TOKEN.finditer(text):
-        if m.group(1) is not None:
-            tokens.append(m.group(1).replace('""', '"'))
-        elif m.group(2) is not None:
-            tokens.append(float(m.group(2)))
-    # "ooTextFile", "TextGrid", xmin, xmax, n_tiers, then the tiers
-    pos = 5
-    tiers: dict[str, list[Interval]] = {}
-    for _ in range(int(tokens[4])):
-        kind, name, _, _, n = tokens[pos : pos + 5]
-        pos += 5
-        if kind == "IntervalTier":
-            items = [Interval(float(tokens[pos + 3 * i]), float(tokens[pos + 3 * i + 1]),
-                              str(tokens[pos + 3 * i + 2])) for i in range(int(n))]
-            tiers[str(name)] = items
-            pos += 3 * int(n)
-        else:  # point tier: (time, mark) pairs
-            pos += 2 * int(n)
-    return tiers
+    return {tier: [Interval(*iv) for iv in items] for tier, items in read_textgrid(text).items()}
 
 
 def parse_hts_lab(text: str) -> list[Interval]:
-    """HTS mono label ("start end phone", 100 ns units) -> intervals."""
-    out = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 3:
-            out.append(Interval(int(parts[0]) * 1e-7, int(parts[1]) * 1e-7, parts[2]))
-    return out
+    """HTS label ("start end phone", 100 ns units; full-context labels give their phone)."""
+    return [Interval(*iv) for iv in read_hts_lab(text)]
 
 
 def parse_grid_align(text: str) -> list[Interval]:

@@ -141,13 +141,31 @@ def _check_signature(session: object, contract: _Contract) -> None:
 
 
 class StepPlanned:
-    """``stream_program``: the model's checked step plan, made on first use (None, after one
+    """What the lip and the shape model share: the window of the contract (``context_past`` +
+    1 + ``context_future`` feature frames per output frame, hence the look-ahead) and
+    ``stream_program``, the model's checked step plan, made on first use (None, after one
     warning line, when the graph has none; None without a warning when loaded with
-    ``streaming=False``). Needs ``path``, ``feature_config``, ``window_frames``, ``run``."""
+    ``streaming=False``). Needs ``path``, ``feature_config``, ``context_past``,
+    ``context_future``, ``run``."""
+
+    feature_config: FeatureConfig
+    context_past: int
+    context_future: int
 
     _streaming = True
     _program: StreamProgram | None = None
     _planned = False
+
+    @property
+    def window_frames(self) -> int:
+        """Feature frames consumed per output frame: past + 1 + future."""
+        return self.context_past + 1 + self.context_future
+
+    @property
+    def algorithmic_latency_s(self) -> float:
+        """Look-ahead before a keypoint frame can be computed: future frames + half a window."""
+        cfg = self.feature_config
+        return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
 
     @property
     def stream_program(self) -> StreamProgram | None:
@@ -174,17 +192,6 @@ class MappingNet(StepPlanned):
         self.context_past = contract.context_past
         self.context_future = contract.context_future
         self.description = contract.description
-
-    @property
-    def window_frames(self) -> int:
-        """Feature frames consumed per output frame: past + 1 + future."""
-        return self.context_past + 1 + self.context_future
-
-    @property
-    def algorithmic_latency_s(self) -> float:
-        """Look-ahead before a keypoint frame can be computed: future frames + half a window."""
-        cfg = self.feature_config
-        return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1,

@@ -57,15 +57,6 @@ class ShapeModel(StepPlanned):
         self.context_future = future
         self.description = description
 
-    @property
-    def window_frames(self) -> int:
-        return self.context_past + 1 + self.context_future
-
-    @property
-    def algorithmic_latency_s(self) -> float:
-        cfg = self.feature_config
-        return (self.context_future * cfg.hop_length + cfg.win_length // 2) / cfg.sample_rate
-
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 1,
              streaming: bool = True) -> ShapeModel:

@@ -87,6 +87,9 @@ def test_phone_classes_and_speech_frames() -> None:
 def test_hts_and_grid_alignments() -> None:
     lab = realspeech.parse_hts_lab("0 3125000 sil\n3125000 3525000 m\n")
     assert lab[1].label == "m" and lab[1].start_s == pytest.approx(0.3125)
+    full = "0 1300000 x^x-sil+hh=iy@x_x/A:0_0_0\n1300000 2050000 x^sil-hh+iy=t@1_2/A:0_0_0\n"
+    assert [(i.start_s, i.end_s, i.label) for i in realspeech.parse_hts_lab(full)] == [
+        (0.0, 0.13, "sil"), (0.13, 0.205, "hh")]  # a full-context label gives its phone
     grid = realspeech.parse_grid_align("0 12250 sil\n12250 19250 set\n")
     assert grid[1].start_s == pytest.approx(0.49) and grid[1].end_s == pytest.approx(0.77)
 

@@ -133,58 +133,6 @@ def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
     assert again["onnx"]["sha256"] == report["onnx"]["sha256"]  # seeded: the same bytes
 
 
-LONG_TEXTGRID = '''File type = "ooTextFile"
-Object class = "TextGrid"
-
-xmin = 0
-xmax = 1.5
-tiers? <exists>
-size = 2
-item []:
-    item [1]:
-        class = "IntervalTier"
-        name = "phone"
-        xmin = 0
-        xmax = 1.5
-        intervals: size = 3
-        intervals [1]:
-            xmin = 0
-            xmax = 0.4
-            text = ""
-        intervals [2]:
-            xmin = 0.4
-            xmax = 1.0
-            text = "AA1"
-        intervals [3]:
-            xmin = 1.0
-            xmax = 1.5
-            text = "say ""hi"""
-    item [2]:
-        class = "TextTier"
-        name = "pitch"
-        xmin = 0
-        xmax = 1.5
-        points: size = 1
-        points [1]:
-            number = 0.5
-            mark = "120"
-'''
-
-
-def test_benchmark_label_readers_follow_the_praat_and_hts_formats():
-    from benchmarks.aligned_speech import read_hts_lab, read_textgrid
-
-    long = read_textgrid(LONG_TEXTGRID)
-    assert long == {"phone": [(0.0, 0.4, ""), (0.4, 1.0, "AA1"), (1.0, 1.5, 'say "hi"')]}
-    short = ('File type = "ooTextFile"\nObject class = "TextGrid"\n\n0\n1.5\n<exists>\n1\n'
-             '"IntervalTier"\n"phone"\n0\n1.5\n2\n0\n0.4\n""\n0.4\n1.5\n"m"\n')
-    assert read_textgrid(short) == {"phone": [(0.0, 0.4, ""), (0.4, 1.5, "m")]}
-    assert read_hts_lab("0 3125000 sil\n3125000 3525000 m\n") == [(0.0, 0.3125, "sil"),
-                                                                  (0.3125, 0.3525, "m")]
-    full = "0 1300000 x^x-sil+hh=iy@x_x/A:0_0_0\n1300000 2050000 x^sil-hh+iy=t@1_2/A:0_0_0\n"
-    assert read_hts_lab(full) == [(0.0, 0.13, "sil"), (0.13, 0.205, "hh")]
-
-
 def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
     from benchmarks.aligned_speech import CLIPS, available_clips
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,20 @@ from PIL import Image
 
 from animator.rig import RigError
 from animator.rig.headers import ImageFileError, read_image_bytes
+
+
+@contextmanager
+def _named_errors(path: str | Path) -> Iterator[None]:
+    """Every failure to read or decode the image at ``path`` as one RigError naming it."""
+    try:
+        yield
+    except ImageFileError as exc:
+        raise RigError(f"{path}: {exc}") from None
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing") from None
+    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+        raise RigError(f"{path}: cannot decode image ({reason})") from None
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -32,16 +48,8 @@ def _decode(data: bytes) -> np.ndarray:
 def _checked_decode(path: str | Path, expected_size: tuple[int, int] | None) -> np.ndarray:
     """uint8[H, W, 3|4] pixels of the image at ``path``, its header and structure checked
     first; every failure is a RigError naming the file."""
-    try:
-        raw = _decode(read_image_bytes(path, expected_size))
-    except ImageFileError as exc:
-        raise RigError(f"{path}: {exc}") from None
-    except FileNotFoundError:
-        raise RigError(f"{path}: missing") from None
-    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
-        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
-        raise RigError(f"{path}: cannot decode image ({reason})") from None
-    return raw
+    with _named_errors(path):
+        return _decode(read_image_bytes(path, expected_size))
 
 
 def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
@@ -71,13 +79,6 @@ def read_rgba(path: str | Path, expected_size: tuple[int, int] | None = None) ->
 def read_grey(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:
     """uint8[H, W] grey of the image at ``path`` (a head layer's matte), checked and decoded
     as ``read_rgb_over`` does; raises RigError naming the file."""
-    try:
-        with Image.open(io.BytesIO(read_image_bytes(path, expected_size))) as img:
-            return np.asarray(img.convert("L")).copy()
-    except ImageFileError as exc:
-        raise RigError(f"{path}: {exc}") from None
-    except FileNotFoundError:
-        raise RigError(f"{path}: missing") from None
-    except (OSError, SyntaxError, ValueError, zlib.error) as exc:
-        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())
-        raise RigError(f"{path}: cannot decode image ({reason})") from None
+    with _named_errors(path), Image.open(io.BytesIO(read_image_bytes(path, expected_size))
+                                         ) as img:
+        return np.asarray(img.convert("L")).copy()
