@@ -87,3 +87,19 @@ def make_reference_rig(root: Path, tweens: tuple[float, ...] = (0.25, 0.5, 0.75)
 @pytest.fixture
 def reference_rig(tmp_path: Path) -> Path:
     return make_reference_rig(tmp_path / "rig")
+
+
+@pytest.fixture(scope="session")
+def model():
+    """The shipped MappingNet (read-only: streams keep their own state)."""
+    from keypoints.mappingnet import MappingNet
+
+    return MappingNet.load()
+
+
+@pytest.fixture(scope="session")
+def rig():
+    """The built-in character's rig (read-only)."""
+    from animator.rig import default_rig_dir, load_rig
+
+    return load_rig(default_rig_dir())

@@ -9,17 +9,11 @@ from animator.rig import load_rig
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.lips import LipFrame
-from keypoints.mappingnet import MappingNet
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 
 #: The seed pipeline's algorithms for both the head motion and the speaking state.
 REFERENCE_MODES = EngineConfig(motion="reference", speaking="reference")
-
-
-@pytest.fixture(scope="module")
-def model():
-    return MappingNet.load()
 
 
 @pytest.fixture(scope="module")

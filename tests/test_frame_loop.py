@@ -14,15 +14,9 @@ from animator.core.mailbox import FifoQueue, SinkWorker
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock, FrameClock
 from animator.live.loop import FrameLoop, LiveLoop, Reading
-from animator.rig import default_rig_dir, load_rig
 from keypoints.lips import REQUIRED_NAMES, LipFrame, rest_points
 
 FPS = 25.0
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_dir())
 
 
 class Lips:

@@ -13,26 +13,14 @@ import pytest
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FrameClock
 from animator.live.loop import LiveLoop
-from animator.rig import default_rig_dir, load_rig
 from animator.sources.camera import Observation
 from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.lips import REQUIRED_NAMES, LipFrame
-from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
 
 FPS = 30.0
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
-
-
-@pytest.fixture(scope="module")
-def model():
-    return MappingNet.load()
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_dir())
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from animator.core.types import LiveFrame
 from animator.engine import Engine, EngineConfig
 from animator.live.loop import LiveLoop
 from animator.live.sync import AudioTiming, SyncMonitor, estimate
-from animator.rig import default_rig_dir, load_rig
 from animator.sinks.web import WebSink
 from animator.sources.audio_input import BLOCK_SAMPLES
 from keypoints.assets import assets_dir
@@ -28,16 +27,6 @@ from tests.web_client import http_status, live_frame
 
 FPS = 30.0
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
-
-
-@pytest.fixture(scope="module")
-def model():
-    return MappingNet.load()
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_dir())
 
 
 def test_the_shipped_models_latency_parts():

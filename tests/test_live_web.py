@@ -14,7 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 from animator.core.types import FrameChoice
-from animator.rig import default_rig_dir, load_rig
+from animator.rig import load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink, rig_images
 from tests.chromium import CHROMIUM, Chromium
@@ -22,11 +22,6 @@ from tests.waiting import wait_for
 from tests.web_client import http_status, live_frame
 
 BACKGROUND = (236, 240, 244)
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_dir())
 
 
 @pytest.fixture

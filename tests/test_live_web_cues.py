@@ -11,17 +11,12 @@ import pytest
 from websockets.sync.client import connect
 
 from animator.core.types import FrameChoice
-from animator.rig import default_rig_dir, load_rig
+from animator.rig import load_rig
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.web import WebSink
 from tests.chromium import Chromium, screenshot_at_load
 from tests.waiting import wait_for
 from tests.web_client import post
-
-
-@pytest.fixture(scope="module")
-def rig():
-    return load_rig(default_rig_dir())
 
 
 @pytest.fixture

@@ -40,11 +40,6 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def model():
-    return MappingNet.load()
-
-
-@pytest.fixture(scope="module")
 def windowed_model():
     """The model without its step plan: per frame, one onnxruntime call per window, the
     path the golden timelines were made with."""
