@@ -13,16 +13,15 @@ Frames come in as uint8[H, W, 4] straight-alpha RGBA.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 from animator.core.types import LiveFrame
+from animator.sinks.av_writer import AudioTrack, AvWriter, mixed_down
 from animator.sinks.compose import FrameCompositor
 from animator.sinks.mp4 import fps_fraction
-from keypoints.audio import resample
 
 #: container suffix -> (format, video codec, pixel format, codec options, audio codec, rate)
 FORMATS = {
@@ -35,7 +34,7 @@ FORMATS = {
 _AUDIO_BLOCK = 960  # 20 ms at 48 kHz: Opus takes 2.5-60 ms frames
 
 
-class AlphaVideoWriter:
+class AlphaVideoWriter(AvWriter):
     """RGBA frames (and an optional audio track, float32[C, N] at ``sample_rate``) into a
     ``.webm`` or ``.mov`` with transparency. Use as a context manager."""
 
@@ -53,70 +52,15 @@ class AlphaVideoWriter:
         vs.codec_context.time_base = 1 / self.fps
         vs.codec_context.thread_count = 2
         self._video = vs
-        self._frames = 0
-        self._audio = None
         if audio is not None:
-            audio = np.asarray(audio, dtype=np.float32)
-            if audio.shape[0] > 2:
-                audio = audio.mean(axis=0, keepdims=True)
             rate = audio_rate or sample_rate
-            if rate != sample_rate:
-                audio = np.stack([resample(ch, sample_rate, rate) for ch in audio])
-            self._audio = np.ascontiguousarray(audio)
-            self._rate = rate
-            self._layout = "mono" if audio.shape[0] == 1 else "stereo"
-            self._astream = self._container.add_stream(audio_codec, rate=rate,
-                                                       layout=self._layout)
-            self._apos = 0
-            self._aformat = self._astream.codec_context.format.name
-
-    def __enter__(self) -> AlphaVideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self._container.close()
+            self._audio = AudioTrack(self._container, mixed_down(audio, sample_rate, rate), rate,
+                                     audio_codec, _AUDIO_BLOCK)
 
     def write(self, rgba: np.ndarray) -> None:
         """Append one uint8[H, W, 4] RGBA frame (and the audio up to its end)."""
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba")
-        frame.pts = self._frames
-        frame.time_base = 1 / self.fps
-        for p in self._video.encode(frame):
-            self._container.mux(p)
-        self._frames += 1
-        if self._audio is not None:
-            self._write_audio(round(self._frames / self.fps * self._rate))
-
-    def _write_audio(self, end: int) -> None:
-        end = min(end, self._audio.shape[1])
-        while self._apos < end:
-            stop = min(self._apos + _AUDIO_BLOCK, end)
-            block = self._audio[:, self._apos:stop]
-            if self._aformat == "s16":  # PCM: interleaved 16-bit
-                data = (np.clip(block, -1, 1) * 32767).round().astype(np.int16)
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T.reshape(1, -1)),
-                                                   format="s16", layout=self._layout)
-            else:
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp",
-                                                   layout=self._layout)
-            frame.sample_rate = self._rate
-            frame.pts = self._apos
-            frame.time_base = Fraction(1, self._rate)
-            for p in self._astream.encode(frame):
-                self._container.mux(p)
-            self._apos = stop
-
-    def close(self) -> None:
-        if self._audio is not None:
-            self._write_audio(self._audio.shape[1])
-            for p in self._astream.encode(None):
-                self._container.mux(p)
-        for p in self._video.encode(None):
-            self._container.mux(p)
-        self._container.close()
+        self._encode(frame)
 
 
 class AlphaVideoSink:

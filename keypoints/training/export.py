@@ -33,8 +33,19 @@ def contract_metadata(model: LipNet, features: FeatureConfig, keypoint_names: tu
     return meta
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
+def f32(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a float32 numpy array (detached, on the CPU)."""
     return t.detach().cpu().numpy().astype(np.float32)
+
+
+def folded_input_conv(model) -> tuple[np.ndarray, np.ndarray]:
+    """float32 weight and bias of ``model.inp`` with the input normalisation folded in:
+    (x - mean) * inv_std through W, b is x through W' = W * inv_std, b' = b - sum(W' * mean)."""
+    w0, b0 = f32(model.inp.weight), f32(model.inp.bias)
+    inv_std, mean = f32(model.mel_inv_std)[:, 0], f32(model.mel_mean)[:, 0]
+    w0f = (w0 * inv_std[None, :, None]).astype(np.float32)
+    b0f = (b0 - np.einsum("oik,i->o", w0f.astype(np.float64), mean)).astype(np.float32)
+    return w0f, b0f
 
 
 def build_onnx(model: LipNet, metadata: dict[str, str]):
@@ -50,11 +61,7 @@ def build_onnx(model: LipNet, metadata: dict[str, str]):
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    # fold (x - mean) * inv_std into the first conv: W' = W * inv_std, b' = b - sum(W' * mean)
-    w0, b0 = _np(model.inp.weight), _np(model.inp.bias)
-    inv_std, mean = _np(model.mel_inv_std)[:, 0], _np(model.mel_mean)[:, 0]
-    w0f = (w0 * inv_std[None, :, None]).astype(np.float32)
-    b0f = (b0 - np.einsum("oik,i->o", w0f.astype(np.float64), mean)).astype(np.float32)
+    w0f, b0f = folded_input_conv(model)
     node = helper.make_node
     nodes = [
         node("Conv", ["log_mel", const("w_in", w0f), const("b_in", b0f)], ["h0_lin"]),
@@ -63,7 +70,7 @@ def build_onnx(model: LipNet, metadata: dict[str, str]):
     axes = const("time_axis", np.array([2], np.int64))
     x = "h0"
     for i, (conv, d) in enumerate(zip(model.blocks, cfg.dilations, strict=True)):
-        w, b = const(f"w_{i}", _np(conv.weight)), const(f"b_{i}", _np(conv.bias))
+        w, b = const(f"w_{i}", f32(conv.weight)), const(f"b_{i}", f32(conv.bias))
         nodes += [
             node("Conv", [x, w, b], [f"c{i}_lin"], dilations=[d]),
             node("Relu", [f"c{i}_lin"], [f"c{i}"]),
@@ -72,12 +79,12 @@ def build_onnx(model: LipNet, metadata: dict[str, str]):
             node("Add", [f"skip{i}", f"c{i}"], [f"h{i + 1}"]),
         ]
         x = f"h{i + 1}"
-    head_b = _np(model.head.bias) + _np(model.rest)  # the rest pose folded into the bias
+    head_b = f32(model.head.bias) + f32(model.rest)  # the rest pose folded into the bias
     nodes += [
-        node("Conv", [x, const("w_mix", _np(model.mix.weight)),
-                      const("b_mix", _np(model.mix.bias))], ["mix_lin"]),
+        node("Conv", [x, const("w_mix", f32(model.mix.weight)),
+                      const("b_mix", f32(model.mix.bias))], ["mix_lin"]),
         node("Relu", ["mix_lin"], ["mix"]),
-        node("Conv", ["mix", const("w_head", _np(model.head.weight)), const("b_head", head_b)],
+        node("Conv", ["mix", const("w_head", f32(model.head.weight)), const("b_head", head_b)],
              ["flat_t"]),  # [1, K*3, T']
         node("Transpose", ["flat_t"], ["flat"], perm=[0, 2, 1]),
         node("Reshape", ["flat", const("out_shape", np.array([1, -1, cfg.n_keypoints, 3],

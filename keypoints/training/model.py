@@ -21,16 +21,12 @@ import torch
 from torch import nn
 
 
-@dataclass(frozen=True)
-class LipNetConfig:
-    """n_mels bands in; channels C; dilations of the residual blocks (k=3 each);
-    n_keypoints K out; context_future (frames of look-ahead, <= RF - 1)."""
+class DilatedStack:
+    """The window of a 'valid' dilated stack (a config dataclass with ``dilations`` and
+    ``context_future``): shared by the lips' and the shapes' networks."""
 
-    n_mels: int = 80
-    channels: int = 96
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
-    n_keypoints: int = 6
-    context_future: int = 3
+    dilations: tuple[int, ...]
+    context_future: int
 
     @property
     def receptive_field(self) -> int:
@@ -43,6 +39,19 @@ class LipNetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LipNetConfig(DilatedStack):
+    """n_mels bands in; channels C; dilations of the residual blocks (k=3 each);
+    n_keypoints K out; context_future (frames of look-ahead, <= RF - 1)."""
+
+    n_mels: int = 80
+    channels: int = 96
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
+    n_keypoints: int = 6
+    context_future: int = 3
+
 
 
 class LipNet(nn.Module):

@@ -11,16 +11,13 @@ import numpy as np
 import torch
 
 from keypoints.features import FeatureConfig
+from keypoints.training.export import f32, folded_input_conv
 from keypoints.viseme_training.model import ShapeNet
 from keypoints.visemenet import CONTRACT_KEY, CONTRACT_VERSION, INPUT_NAME, ShapeModel
 from keypoints.visemes import SHAPES
 
 OPSET = 17
 IR_VERSION = 8
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy().astype(np.float32)
 
 
 def metadata(model: ShapeNet, features: FeatureConfig, description: str) -> dict[str, str]:
@@ -41,10 +38,7 @@ def build_onnx(model: ShapeNet, meta: dict[str, str]):
         inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    w0, b0 = _np(model.inp.weight), _np(model.inp.bias)
-    inv_std, mean = _np(model.mel_inv_std)[:, 0], _np(model.mel_mean)[:, 0]
-    w0f = (w0 * inv_std[None, :, None]).astype(np.float32)
-    b0f = (b0 - np.einsum("oik,i->o", w0f.astype(np.float64), mean)).astype(np.float32)
+    w0f, b0f = folded_input_conv(model)
     node = helper.make_node
     nodes = [node("Conv", [INPUT_NAME, const("w_in", w0f), const("b_in", b0f)], ["h0_lin"]),
              node("Relu", ["h0_lin"], ["h0"])]
@@ -52,7 +46,7 @@ def build_onnx(model: ShapeNet, meta: dict[str, str]):
     x = "h0"
     for i, (conv, d) in enumerate(zip(model.blocks, cfg.dilations, strict=True)):
         nodes += [
-            node("Conv", [x, const(f"w_{i}", _np(conv.weight)), const(f"b_{i}", _np(conv.bias))],
+            node("Conv", [x, const(f"w_{i}", f32(conv.weight)), const(f"b_{i}", f32(conv.bias))],
                  [f"c{i}_lin"], dilations=[d]),
             node("Relu", [f"c{i}_lin"], [f"c{i}"]),
             node("Slice", [x, const(f"start_{i}", np.array([d], np.int64)),
@@ -61,11 +55,11 @@ def build_onnx(model: ShapeNet, meta: dict[str, str]):
         ]
         x = f"h{i + 1}"
     nodes += [
-        node("Conv", [x, const("w_mix", _np(model.mix.weight)),
-                      const("b_mix", _np(model.mix.bias))], ["mix_lin"]),
+        node("Conv", [x, const("w_mix", f32(model.mix.weight)),
+                      const("b_mix", f32(model.mix.bias))], ["mix_lin"]),
         node("Relu", ["mix_lin"], ["mix"]),
-        node("Conv", ["mix", const("w_head", _np(model.head.weight)),
-                      const("b_head", _np(model.head.bias))], ["logits"]),
+        node("Conv", ["mix", const("w_head", f32(model.head.weight)),
+                      const("b_head", f32(model.head.bias))], ["logits"]),
         node("Softmax", ["logits"], ["probs_t"], axis=1),
         node("Transpose", ["probs_t"], ["probs"], perm=[0, 2, 1]),
     ]

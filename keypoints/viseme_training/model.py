@@ -11,32 +11,23 @@ j + context_past, with context_future frames of look-ahead (3 = the lips' 30 ms)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from keypoints.training.model import DilatedStack
 from keypoints.visemes import SHAPES
 
 
 @dataclass(frozen=True)
-class ShapeNetConfig:
+class ShapeNetConfig(DilatedStack):
     n_mels: int = 80
     channels: int = 64
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
     context_future: int = 3
 
-    @property
-    def receptive_field(self) -> int:
-        return 3 + sum(2 * d for d in self.dilations)
-
-    @property
-    def context_past(self) -> int:
-        return self.receptive_field - 1 - self.context_future
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ShapeNet(nn.Module):
