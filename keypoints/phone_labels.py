@@ -43,6 +43,23 @@ _CONSONANTS = {
 }  # fmt: skip
 
 
+def scan_letters(name: str, vowels: dict[str, str], consonants: dict[str, str]
+                 ) -> tuple[str, ...]:
+    """The classes an ASCII phone name's letters give: its vowel letters' classes (repeats
+    merged, at most two: a diphthong), else the class of its first consonant letter, else ()."""
+    found = [vowels[c] for c in name if c in vowels]
+    if found:
+        out = [found[0]]
+        for v in found[1:]:
+            if v != out[-1]:
+                out.append(v)
+        return tuple(out[:2])
+    for c in name:
+        if c in consonants:
+            return (consonants[c],)
+    return ()
+
+
 def from_espeak(name: str) -> tuple[str, ...]:
     """Sound classes of one espeak-ng (or SAMPA) phoneme name."""
     if name.startswith("_") or name in _SILENCE_LABELS:
@@ -51,17 +68,7 @@ def from_espeak(name: str) -> tuple[str, ...]:
         return ()
     if name[:2] in _CLUSTERS:
         return (_CLUSTERS[name[:2]],)
-    vowels = [_VOWELS[c] for c in name if c in _VOWELS]
-    if vowels:
-        out = [vowels[0]]
-        for v in vowels[1:]:
-            if v != out[-1]:
-                out.append(v)
-        return tuple(out[:2])
-    for c in name:
-        if c in _CONSONANTS:
-            return (_CONSONANTS[c],)
-    return ()
+    return scan_letters(name, _VOWELS, _CONSONANTS)
 
 
 # --- IPA -------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keypoints.phone_labels import scan_letters
+
 
 @dataclass(frozen=True)
 class Viseme:
@@ -106,17 +108,7 @@ def visemes_of(name: str) -> tuple[str, ...]:
         return ()
     if name in _CLUSTERS:
         return (_CLUSTERS[name],)
-    vowels = [_VOWEL_LETTERS[c] for c in name if c in _VOWEL_LETTERS]
-    if vowels:
-        out = [vowels[0]]
-        for v in vowels[1:]:
-            if v != out[-1]:
-                out.append(v)
-        return tuple(out[:2])
-    for c in name:
-        if c in _CONSONANT_LETTERS:
-            return (_CONSONANT_LETTERS[c],)
-    return ()
+    return scan_letters(name, _VOWEL_LETTERS, _CONSONANT_LETTERS)
 
 
 def shape_array(names: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
