@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "interrupted batch is resumed by running it again; OUTDIR/manifest.json "
                     "records each file's status, audio duration, wall time and error. A bad "
                     "file is reported and skipped: the exit status is 1 if any failed.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=options.HelpFormatter)
     b.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="audio file, folder of audio files, or CSV list")
     b.add_argument("-o", "--outdir", required=True, metavar="OUTDIR",

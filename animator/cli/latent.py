@@ -20,7 +20,7 @@ def register(rig_sub: argparse._SubParsersAction) -> None:
 
     fit = sub.add_parser(
         "fit", help="fit the directions from embeddings with known yaw",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=options.HelpFormatter,
         description="DATA.npz holds 'embeddings' (N x D), 'yaw' (N, degrees) and optionally "
                     "'groups' (N labels, e.g. the light direction left/centre/right).")
     fit.add_argument("data", metavar="DATA.npz", help="embeddings, yaw and optional groups")
@@ -44,7 +44,7 @@ def register(rig_sub: argparse._SubParsersAction) -> None:
 
     ap = sub.add_parser(
         "apply", help="turn a latent or an image along the fitted directions",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=options.HelpFormatter,
         description="INPUT is a .npy latent (D or N x D; the output is .npy) or an image "
                     "(with --encoder/--decoder or --pca; the output is an image).")
     ap.add_argument("directions", metavar="DIRECTIONS.npz")

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "face (webcam or a video file) in; the character out, one frame per tick "
                     "of a fixed schedule, to a window, a web page (OBS browser source), a "
                     "virtual camera and/or a VMC receiver. Ctrl-C ends it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=options.HelpFormatter)
     r.add_argument("--audio", metavar="mic|FILE", default=None,
                    help="'mic' (default input), 'mic:DEVICE' (see 'animator devices') or an "
                         "audio file played in real time; lips come from it through MappingNet")

@@ -9,6 +9,17 @@ from collections.abc import Callable
 from animator.core.modes import MOTION_MODES, SPEAKING_MODES, canonical_mode
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless its help already says it or there is none to show
+    (a flag's False, an option's None: "(default: None)" tells a user nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, True):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def number_in(kind: type, low: float, high: float, what: str,
               unit: str = "") -> Callable[[str], float]:
     """A parser of ``kind`` (int or float) values in [low, high]."""

@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "+ AAC mp4 that carries the original audio and lasts exactly as long, "
                     "and/or to exports. Without -o no video is made: a timeline alone takes "
                     "a fraction of a second per minute of speech.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=options.HelpFormatter)
     r.add_argument("audio", metavar="AUDIO", help="speech audio file")
     r.add_argument("-o", "--output", default=None, metavar="OUT.mp4",
                    help="video to write (at least one of -o, --timeline, --plot, --export); "

@@ -14,7 +14,7 @@ from animator.cli import options
 BACKENDS = ("warp", "openai", "toon", "latent")
 SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")  # gpt-image-1's
 QUALITIES = ("low", "medium", "high")
-FMT = argparse.ArgumentDefaultsHelpFormatter
+FMT = options.HelpFormatter
 
 
 def _common(p: argparse.ArgumentParser, config_default: str | None = "expressions.json",
