@@ -60,6 +60,13 @@ class Recording:
         return self.samples.size / SAMPLE_RATE
 
 
+
+def pause_samples(rng: np.random.Generator) -> int:
+    """The length (samples at SAMPLE_RATE) of one pause: log-uniform in PAUSE_RANGE_S (one
+    draw of ``rng``)."""
+    lo, hi = np.log(PAUSE_RANGE_S[0]), np.log(PAUSE_RANGE_S[1])
+    return int(round(np.exp(rng.uniform(lo, hi)) * SAMPLE_RATE))
+
 def n_frames(n_samples: int) -> int:
     """Feature frames of a signal of n_samples: ceil(N / hop)."""
     return -(-n_samples // FEATURES.hop_length)
@@ -93,11 +100,10 @@ def speak_session(rng: np.random.Generator, voice: VoiceSettings, split: str,
     segments: list[Segment] = []
     spoken: list[str] = []
     t_samples = 0
-    lo, hi = np.log(PAUSE_RANGE_S[0]), np.log(PAUSE_RANGE_S[1])
 
     def pause() -> None:
         nonlocal t_samples
-        n = int(round(np.exp(rng.uniform(lo, hi)) * SAMPLE_RATE))
+        n = pause_samples(rng)
         chunks.append(np.zeros(n, np.float32))
         t_samples += n
 

@@ -10,11 +10,9 @@ espeak-ng, libespeak-ng1).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,23 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.training.data import CorpusRecipe
     from keypoints.training.fit import TrainSettings
     from keypoints.training.model import LipNetConfig
+    from keypoints.training.options import chosen, recipe_parser
 
     default_out = assets_dir() / "models" / "mappingnet.onnx"
-    parser = argparse.ArgumentParser(prog="python -m keypoints.training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
-    parser.add_argument("--workers", type=int, default=2, help="corpus processes")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--steps", type=int, help="training steps (default: TrainSettings)")
-    parser.add_argument("--recordings", type=int, help="speech recordings (default: recipe)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = recipe_parser("python -m keypoints.training", __doc__, default_out)
     args = parser.parse_args(argv)
-    recipe = CorpusRecipe(seed=args.seed)
-    if args.recordings is not None:
-        recipe = replace(recipe, n_speech=args.recordings)
-    settings = replace(TrainSettings(seed=args.seed), threads=args.threads)
-    if args.steps is not None:
-        settings = replace(settings, steps=args.steps)
+    recipe, settings = chosen(args, CorpusRecipe(seed=args.seed), TrainSettings(seed=args.seed))
     report = run(args.out, recipe, settings, LipNetConfig(), args.workers)
     print(json.dumps({"model": str(args.out), **report["timings_s"]}))
     return 0

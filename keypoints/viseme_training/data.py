@@ -82,11 +82,10 @@ def speak_with_phones(rng: np.random.Generator, split: str, duration_s: float
     chunks: list[np.ndarray] = []
     sounds: list[Sound] = []
     n = 0
-    lo, hi = np.log(dataset.PAUSE_RANGE_S[0]), np.log(dataset.PAUSE_RANGE_S[1])
 
     def pause() -> None:
         nonlocal n
-        k = int(round(np.exp(rng.uniform(lo, hi)) * sr))
+        k = dataset.pause_samples(rng)
         chunks.append(np.zeros(k, np.float32))
         n += k
 
@@ -114,7 +113,6 @@ def festival_session(rng: np.random.Generator, split: str, duration_s: float
     voice = voices[int(rng.integers(len(voices)))]
     stretch = float(rng.uniform(*festival.STRETCH_RANGE))
     sr = dataset.SAMPLE_RATE
-    lo, hi = np.log(dataset.PAUSE_RANGE_S[0]), np.log(dataset.PAUSE_RANGE_S[1])
     spoken = [texts.phrase(rng, "en", split) for _ in range(int(duration_s / 1.5) + 2)]
     utterances = festival.speak_phrases(spoken, voice, stretch)
     chunks: list[np.ndarray] = []
@@ -123,7 +121,7 @@ def festival_session(rng: np.random.Generator, split: str, duration_s: float
 
     def pause() -> None:
         nonlocal n
-        k = int(round(np.exp(rng.uniform(lo, hi)) * sr))
+        k = dataset.pause_samples(rng)
         chunks.append(np.zeros(k, np.float32))
         n += k
 

@@ -8,11 +8,9 @@ Dev only: needs the ``train`` extra (torch==2.13.0), onnx<1.23 and espeak-ng.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -85,35 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     # OpenMP threads that spin while they wait make torch many times slower on busy cores
     # (the machine is shared); waiting passively gives the same numbers.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from keypoints.training.options import chosen, recipe_parser
     from keypoints.viseme_training.data import VisemeRecipe
     from keypoints.viseme_training.fit import ShapeTrainSettings
     from keypoints.viseme_training.model import ShapeNetConfig
 
     default_out = assets_dir() / "models" / "visemes.onnx"
-    parser = argparse.ArgumentParser(prog="python -m keypoints.viseme_training",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=default_out, help="output .onnx")
-    parser.add_argument("--workers", type=int, default=2, help="corpus processes")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--steps", type=int, help="training steps (default: settings)")
-    parser.add_argument("--recordings", type=int, help="speech recordings (default: recipe)")
+    parser = recipe_parser("python -m keypoints.viseme_training", __doc__, default_out)
     parser.add_argument("--festival-share", type=float,
                         help="share of festival voices (default: recipe; 0 without festival)")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    recipe = VisemeRecipe(seed=args.seed)
-    if args.recordings is not None:
-        recipe = replace(recipe, n_speech=args.recordings)
+    recipe, settings = chosen(args, VisemeRecipe(seed=args.seed),
+                              ShapeTrainSettings(seed=args.seed))
     if args.festival_share is not None:
         recipe = replace(recipe, festival_share=args.festival_share)
-    settings = replace(ShapeTrainSettings(seed=args.seed), threads=args.threads)
-    if args.steps is not None:
-        settings = replace(settings, steps=args.steps)
     report = run(args.out, recipe, settings, ShapeNetConfig(), args.workers)
     print(json.dumps({"model": str(args.out), **report["timings_s"]}))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
