@@ -196,6 +196,26 @@ class FaceObservation:
 
 # --- the tracker --------------------------------------------------------------------------
 
+#: One landmark of a serialised NormalizedLandmarkList when only x, y, z are set: the entry's
+#: tag (field 1, length-delimited) and length 15, then tag + float32 for x (1), y (2), z (3).
+_LANDMARK_BYTES = 17
+_LANDMARK_TAGS = {0: 0x0A, 1: 15, 2: 0x0D, 7: 0x15, 12: 0x1D}
+
+
+def landmark_array(landmarks) -> np.ndarray:
+    """float32[N, 3] (x, y, z) of a mediapipe ``NormalizedLandmarkList``.
+
+    Read from its wire bytes (~20 us for 478 points) instead of 1434 Python attribute reads
+    (~190 us: 0.6 % of a core at 30 fps); any other layout (e.g. visibility set) takes the
+    attribute path."""
+    raw = landmarks.SerializeToString()
+    n = len(raw) // _LANDMARK_BYTES
+    if n and n * _LANDMARK_BYTES == len(raw):
+        rows = np.frombuffer(raw, np.uint8).reshape(n, _LANDMARK_BYTES)
+        if all((rows[:, col] == tag).all() for col, tag in _LANDMARK_TAGS.items()):
+            return np.ndarray((n, 3), "<f4", raw, 3, (_LANDMARK_BYTES, 5)).astype(np.float32)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32).reshape(-1, 3)
+
 class FaceTracker:
     """mediapipe FaceMesh over RGB frames; use as a context manager (always closes).
 
@@ -227,8 +247,7 @@ class FaceTracker:
         if not result.multi_face_landmarks:
             return None
         h, w = rgb.shape[:2]
-        lms = result.multi_face_landmarks[0].landmark
-        pts = np.array([(p.x, p.y, p.z) for p in lms], np.float32) * np.float32(w)
+        pts = landmark_array(result.multi_face_landmarks[0]) * np.float32(w)
         pts[:, 1] *= np.float32(h / w)
         return FaceObservation(pts, (w, h))
 

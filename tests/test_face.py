@@ -10,7 +10,7 @@ import pytest
 
 from animator.core.geometry import angles_from_matrix, rotation_matrix
 from benchmarks.realdata import realdata_dir
-from keypoints.face import FaceTracker, load_reference, similarity_fit
+from keypoints.face import FaceTracker, landmark_array, load_reference, similarity_fit
 from keypoints.lips import REQUIRED_NAMES
 
 PHOTO = (Path(__file__).resolve().parents[1] / "assets" / "characters" / "astronaut"
@@ -70,6 +70,27 @@ def test_finds_the_face_and_not_a_blank(tracker):
     centre = obs.landmarks_px[:, :2].mean(0)
     assert 100 < centre[0] < 220 and 60 < centre[1] < 200
     assert tracker.process(np.full((320, 320, 3), 128, np.uint8)) is None
+
+
+def test_landmarks_read_from_wire_bytes_equal_the_attribute_read(tracker):
+    from mediapipe.framework.formats.landmark_pb2 import NormalizedLandmarkList
+
+    result = tracker._mesh.process(read_photo())  # FaceMesh's own message, as process gets it
+    real = result.multi_face_landmarks[0]
+    slow = np.array([(p.x, p.y, p.z) for p in real.landmark], np.float32)
+    assert len(real.SerializeToString()) == 17 * 478  # the layout the fast read takes
+    assert np.array_equal(landmark_array(real), slow) and slow.shape == (478, 3)
+    # other layouts take the attribute path: a zero z, an unset z, visibility set
+    odd = NormalizedLandmarkList()
+    odd.landmark.add(x=0.25, y=-1.5, z=0.0)
+    odd.landmark.add(x=0.5, y=0.75)
+    odd.landmark.add(x=1.0, y=2.0, z=3.0, visibility=0.9)
+    assert np.array_equal(landmark_array(odd), [[0.25, -1.5, 0.0], [0.5, 0.75, 0.0],
+                                                [1.0, 2.0, 3.0]])
+    one = NormalizedLandmarkList()
+    one.landmark.add(x=0.125, y=0.5, z=-2.0)
+    assert np.array_equal(landmark_array(one), [[0.125, 0.5, -2.0]])
+    assert landmark_array(NormalizedLandmarkList()).shape == (0, 3)
 
 
 def test_in_plane_rotation_reads_as_roll_with_the_contract_sign(tracker):
