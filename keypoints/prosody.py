@@ -14,14 +14,12 @@ Per feature frame k (10 ms for the shipped models):
   in units of the loudness range. It peaks on stressed syllables and loud onsets, and is ~0 in
   pauses, on steady sounds and on noise at the floor.
 
-Everything is O(1) per frame, pure numpy on one feature column at a time with fixed shapes, so
-the values do not depend on how the audio was chunked.
+Everything is O(1) per frame; the arithmetic of each frame is the same whatever the chunking, so
+the values do not depend on how the audio was chunked (bit for bit).
 """
 
 from __future__ import annotations
 
-import collections
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -86,7 +84,15 @@ class ProsodyParams:
 class StreamingProsody:
     """Log-mel frames in (any chunking), one :class:`Prosody` per frame out, ``lookahead``
     frames late: frame k comes out when frame k + lookahead has been pushed (the lip stream's
-    timing, so the two can be zipped). ``flush()`` gives the last ``lookahead`` frames."""
+    timing, so the two can be zipped). ``flush()`` gives the last ``lookahead`` frames.
+
+    Each push is computed in three steps: the per-frame measures of all its frames at once
+    (numpy over the frames: :meth:`_measures`), their centred smoothing (a window per frame
+    over the frames kept from earlier pushes), then the causal trackers, the only sequential
+    part, on Python floats (:meth:`_track`). A further per-frame measure is one more row in
+    the first two steps and one more argument of the third. Each frame's arithmetic is the
+    same whatever the chunking (one BLAS dot per frame and window: the values are bit for
+    bit those of one frame at a time)."""
 
     def __init__(self, config: FeatureConfig, lookahead: int,
                  params: ProsodyParams | None = None) -> None:
@@ -102,77 +108,105 @@ class StreamingProsody:
         # dB per feature unit: features are (ln(power) + offset) * scale.
         db_per_unit = 10.0 / (math.log(10.0) * config.scale)
         self._band = np.flatnonzero(band)
-        self._mean_db = np.full(self._band.size, db_per_unit / self._band.size)
+        self._mean_db = np.full((self._band.size, 1), db_per_unit / self._band.size)
         self._flux_db = db_per_unit / self._band.size
         self._silence = config.silence_value
         half = min(p.max_smooth_frames, lookahead)
         tri = np.concatenate([np.arange(1, half + 2), np.arange(half, 0, -1)]).astype(float)
-        self._kernel = tri / tri.sum()  # float64[2 half + 1]
+        self._kernel = (tri / tri.sum())[:, None]  # float64[2 half + 1, 1]
         self._half = half
         self._floor_step_db = p.floor_rise_db_s / rate_hz
         self._peak_decay = math.exp(-1.0 / (p.peak_tau_s * rate_hz))
         self._mean_alpha = 1.0 - math.exp(-1.0 / (p.prominence_tau_s * rate_hz))
-        # loudness of frames k - half .. k + lookahead, k = the frame to output next (the
-        # first frame's loudness repeats into the past), and the flux of k .. k + lookahead.
-        self._recent: collections.deque[float] = collections.deque(maxlen=half + lookahead + 1)
-        self._flux: collections.deque[float] = collections.deque(maxlen=half + lookahead + 1)
-        self._prev: np.ndarray | None = None  # previous band levels (for the flux)
+        # float64[2, m]: (loudness dB, flux dB) of frames k - half .. n_in - 1, k = the frame
+        # to output next (the first frame's loudness, and zero flux, repeat into the past)
+        self._recent = np.zeros((2, 0))
+        self._prev: np.ndarray | None = None  # float64[1, n_band]: the last frame's band levels
         self._n_mels = config.n_mels
         self._n_in = 0
         self._floor = self._peak = self._mean = math.nan
         self._finished = False
 
-    def _frame_in(self, column: np.ndarray) -> None:
-        """Take one feature column float64[n_mels] (contiguous: fixed-shape arithmetic)."""
-        band = column[self._band]
-        loud_db = float(self._mean_db @ band)
-        flux = 0.0 if self._prev is None else float(np.maximum(band - self._prev, 0.0).sum())
-        self._prev = band
-        if not self._recent:
-            self._recent.extend([loud_db] * self._half)
-            self._flux.extend([0.0] * self._half)
-        self._recent.append(loud_db)
-        self._flux.append(flux * self._flux_db)
-        self._n_in += 1
+    def _measures(self, columns: np.ndarray) -> np.ndarray:
+        """float64[2, n] (band loudness dB, positive band flux dB) of feature frames
+        float[n_mels, n], n >= 1."""
+        band = np.ascontiguousarray(columns[self._band].T, dtype=np.float64)  # [n, n_band]
+        # a stack of vector products: one BLAS dot per frame, as for a frame alone (a
+        # matrix-vector product would round differently)
+        loud = (band[:, None, :] @ self._mean_db)[:, 0, 0]
+        before = np.concatenate([band[:1] if self._prev is None else self._prev, band[:-1]])
+        flux = np.maximum(band - before, 0.0).sum(axis=1) * self._flux_db  # first frame: 0
+        self._prev = band[-1:]
+        return np.stack([loud, flux])
 
-    def _frame_out(self) -> Prosody:
-        """Prosody of frame n_in - 1 - lookahead, the oldest whose look-ahead is complete."""
+    def _take(self, columns: np.ndarray) -> list[Prosody]:
+        """Feature frames float[n_mels, n] in; the prosody of the frames now complete."""
+        n = columns.shape[1]
+        if n == 0:
+            return []
+        measures = self._measures(columns)
+        if self._n_in == 0:
+            past = np.zeros((2, self._half))
+            past[0] = measures[0, 0]
+            self._recent = past
+        self._recent = np.concatenate([self._recent, measures], axis=1)
+        self._n_in += n
+        n_out = min(n, self._n_in - self.lookahead)
+        if n_out <= 0:
+            return []
+        width = 2 * self._half + 1
+        windows = np.lib.stride_tricks.sliding_window_view(self._recent, width, axis=1)
+        # float64[2, n_out]: the centred smoothing, one dot per frame and measure
+        smooth = (windows[:, :n_out, None, :] @ self._kernel)[:, :, 0, 0]
+        self._recent = self._recent[:, n_out:].copy()
+        loud_db, flux = smooth.tolist()
+        return self._track(loud_db, flux)
+
+    def _track(self, loud_db: list[float], flux: list[float]) -> list[Prosody]:
+        """The causal trackers, frame by frame (Python floats: the sequential part): the
+        prosody of the frames whose smoothed band loudness (dB) and flux (dB) these are."""
         p = self.params
-        n = 2 * self._half + 1
-        loud_db = float(self._kernel @ np.fromiter(itertools.islice(self._recent, n), float, n))
-        flux = float(self._kernel @ np.fromiter(itertools.islice(self._flux, n), float, n))
-        if math.isnan(self._floor):
-            self._floor, self._peak, self._mean = loud_db, loud_db + p.min_range_db, p.speech_level
-        self._peak = max(loud_db, self._floor + (self._peak - self._floor) * self._peak_decay)
-        self._floor = max(min(loud_db, self._floor + self._floor_step_db),
-                          self._peak - p.max_range_db)
-        span = max(self._peak - self._floor, p.min_range_db)
-        level = min(1.0, max(0.0, (loud_db - self._floor) / span))
-        prominence = max(0.0, level - self._mean)
-        if level > p.speech_level:
-            self._mean += (level - self._mean) * self._mean_alpha
-        accent = prominence + p.flux_weight * flux * level
-        return Prosody(level, accent, loud_db)
+        floor, peak, mean = self._floor, self._peak, self._mean
+        decay, rise, alpha = self._peak_decay, self._floor_step_db, self._mean_alpha
+        min_range, max_range, speech = p.min_range_db, p.max_range_db, p.speech_level
+        flux_weight = p.flux_weight
+        out = []
+        for loud, fl in zip(loud_db, flux, strict=True):
+            if floor != floor:  # NaN: the first frame (or after a NaN loudness)
+                floor, peak, mean = loud, loud + min_range, speech
+            # max(a, b) and min(a, b) as the builtins do them (NaN, -0.0 alike):
+            # (b if b > a else a), (b if b < a else a)
+            held = floor + (peak - floor) * decay
+            peak = held if held > loud else loud
+            risen = floor + rise
+            floor = risen if risen < loud else loud
+            lowest = peak - max_range
+            floor = lowest if lowest > floor else floor
+            span = peak - floor
+            span = min_range if min_range > span else span
+            level = (loud - floor) / span
+            level = level if level > 0.0 else 0.0
+            level = level if level < 1.0 else 1.0
+            prominence = level - mean
+            prominence = prominence if prominence > 0.0 else 0.0
+            if level > speech:
+                mean += (level - mean) * alpha
+            out.append(Prosody(level, prominence + flux_weight * fl * level, loud))
+        self._floor, self._peak, self._mean = floor, peak, mean
+        return out
 
     def push(self, features: np.ndarray) -> list[Prosody]:
         """features: float32[n_mels, n] log-mel frames. Returns the frames now complete."""
         if self._finished:
             raise RuntimeError("StreamingProsody.push() after flush()")
-        out = []
-        for i in range(features.shape[1]):
-            self._frame_in(np.ascontiguousarray(features[:, i], dtype=np.float64))
-            if self._n_in > self.lookahead:
-                out.append(self._frame_out())
-        return out
+        return self._take(features)
 
     def flush(self) -> list[Prosody]:
-        """End of stream: the last ``lookahead`` frames, their future padded with silence."""
+        """End of stream: the last ``lookahead`` frames (all of them in a stream shorter than
+        that), their future padded with silence."""
         if self._finished:
             raise RuntimeError("StreamingProsody.flush() called twice")
         self._finished = True
-        pad = np.full(self._n_mels, self._silence, dtype=np.float64)
-        out = []
-        for _ in range(min(self.lookahead, self._n_in)):
-            self._frame_in(pad)
-            out.append(self._frame_out())
-        return out
+        if self._n_in == 0:
+            return []
+        return self._take(np.full((self._n_mels, self.lookahead), self._silence))

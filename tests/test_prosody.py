@@ -97,3 +97,65 @@ def test_params_validated():
         ProsodyParams(band_hz=(4000.0, 100.0))
     with pytest.raises(ValueError):
         StreamingProsody(CFG, -1)
+
+
+def one_frame_at_a_time(features, lookahead):
+    """The prosody written plainly, frame by frame on Python floats and one numpy dot per
+    frame (the streaming code before it was vectorised over each push): (level, accent,
+    loudness_db) per frame."""
+    import math
+
+    from keypoints.features import mel_band_centers_hz
+
+    p = ProsodyParams()
+    centres = mel_band_centers_hz(CFG)
+    band = np.flatnonzero((centres >= p.band_hz[0]) & (centres <= p.band_hz[1]))
+    db = 10.0 / (math.log(10.0) * CFG.scale) / band.size
+    half = min(p.max_smooth_frames, lookahead)
+    tri = np.concatenate([np.arange(1, half + 2), np.arange(half, 0, -1)]).astype(float)
+    kernel = tri / tri.sum()
+    rate = CFG.frame_rate_hz
+    pad = np.full((CFG.n_mels, lookahead), CFG.silence_value)
+    columns = np.concatenate([features.astype(np.float64), pad], axis=1)
+    loud, flux, prev = [], [], None
+    for i in range(columns.shape[1]):
+        b = np.ascontiguousarray(columns[:, i])[band]
+        loud.append(float(np.full(band.size, db) @ b))
+        flux.append(0.0 if prev is None else float(np.maximum(b - prev, 0.0).sum()) * db)
+        prev = b
+    loud, flux = [loud[0]] * half + loud, [0.0] * half + flux
+    out, floor, peak, mean = [], math.nan, math.nan, math.nan
+    for k in range(features.shape[1]):
+        x = float(kernel @ np.array(loud[k:k + 2 * half + 1]))
+        f = float(kernel @ np.array(flux[k:k + 2 * half + 1]))
+        if math.isnan(floor):
+            floor, peak, mean = x, x + p.min_range_db, p.speech_level
+        peak = max(x, floor + (peak - floor) * math.exp(-1.0 / (p.peak_tau_s * rate)))
+        floor = max(min(x, floor + p.floor_rise_db_s / rate), peak - p.max_range_db)
+        level = min(1.0, max(0.0, (x - floor) / max(peak - floor, p.min_range_db)))
+        prominence = max(0.0, level - mean)
+        if level > p.speech_level:
+            mean += (level - mean) * (1.0 - math.exp(-1.0 / (p.prominence_tau_s * rate)))
+        out.append((level, prominence + p.flux_weight * f * level, x))
+    return out
+
+
+@pytest.mark.parametrize("lookahead", [0, 2, 3, 6])
+def test_each_push_computed_at_once_is_bit_identical_to_one_frame_at_a_time(lookahead):
+    """Vectorised over each push (any chunking), the values are those of the plain per-frame
+    arithmetic, bit for bit."""
+    x = syllables([0.3, 0.1, 0.5, 0, 0.2, 0.05, 0, 0, 0.4] * 3, noise=1e-3)
+    feats = log_mel(x, CFG)
+    ref = one_frame_at_a_time(feats, lookahead)
+    for chunks in (None, [1] * feats.shape[1], [256] * (feats.shape[1] // 256 + 1)):
+        got = run(feats, lookahead, chunks)
+        assert [(q.level, q.accent, q.loudness_db) for q in got] == ref
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_a_stream_shorter_than_the_lookahead_still_gives_every_frame(n):
+    feats = log_mel(syllables([0.3]), CFG)[:, :n]
+    got = run(feats, lookahead=6)
+    assert [(q.level, q.accent, q.loudness_db) for q in got] == one_frame_at_a_time(feats, 6)
+    sp = StreamingProsody(CFG, 3)
+    assert sp.flush() == []

@@ -104,13 +104,13 @@ def positive_seconds(text: str) -> float:
 
 
 def colour(text: str) -> tuple[int, int, int]:
-    """'#rrggbb' -> (r, g, b)."""
-    from animator.sinks.compose import parse_color
-
-    try:
-        return parse_color(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    """'#rrggbb' or 'rrggbb' -> (r, g, b). (Parsed here, not by the compositor: every render
+    parses its default background, and the compositor's module imports OpenCV, ~0.25 s that a
+    timeline-only run never needs.)"""
+    s = text.lstrip("#")
+    if len(s) != 6 or any(c not in "0123456789abcdefABCDEF" for c in s):
+        raise argparse.ArgumentTypeError(f"colour must be #rrggbb, got {text!r}")
+    return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
 
 
 def host_port(text: str) -> tuple[str, int]:

@@ -49,14 +49,6 @@ def output_size(rig_size: tuple[int, int], width_px: int) -> tuple[int, int]:
     return w, h
 
 
-def parse_color(text: str) -> tuple[int, int, int]:
-    """'#rrggbb' or 'rrggbb' -> (r, g, b)."""
-    s = text.lstrip("#")
-    if len(s) != 6:
-        raise ValueError(f"colour must be #rrggbb, got {text!r}")
-    return int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16)
-
-
 def residual_matrix(residual_deg: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     """float[2, 3] affine map for the residual (pitch, yaw, roll) at output ``size``, or
     None when it is negligible. roll > 0 turns the head clockwise on screen (towards the
