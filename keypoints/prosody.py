@@ -107,9 +107,11 @@ class StreamingProsody:
             raise ValueError(f"no mel band lies in {p.band_hz} Hz")
         # dB per feature unit: features are (ln(power) + offset) * scale.
         db_per_unit = 10.0 / (math.log(10.0) * config.scale)
-        self._band = np.flatnonzero(band)
-        self._mean_db = np.full((self._band.size, 1), db_per_unit / self._band.size)
-        self._flux_db = db_per_unit / self._band.size
+        rows = np.flatnonzero(band)  # mel bands rise with their index: one stretch of rows
+        self._band_rows = (int(rows[0]), int(rows[-1]) + 1)
+        self._mean_db = np.full((rows.size, 1), db_per_unit / rows.size)
+        self._flux_db = db_per_unit / rows.size
+        self._diff = np.empty((0, 0))
         self._silence = config.silence_value
         half = min(p.max_smooth_frames, lookahead)
         tri = np.concatenate([np.arange(1, half + 2), np.arange(half, 0, -1)]).astype(float)
@@ -121,7 +123,7 @@ class StreamingProsody:
         # float64[2, m]: (loudness dB, flux dB) of frames k - half .. n_in - 1, k = the frame
         # to output next (the first frame's loudness, and zero flux, repeat into the past)
         self._recent = np.zeros((2, 0))
-        self._prev: np.ndarray | None = None  # float64[1, n_band]: the last frame's band levels
+        self._prev: np.ndarray | None = None  # float64[n_band]: the last frame's band levels
         self._n_mels = config.n_mels
         self._n_in = 0
         self._floor = self._peak = self._mean = math.nan
@@ -130,14 +132,25 @@ class StreamingProsody:
     def _measures(self, columns: np.ndarray) -> np.ndarray:
         """float64[2, n] (band loudness dB, positive band flux dB) of feature frames
         float[n_mels, n], n >= 1."""
-        band = np.ascontiguousarray(columns[self._band].T, dtype=np.float64)  # [n, n_band]
+        lo, hi = self._band_rows
+        band = np.ascontiguousarray(columns[lo:hi].T, dtype=np.float64)  # [n, n_band]
+        out = np.empty((2, band.shape[0]))
         # a stack of vector products: one BLAS dot per frame, as for a frame alone (a
         # matrix-vector product would round differently)
-        loud = (band[:, None, :] @ self._mean_db)[:, 0, 0]
-        before = np.concatenate([band[:1] if self._prev is None else self._prev, band[:-1]])
-        flux = np.maximum(band - before, 0.0).sum(axis=1) * self._flux_db  # first frame: 0
-        self._prev = band[-1:]
-        return np.stack([loud, flux])
+        np.matmul(band[:, None, :], self._mean_db, out=out[0, :, None, None])
+        diff = self._scratch(band.shape)
+        np.subtract(band[1:], band[:-1], out=diff[1:])
+        np.subtract(band[0], band[0] if self._prev is None else self._prev, out=diff[0])
+        np.maximum(diff, 0.0, out=diff)
+        np.multiply(diff.sum(axis=1), self._flux_db, out=out[1])  # first frame: 0
+        self._prev = band[-1].copy()
+        return out
+
+    def _scratch(self, shape: tuple[int, int]) -> np.ndarray:
+        """float64[shape]: a buffer kept between pushes (live pushes are all alike)."""
+        if self._diff.shape != shape:
+            self._diff = np.empty(shape)
+        return self._diff
 
     def _take(self, columns: np.ndarray) -> list[Prosody]:
         """Feature frames float[n_mels, n] in; the prosody of the frames now complete."""
@@ -154,10 +167,12 @@ class StreamingProsody:
         n_out = min(n, self._n_in - self.lookahead)
         if n_out <= 0:
             return []
-        width = 2 * self._half + 1
-        windows = np.lib.stride_tricks.sliding_window_view(self._recent, width, axis=1)
+        recent = self._recent  # C-contiguous (a concatenation): windows as a strided view
+        rows, cols = recent.strides
+        windows = np.ndarray((2, n_out, 1, 2 * self._half + 1), recent.dtype, recent, 0,
+                             (rows, cols, 0, cols))
         # float64[2, n_out]: the centred smoothing, one dot per frame and measure
-        smooth = (windows[:, :n_out, None, :] @ self._kernel)[:, :, 0, 0]
+        smooth = (windows @ self._kernel)[:, :, 0, 0]
         self._recent = self._recent[:, n_out:].copy()
         loud_db, flux = smooth.tolist()
         return self._track(loud_db, flux)
