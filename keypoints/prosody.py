@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keypoints.features import FeatureConfig, mel_band_centers_hz
+from keypoints.voice_activity import VoiceActivity
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,14 @@ class Prosody:
     level: loudness in the speech's range, 0 = noise floor .. 1 = the speech's peak level.
     accent: accent envelope (>= 0, loudness-range units; ~0.1-0.5 on stressed syllables).
     loudness_db: the smoothed band loudness itself (dB of the model's feature scale).
+    voice: voice-activity cue in [0, 1] (keypoints.voice_activity: the share of the last
+    ~60 ms, up to the look-ahead's newest frame, that sounds like speech).
     """
 
     level: float
     accent: float
     loudness_db: float
+    voice: float = 0.0
 
 
 #: Prosody of a frame with no sound (before the stream, padding after it).
@@ -121,9 +125,12 @@ class StreamingProsody:
         self._n_in = 0
         self._floor = self._peak = self._mean = math.nan
         self._finished = False
+        self._voice = VoiceActivity(config)  # its cue after the newest frame pushed
+        self._voice_now = 0.0
 
     def _frame_in(self, column: np.ndarray) -> None:
         """Take one feature column float64[n_mels] (contiguous: fixed-shape arithmetic)."""
+        self._voice_now = self._voice.step(column)
         band = column[self._band]
         loud_db = float(self._mean_db @ band)
         flux = 0.0 if self._prev is None else float(np.maximum(band - self._prev, 0.0).sum())
@@ -152,7 +159,7 @@ class StreamingProsody:
         if level > p.speech_level:
             self._mean += (level - self._mean) * self._mean_alpha
         accent = prominence + p.flux_weight * flux * level
-        return Prosody(level, accent, loud_db)
+        return Prosody(level, accent, loud_db, self._voice_now)
 
     def push(self, features: np.ndarray) -> list[Prosody]:
         """features: float32[n_mels, n] log-mel frames. Returns the frames now complete."""
