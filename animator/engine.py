@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from animator.stages.mouth_shapes import shape_from_mouth
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
+
+if TYPE_CHECKING:
+    from keypoints.prosody import Prosody
 
 #: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
 #: mouth features (open, wide).
@@ -175,12 +179,12 @@ class Engine:
         self._blink = BlinkDetector(config.fps, config.blink_params, config.calibrate_s)
         self._rest = (None if config.mouth_rest is None
                       else MouthRest(config.fps, config.mouth_rest, config.calibrate_s))
-        # deferred frames: (lips, mouth, accent, eyes measured)
-        self._held: list[tuple[np.ndarray, np.ndarray, float | None, np.ndarray | None]] = []
+        # deferred frames: (lips, mouth, prosody, eyes measured)
+        self._held: list[tuple[np.ndarray, np.ndarray, Prosody | None, np.ndarray | None]] = []
         self._next_index = 0
-        # (t, lip frame whose keypoints stand for time t, accent) of the newest lip frame: its
+        # (t, lip frame whose keypoints stand for time t, prosody) of the newest lip frame: its
         # own keypoints, or the last finite ones before them when they are not (None: rest)
-        self._prev: tuple[float, LipFrame | None, float | None, str | None] | None = None
+        self._prev: tuple[float, LipFrame | None, Prosody | None, str | None] | None = None
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
         self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         #: video frame index -> the mouth shape of its lip frame (None: the lips carry none)
@@ -244,8 +248,7 @@ class Engine:
                 self._good = lf
             else:
                 self.n_nonfinite += 1
-            cur = (lf.t_s, self._good, None if lf.prosody is None else lf.prosody.accent,
-                   lf.viseme)
+            cur = (lf.t_s, self._good, lf.prosody, lf.viseme)
             # Each video frame takes the lip frame nearest its time (ties: the earlier one).
             while self._next_index / fps <= lf.t_s:
                 t = self._next_index / fps
@@ -255,7 +258,7 @@ class Engine:
                 self._visemes[self._next_index] = lf.viseme if src is cur else self._prev[3]
                 self._next_index += 1
             self._prev = cur
-        return self._process([(i, *self._sample(frame), accent) for i, frame, accent in ready],
+        return self._process([(i, *self._sample(frame), pro) for i, frame, pro in ready],
                              head_deg, eyes)
 
     def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
@@ -276,17 +279,17 @@ class Engine:
             out = self._run_deferred()
         return out
 
-    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, float | None]],
+    def _process(self, items: list[tuple[int, np.ndarray, np.ndarray, Prosody | None]],
                  head_deg: np.ndarray | None, eyes: np.ndarray | None) -> list[Frame]:
-        """items: (video frame index, lips, mouth, accent or None) per frame; head_deg and
+        """items: (video frame index, lips, mouth, prosody or None) per frame; head_deg and
         eyes: what was measured for them (None: nothing)."""
         if self._deferred:
             self._held.extend((*item[1:], eyes) for item in items)
             return []
         out = []
-        for i, lips, mouth, accent in items:
-            mask = self._speaking.step(lips)
-            angles = self._motion.step(mask, accent)
+        for i, lips, mouth, pro in items:  # the voice cue joins the lips' speaking state
+            mask = self._speaking.step(lips, None if pro is None else pro.voice)
+            angles = self._motion.step(mask, None if pro is None else pro.accent)
             if self._head is not None:
                 angles = self._head.step(angles, head_deg)
             out.append(self._decide(i, angles, mask, mouth, eyes))
@@ -299,11 +302,12 @@ class Engine:
         if self.config.speaking == "reference":
             masks = reference_speaking_weights(lips)
         else:
-            masks = np.array([self._speaking.step(x) for x in lips])
+            masks = np.array([self._speaking.step(h[0], None if h[2] is None else h[2].voice)
+                              for h in held])
         if self.config.motion == "reference":
             angles = reference_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:
-            accents = [h[2] for h in held]
+            accents = [None if h[2] is None else h[2].accent for h in held]
             angles = np.array([self._motion.step(m, a)
                                for m, a in zip(masks, accents, strict=True)]).reshape(n, 3)
         return [self._decide(i, angles[i], float(masks[i]), held[i][1], held[i][3])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from animator.stages.speaking import SpeakingParams
-from benchmarks.lip_metrics import lip_stream, named, opening, speaking_state, video_indices
+from benchmarks.lip_metrics import lip_stream_voice, named, opening, speaking_state, video_indices
 from keypoints.audio import resample
 from keypoints.corpus import dataset
 from keypoints.corpus.augment import coloured_noise
@@ -45,12 +45,12 @@ def behaviour(model: MappingNet, signals: dict[str, np.ndarray], params: Speakin
     """Per signal: share of video frames the mask calls speech, mean opening, non-finite."""
     out = {}
     for name, x in signals.items():
-        points, bad = lip_stream(model, np.asarray(x, np.float32))
+        points, bad, voice = lip_stream_voice(model, np.asarray(x, np.float32))
         names = model.keypoint_names
         idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
         inner = np.stack([named(points, names, "upper_lip"),
                           named(points, names, "lower_lip")], 1)[idx]
-        mask = speaking_state(inner.astype(np.float64), params)
+        mask = speaking_state(inner.astype(np.float64), params, voice[idx])
         out[name] = {
             "speaking": round(float(np.mean(mask >= 0.5)), 3) if mask.size else 0.0,
             "mean_open": round(float(np.mean(opening(points, names))), 3) if points.size else 0.0,

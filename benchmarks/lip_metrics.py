@@ -24,11 +24,21 @@ MIN_PAUSE_S = 0.5
 
 def lip_stream(model: MappingNet, samples: np.ndarray) -> tuple[np.ndarray, int]:
     """float32[N] -> (keypoints float32[T, K, 3] at 100 Hz, non-finite frames replaced)."""
+    points, bad, _ = lip_stream_voice(model, samples)
+    return points, bad
+
+
+def lip_stream_voice(model: MappingNet, samples: np.ndarray
+                     ) -> tuple[np.ndarray, int, np.ndarray]:
+    """float32[N] -> (keypoints float32[T, K, 3] at 100 Hz, non-finite frames replaced, the
+    voice-activity cue float[T] of the frames' prosody)."""
     stream = AudioLipStream(model)
     frames = stream.push(samples) + stream.flush()
     if not frames:
-        return np.zeros((0, len(model.keypoint_names), 3), np.float32), stream.n_nonfinite
-    return np.stack([f.points for f in frames]), stream.n_nonfinite
+        return (np.zeros((0, len(model.keypoint_names), 3), np.float32), stream.n_nonfinite,
+                np.zeros(0))
+    return (np.stack([f.points for f in frames]), stream.n_nonfinite,
+            np.array([f.prosody.voice for f in frames]))
 
 
 def named(points: np.ndarray, names: tuple[str, ...], name: str) -> np.ndarray:
@@ -51,10 +61,14 @@ def video_indices(n_lip_frames: int, frame_rate_hz: float) -> np.ndarray:
     return np.minimum(np.ceil(t * frame_rate_hz - 0.5).astype(int), n_lip_frames - 1)
 
 
-def speaking_state(inner_lips: np.ndarray, params: SpeakingParams) -> np.ndarray:
-    """float[n_video, 2, 3] upper/lower lip per video frame -> float[n_video] speaking state."""
+def speaking_state(inner_lips: np.ndarray, params: SpeakingParams,
+                   voice: np.ndarray | None = None) -> np.ndarray:
+    """float[n_video, 2, 3] upper/lower lip per video frame (and the voice cue float[n_video]
+    at those frames, or None: lips only) -> float[n_video] speaking state."""
     detector = SpeakingDetector(FPS, params)
-    return np.array([detector.step(x) for x in inner_lips])
+    if voice is None:
+        return np.array([detector.step(x) for x in inner_lips])
+    return np.array([detector.step(x, float(v)) for x, v in zip(inner_lips, voice, strict=True)])
 
 
 # --- metrics ----------------------------------------------------------------------------------

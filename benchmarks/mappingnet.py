@@ -47,7 +47,7 @@ from benchmarks.lip_metrics import (
     boundary_times_s,
     correlation,
     f1_score,
-    lip_stream,
+    lip_stream_voice,
     named,
     opening,
     speaking_state,
@@ -130,15 +130,16 @@ class Run:
     inner_video: np.ndarray
     truth_video: np.ndarray
     nonfinite: int
+    voice_video: np.ndarray | None = None  # the voice-activity cue at the video frames
 
 
 def run_model(model: MappingNet, rec: dataset.Recording) -> Run:
-    points, bad = lip_stream(model, rec.samples)
+    points, bad, voice = lip_stream_voice(model, rec.samples)
     idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
     names = model.keypoint_names
     inner = np.stack([named(points, names, "upper_lip"), named(points, names, "lower_lip")], 1)
     return Run(points, rec.keypoints, rec.speech, inner[idx].astype(np.float64),
-               rec.speech[idx], bad)
+               rec.speech[idx], bad, voice[idx])
 
 
 def mask_scores(runs: list[Run], params: SpeakingParams) -> dict:
@@ -147,7 +148,7 @@ def mask_scores(runs: list[Run], params: SpeakingParams) -> dict:
     tp = fp = fn = 0
     onsets, offsets = [], []
     for r in runs:
-        pred = speaking_state(r.inner_video, params) >= 0.5
+        pred = speaking_state(r.inner_video, params, r.voice_video) >= 0.5
         on, off = boundary_delays(pred, r.speech, dataset.FRAME_RATE_HZ)
         onsets += on
         offsets += off
@@ -205,7 +206,7 @@ def sweep_params(model: MappingNet, sizes: Sizes) -> tuple[SpeakingParams, float
         late = max([s["onset_ms"] - MAX_ONSET_MS for s in scores if s["onset_ms"] is not None]
                    + [s["offset_ms"] - MAX_OFFSET_MS for s in scores
                       if s["offset_ms"] is not None], default=np.inf)
-        false_speech = sum(int(np.sum(speaking_state(r.inner_video, p) >= 0.5))
+        false_speech = sum(int(np.sum(speaking_state(r.inner_video, p, r.voice_video) >= 0.5))
                            for r in quiet_runs) / max(1, n_quiet)
         scored.append((float(np.mean([s["f1"] for s in scores])),
                        late, false_speech, p))
@@ -244,18 +245,20 @@ def rhubarb_scores(exe: Path, recs: list[dataset.Recording]) -> dict:
             "offset_ms": round(float(np.median(offsets)), 1) if offsets else None}
 
 
-def model_predictor(model: MappingNet, params: SpeakingParams):
-    """samples -> realscore.Prediction through the streaming path and the speaking state."""
+def model_predictor(model: MappingNet, params: SpeakingParams, voice: bool = True):
+    """samples -> realscore.Prediction through the streaming path and the speaking state (with
+    the voice-activity cue, as the engine runs it; ``voice`` False: the lips alone)."""
     from benchmarks.realscore import Prediction
 
     names = model.keypoint_names
 
     def predict(samples: np.ndarray) -> Prediction:
-        points, _ = lip_stream(model, np.asarray(samples, np.float32))
+        points, _, cue = lip_stream_voice(model, np.asarray(samples, np.float32))
         idx = video_indices(points.shape[0], dataset.FRAME_RATE_HZ)
         inner = np.stack([named(points, names, "upper_lip"),
                           named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
-        return Prediction(opening(points, names), speaking_state(inner, params) >= 0.5)
+        state = speaking_state(inner, params, cue[idx] if voice else None)
+        return Prediction(opening(points, names), state >= 0.5)
 
     return predict
 
@@ -330,6 +333,8 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
             log(f"{label:10s} {name:14s} {entry['sets'][name]}")
         entry["hard_inputs"] = behaviour(model, hard_inputs(), SpeakingParams())
         result["models"][label] = entry
+        if label == "learned":  # before / after the voice cue, side by side
+            predictors[f"{label}, lips only"] = model_predictor(model, SpeakingParams(), False)
         predictors[label] = model_predictor(model, SpeakingParams())
     exe = realspeech.rhubarb_binary()
     if exe is None:

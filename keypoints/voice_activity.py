@@ -1,0 +1,130 @@
+"""A causal voice-activity cue from the log-mel frames the lip model already reads.
+
+Per feature frame (10 ms for the shipped models), no extra FFT:
+
+* the level of six speech-band groups of mel bands (~150-4500 Hz: voicing, the first and
+  second formants, the frication bands), each the mean of its bands in dB;
+* a noise floor per group: about the minimum of that level over the last ``floor_s``
+  (~0.5 s), kept per block of ``block_frames`` frames (100 ms) as the block's second-lowest
+  level, so that a single frame of dropout (digital silence, a decoder's first frame) does not
+  hold the floor down; a frame costs a few fixed-shape numpy operations (~4 us);
+* a frame is *active* when at least ``min_groups`` groups stand ``margin_db`` above their
+  floor; the cue is the share of active frames over the last ``window_s`` (~60 ms).
+
+What it rejects: a stationary sound (a buzz, a hum, a fan, a held organ chord) sets its own
+floor within ``floor_s`` and stops counting; a tone or a narrow-band sound lifts too few
+groups; a key click lifts the groups for 2-3 frames, under half the window. Speech keeps
+rising and falling across the bands at the syllable rate (4-8 Hz), so its frames stand above
+the floor of the last half second. What it cannot reject: another talker, and music with the
+modulation of speech; the speaking state fuses the cue with the lips' motion
+(animator.stages.speaking) rather than trusting it alone.
+
+The cue does not depend on the recording's gain (levels are compared with their own floor) nor
+on how the audio was chunked (one column at a time, fixed shapes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from keypoints.features import FeatureConfig, mel_band_centers_hz
+
+
+@dataclass(frozen=True)
+class VoiceParams:
+    """Parameters of :class:`VoiceActivity` (times in seconds, levels in dB)."""
+
+    #: edges of the band groups (Hz): len - 1 groups of the mel bands whose centres lie inside.
+    group_edges_hz: tuple[float, ...] = (150.0, 400.0, 800.0, 1300.0, 2000.0, 3000.0, 4500.0)
+    #: a group is active this far above its floor ...
+    margin_db: float = 6.0
+    #: ... and a frame when at least this many groups are.
+    min_groups: int = 3
+    #: the floor is the minimum level over about this long (whole blocks) ...
+    floor_s: float = 0.5
+    #: ... tracked as the minima of blocks of this many frames.
+    block_frames: int = 10
+    #: the cue is the active share over this long.
+    window_s: float = 0.06
+
+    def __post_init__(self) -> None:
+        edges = self.group_edges_hz
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError(f"group_edges_hz must rise, with at least 2 edges: {edges}")
+        if not 1 <= self.min_groups <= len(edges) - 1:
+            raise ValueError(f"min_groups must be 1..{len(edges) - 1}")
+        if self.margin_db < 0 or self.floor_s <= 0 or self.window_s <= 0 \
+                or self.block_frames < 1:
+            raise ValueError("margin_db >= 0, floor_s > 0, window_s > 0, block_frames >= 1")
+
+
+class VoiceActivity:
+    """Log-mel columns in, one after another; :meth:`step` returns the cue in [0, 1]: the
+    share of active frames among the last ``window_s`` (the frames before the first count as
+    inactive)."""
+
+    def __init__(self, config: FeatureConfig, params: VoiceParams | None = None) -> None:
+        self.params = p = params or VoiceParams()
+        centres = mel_band_centers_hz(config)
+        edges = p.group_edges_hz
+        groups = np.zeros((len(edges) - 1, config.n_mels))
+        for g, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
+            inside = (centres >= lo) & (centres < hi)
+            if not inside.any():
+                raise ValueError(f"no mel band of this model lies in {lo:g}-{hi:g} Hz")
+            groups[g, inside] = 1.0 / inside.sum()
+        # dB per feature unit: features are (ln(power) + offset) * scale.
+        db_per_unit = 10.0 / (math.log(10.0) * config.scale)
+        self._groups = groups * db_per_unit  # float64[G, n_mels]: column -> group levels, dB
+        self._margin = p.margin_db
+        self._min_groups = p.min_groups
+        rate_hz = config.frame_rate_hz
+        self._block_frames = p.block_frames
+        n_blocks = max(1, round(p.floor_s * rate_hz / p.block_frames))
+        n_groups = groups.shape[0]
+        # per group: the second-lowest level of each past block (+inf: not yet seen), their
+        # minimum, and the current block's lowest and second-lowest levels
+        self._blocks = np.full((n_blocks, n_groups), np.inf)
+        self._floor_past = np.full(n_groups, np.inf)
+        self._low1 = np.full(n_groups, np.inf)
+        self._low2 = np.full(n_groups, np.inf)
+        self._n_blocks = n_blocks
+        self._in_block = 0
+        self._next_block = 0
+        self._window = max(1, round(p.window_s * rate_hz))
+        self._recent = [0] * self._window  # ring of active flags
+        self._pos = 0
+        self._active = 0
+
+    @property
+    def window_frames(self) -> int:
+        return self._window
+
+    def active(self, column: np.ndarray) -> bool:
+        """Take one feature column float64[n_mels]; True when it is an active frame."""
+        level = self._groups @ column
+        low1, low2 = self._low1, self._low2  # the current block's two lowest levels
+        np.minimum(low2, np.maximum(low1, level), out=low2)
+        np.minimum(low1, level, out=low1)
+        floor = np.minimum(low2, self._floor_past)
+        active = int(np.count_nonzero(level - floor > self._margin)) >= self._min_groups
+        self._in_block += 1
+        if self._in_block == self._block_frames:  # the block is complete: into the ring
+            self._blocks[self._next_block] = low2
+            self._next_block = (self._next_block + 1) % self._n_blocks
+            self._floor_past = self._blocks.min(axis=0)
+            low1.fill(np.inf)
+            low2.fill(np.inf)
+            self._in_block = 0
+        return active
+
+    def step(self, column: np.ndarray) -> float:
+        """Take one feature column float64[n_mels]; the cue after it, in [0, 1]."""
+        a = int(self.active(column))
+        self._active += a - self._recent[self._pos]
+        self._recent[self._pos] = a
+        self._pos = (self._pos + 1) % self._window
+        return self._active / self._window

@@ -1,0 +1,186 @@
+"""The voice-activity cue (keypoints.voice_activity) and the speaking state that fuses it with the
+lips (animator.stages.speaking): buzz and key clicks stay silent, real speech switches it on
+within a few frames, and without a cue (a face tracker) the state is the lips' alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from animator.stages.speaking import SpeakingDetector, SpeakingParams
+from benchmarks import realspeech
+from benchmarks.lip_metrics import FPS, lip_stream_voice, named, speaking_state, video_indices
+from keypoints.features import FeatureConfig, log_mel
+from keypoints.voice_activity import VoiceActivity, VoiceParams
+
+SR = 16000
+#: the cue reaches the onset level within this many feature frames (10 ms) of a word
+RISE_FRAMES = 8
+CFG = FeatureConfig(scale=1 / np.log(10.0))
+
+
+def cue(x: np.ndarray, config: FeatureConfig = CFG) -> np.ndarray:
+    """float[T]: the cue after each feature frame of x."""
+    feats = log_mel(np.asarray(x, np.float32), config).astype(np.float64)
+    va = VoiceActivity(config)
+    return np.array([va.step(np.ascontiguousarray(feats[:, i])) for i in range(feats.shape[1])])
+
+
+def syllables(n: int, seed: int = 0) -> np.ndarray:
+    """n voiced syllables (a gliding harmonic complex, 200 ms with 100 ms gaps) over faint
+    noise: speech-like modulation across the bands."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        t = np.arange(int(0.2 * SR)) / SR
+        f0 = rng.uniform(100, 180) * (1 + 0.2 * t)
+        phase = 2 * np.pi * np.cumsum(f0) / SR
+        env = np.sin(np.pi * t / t[-1]) ** 2
+        out += [env * sum(np.sin(h * phase) / h for h in range(1, 30)), np.zeros(int(0.1 * SR))]
+    x = np.concatenate(out)
+    return 0.3 * x + 1e-3 * rng.standard_normal(x.size)
+
+
+def test_buzz_hum_and_steady_noise_are_not_voice():
+    t = np.arange(4 * SR) / SR
+    for x in (np.sign(np.sin(2 * np.pi * 200 * t)),  # full-scale square buzz
+              sum(np.sin(2 * np.pi * 50 * h * t) / h for h in range(1, 9)) * 0.2,  # hum
+              np.random.default_rng(0).standard_normal(t.size) * 0.1):  # white noise
+        assert cue(x)[10:].max() < 0.5
+
+
+def test_key_clicks_stay_under_the_onset_level_and_syllables_rise_above_it():
+    rng = np.random.default_rng(5)
+    clicks = cue(realspeech.keyboard(rng, 6 * SR))
+    onset = SpeakingParams().voice_onset
+    assert np.mean(clicks >= onset) < 0.02
+    speech = cue(syllables(12))
+    assert np.mean(speech >= onset) > 0.4
+    # every syllable switches it on within 60 ms of its start (30 frames per syllable)
+    for k in range(1, 12):
+        assert speech[30 * k : 30 * k + 6].max() >= onset, k
+
+
+def test_cue_does_not_depend_on_the_gain_or_the_chunking():
+    x = syllables(6)
+    np.testing.assert_array_equal(cue(x) >= 0.5, cue(x * 0.01) >= 0.5)
+    feats = log_mel(x.astype(np.float32), CFG).astype(np.float64)
+    va, whole = VoiceActivity(CFG), cue(x)
+    again = [va.step(np.ascontiguousarray(feats[:, i])) for i in range(feats.shape[1])]
+    np.testing.assert_array_equal(again, whole)
+
+
+def test_a_first_frame_of_silence_does_not_hold_the_floor_down():
+    """A decoder's first frame near digital silence, then a room's noise: the noise is the
+    floor (the cue stays low), not a sound standing 40 dB above silence."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(2 * SR) * 3e-3
+    x[:40] = 0.0  # (feature frame 0 is centred on sample 0: it sees mostly the zeros)
+    assert cue(x).max() < 0.5
+    x[:400] = 0.0  # three frames of it: forgotten after floor_s + a block
+    assert cue(x)[65:].max() < 0.5
+
+
+def test_params_validated():
+    with pytest.raises(ValueError):
+        VoiceParams(group_edges_hz=(400.0, 150.0))
+    with pytest.raises(ValueError):
+        VoiceParams(min_groups=0)
+    with pytest.raises(ValueError):
+        VoiceParams(window_s=0)
+    with pytest.raises(ValueError):
+        SpeakingParams(voice_onset=1.5)
+
+
+# --- the speaking state with and without the cue ---------------------------------------------
+
+def _moving_lips(n: int, seed: int = 0) -> np.ndarray:
+    """Lips that move on every frame (what the model gives on a buzz or a click)."""
+    rng = np.random.default_rng(seed)
+    opening = np.abs(0.1 + 0.08 * rng.standard_normal(n))
+    lips = np.zeros((n, 2, 3))
+    lips[:, 0, 1], lips[:, 1, 1] = opening / 2, -opening / 2
+    return lips
+
+
+def test_without_a_cue_the_state_is_the_lips_alone():
+    """voice=None (webcam) gives the state the detector gave before the cue existed: on for
+    moving lips, whatever the frames' cue would have been."""
+    rng = np.random.default_rng(3)
+    lips = _moving_lips(200)
+    lips[60:120] = 0.0  # a pause
+    a, b = SpeakingDetector(25), SpeakingDetector(25)
+    plain = [a.step(x) for x in lips]
+    none = [b.step(x, None) for x in lips]
+    assert plain == none
+    assert plain[10:60] == [1.0] * 50 and max(plain[64:120]) == 0.0
+    # a cue of 0 keeps moving lips silent, a cue of 1 lets them speak
+    mixed = SpeakingDetector(25)
+    assert max(mixed.step(x, 0.0) for x in lips) == 0.0
+    on = SpeakingDetector(25)
+    assert [on.step(x, 1.0) for x in lips][10:60] == [1.0] * 50
+    del rng
+
+
+def test_the_cue_sustains_speech_through_still_lips_and_lets_it_resume_quickly():
+    det = SpeakingDetector(25)
+    lips = _moving_lips(100)
+    lips[40:50] = lips[39]  # the lips stop for 0.4 s while the voice goes on
+    voice = np.ones(100)
+    mask = [det.step(x, v) for x, v in zip(lips, voice, strict=True)]
+    assert min(mask[10:100]) == 1.0
+    # a short pause in both, then speech again: back on at the first frame it resumes (no
+    # onset confirmation within reonset_s of the offset)
+    det = SpeakingDetector(25)
+    lips = _moving_lips(100)
+    lips[40:45] = 0.0  # closed
+    voice[40:45] = 0.0
+    mask = [det.step(x, v) for x, v in zip(lips, voice, strict=True)]
+    assert mask[44] == 0.0 and mask[45] == 1.0
+
+
+@pytest.fixture(scope="module")
+def grid_clip():
+    path = realspeech.TALKING_FACES / "id2_vcd_swwp2s.mpg"
+    align = realspeech.TALKING_FACES / "swwp2s.align"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    from keypoints.audio import load_audio
+
+    words = realspeech.parse_grid_align(align.read_text())
+    return load_audio(path, SR), words
+
+
+def test_cue_on_real_speech_rises_within_n_frames_and_rests_in_the_room_noise(
+        model, grid_clip):
+    """GRID swwp2s: 0.1 s of room noise (after a decoder's near-silent first frame), a breath,
+    then the sentence: the cue rests in the noise and rises within RISE_FRAMES (10 ms) of each
+    word that follows a pause, and stays up through most of the speech."""
+    samples, words = grid_clip
+    _, _, voice = lip_stream_voice(model, samples)
+    speech = realspeech.speech_frames(words, voice.size, 100.0)
+    first = int(np.argmax(speech))
+    onset = SpeakingParams().voice_onset
+    assert first > 30  # the clip opens with room noise
+    assert voice[:10].max() < onset  # (the decoder's first frame is no floor)
+    assert np.argmax(voice[first:] >= onset) <= RISE_FRAMES
+    assert np.mean(voice[speech] >= SpeakingParams().voice_sustain) > 0.7
+
+
+def _state(model, samples: np.ndarray, voice: bool) -> np.ndarray:
+    points, _, cue_ = lip_stream_voice(model, np.asarray(samples, np.float32))
+    idx = video_indices(points.shape[0], 100.0)
+    names = model.keypoint_names
+    inner = np.stack([named(points, names, "upper_lip"),
+                      named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
+    return speaking_state(inner, SpeakingParams(), cue_[idx] if voice else None) >= 0.5
+
+
+def test_buzz_and_typing_do_not_speak_with_the_cue(model):
+    t = np.arange(6 * SR) / SR
+    buzz = np.sign(np.sin(2 * np.pi * 200 * t))
+    typing = realspeech.keyboard(np.random.default_rng(11), 6 * SR)
+    assert _state(model, buzz, True).mean() == 0.0
+    with_cue, lips_only = _state(model, typing, True).mean(), _state(model, typing, False).mean()
+    assert with_cue <= 0.05 and with_cue < lips_only
+    assert FPS == 25.0
