@@ -37,9 +37,6 @@ from keypoints.onnx_graph import Graph
 #: Steps between two moves of the buffers' recent rows back to the start (views per phase
 #: are tabled: memory grows with it, the move's cost shrinks with it).
 PHASES = 64
-#: Most steps one call of ``ConvStream.steps`` runs together (a table of calls is kept per
-#: phase and count: bounded at PHASES x RUN_STEPS; live ticks bring 3-4 frames).
-RUN_STEPS = 8
 _ZERO = np.float32(0.0)
 #: Slice ends at or beyond this are "to the end" (ONNX exporters write INT64_MAX or INT32_MAX).
 _TO_END = 2**31 - 1
@@ -243,13 +240,6 @@ def _softmax(x: np.ndarray, y: np.ndarray) -> None:
     np.divide(y, y.sum(), y)
 
 
-def _softmax_rows(x: np.ndarray, y: np.ndarray) -> None:
-    """:func:`_softmax` of each row of x float32[m, C] into y (the same numbers, row by row)."""
-    np.subtract(x, x.max(axis=1, keepdims=True), y)
-    np.exp(y, y)
-    np.divide(y, y.sum(axis=1, keepdims=True), y)
-
-
 class ConvStream:
     """The state of one stream through a :class:`StreamProgram`: ``step(frame)`` takes one
     input frame float32[n_in] and returns the output frame it completes (a view, valid until
@@ -277,8 +267,6 @@ class ConvStream:
         self._outputs = [self._buffers[out.buffer][hist + p - out.delay, :out.channels]
                          .reshape(program.frame_shape) for p in range(PHASES)]
         self._inputs = [self._buffers[0][hist + p, :program.n_in] for p in range(PHASES)]
-        #: (phase, m) -> the calls that advance m steps at once (made when first needed)
-        self._runs: dict[tuple[int, int], list[tuple[object, tuple]]] = {}
 
     def _table(self, row: int) -> list[tuple[int, object, tuple]]:
         """(lag, function, arguments) of every op at buffer row ``row``."""
@@ -311,79 +299,6 @@ class ConvStream:
             else:
                 table.append((op.lag, _softmax, (src[0], dst)))
         return table
-
-    def _run_table(self, row: int, m: int) -> list[tuple[object, tuple]]:
-        """The calls that compute rows ``row .. row + m - 1`` of every tensor (all warm):
-        layer after layer, each element-wise op once over the m rows, each convolution one
-        matrix-vector product per row, as in :meth:`_table` (a matrix-matrix product would
-        round differently, and the frames must not depend on how the input was chunked)."""
-        table: list[tuple[object, tuple]] = []
-        bufs = self._buffers
-        for op in self.program._ops:
-            dst = bufs[op.out][row:row + m, :op.channels]
-            if op.kind != "conv":
-                src = [bufs[buf][row - delay:row - delay + m, :op.channels]
-                       for buf, delay, _, _ in op.reads]
-                if op.kind == "relu":
-                    table.append((np.maximum, (src[0], _ZERO, dst)))
-                elif op.kind == "add":
-                    table.append((np.add, (src[0], src[1], dst)))
-                elif op.kind == "addc":
-                    table.append((np.add, (src[0], op.weight, dst)))
-                else:
-                    table.append((_softmax_rows, (src[0], dst)))
-                continue
-            buf, delay, span, step = op.reads[0]
-            x = bufs[buf]
-            first = row - delay - span  # the oldest tap of the first row
-            taps = span // step + 1
-            if taps > 1 and step > 1:  # dilated: the m rows' taps gathered by one copy
-                rows, cols = x.strides
-                view = np.lib.stride_tricks.as_strided(
-                    x[first:], (m, taps, x.shape[1]), (rows, step * rows, cols), writeable=False)
-                gathered = np.empty((m, taps * x.shape[1]), np.float32)
-                table.append((np.copyto, (gathered.reshape(view.shape), view)))
-                vectors = list(gathered)
-            else:  # kernel 1, or neighbouring rows: the taps are one contiguous stretch
-                vectors = [x[first + i:first + i + span + 1].reshape(-1) for i in range(m)]
-            for i in range(m):
-                table.append((np.dot, (op.weight, vectors[i], dst[i])))
-        return table
-
-    def steps(self, frames: np.ndarray) -> np.ndarray:
-        """Take input frames float32[n_in, k]; return the output frames they complete,
-        float32[n, *frame_shape] (a copy; n = k once past the first ``lag`` frames). The
-        same numbers as k calls of :meth:`step`, with the element-wise work done once per
-        call instead of once per frame (live, a tick brings 3-4 feature frames)."""
-        out: list[np.ndarray] = []
-        lag = self.program.lag
-        j, k = 0, frames.shape[1]
-        while j < k:
-            if self._n < lag or self._phase == 0 or j + 1 == k:  # warming up, moving rows
-                # back, or a single frame: one step
-                y = self.step(frames[:, j])
-                if y is not None:
-                    out.append(y[None].copy())
-                j += 1
-                continue
-            # at most RUN_STEPS, within the rows left in this phase's stretch
-            m = min(k - j, PHASES - self._phase, RUN_STEPS)
-            row = self._hist + self._phase
-            self._buffers[0][row:row + m, :self.program.n_in] = frames[:, j:j + m].T
-            calls = self._runs.get((self._phase, m))
-            if calls is None:
-                calls = self._runs[(self._phase, m)] = self._run_table(row, m)
-            for fn, args in calls:
-                fn(*args)
-            o = self.program.out
-            out.append(self._buffers[o.buffer][row - o.delay:row - o.delay + m, :o.channels]
-                       .reshape(m, *self.program.frame_shape).copy())
-            self._n += m
-            self._phase = (self._phase + m) % PHASES
-            j += m
-        if not out:
-            return np.zeros((0, *self.program.frame_shape), np.float32)
-        return out[0] if len(out) == 1 else np.concatenate(out)
 
     @property
     def n_steps(self) -> int:

@@ -139,14 +139,18 @@ class AudioLipStream:
                    newest_only: bool) -> list[LipFrame]:
         """Step plan: every new feature frame through the model's state; a LipFrame for each
         keypoint frame it completes (only for the last one with ``newest_only``)."""
+        step = self._steps.step
         if not self._steps.n_steps:  # the past context: the first frame repeated
             for _ in range(self.model.context_past):
-                self._steps.step(new_features[:, 0])
+                step(new_features[:, 0])
         good = self._last_good  # owned by this stream: updated in place
         points: list = []
-        outs = self._steps.steps(new_features)
-        n_ready = len(outs)
-        for out in outs:
+        n_ready = 0
+        for j in range(new_features.shape[1]):
+            out = step(new_features[:, j])
+            if out is None:
+                continue
+            n_ready += 1
             if np.isfinite(out).all():
                 np.copyto(good, out)
             else:

@@ -18,7 +18,6 @@ from keypoints.assets import assets_dir
 from keypoints.audio import load_audio
 from keypoints.conv_stream import (
     PHASES,
-    RUN_STEPS,
     STREAM_TOLERANCE,
     StreamProgram,
     UnsupportedGraph,
@@ -132,27 +131,6 @@ def test_every_chunking_gives_the_same_frames(model, shapes, long_speech):
             assert out.viseme == ref.viseme
             n_shown += 1
     assert n_shown > 100
-
-
-def test_steps_run_together_give_the_numbers_of_single_steps(model, shapes, long_speech):
-    """``steps`` (the element-wise ops once over several frames) equals one ``step`` per
-    frame bit for bit, for both shipped models, any run length, across phase wraps."""
-    for m in (model, shapes):
-        feats = log_mel(long_speech[:16000 * 6], m.feature_config)
-        one = m.stream_program.start()
-        want = np.asarray([y.copy() for y in (one.step(f) for f in feats.T) if y is not None])
-        rng = np.random.default_rng(11)
-        for top in (2, RUN_STEPS + 3, 3 * PHASES):
-            many = m.stream_program.start()
-            got, j = [], 0
-            while j < feats.shape[1]:
-                n = int(rng.integers(0, top + 1))
-                got.append(many.steps(feats[:, j:j + n]))
-                j += n
-            got = np.concatenate(got)
-            assert got.shape == want.shape and many.n_steps == feats.shape[1]
-            assert np.array_equal(got, want), (m.path.name, top)
-        assert len(many._runs) <= PHASES * RUN_STEPS  # the tables stay bounded
 
 
 def test_nonfinite_audio_holds_the_last_good_frame_and_the_stream_recovers(model):
