@@ -15,7 +15,8 @@ from keypoints.visemenet import ShapeModel
 
 
 class AudioFileSource:
-    """float32[n] mono samples at the model's rate -> lip frames, ``CHUNK_S`` per ``read``;
+    """float32[n] mono samples at the model's rate -> lip frames, ``CHUNK_S`` (at least one
+    model block: 2.56 s by default) per ``read``;
     the read after the last sample flushes the stream and reports the end (``duration_s``:
     the length of the original audio, which sets the number of video frames)."""
 
@@ -25,7 +26,9 @@ class AudioFileSource:
             raise ValueError("model_batch must be >= 1")
         self._samples = samples
         self._lips = AudioLipStream(model, None if model_batch == 1 else model_batch, shapes)
-        self._chunk = max(1, round(CHUNK_S * model.feature_config.sample_rate))
+        cfg = model.feature_config
+        # at least one model block per read: a read's samples complete about one block
+        self._chunk = max(1, round(CHUNK_S * cfg.sample_rate), model_batch * cfg.hop_length)
         self._pos = 0
         self._duration_s = duration_s
         self._nonfinite = NonFiniteLimit(model.path, len(samples)
