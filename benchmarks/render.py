@@ -2,6 +2,7 @@
 batches on local workers and on Ray, and the start-up.
 
     python -m benchmarks.render [--json] [--seconds 60] [--reps 2] [--no-ray] [--encoders]
+    python -m benchmarks.render --timeline-only [--json]      (that section alone, seconds)
 
 - encode ratio: ``render`` of ``--seconds`` of speech (the demo clip repeated) at 512 px
   against encoding the same frames alone (composed beforehand and held in memory, then
@@ -10,7 +11,8 @@ batches on local workers and on Ray, and the start-up.
   with CPU per thread: the longest thread is the critical path and max(longest, CPU / 2)
   the wall an idle 2-core machine could reach ("idle bound"), which load does not move.
 - real-time factor at 512, 720 and 1080 px (audio seconds per wall second of ``render``).
-- timeline only: ``render`` with no video, in this process (median of 5), and the whole
+- timeline only: ``render`` with no video, in this process (median of 5; CPU per thread and
+  the idle bound, as above: the lips run in a thread of their own), and the whole
   ``animator render AUDIO --timeline OUT.json`` command including Python's start-up; where
   the time goes (lips = keypoints/ features and models, engine = the stages, the rest).
 - start-up: a fresh ``python -m animator render`` process to its first encoded frame.
@@ -173,8 +175,10 @@ def timeline_only(wav: Path, seconds: float, tmp: Path, runs: int = 5) -> dict:
     from animator.render import render
 
     render(wav, None, timeline_path=tmp / "warm.json", progress=False)
-    walls = [_timed(lambda: render(wav, None, timeline_path=tmp / "t.json",
-                                   progress=False))[0] for _ in range(runs)]
+    threads = [cpu_by_thread(lambda: render(wav, None, timeline_path=tmp / "t.json",
+                                            progress=False)) for _ in range(runs)]
+    walls = [t["wall_s"] for t in threads]
+    idle = float(np.median([t["idle_bound_s"] for t in threads]))
     cli = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -183,6 +187,11 @@ def timeline_only(wav: Path, seconds: float, tmp: Path, runs: int = 5) -> dict:
         cli.append(time.perf_counter() - t0)
     return {"seconds": seconds, "in_process_median_s": _r(np.median(walls)),
             "realtime_factor": _r(seconds / np.median(walls), 1),
+            "in_process_p90_s": _r(np.percentile(walls, 90)),
+            "idle_bound_s": _r(idle), "idle_bound_realtime_factor": _r(seconds / idle, 1),
+            "threads_cpu_s": {name: _r(np.median([t["threads"].get(name, 0.0)
+                                                  for t in threads]))
+                              for name in threads[-1]["threads"]},
             "command_median_s": _r(np.median(cli)),
             "command_realtime_factor": _r(seconds / np.median(cli), 1),
             "breakdown_s": timeline_breakdown(wav, tmp)}
@@ -308,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=2, help="A B pairs per comparison")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
     ap.add_argument("--encoders", action="store_true", help="also compare x264 settings")
+    ap.add_argument("--timeline-only", action="store_true",
+                    help="only the timeline-only figures (in process, as a command, where the "
+                         "time goes): a few seconds")
     args = ap.parse_args(argv)
     report: dict = {"machine": machine_info(), "load_before": _load(),
                     "cores_available_before": cores_available()}
@@ -315,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         wav = tmp / "speech.wav"
         sf.write(wav, speech_of_length(args.seconds), RATE)
+        if args.timeline_only:
+            report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
+            report["load_after"] = _load()
+            print(json.dumps(report, indent=1) if args.json else _timeline_line(report))
+            return 0
         report["encode_ratio"] = encode_ratio(wav, args.seconds, args.reps, tmp)
         report["realtime"] = realtime_factors(wav, args.seconds, tmp, report["encode_ratio"])
         report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
@@ -331,6 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _timeline_line(r: dict) -> str:
+    t = r["timeline_only"]
+    return (f"timeline only ({t['seconds']:g} s, load {r['load_before']}): "
+            f"{t['realtime_factor']}x in process (idle bound {t['idle_bound_realtime_factor']}x), "
+            f"{t['command_realtime_factor']}x as a command; seconds: {t['breakdown_s']}")
+
+
 def _print(r: dict) -> None:
     m = r["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores; load {r['load_before']} -> "
@@ -345,9 +369,7 @@ def _print(r: dict) -> None:
     for width, v in r["realtime"].items():
         print(f"real time factor {width} px: {v['realtime_factor']}x")
     print(f"  512 px idle bound: {e['idle_bound_realtime_factor']}x")
-    t = r["timeline_only"]
-    print(f"timeline only: {t['realtime_factor']}x in process, "
-          f"{t['command_realtime_factor']}x as a command; seconds: {t['breakdown_s']}")
+    print(_timeline_line(r))
     print(f"first frame after launch: median {r['first_frame']['median_s']} s")
     b = r["batch"]
     print(f"batch of {b['files']} ({b['audio_s']} s): 1 worker {b['jobs1']['median_s']} s, "

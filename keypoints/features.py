@@ -240,10 +240,10 @@ class StreamingLogMel:
             out = np.empty((cfg.n_mels, 0), dtype=np.float32)
         elif n_ready == 1:  # the live case: one 10 ms block at a time
             out = log_mel_frame(self._pending[: cfg.win_length], cfg)[:, None]
-        else:
-            starts = np.arange(n_ready) * cfg.hop_length
-            out = log_mel_frames(
-                self._pending[starts[:, None] + np.arange(cfg.win_length)], cfg)
+        else:  # the frames as a strided view of the samples (no copy of the windows)
+            windows = np.lib.stride_tricks.sliding_window_view(self._pending, cfg.win_length)
+            out = log_mel_frames(windows[: (n_ready - 1) * cfg.hop_length + 1 : cfg.hop_length],
+                                 cfg)
         self._pending = self._pending[n_ready * cfg.hop_length :]
         self._n_frames += n_ready
         return out

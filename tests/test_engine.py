@@ -123,6 +123,39 @@ def test_lip_frames_at_any_rate_map_to_video_frames(reference_rig):
     assert opened[0] == 13
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 64, 1000])
+def test_each_video_frame_shows_the_nearest_lip_frame_held_at_the_last_finite_one(
+        reference_rig, chunk):
+    """Irregular lip times (ties, repeats, gaps), non-finite keypoints (also at the start):
+    video frame i shows the lip frame nearest i / fps of the first at or after it and the one
+    before that (ties: the earlier), or the last finite one before it (the rest mouth before
+    any), whatever the chunking."""
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.choice([0.0, 0.01, 0.02, 0.04, 0.1, 0.013], size=300)).tolist()
+    times = sorted(times + [40 / 25] * 2)  # two lip frames exactly at a video frame's time
+    opening = [0.001 * (k + 1) for k in range(len(times))]
+    lips = [_lip(t, o) for t, o in zip(times, opening, strict=True)]
+    bad = {0, 1, 57, 58, 59, 200} | set(range(120, 140))
+    for k in bad:
+        lips[k].points[k % 4, k % 3] = np.inf if k % 2 else np.nan
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
+    frames = []
+    for s in range(0, len(lips), chunk):
+        frames += eng.push(lips[s:s + chunk])
+    frames += eng.finish(times[-1] + 0.2)
+    assert eng.n_nonfinite == len(bad)
+    shown = 0
+    for f in frames[:round(times[-1] * 25)]:
+        t = f.index / 25
+        after = next(j for j, tj in enumerate(times) if tj >= t)  # the first at or after t
+        near = after - 1 if after and t - times[after - 1] <= times[after] - t else after
+        good = [j for j in range(near + 1) if j not in bad]
+        expected = opening[good[-1]] if good else 0.0
+        assert f.mouth[0] == pytest.approx(expected, abs=1e-6), f.index
+        shown += bool(good)
+    assert shown > 50
+
+
 def test_engine_config_validated():
     with pytest.raises(ValueError, match="motion"):
         EngineConfig(motion="wild")

@@ -193,3 +193,70 @@ def test_a_timeline_only_command_imports_neither_opencv_nor_the_progress_bar(tmp
                          check=True, cwd=Path(__file__).parents[1])
     assert out.stdout.split("\n")[-2] == "[]"
     assert (tmp_path / "t.json").stat().st_size > 0
+
+
+def _frame_key(frame):
+    """Everything a frame carries, exactly (arrays as bytes)."""
+    c = frame.choice
+    return (frame.index, frame.t_s, frame.angles_deg.tobytes(), frame.speaking,
+            np.asarray(frame.mouth).tobytes(), frame.eyes.closed,
+            frame.eyes.closure.tobytes(), frame.viseme, c.pose, c.expression, c.image,
+            c.path_t, np.asarray(c.residual_deg).tobytes(), c.overlay)
+
+
+def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, rig, model):
+    """The renderer (the lips a model block per read, computed ahead in their own thread)
+    gives exactly the frames of the engine fed by hand from the same lip stream in 10 ms
+    chunks, and so does its source without the thread."""
+    from animator.engine import Engine
+    from animator.render.source import AudioFileSource
+    from keypoints.visemenet import ShapeModel
+
+    audio = DEMO
+    samples = load_audio(audio)
+    duration_s = len(samples) / model.feature_config.sample_rate
+    shapes = ShapeModel.load()
+    stream = AudioLipStream(model, 256, shapes)
+    engine = Engine(rig)
+    by_hand = []
+    for s in range(0, len(samples), 160):
+        by_hand += engine.push(stream.push(samples[s:s + 160]))
+    by_hand += engine.push(stream.flush()) + engine.finish(duration_s)
+    expected = [_frame_key(f) for f in by_hand]
+    rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model).frames
+    assert [_frame_key(f) for f in rendered] == expected
+    source = AudioFileSource(samples, model, duration_s, shapes=shapes, threaded=False)
+    engine = Engine(rig)
+    frames, end = [], None
+    while end is None:
+        reading = source.read(0, 0.0)
+        frames += engine.push(reading.lips)
+        end = reading.end_s
+    assert [_frame_key(f) for f in frames + engine.finish(end)] == expected
+
+
+def test_the_lip_thread_stops_when_the_loop_fails_and_its_errors_reach_the_loop(
+        tmp_path, model, monkeypatch):
+    import threading
+
+    from animator.engine import Engine
+    from animator.render.source import AudioFileSource
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("engine failed")
+
+    monkeypatch.setattr(Engine, "push", boom)
+    with pytest.raises(RuntimeError, match="engine failed"):
+        render(DEMO, None, timeline_path=tmp_path / "a.json", model=model)
+    assert not [t for t in threading.enumerate() if t.name == "lips"]
+    monkeypatch.undo()
+
+    def bad(self, samples):
+        raise ValueError("lips failed")
+
+    monkeypatch.setattr(AudioLipStream, "push", bad)
+    source = AudioFileSource(load_audio(DEMO), model, 22.9)
+    with pytest.raises(ValueError, match="lips failed"):
+        source.read(0, 0.0)
+    source.close()
+    assert not [t for t in threading.enumerate() if t.name == "lips"]

@@ -82,6 +82,11 @@ class FifoQueue(Generic[T]):
             self._cond.notify_all()
             return item
 
+    @property
+    def closed(self) -> bool:
+        """True once closed or abandoned (a producer's ``put`` no longer waits)."""
+        return self._closed
+
     def close(self) -> None:
         """No more items: ``take`` returns the ones left, then None."""
         with self._cond:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Audio fed to the lip stream per loop tick, seconds: the granularity of Ctrl-C and of the
-#: non-finite check; it does not change the frames (the stream is chunk-invariant).
+#: Audio fed to the lip stream per loop tick, seconds, at least (offline reads a whole model
+#: block, ``MODEL_BATCH`` frames, per tick: fewer, larger pushes through the vectorised
+#: stages): the granularity of Ctrl-C and of the non-finite check; it does not change the
+#: frames (the stream is chunk-invariant).
 CHUNK_S = 0.2
 #: Keypoint frames per MappingNet call offline (see AudioLipStream's ``block_frames``):
 #: 1 computes every frame alone, exactly as live mode does; 256 (2.56 s at a 10 ms hop)

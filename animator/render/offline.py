@@ -1,10 +1,11 @@
 """Offline rendering: an audio file -> mp4 and/or exports (timeline JSON, plot PNG, ...).
 
 This is the live loop with an as-fast-as-possible clock, the audio file as its source, and
-sinks that queue instead of dropping: the engine and the lips run in this thread while the
-video sink composes and encodes in its own (x264 adds threads of its own), so the encoder
-keeps the other core busy. Without a video, no frame is composed or encoded: a timeline
-alone takes a fraction of a second for a minute of speech.
+sinks that queue instead of dropping: the engine runs in this thread, the lips a few chunks
+ahead in a thread of their own (animator.render.source), and the video sink composes and
+encodes in its own (x264 adds threads of its own), so the work overlaps on both cores.
+Without a video, no frame is composed or encoded: a timeline alone takes a fraction of a
+second for a minute of speech.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
                                      config.fps, native, native_rate, on_frame, keep_images,
                                      canvas, {k: v for k, v in (("preset", x264_preset),
                                                                 ("crf", crf)) if v is not None}))
+        stack.callback(source.close)  # the lip thread stops with the loop, also on an error
         loop = stack.enter_context(FrameLoop(engine, source, sinks, queue_size=QUEUE_FRAMES))
         loop.run(FastClock(config.fps), on_tick=lambda _: bar.update(1))
         loop.close()  # every queued frame encoded (a sink's failure raised here)

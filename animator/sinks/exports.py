@@ -33,7 +33,8 @@ def frame_record(f: Frame) -> dict:
     return {
         "i": f.index,
         "t": round(f.t_s, 6),
-        **{axis: round(float(a), 4) for axis, a in zip(AXES, f.angles_deg, strict=True)},
+        **{axis: round(a, 4) for axis, a in zip(
+            AXES, np.asarray(f.angles_deg, dtype=np.float64).tolist(), strict=True)},
         "speaking": round(float(f.speaking), 4),
         "open": round(float(f.mouth[0]), 4),
         "expression": f.choice.expression,

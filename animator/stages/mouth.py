@@ -15,13 +15,24 @@ import numpy as np
 
 from keypoints.lips import LipFrame
 
+#: the keypoints the mouth features read, in the order of :func:`mouth_rows`
+MOUTH_POINTS = ("upper_lip", "lower_lip", "left_corner", "right_corner")
 
-def mouth_features(frame: LipFrame) -> np.ndarray:
-    """float64[2] (open, wide) of one lip frame."""
-    upper, lower = frame.point("upper_lip"), frame.point("lower_lip")
-    left, right = frame.point("left_corner"), frame.point("right_corner")
-    open_w = max(0.0, float(upper[1] - lower[1]))
-    wide_w = float(np.linalg.norm(left - right))
+
+def mouth_rows(names: tuple[str, ...]) -> tuple[int, int, int, int]:
+    """Rows of ``MOUTH_POINTS`` in keypoints named ``names``."""
+    return tuple(names.index(n) for n in MOUTH_POINTS)  # type: ignore[return-value]
+
+
+def mouth_features(frame: LipFrame, rows: tuple[int, int, int, int] | None = None
+                   ) -> np.ndarray:
+    """float64[2] (open, wide) of one lip frame (rows: ``mouth_rows(frame.names)``, when the
+    caller knows them)."""
+    upper, lower, left, right = rows or mouth_rows(frame.names)
+    p = frame.points
+    open_w = max(0.0, float(p[upper, 1] - p[lower, 1]))
+    gap = p[left] - p[right]
+    wide_w = float(np.sqrt(gap.dot(gap)))  # np.linalg.norm's arithmetic, without its checks
     return np.array([open_w, wide_w])
 
 

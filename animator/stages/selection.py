@@ -78,7 +78,7 @@ class PoseSelector:
         if self._tree is not None:
             return int(self._tree.query(angles_deg)[1])
         diff = self.angles_deg - angles_deg
-        return int(np.argmin(np.einsum("pd,pd->p", diff, diff)))
+        return int(np.einsum("pd,pd->p", diff, diff).argmin())
 
     def step(self, angles_deg: np.ndarray) -> int:
         """Index of the pose to show for ``angles_deg`` (float[3])."""
@@ -105,13 +105,14 @@ class MouthSelector:
 
     def step(self, features: np.ndarray) -> PathPlacement:
         t, dist = self.paths.place_all(features)
-        best = int(np.argmin(dist))
+        best = int(dist.argmin())
+        t, dist = t.tolist(), dist.tolist()  # Python floats: the same values, cheaper to use
         cur = self._current
         keep = (cur is not None and best != cur and t[cur] >= self._params.mouth_free_t
                 and dist[cur] - dist[best] <= self._params.mouth_margin)
         chosen = cur if keep else best
         self._current = chosen
-        return PathPlacement(chosen, float(t[chosen]), float(dist[chosen]))
+        return PathPlacement(chosen, t[chosen], dist[chosen])
 
 
 @dataclass(frozen=True)
