@@ -174,6 +174,9 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
         except KeyboardInterrupt:  # Ctrl-C is how live mode normally ends
             summary.interrupted = True
         finally:
+            # the sinks finish the frame they hold first: a frame still in a mailbox would
+            # be counted neither handled nor dropped (closing twice is harmless)
+            loop.close()
             summary.ticks, summary.late, summary.skipped = loop.n_ticks, clock.n_late, \
                 clock.n_skipped
             summary.stale, summary.sinks = loop.n_stale, loop.sink_stats()
