@@ -246,8 +246,7 @@ def rhubarb_scores(exe: Path, recs: list[dataset.Recording]) -> dict:
 
 
 def model_predictor(model: MappingNet, params: SpeakingParams, voice: bool = True):
-    """samples -> realscore.Prediction through the streaming path and the speaking state (with
-    the voice-activity cue, as the engine runs it; ``voice`` False: the lips alone)."""
+    """samples -> realscore.Prediction via the streaming path and the speaking state."""
     from benchmarks.realscore import Prediction
 
     names = model.keypoint_names
