@@ -9,7 +9,8 @@ of audio through the streaming log-mel), prosody, the lip model and the shape (v
 for one video frame of keypoint frames, each both ways side by side (25 frames each in turn):
 ``windowed`` (onnxruntime on the 65-frame window of each keypoint frame, the model contract's
 definition) and ``streaming`` (the step plan, keypoints.conv_stream: one step per feature
-frame); speaking, motion and select (one step each); and ``total``: one video frame of audio
+frame); speaking (with the voice cue, and beside it the lips alone, as before the cue), motion
+and select (one step each); and ``total``: one video frame of audio
 through the whole streaming engine (keypoints.stream + animator.engine, no shape model), the
 windowed and the streaming lips fed the same audio in turn. Then ``render`` of a 60 s speech
 file to a 512 px mp4 (real time factor), a timeline-only render of the same file with the lip
@@ -137,13 +138,14 @@ def stage_latencies(n_frames: int, warmup: int = 50) -> dict:
     lips = stream.push(audio) + stream.flush()
     step = max(1, round(model.feature_config.frame_rate_hz / FPS))
     video_lips = lips[::step][: n_frames + warmup]
-    silence = SpeakingDetector(FPS)
+    silence, lips_only = SpeakingDetector(FPS), SpeakingDetector(FPS)
     motion = MotionSynth(FPS, np.random.default_rng(0),
                          MotionParams().scaled_to_extent(rig_extent_deg(rig)))
     selector = FrameSelector(rig, FPS)
     for lf in video_lips:
         two = np.stack([lf.point("upper_lip"), lf.point("lower_lip")])
-        m = tm.timed("speaking", silence.step, two)
+        tm.timed("speaking, lips only", lips_only.step, two)  # before the voice cue
+        m = tm.timed("speaking", silence.step, two, lf.prosody.voice)
         angles = tm.timed("motion", motion.step, m, lf.prosody.accent)
         tm.timed("select", selector.step, angles, mouth_features(lf))
 

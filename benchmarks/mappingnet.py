@@ -142,13 +142,13 @@ def run_model(model: MappingNet, rec: dataset.Recording) -> Run:
                rec.speech[idx], bad, voice[idx])
 
 
-def mask_scores(runs: list[Run], params: SpeakingParams) -> dict:
+def mask_scores(runs: list[Run], params: SpeakingParams, voice: bool = True) -> dict:
     """Silence-mask metrics over the runs of one test set: F1 (frames pooled), median onset
-    and offset delays, number of boundaries measured."""
+    and offset delays, number of boundaries measured (``voice`` False: the lips alone)."""
     tp = fp = fn = 0
     onsets, offsets = [], []
     for r in runs:
-        pred = speaking_state(r.inner_video, params, r.voice_video) >= 0.5
+        pred = speaking_state(r.inner_video, params, r.voice_video if voice else None) >= 0.5
         on, off = boundary_delays(pred, r.speech, dataset.FRAME_RATE_HZ)
         onsets += on
         offsets += off
@@ -246,8 +246,7 @@ def rhubarb_scores(exe: Path, recs: list[dataset.Recording]) -> dict:
 
 
 def model_predictor(model: MappingNet, params: SpeakingParams, voice: bool = True):
-    """samples -> realscore.Prediction through the streaming path and the speaking state (with
-    the voice-activity cue, as the engine runs it; ``voice`` False: the lips alone)."""
+    """samples -> realscore.Prediction via the streaming path and the speaking state."""
     from benchmarks.realscore import Prediction
 
     names = model.keypoint_names
@@ -329,6 +328,7 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
             entry["sets"][name] = {
                 "default": score(set_runs, model.keypoint_names, SpeakingParams()),
                 "tuned": score(set_runs, model.keypoint_names, tuned),
+                "lips_only": mask_scores(set_runs, SpeakingParams(), voice=False),
             }
             log(f"{label:10s} {name:14s} {entry['sets'][name]}")
         entry["hard_inputs"] = behaviour(model, hard_inputs(), SpeakingParams())

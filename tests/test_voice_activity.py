@@ -63,7 +63,7 @@ def test_key_clicks_stay_under_the_onset_level_and_syllables_rise_above_it():
 
 def test_cue_does_not_depend_on_the_gain_or_the_chunking():
     x = syllables(6)
-    np.testing.assert_array_equal(cue(x) >= 0.5, cue(x * 0.01) >= 0.5)
+    np.testing.assert_array_equal(cue(x) >= 0.5, cue(x * 0.1) >= 0.5)  # (above the log floor)
     feats = log_mel(x.astype(np.float32), CFG).astype(np.float64)
     va, whole = VoiceActivity(CFG), cue(x)
     again = [va.step(np.ascontiguousarray(feats[:, i])) for i in range(feats.shape[1])]
@@ -129,11 +129,11 @@ def test_the_cue_sustains_speech_through_still_lips_and_lets_it_resume_quickly()
     voice = np.ones(100)
     mask = [det.step(x, v) for x, v in zip(lips, voice, strict=True)]
     assert min(mask[10:100]) == 1.0
-    # a short pause in both, then speech again: back on at the first frame it resumes (no
-    # onset confirmation within reonset_s of the offset)
+    # a short pause in both, then the voice again: back on at the first frame it resumes,
+    # before the lips move (within reonset_s of the offset the cue alone suffices)
     det = SpeakingDetector(25)
     lips = _moving_lips(100)
-    lips[40:45] = 0.0  # closed
+    lips[40:47] = 0.0  # closed
     voice[40:45] = 0.0
     mask = [det.step(x, v) for x, v in zip(lips, voice, strict=True)]
     assert mask[44] == 0.0 and mask[45] == 1.0

@@ -14,7 +14,12 @@ Two algorithms:
   it switches on once the raw decision has held for ``onset_s`` (a breath, a click or a
   twitch does not start it) and off once it has been off for longer than ``hangover_s``
   (the stop closures and short gaps inside speech do not end it); an optional causal box
-  average smooths the edges.
+  average smooths the edges. With audio, each step also gets a voice-activity cue
+  (keypoints.voice_activity, the share of the last ~60 ms that sounds like speech): the state
+  then switches on only while the cue is up too (moving lips on a buzz, key clicks or music
+  do not start it), stays on while the cue is up after the lips rest (closures, fricatives the
+  lips hear as silence), and within ``reonset_s`` of switching off the cue alone switches it
+  back on. Without a cue (a face tracker) the lips alone decide, as before.
 * :func:`bridge_gaps` is for a consumer that has the whole clip (the offline renderer): it
   also fills the gaps that a causal hangover could only fill by coming late.
 """
@@ -96,9 +101,9 @@ class SpeakingParams:
     voice_onset: float = 0.7
     #: ... stays on past the lips' hangover while the cue is at least this (a held vowel,
     #: a fricative the lips hear as silence) ...
-    voice_sustain: float = 1.0
-    #: ... and within this long of switching off, a raw decision switches it back on without
-    #: the onset confirmation (speech resuming after a short pause).
+    voice_sustain: float = 0.7
+    #: ... and within this long of switching off, the cue alone switches it back on (speech
+    #: resuming after a stop closure or a short pause, before the lips move again).
     reonset_s: float = 0.2
 
     def __post_init__(self) -> None:
@@ -139,7 +144,8 @@ class SpeakingDetector:
     A frame is raw speech while the lips moved within the last ``hold_s`` (closing onto the
     resting opening does not count), or, up to ``sustain_s`` after the last motion, while the
     mouth stays open beyond its resting opening. The speaking state follows the raw decision
-    with an onset confirmation (``onset_s``) and a hangover (``hangover_s``). Look-back is
+    with an onset confirmation (``onset_s``) and a hangover (``hangover_s``), and the voice
+    cue when one is given (``voice_onset``, ``voice_sustain``, ``reonset_s``). Look-back is
     bounded (the longest of the windows), so the state is O(1) in the stream length and the
     mask at frame i depends only on frames i - n .. i.
     """
@@ -205,9 +211,9 @@ class SpeakingDetector:
         p = self.params
         if not self._speaking:
             self._since_off = min(self._since_off + 1, 1 << 20)
-            if (raw and voice >= p.voice_onset
-                    and (self._run > self._confirm_frames
-                         or self._since_off <= self._reonset_frames)):
+            if voice >= p.voice_onset and (
+                    (raw and self._run > self._confirm_frames)
+                    or self._since_off <= self._reonset_frames):
                 self._speaking = True
         elif not raw and self._run > self._hang_frames and voice < p.voice_sustain:
             self._speaking = False
