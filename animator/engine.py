@@ -253,12 +253,9 @@ class Engine:
             # Each video frame takes the lip frame nearest its time (ties: the earlier one),
             # decided by the first lip frame at or after it: found by bisection, and only the
             # lip frames a video frame shows are looked at (one in four at 100 Hz and 25 fps).
-            good = self._good_frames(lips)
-            times = [lf.t_s for lf in lips]
-            fps = self.config.fps
-            last_s = times[-1]
+            good, times, fps = self._good_frames(lips), [lf.t_s for lf in lips], self.config.fps
             i = self._next_index
-            while i / fps <= last_s:
+            while i / fps <= times[-1]:
                 t = i / fps
                 j = bisect.bisect_left(times, t)
                 cur = self._entry(lips[j], good[j])
@@ -267,8 +264,7 @@ class Engine:
                 ready.append((i, src[1], src[2]))
                 self._visemes[i] = src[3]
                 i += 1
-            self._next_index = i
-            self._good = good[-1]
+            self._next_index, self._good = i, good[-1]
             self._prev = self._entry(lips[-1], good[-1])
         return self._process([(i, *self._sample(frame), pro) for i, frame, pro in ready],
                              head_deg, eyes)

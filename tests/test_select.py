@@ -110,3 +110,21 @@ def test_nearest_pose_scan_and_kdtree_agree():
         want = int(np.argmin(np.linalg.norm(poses - q, axis=1)))
         assert tree.nearest(q) == want
         assert scan.nearest(q) == small_tree.nearest(q)
+
+
+def test_nearest_tween_and_residual_clamp_match_the_plain_scan_and_numpy():
+    from animator.stages.selection import _clamp, _nearest
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        ts = sorted(rng.choice([0.0, 0.1, 0.25, 0.3, 0.5, 0.75, 1.0], rng.integers(1, 9)).tolist())
+        for t in [*rng.uniform(-0.2, 1.2, 5).tolist(), *ts, 0.175, 0.4, 0.625, 0.875]:
+            assert _nearest(ts, t) == min(range(len(ts)), key=lambda j: abs(ts[j] - t))
+    values = [-np.inf, -11.0, -10.0, -0.0, 0.0, 3.5, 10.0, 10.5, np.inf, np.nan]
+    for lim in (10.0, 0.5, 4):
+        got = np.array([_clamp(x, lim) for x in values])
+        want = np.minimum(np.maximum(np.array(values), -lim), lim)
+        assert got.tobytes() == want.tobytes()  # bit for bit, -0.0 and NaN included
+    # (lim 0: numpy's vector loops pick either zero when -0.0 meets 0.0: equal values)
+    np.testing.assert_array_equal([_clamp(x, 0.0) for x in values],
+                                  np.minimum(np.maximum(np.array(values), -0.0), 0.0))

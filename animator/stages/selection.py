@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -148,6 +149,22 @@ def speech_paths(rig: Rig) -> list[SpeechPath]:
     return out
 
 
+def _clamp(x: float, lim: float) -> float:
+    """np.minimum(np.maximum(x, -lim), lim) of one float (NaN stays NaN)."""
+    x = x if x >= -lim or x != x else -lim
+    return x if x <= lim or x != x else lim
+
+
+def _nearest(ts: list[float], t: float) -> int:
+    """Index of the entry of ``ts`` nearest ``t``, the first of equally near ones (``ts``
+    sorted: bisection, then the neighbours; the same as a scan of all of them)."""
+    k = bisect.bisect_left(ts, t)
+    lo, hi = max(0, k - 1), min(len(ts), k + 1)
+    while lo > 0 and ts[lo - 1] == ts[lo]:  # repeated positions: the first of them
+        lo -= 1
+    return min(range(lo, hi), key=lambda j: abs(ts[j] - t))
+
+
 def eyes_closed_expression(rig: Rig) -> str | None:
     """The rig's eyes-closed expression (``RigConfig.blink_expression``), or None."""
     return rig.config.blink_expression()
@@ -163,6 +180,7 @@ class FrameSelector:
         cfg = rig.config
         self.poses = list(cfg.poses)
         self._pose_angles = np.stack([cfg.pose_angles[p] for p in self.poses])
+        self._pose_rows = self._pose_angles.astype(np.float64).tolist()
         self._pose = PoseSelector(self._pose_angles, fps, self.params)
         self.paths = speech_paths(rig)
         self._mouth: MouthSelector | None = None
@@ -224,7 +242,11 @@ class FrameSelector:
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
-        residual = np.minimum(np.maximum(angles_deg - self._pose_angles[pose_idx], -lim), lim)
+        # np.minimum(np.maximum(angles - pose angles, -lim), lim) on three Python floats, NaN
+        # passed through as numpy does: the same values without four small-array calls
+        residual = np.array([_clamp(a - b, lim) for a, b in zip(
+            np.asarray(angles_deg, dtype=np.float64).tolist(), self._pose_rows[pose_idx],
+            strict=True)])
         if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
             self.eyes_can_close = True  # the mouth is drawn over the blink too
             blink = self.eyes_closed_expression if eyes_closed else None
@@ -250,6 +272,6 @@ class FrameSelector:
             return FrameChoice(pose, REST_EXPRESSION, self.rig.endpoint(REST_EXPRESSION, pose),
                                0.0, residual)
         ts, rels = self._tween_table(pose, place.path)
-        i = min(range(len(ts)), key=lambda j: abs(ts[j] - place.t))  # a handful of frames
+        i = _nearest(ts, place.t)
         expression = self.paths[place.path].target if ts[i] >= 0.5 else REST_EXPRESSION
         return FrameChoice(pose, expression, rels[i], place.t, residual)
