@@ -4,8 +4,8 @@ Live mode and the offline renderer run this same code; offline is this loop fed 
 file as fast as it goes. For the same input and seed, a whole-file run and a run fed in
 chunks of any size give the same frames. The ``reference`` speaking and motion modes (the
 seed pipeline's algorithms, reproduced exactly) need the whole clip (the seed normalises by
-the clip and squeezes time into whole seconds), so with
-either of them the loop holds its frames until :meth:`Engine.finish`.
+the clip and squeezes time into whole seconds), so with either of them the loop holds its
+frames until :meth:`Engine.finish`.
 
 Head motion is synthesised (``head="synth"``, the default), or follows measured head angles
 handed to :meth:`Engine.push` (``"tracked"``), or both added (``"mix"``); a tracked head that
@@ -31,7 +31,6 @@ import bisect
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,9 +47,7 @@ from animator.stages.mouth_shapes import shape_from_mouth
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
-
-if TYPE_CHECKING:
-    from keypoints.prosody import Prosody
+from keypoints.prosody import Prosody
 
 #: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
 #: mouth features (open, wide).
