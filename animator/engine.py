@@ -398,4 +398,3 @@ class Engine:
                 self._idle.interrupt()
         return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes,
                      shape)
-
