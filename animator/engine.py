@@ -43,7 +43,7 @@ from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
 from animator.stages.mouth import mouth_features, mouth_rows
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
-from animator.stages.mouth_shapes import shape_from_mouth
+from animator.stages.mouth_shapes import shown_shape
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
@@ -388,7 +388,8 @@ class Engine:
                 cued, self._cued = self._cued, None
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
-        shape = self._visemes.pop(i, None) or shape_from_mouth(mouth, mask)
+        shape = shown_shape(self._visemes.pop(i, None), mouth, mask,
+                            self.config.select_params.talk_speaking)
         choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close
         self._pause = mask < self.config.select_params.talk_speaking

@@ -15,8 +15,12 @@ Scores, per 10 ms frame (the truth of keypoints.visemes.frame_truth):
 * canonical: the shape is the sound's canonical one (frames whose sound has one);
 * speech: agreement over the frames inside sounds only (silence excluded).
 Rhubarb runs with each of its recognizers (``phonetic``, ``pocketSphinx``) on the same 16 kHz
-audio; its cues are read at the same frame times. Ours: the shipped model through the causal
-decoder (keypoints.visemenet), with its 30 ms look-ahead.
+audio; its cues are read at the same frame times. Ours (``ours``): the shapes the product
+shows, the render's path at 100 fps (one video frame per 10 ms frame): the lip model and the
+shape model streaming side by side (keypoints.stream), the engine with its speaking state
+(animator.stages.mouth_shapes.shown_shape: rest while it says silence), with the lips' 30 ms
+look-ahead. ``ours, model only``: the shape model through the causal decoder alone
+(keypoints.visemenet), what the shape model hears without the speaking state.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from animator.engine import Engine, EngineConfig
+from animator.render import MODEL_BATCH
+from animator.rig import default_rig_dir, load_rig
 from benchmarks.aligned_speech import (
     available_clips,
     cache_dir,
@@ -43,7 +50,9 @@ from benchmarks.aligned_speech import (
 from benchmarks.machine import machine_info
 from keypoints.audio import load_audio
 from keypoints.features import log_mel
+from keypoints.mappingnet import MappingNet
 from keypoints.phone_labels import READERS
+from keypoints.stream import AudioLipStream
 from keypoints.visemenet import ShapeModel, decode
 from keypoints.visemes import SHAPE_INDEX, Sound, frame_truth
 
@@ -61,6 +70,19 @@ def our_shapes(model: ShapeModel, audio: np.ndarray, n_frames: int, confirm: int
                              np.full((cfg.n_mels, model.context_future), cfg.silence_value,
                                      np.float32)], axis=1)
     shapes = decode(model.run(padded), confirm)
+    return shapes, time.perf_counter() - t0
+
+
+def shown_shapes(lips: MappingNet, model: ShapeModel, rig, audio: np.ndarray, n_frames: int
+                 ) -> tuple[np.ndarray, float]:
+    """(int64[n_frames] shape indices, seconds of compute): the shapes the engine shows at
+    100 fps for 16 kHz audio, lips and shapes streamed as the renderer streams them."""
+    t0 = time.perf_counter()
+    stream = AudioLipStream(lips, MODEL_BATCH, model)
+    engine = Engine(rig, EngineConfig(fps=100.0, idle_blinks=None))
+    frames = engine.push(stream.push(audio)) + engine.push(stream.flush())
+    frames += engine.finish(n_frames / 100.0)
+    shapes = np.array([SHAPE_INDEX[f.viseme] for f in frames[:n_frames]], dtype=np.int64)
     return shapes, time.perf_counter() - t0
 
 
@@ -148,6 +170,7 @@ def real_set(root: Path, dev: bool = False):
 
 def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=print) -> dict:
     model = ShapeModel.load(model_path)
+    lips, rig = MappingNet.load(), load_rig(default_rig_dir())
     exe = rhubarb_binary(root)
     if exe is None:
         log(f"Rhubarb not found under {root}: run python -m benchmarks.aligned_speech fetch")
@@ -161,15 +184,16 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
             if not clips:
                 log(f"{name}: no clips")
                 continue
-            rows: dict[str, list[dict]] = {"ours": []}
-            secs: dict[str, float] = {"ours": 0.0}
+            rows: dict[str, list[dict]] = {"ours": [], "ours, model only": []}
+            secs: dict[str, float] = {"ours": 0.0, "ours, model only": 0.0}
             audio_s = 0.0
             for _name, audio, allowed, canonical in clips:
                 n = len(canonical)
                 audio_s += audio.size / 16000
-                shapes, dt = our_shapes(model, audio, n)
-                rows["ours"].append(scores(shapes, allowed, canonical))
-                secs["ours"] += dt
+                for key, (shapes, dt) in (("ours", shown_shapes(lips, model, rig, audio, n)),
+                                          ("ours, model only", our_shapes(model, audio, n))):
+                    rows[key].append(scores(shapes, allowed, canonical))
+                    secs[key] += dt
                 for rec in RECOGNIZERS if exe is not None else ():
                     key = f"rhubarb {rec}"
                     shapes, dt = rhubarb_shapes(exe, audio, 16000, n, rec, Path(tmp),

@@ -225,3 +225,31 @@ def test_head_speed_follows_the_accents_of_unseen_speech(reference_rig, model):
                                   accent[:len(speed) - lag][inside[lag:]])[0, 1]
                       for lag in (0, 1, 2))  # speed lagging the accent by 0-80 ms
     assert r["new"] > 0.4 and r["blind"] < 0.25, r
+
+
+def test_a_shape_heard_in_a_pause_shows_the_resting_mouth(reference_rig):
+    """The shape model hears D throughout; the lips talk for 1 s and then rest: the frames
+    show D while the speaking state is on and rest (X) once it says silence, never a mouth
+    shape in the pause (a breath or room noise heard as a sound)."""
+    from dataclasses import replace
+
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
+    lips = [replace(_lip(k / 100, 0.4 + 0.3 * np.sin(k / 5) if k < 100 else 0.0), viseme="D")
+            for k in range(200)]
+    frames = eng.push(lips) + eng.finish(2.0)
+    talking = [f for f in frames if f.speaking >= 0.5]
+    pause = [f for f in frames if f.speaking < 0.5]
+    assert len(talking) >= 20 and {f.viseme for f in talking} == {"D"}
+    assert len(pause) >= 20 and {f.viseme for f in pause} == {"X"}
+    assert [f.viseme for f in frames[-20:]] == ["X"] * 20  # the lips rest: silence
+
+
+def test_only_heard_shapes_are_gated_by_the_speaking_state():
+    from animator.stages.mouth_shapes import shown_shape
+
+    open_mouth = np.array([0.55, 0.95])
+    assert shown_shape("G", open_mouth, 0.0) == "X" and shown_shape("G", open_mouth, 1.0) == "G"
+    # lips without a heard shape (a face on a camera) show their own opening, also in a pause
+    assert shown_shape(None, open_mouth, 0.0) == "D"
+    assert shown_shape(None, np.array([0.0, 1.0]), 0.0) == "X"
+    assert shown_shape(None, np.array([0.0, 1.0]), 1.0) == "A"

@@ -91,8 +91,9 @@ def test_the_frames_shape_is_drawn_at_the_mouth_and_blinks_keep_it(tmp_path):
     names = ("upper_lip", "lower_lip", "left_corner", "right_corner")
     pts = np.array([[0, 0.3, 0], [0, -0.3, 0], [0.5, 0, 0], [-0.5, 0, 0]], np.float32)
     frames = []
-    for k, shape in enumerate("XXDDDDGGGGHHFFAA"):
-        frames += engine.push([LipFrame(k * 0.04, pts, names, None, shape)])
+    for k, shape in enumerate("XXDDDDGGGGHHFFAA"):  # opening lips: speaking
+        frames += engine.push([LipFrame(k * 0.04, pts * (1 + 0.05 * k), names, None,
+                                        shape)])
     assert [f.viseme for f in frames] == list("XXDDDDGGGGHHFFAA")[:len(frames)]
     for f in frames:
         out = comp.compose(f.choice)

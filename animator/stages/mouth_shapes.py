@@ -2,7 +2,8 @@
 camera) or a lip model run without the viseme model. The nearest of the basic shapes' mouth
 openings and widths, with X while the mouth rests and A for a closed mouth while speaking
 (the viseme model, when it runs, decides instead: it hears F/V and L, which lips cannot show
-apart)."""
+apart). :func:`shown_shape` is the one a frame shows: rest (X) while the speaking state says
+silence, whatever was heard."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def shape_from_mouth(mouth: np.ndarray, speaking: float) -> str:
         return "A" if speaking >= 0.5 else "X"
     d = _POINTS - np.asarray(mouth, dtype=np.float64)
     return _NAMES[int(np.argmin(np.einsum("pd,pd->p", d, d)))]
+
+
+def shown_shape(heard: str | None, mouth: np.ndarray, speaking: float,
+                talk_speaking: float = 0.5) -> str:
+    """The shape a frame shows: ``heard`` (the viseme model's, None without one) or the
+    mouth's (:func:`shape_from_mouth`), but rest (X) while the speaking state is below
+    ``talk_speaking`` (the selector's threshold): a breath, a click or room noise that the
+    shape model hears as a sound in a pause shows the resting mouth, as the rest of the face
+    does. Only heard shapes are gated: lips that carry no shape (a face on a camera) show
+    their own opening, also a mouth held open in a pause."""
+    if heard is None:
+        return shape_from_mouth(mouth, speaking)
+    return "X" if speaking < talk_speaking else heard
