@@ -39,6 +39,7 @@ from animator.core.types import EyeState, Frame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.face_cue import ExpressionTrack
+from animator.stages.head_blend import HeadBlend
 from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
 from animator.stages.mouth import mouth_features, mouth_rows
@@ -117,31 +118,6 @@ class EngineConfig:
 def rig_extent_deg(rig: Rig) -> np.ndarray:
     """float[3]: the largest |angle| among the rig's poses, per axis."""
     return np.max(np.abs(np.stack(list(rig.config.pose_angles.values()))), axis=0)
-
-
-class HeadBlend:
-    """Measured head angles blended with synthesised ones, one video frame per :meth:`step`.
-
-    The weight of the measurement follows its presence (1 while angles arrive, 0 while they
-    do not) with time constant ``fade_s``; while it is missing the last measured angles fade
-    out, so a lost face never makes the head jump.
-    """
-
-    def __init__(self, fps: float, fade_s: float, add_synth: bool) -> None:
-        self._alpha = 1.0 if fade_s == 0 else 1.0 - float(np.exp(-1.0 / (fps * fade_s)))
-        self._add_synth = add_synth
-        self._weight = 0.0
-        self._last = np.zeros(3)
-
-    def step(self, synth_deg: np.ndarray, measured_deg: np.ndarray | None) -> np.ndarray:
-        """synth_deg, measured_deg: float[3] (pitch, yaw, roll) degrees; measured None when
-        there is no measurement for this frame. Returns float64[3] degrees."""
-        present = measured_deg is not None and bool(np.all(np.isfinite(measured_deg)))
-        if present:
-            self._last = np.asarray(measured_deg, dtype=np.float64)
-        self._weight += ((1.0 if present else 0.0) - self._weight) * self._alpha
-        synth_gain = 1.0 if self._add_synth else 1.0 - self._weight
-        return self._weight * self._last + synth_gain * np.asarray(synth_deg, np.float64)
 
 
 class Engine:
