@@ -45,8 +45,14 @@ class VoiceParams:
                                          7600.0)
     #: a group is active this far above its floor ...
     margin_db: float = 8.0
-    #: ... and a frame when at least this many groups are.
+    #: ... and a frame when at least this many groups are,
     min_groups: int = 2
+    #: at least this many of them below ``low_hz`` (voicing). 1 silences a buzz whose
+    #: samples glitch (clicks lift the groups above its fundamental, which stays put), but an
+    #: onset on an unvoiced consonant (s, f, p, t, k, h) then waits for the vowel: ~+100 ms
+    #: (GRID swwp2s "set": onset 75 -> 155 ms), so it is off by default.
+    min_low_groups: int = 0
+    low_hz: float = 400.0
     #: the floor is the minimum level over about this long (whole blocks) ...
     floor_s: float = 0.5
     #: ... tracked as the minima of blocks of this many frames.
@@ -60,6 +66,8 @@ class VoiceParams:
             raise ValueError(f"group_edges_hz must rise, with at least 2 edges: {edges}")
         if not 1 <= self.min_groups <= len(edges) - 1:
             raise ValueError(f"min_groups must be 1..{len(edges) - 1}")
+        if not 0 <= self.min_low_groups <= sum(e <= self.low_hz for e in edges[1:]):
+            raise ValueError("min_low_groups must be 0..the number of groups below low_hz")
         if self.margin_db < 0 or self.floor_s <= 0 or self.window_s <= 0 \
                 or self.block_frames < 1:
             raise ValueError("margin_db >= 0, floor_s > 0, window_s > 0, block_frames >= 1")
@@ -84,6 +92,8 @@ class VoiceActivity:
         db_per_unit = 10.0 / (math.log(10.0) * config.scale)
         self._groups = groups * db_per_unit  # float64[G, n_mels]: column -> group levels, dB
         self._margin = p.margin_db
+        self._n_low = sum(1 for e in edges[1:] if e <= p.low_hz)
+        self._min_low = p.min_low_groups
         self._min_groups = p.min_groups
         rate_hz = config.frame_rate_hz
         self._block_frames = p.block_frames
@@ -114,7 +124,9 @@ class VoiceActivity:
         self._levels[i] = level
         if self._first_block and i:  # no block complete yet: the second-lowest level so far
             self._threshold = np.partition(self._levels[: i + 1], 1, axis=0)[1] + self._margin
-        a = int(np.count_nonzero(level > self._threshold) >= self._min_groups)
+        above = level > self._threshold
+        a = int(np.count_nonzero(above) >= self._min_groups
+                and np.count_nonzero(above[: self._n_low]) >= self._min_low)
         i += 1
         if i == self._block_frames:  # the block is complete: its second-lowest into the ring
             self._blocks[self._next_block] = np.partition(self._levels, 1, axis=0)[1]

@@ -61,6 +61,26 @@ def test_key_clicks_stay_under_the_onset_level_and_syllables_rise_above_it():
         assert speech[30 * k : 30 * k + 6].max() >= onset, k
 
 
+def test_a_glitching_square_needs_the_voicing_group():
+    """sign(sin) on exact zero crossings: float rounding flips samples at random, bursts of
+    clicks over the buzz. The default cue takes some bursts for voice; requiring the voicing
+    group (min_low_groups=1) does not, and still hears syllables."""
+    n = 4 * SR
+    square = 0.5 * np.sign(np.sin(2 * np.pi * 250 * np.arange(n) / SR))
+    onset = SpeakingParams().voice_onset
+    assert cue(square).max() >= onset
+    feats = log_mel(square.astype(np.float32), CFG).astype(np.float64)
+    strict = VoiceParams(min_low_groups=1)
+    va = VoiceActivity(CFG, strict)
+    assert max(va.step(np.ascontiguousarray(feats[:, i])) for i in range(feats.shape[1])) < onset
+    feats = log_mel(syllables(8).astype(np.float32), CFG).astype(np.float64)
+    va = VoiceActivity(CFG, strict)
+    voiced = np.array([va.step(np.ascontiguousarray(feats[:, i])) for i in range(feats.shape[1])])
+    assert np.mean(voiced >= onset) > 0.4
+    with pytest.raises(ValueError):
+        VoiceParams(min_low_groups=2)
+
+
 def test_cue_does_not_depend_on_the_gain_or_the_chunking():
     x = syllables(6)
     np.testing.assert_array_equal(cue(x) >= 0.5, cue(x * 0.1) >= 0.5)  # (above the log floor)
