@@ -265,8 +265,9 @@ def test_the_offline_shape_lead_shows_the_later_shape_and_nothing_else_changes(
         reference_rig, chunk):
     """Talking lips at 100 Hz, each carrying a different shape than the one before: live (no
     lead) frame i shows the shape of the lip frame at its own time and comes out as soon as
-    that lip frame is in; with a lead of 30 ms (25 fps: the middle of the 40 ms a frame is
-    held, plus 10 ms) it shows the shape of the lip frame 30 ms later and waits for it.
+    that lip frame is in; with a lead of 30 ms it shows the shape of the lip frame 30 ms later
+    and waits for it (offline at 25 fps the lead is 20 ms, the middle of the 40 ms a frame is
+    held, plus the shapes' lateness).
     Everything but the shape is the same frame for frame, whatever the chunking."""
     from dataclasses import replace
 

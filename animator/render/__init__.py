@@ -22,7 +22,7 @@ MODEL_BATCH = 256
 #: How late the mouth shapes run (seconds): offline, a frame shows the shape this much after
 #: the middle of its display time (see :func:`offline_shape_lead_s`). Chosen on the
 #: development clips and the synthetic sets of ``python -m benchmarks.visemes`` only.
-SHAPE_LATENESS_S = 0.010
+SHAPE_LATENESS_S = 0.005
 
 
 def offline_shape_lead_s(fps: float) -> float:
