@@ -162,8 +162,8 @@ class Engine:
         # deferred frames: (lips, mouth, prosody, eyes measured)
         self._held: list[tuple[np.ndarray, np.ndarray, Prosody | None, np.ndarray | None]] = []
         self._next_index = 0
-        # (t, lip frame whose keypoints stand for time t, prosody) of the newest lip frame: its
-        # own keypoints, or the last finite ones before them when they are not (None: rest)
+        # (t, lip frame whose keypoints stand for t, prosody, shape) of the lip frame before the
+        # kept ones: its own keypoints, or the last finite ones before them (None: rest)
         self._prev: tuple[float, LipFrame | None, Prosody | None, str | None] | None = None
         #: lip frames (and finite stand-ins) from the one before the next video frame's time
         self._lips: tuple[list[LipFrame], list[LipFrame | None]] = ([], [])
