@@ -90,6 +90,10 @@ class EngineConfig:
     #: ... and the timed cues that change it: (start s, end s or None, expression), see
     #: animator.stages.face_cue.ExpressionTrack.
     expression_track: tuple[tuple[float, float | None, str], ...] = ()
+    #: a frame at time t shows the mouth shape of the lips at t + this (s; frames wait for
+    #: them): 0 live (no look-ahead, no added latency); offline (the whole file is there)
+    #: animator.render.offline_shape_lead_s: mid display time plus the shapes' lateness.
+    shape_lead_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -113,6 +117,8 @@ class EngineConfig:
             raise ValueError("motion_gain applies to the natural motion, not the reference mode")
         if not self.calibrate_s >= 0:
             raise ValueError("calibrate_s must be >= 0")
+        if not 0 <= self.shape_lead_s <= 1:
+            raise ValueError(f"shape_lead_s must be in [0, 1], got {self.shape_lead_s}")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:
@@ -156,9 +162,11 @@ class Engine:
         # deferred frames: (lips, mouth, prosody, eyes measured)
         self._held: list[tuple[np.ndarray, np.ndarray, Prosody | None, np.ndarray | None]] = []
         self._next_index = 0
-        # (t, lip frame whose keypoints stand for time t, prosody) of the newest lip frame: its
-        # own keypoints, or the last finite ones before them when they are not (None: rest)
+        # (t, lip frame whose keypoints stand for t, prosody, shape) of the lip frame before the
+        # kept ones: its own keypoints, or the last finite ones before them (None: rest)
         self._prev: tuple[float, LipFrame | None, Prosody | None, str | None] | None = None
+        #: lip frames (and finite stand-ins) from the one before the next video frame's time
+        self._lips: tuple[list[LipFrame], list[LipFrame | None]] = ([], [])
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
         self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
         #: (keypoint names, rows of the mouth's points in them) of the last lips sampled
@@ -221,26 +229,38 @@ class Engine:
         one (the rest mouth before the first).
         """
         lips = list(lips)
-        ready: list[tuple[int, LipFrame | None, Prosody | None]] = []
-        if lips:
-            # Each video frame takes the lip frame nearest its time (ties: the earlier one),
-            # decided by the first lip frame at or after it: found by bisection, and only the
-            # lip frames a video frame shows are looked at (one in four at 100 Hz and 25 fps).
-            good, times, fps = self._good_frames(lips), [lf.t_s for lf in lips], self.config.fps
-            i = self._next_index
-            while i / fps <= times[-1]:
-                t = i / fps
-                j = bisect.bisect_left(times, t)
-                cur = self._entry(lips[j], good[j])
-                prev = self._prev if j == 0 else self._entry(lips[j - 1], good[j - 1])
-                src = cur if prev is None or (cur[0] - t) < (t - prev[0]) else prev
-                ready.append((i, src[1], src[2]))
-                self._visemes[i] = src[3]
-                i += 1
-            self._next_index, self._good = i, good[-1]
-            self._prev = self._entry(lips[-1], good[-1])
+        ready = self._map(lips, self._good_frames(lips), end=False) if lips else []
         return self._process([(i, *self._sample(frame), pro) for i, frame, pro in ready],
                              head_deg, eyes)
+
+    def _map(self, lips: list[LipFrame], good: list[LipFrame | None], end: bool
+             ) -> list[tuple[int, LipFrame | None, Prosody | None]]:
+        """(video frame index, lip frame, prosody) of the frames the lips received so far
+        decide. Each takes the lip frame nearest its time t (ties: the earlier one) and the
+        shape of the one nearest t + shape_lead_s, decided by the first lip frame at or after
+        that (at the ``end``: all up to the last lip frame): found by bisection, and only the
+        lip frames a video frame shows are looked at (one in four at 100 Hz and 25 fps)."""
+        lips, good = self._lips[0] + lips, self._lips[1] + good
+        times, fps, lead = [lf.t_s for lf in lips], self.config.fps, self.config.shape_lead_s
+        i, ready = self._next_index, []
+        while i / fps + (0.0 if end else max(0.0, lead - 1e-9)) <= times[-1]:
+            src = self._nearest(lips, good, times, i / fps)
+            shape = src if lead == 0 else self._nearest(lips, good, times,
+                                                        min(i / fps + lead, times[-1]))
+            ready.append((i, src[1], src[2]))
+            self._visemes[i] = shape[3]
+            i += 1
+        if (k := max(0, bisect.bisect_left(times, i / fps) - 1)) > 0:  # kept: lips[k:]
+            self._prev = self._entry(lips[k - 1], good[k - 1])
+        self._next_index, self._good, self._lips = i, good[-1], (lips[k:], good[k:])
+        return ready
+
+    def _nearest(self, lips: list[LipFrame], good: list[LipFrame | None], times: list[float],
+                 t: float) -> tuple[float, LipFrame | None, Prosody | None, str | None]:
+        j = bisect.bisect_left(times, t)
+        cur = self._entry(lips[j], good[j])
+        prev = self._prev if j == 0 else self._entry(lips[j - 1], good[j - 1])
+        return cur if prev is None or (cur[0] - t) < (t - prev[0]) else prev
 
     @staticmethod
     def _entry(lf: LipFrame, good: LipFrame | None
@@ -274,11 +294,14 @@ class Engine:
 
         head_deg, eyes: what was measured for those last frames (as in :meth:`push`)."""
         n_total = max(1, round(duration_s * self.config.fps))
-        last = ((*self._sample(self._prev[1]), self._prev[2]) if self._prev is not None
+        ready = self._map([], [], end=True) if self._lips[0] else []
+        held = self._entry(self._lips[0][-1], self._lips[1][-1]) if self._lips[0] else None
+        last = ((*self._sample(held[1]), held[2]) if held is not None
                 else (_REST_LIPS, _REST_MOUTH, None))
-        tail = [(i, *last) for i in range(self._next_index, n_total)]
-        for i, *_ in tail:
-            self._visemes[i] = self._prev[3] if self._prev is not None else None
+        tail = [(i, *self._sample(frame), pro) for i, frame, pro in ready]
+        tail += [(i, *last) for i in range(self._next_index, n_total)]
+        for i in range(self._next_index, n_total):
+            self._visemes[i] = held[3] if held is not None else None
         self._next_index = max(self._next_index, n_total)
         out = self._process(tail, head_deg, eyes)
         if self._deferred:

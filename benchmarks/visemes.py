@@ -19,8 +19,14 @@ audio; its cues are read at the same frame times. Ours (``ours``): the shapes th
 shows, the render's path at 100 fps (one video frame per 10 ms frame): the lip model and the
 shape model streaming side by side (keypoints.stream), the engine with its speaking state
 (animator.stages.mouth_shapes.shown_shape: rest while it says silence), with the lips' 30 ms
-look-ahead. ``ours, model only``: the shape model through the causal decoder alone
-(keypoints.visemenet), what the shape model hears without the speaking state.
+look-ahead and the offline shape lead (animator.render.offline_shape_lead_s: a frame shows
+the shape of the middle of its display time, plus the shapes' measured lateness; live
+shows it at the frame's time). ``ours, 25 fps``: the same at the product's default 25 fps,
+each frame's shape held its 40 ms, scored per 10 ms frame; ``rhubarb R, 25 fps``: Rhubarb's
+cues sampled the same way (at the middle of each frame's display time), ``..., frame
+start``: at the frame's start time, as a cue importer shows them. ``ours, model only``: the
+shape model through the causal decoder alone (keypoints.visemenet), what the shape model
+hears without the speaking state.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import numpy as np
 import soundfile as sf
 
 from animator.engine import Engine, EngineConfig
-from animator.render import MODEL_BATCH
+from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.rig import default_rig_dir, load_rig
 from benchmarks.aligned_speech import (
     available_clips,
@@ -57,6 +63,8 @@ from keypoints.visemenet import ShapeModel, decode
 from keypoints.visemes import SHAPE_INDEX, Sound, frame_truth
 
 RECOGNIZERS = ("phonetic", "pocketSphinx")
+#: the product's default frame rate: shapes are also scored as a video at it shows them
+VIDEO_FPS = 25.0
 
 
 def our_shapes(model: ShapeModel, audio: np.ndarray, n_frames: int, confirm: int = 2
@@ -73,17 +81,33 @@ def our_shapes(model: ShapeModel, audio: np.ndarray, n_frames: int, confirm: int
     return shapes, time.perf_counter() - t0
 
 
-def shown_shapes(lips: MappingNet, model: ShapeModel, rig, audio: np.ndarray, n_frames: int
-                 ) -> tuple[np.ndarray, float]:
-    """(int64[n_frames] shape indices, seconds of compute): the shapes the engine shows at
-    100 fps for 16 kHz audio, lips and shapes streamed as the renderer streams them."""
+def shown_shapes(lips: MappingNet, model: ShapeModel, rig, audio: np.ndarray, n_frames: int,
+                 fps: float = 100.0, lead_s: float | None = None) -> tuple[np.ndarray, float]:
+    """(int64[n_frames] shape indices at 100 Hz, seconds of compute): the shapes the engine
+    shows at ``fps`` for 16 kHz audio (each frame's held for its 1/fps), lips and shapes
+    streamed as the renderer streams them, with the render's shape lead (``lead_s``: another
+    one)."""
     t0 = time.perf_counter()
     stream = AudioLipStream(lips, MODEL_BATCH, model)
-    engine = Engine(rig, EngineConfig(fps=100.0, idle_blinks=None))
+    lead_s = offline_shape_lead_s(fps) if lead_s is None else lead_s
+    engine = Engine(rig, EngineConfig(fps=fps, idle_blinks=None, shape_lead_s=lead_s))
     frames = engine.push(stream.push(audio)) + engine.push(stream.flush())
     frames += engine.finish(n_frames / 100.0)
-    shapes = np.array([SHAPE_INDEX[f.viseme] for f in frames[:n_frames]], dtype=np.int64)
-    return shapes, time.perf_counter() - t0
+    shown = np.array([SHAPE_INDEX[f.viseme] for f in frames], dtype=np.int64)
+    return shown[np.minimum(held_by(n_frames, fps), len(shown) - 1)], time.perf_counter() - t0
+
+
+def held_by(n_frames: int, fps: float) -> np.ndarray:
+    """int64[n_frames]: the video frame (at ``fps``) on screen at each 10 ms frame's time."""
+    return np.floor(np.arange(n_frames) * (fps / 100.0) + 1e-9).astype(np.int64)
+
+
+def sampled(shapes: np.ndarray, fps: float, at: float) -> np.ndarray:
+    """100 Hz shapes as a video at ``fps`` shows them: each frame takes the shape at
+    ``at`` (0: its start, 0.5: the middle) of its display time and holds it for 1/fps."""
+    k = held_by(len(shapes), fps)
+    return shapes[np.minimum(np.round((k + at) * (100.0 / fps)).astype(np.int64),
+                             len(shapes) - 1)]
 
 
 def rhubarb_shapes(exe: Path, audio: np.ndarray, sr: int, n_frames: int, recognizer: str,
@@ -184,20 +208,25 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
             if not clips:
                 log(f"{name}: no clips")
                 continue
-            rows: dict[str, list[dict]] = {"ours": [], "ours, model only": []}
-            secs: dict[str, float] = {"ours": 0.0, "ours, model only": 0.0}
+            rows: dict[str, list[dict]] = {}
+            secs: dict[str, float] = {}
             audio_s = 0.0
             for _name, audio, allowed, canonical in clips:
                 n = len(canonical)
                 audio_s += audio.size / 16000
-                for key, (shapes, dt) in (("ours", shown_shapes(lips, model, rig, audio, n)),
-                                          ("ours, model only", our_shapes(model, audio, n))):
-                    rows[key].append(scores(shapes, allowed, canonical))
-                    secs[key] += dt
+                runs = [("ours", shown_shapes(lips, model, rig, audio, n)),
+                        ("ours, model only", our_shapes(model, audio, n)),
+                        (f"ours, {VIDEO_FPS:g} fps",
+                         shown_shapes(lips, model, rig, audio, n, VIDEO_FPS))]
                 for rec in RECOGNIZERS if exe is not None else ():
-                    key = f"rhubarb {rec}"
                     shapes, dt = rhubarb_shapes(exe, audio, 16000, n, rec, Path(tmp),
                                                 root / "rhubarb_cues")
+                    runs += [(f"rhubarb {rec}", (shapes, dt)),
+                             (f"rhubarb {rec}, {VIDEO_FPS:g} fps",
+                              (sampled(shapes, VIDEO_FPS, 0.5), dt)),
+                             (f"rhubarb {rec}, {VIDEO_FPS:g} fps, frame start",
+                              (sampled(shapes, VIDEO_FPS, 0.0), dt))]
+                for key, (shapes, dt) in runs:
                     rows.setdefault(key, []).append(scores(shapes, allowed, canonical))
                     secs[key] = secs.get(key, 0.0) + dt
             result["sets"][name] = {
@@ -205,7 +234,7 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
                 "systems": {k: {**summary(v), "realtime_factor": round(audio_s / secs[k], 1)}
                             for k, v in rows.items()}}
             for k, v in result["sets"][name]["systems"].items():
-                log(f"{name:20s} {k:22s} agreement {v['agreement']:.3f}  canonical "
+                log(f"{name:20s} {k:38s} agreement {v['agreement']:.3f}  canonical "
                     f"{v['canonical']:.3f}  speech {v['speech_agreement']:.3f}  "
                     f"({v['realtime_factor']}x real time)")
     return result

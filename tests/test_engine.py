@@ -253,3 +253,47 @@ def test_only_heard_shapes_are_gated_by_the_speaking_state():
     assert shown_shape(None, open_mouth, 0.0) == "D"
     assert shown_shape(None, np.array([0.0, 1.0]), 0.0) == "X"
     assert shown_shape(None, np.array([0.0, 1.0]), 1.0) == "A"
+
+
+def _frame_fields(f):
+    return (f.index, f.t_s, f.angles_deg.tolist(), f.speaking, f.mouth.tolist(), f.eyes.closed,
+            f.choice.pose, f.choice.expression, f.choice.image)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_the_offline_shape_lead_shows_the_later_shape_and_nothing_else_changes(
+        reference_rig, chunk):
+    """Talking lips at 100 Hz, each carrying a different shape than the one before: live (no
+    lead) frame i shows the shape of the lip frame at its own time and comes out as soon as
+    that lip frame is in; with a lead of 30 ms it shows the shape of the lip frame 30 ms later
+    and waits for it (offline at 25 fps the lead is 20 ms, the middle of the 40 ms a frame is
+    held, plus the shapes' lateness).
+    Everything but the shape is the same frame for frame, whatever the chunking."""
+    from dataclasses import replace
+
+    from animator.render import offline_shape_lead_s
+
+    letters = "BCDEFGH"
+    lips = [replace(_lip(k / 100, 0.45 + 0.3 * np.sin(k / 5)), viseme=letters[k % 7])
+            for k in range(300)]
+    runs = {}
+    for lead in (0.0, 0.03):
+        assert EngineConfig().shape_lead_s == 0.0  # live: no look-ahead
+        eng = Engine(load_rig(reference_rig), EngineConfig(fps=25, shape_lead_s=lead))
+        frames, decided_at = [], {}
+        for s in range(0, len(lips), chunk):
+            new = eng.push(lips[s:s + chunk])
+            decided_at.update({f.index: s + chunk - 1 for f in new})
+            frames += new
+        runs[lead] = frames + eng.finish(3.0)
+        assert len(runs[lead]) == 75
+        if chunk == 1:  # frame i waits for the lip frame at i / 25 + lead, no longer
+            assert all(decided_at[i] == 4 * i + round(100 * lead) for i in decided_at)
+            assert len(decided_at) == 75  # the last lip frame (2.99 s) is 30 ms after 2.96
+    talking = [i for i, f in enumerate(runs[0.0]) if f.speaking >= 0.5]
+    assert len(talking) > 50
+    for i in talking:
+        assert runs[0.0][i].viseme == letters[(4 * i) % 7]
+        assert runs[0.03][i].viseme == letters[min(4 * i + 3, 299) % 7]
+    assert [_frame_fields(f) for f in runs[0.0]] == [_frame_fields(f) for f in runs[0.03]]
+    assert offline_shape_lead_s(25.0) == pytest.approx(0.02 + offline_shape_lead_s(1e9))

@@ -207,8 +207,10 @@ def _frame_key(frame):
 def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, rig, model):
     """The renderer (the lips a model block per read, computed ahead in their own thread)
     gives exactly the frames of the engine fed by hand from the same lip stream in 10 ms
-    chunks, and so does its source without the thread."""
+    chunks (with the offline shape lead: frames wait for the lips ahead), and so does its
+    source without the thread."""
     from animator.engine import Engine
+    from animator.render import offline_shape_lead_s
     from animator.render.source import AudioFileSource
     from keypoints.visemenet import ShapeModel
 
@@ -217,7 +219,8 @@ def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, r
     duration_s = len(samples) / model.feature_config.sample_rate
     shapes = ShapeModel.load()
     stream = AudioLipStream(model, 256, shapes)
-    engine = Engine(rig)
+    offline = EngineConfig(shape_lead_s=offline_shape_lead_s(25.0))
+    engine = Engine(rig, offline)
     by_hand = []
     for s in range(0, len(samples), 160):
         by_hand += engine.push(stream.push(samples[s:s + 160]))
@@ -226,7 +229,7 @@ def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, r
     rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model).frames
     assert [_frame_key(f) for f in rendered] == expected
     source = AudioFileSource(samples, model, duration_s, shapes=shapes, threaded=False)
-    engine = Engine(rig)
+    engine = Engine(rig, offline)
     frames, end = [], None
     while end is None:
         reading = source.read(0, 0.0)

@@ -19,6 +19,19 @@ CHUNK_S = 0.2
 #: 1 computes every frame alone, exactly as live mode does; 256 (2.56 s at a 10 ms hop)
 #: does ~30x less work and changes only the rounding of the keypoints.
 MODEL_BATCH = 256
+#: How late the mouth shapes run (seconds): offline, a frame shows the shape this much after
+#: the middle of its display time (see :func:`offline_shape_lead_s`). Chosen on the
+#: development clips and the synthetic sets of ``python -m benchmarks.visemes`` only.
+SHAPE_LATENESS_S = 0.005
+
+
+def offline_shape_lead_s(fps: float) -> float:
+    """EngineConfig.shape_lead_s of an offline render at ``fps``: a frame held 1/fps shows
+    the shape of the middle of its display time, plus SHAPE_LATENESS_S. Offline only: the
+    renderer has the whole file, so reading ahead costs no latency (live keeps 0)."""
+    return 0.5 / fps + SHAPE_LATENESS_S
+
+
 #: Share of keypoint frames that may be non-finite before a render refuses the model.
 MAX_NONFINITE_SHARE = 0.01
 

@@ -14,7 +14,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from animator.core.errors import AnimatorError
@@ -23,7 +23,7 @@ from animator.core.types import Frame, LiveFrame
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock
 from animator.live.loop import FrameLoop
-from animator.render import MODEL_BATCH
+from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.render.exports import EXPORTERS, RunInfo
 from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
@@ -97,7 +97,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     in this process with the same rig files and size (a batch worker's next file).
     expression_track: a timed expression track (.json or .srt, see
     :mod:`animator.sources.expression_track`), checked against the rig; ``config.expression``
-    is the face before its first cue and between cues.
+    is the face before its first cue and between cues. ``config.shape_lead_s`` is set to
+    :func:`~animator.render.offline_shape_lead_s` (the whole file is there: each frame shows
+    the mouth shape of the middle of its display time; live shows its own time's).
     visemes: run the mouth-shape model (``shape_model_path``, default the shipped one) beside
     the lips (Frame.viseme, the cue exports, mouth charts); without it shapes come from the
     mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
@@ -128,7 +130,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     check_outputs(outputs, inputs)
     rig = load_rig(rig_dir)
     check_outputs(outputs, [*inputs, *rig.files()])
-    config = _with_cues(config, rig, expression_track)
+    config = replace(_with_cues(config, rig, expression_track),
+                     shape_lead_s=offline_shape_lead_s(config.fps))
     if canvas is not None:  # the character must fit before any work
         from animator.sinks.compose import output_size
 
