@@ -139,11 +139,11 @@ class StreamingProsody:
         self._cues_to_skip = lookahead
         self._finished = False
 
-    def _measures(self, columns: np.ndarray) -> np.ndarray:
+    def _measures(self, frames: np.ndarray) -> np.ndarray:
         """float64[2, n] (band loudness dB, positive band flux dB) of feature frames
-        float[n_mels, n], n >= 1."""
+        float64[n, n_mels] (each row contiguous), n >= 1."""
         lo, hi = self._band_rows
-        band = np.ascontiguousarray(columns[lo:hi].T, dtype=np.float64)  # [n, n_band]
+        band = frames[:, lo:hi]  # [n, n_band], rows contiguous
         out = np.empty((2, band.shape[0]))
         # a stack of vector products: one BLAS dot per frame, as for a frame alone (a
         # matrix-vector product would round differently)
@@ -167,8 +167,9 @@ class StreamingProsody:
         n = columns.shape[1]
         if n == 0:
             return []
-        measures = self._measures(columns)
-        self._hear(columns)
+        frames = np.ascontiguousarray(columns.T, dtype=np.float64)  # [n, n_mels], once
+        measures = self._measures(frames)
+        self._hear(frames)
         if self._n_in == 0:
             past = np.zeros((2, self._half))
             past[0] = measures[0, 0]
@@ -190,11 +191,11 @@ class StreamingProsody:
         del self._cues[:n_out]
         return self._track(loud_db, flux, voice)
 
-    def _hear(self, columns: np.ndarray) -> None:
-        """The voice cue after each feature frame of float[n_mels, n], frame by frame (a
+    def _hear(self, frames: np.ndarray) -> None:
+        """The voice cue after each feature frame of float64[n, n_mels], frame by frame (a
         tracker: sequential), kept for the frames whose look-ahead it is."""
         step = self._voice.step
-        for column in np.ascontiguousarray(columns.T, dtype=np.float64):
+        for column in frames:
             cue = step(column)
             if self._cues_to_skip:
                 self._cues_to_skip -= 1  # the look-ahead of no frame: before frame 0
