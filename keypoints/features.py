@@ -69,6 +69,11 @@ class FeatureConfig:
         return self.sample_rate / self.hop_length
 
     @property
+    def db_per_unit(self) -> float:
+        """Decibels of power per feature unit (features are (ln(power) + offset) * scale)."""
+        return 10.0 / (math.log(10.0) * self.scale)
+
+    @property
     def silence_value(self) -> float:
         """The feature value of a band with no energy: (ln(log_floor) + offset) * scale."""
         return (math.log(self.log_floor) + self.offset) * self.scale

@@ -110,8 +110,7 @@ class StreamingProsody:
         band = (centres >= p.band_hz[0]) & (centres <= p.band_hz[1])
         if not band.any():
             raise ValueError(f"no mel band lies in {p.band_hz} Hz")
-        # dB per feature unit: features are (ln(power) + offset) * scale.
-        db_per_unit = 10.0 / (math.log(10.0) * config.scale)
+        db_per_unit = config.db_per_unit
         rows = np.flatnonzero(band)  # mel bands rise with their index: one stretch of rows
         self._band_rows = (int(rows[0]), int(rows[-1]) + 1)
         self._mean_db = np.full((rows.size, 1), db_per_unit / rows.size)

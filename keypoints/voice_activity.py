@@ -28,7 +28,6 @@ on how the audio was chunked (one column at a time, fixed shapes).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,9 +87,7 @@ class VoiceActivity:
             if not inside.any():
                 raise ValueError(f"no mel band of this model lies in {lo:g}-{hi:g} Hz")
             groups[g, inside] = 1.0 / inside.sum()
-        # dB per feature unit: features are (ln(power) + offset) * scale.
-        db_per_unit = 10.0 / (math.log(10.0) * config.scale)
-        self._groups = groups * db_per_unit  # float64[G, n_mels]: column -> group levels, dB
+        self._groups = groups * config.db_per_unit  # float64[G, n_mels]: column -> group levels, dB
         self._margin = p.margin_db
         self._n_low = sum(1 for e in edges[1:] if e <= p.low_hz)
         self._min_low = p.min_low_groups
