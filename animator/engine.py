@@ -39,10 +39,11 @@ from animator.core.types import EyeState, Frame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.face_cue import ExpressionTrack
+from animator.stages.finite_lips import finite_stand_ins
 from animator.stages.head_blend import HeadBlend
 from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
-from animator.stages.mouth import mouth_features, mouth_rows
+from animator.stages.mouth import mouth_rows, open_wide_w
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
 from animator.stages.mouth_shapes import shown_shape
 from animator.stages.selection import FrameSelector, SelectParams
@@ -50,10 +51,11 @@ from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference
 from keypoints.lips import LipFrame, rest_points
 from keypoints.prosody import Prosody
 
-#: Lips at rest, used until the first finite keypoint frame: float[2, 3] upper, lower;
-#: mouth features (open, wide).
-_REST_LIPS = np.zeros((2, 3))
-_REST_MOUTH = np.array([0.0, 1.0])
+#: Lips at rest, used until the first finite keypoint frame: (x, y, z) upper, lower; mouth
+#: features (open, wide). The per-frame path works on Python floats (numpy costs more than
+#: the maths on vectors this small); frames get arrays.
+_REST_LIPS = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+_REST_MOUTH = (0.0, 1.0)
 #: Second entropy word of the idle blinks' generator ([seed, this]).
 _IDLE_BLINK_STREAM = 0xB1
 
@@ -132,6 +134,7 @@ class Engine:
     def __init__(self, rig: Rig, config: EngineConfig | None = None) -> None:
         self.rig = rig
         self.config = config = config or EngineConfig()
+        self._fps, self._talk = config.fps, config.select_params.talk_speaking
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
@@ -168,7 +171,7 @@ class Engine:
         #: lip frames (and finite stand-ins) from the one before the next video frame's time
         self._lips: tuple[list[LipFrame], list[LipFrame | None]] = ([], [])
         self._good: LipFrame | None = None  # last lip frame with finite keypoints
-        self._sampled: dict[int, tuple[LipFrame, tuple[np.ndarray, np.ndarray]]] = {}
+        self._sampled: dict[int, tuple[LipFrame, tuple]] = {}
         #: (keypoint names, rows of the mouth's points in them) of the last lips sampled
         self._rows: tuple[tuple[str, ...] | None, tuple[int, int, int, int]] = (None, (0,) * 4)
         #: video frame index -> the mouth shape of its lip frame (None: the lips carry none)
@@ -180,10 +183,10 @@ class Engine:
         """True when frames come out as lips go in (False in the reference modes)."""
         return not self._deferred
 
-    def _sample(self, frame: LipFrame | None) -> tuple[np.ndarray, np.ndarray]:
-        """(lips float[2, 3] upper, lower; mouth float[2]) of a finite lip frame (None: the
-        rest mouth). Computed only for the lip frames a video frame shows (one in four at
-        100 Hz keypoints and 25 fps), and once for each."""
+    def _sample(self, frame: LipFrame | None) -> tuple[tuple, tuple[float, float]]:
+        """(lips: (x, y, z) upper, lower; mouth: (open, wide)) of a finite lip frame (None:
+        the rest mouth), Python floats. Computed only for the lip frames a video frame shows
+        (one in four at 100 Hz keypoints and 25 fps), and once for each."""
         if frame is None:
             return _REST_LIPS, _REST_MOUTH
         hit = self._sampled.get(id(frame))
@@ -191,8 +194,9 @@ class Engine:
             return hit[1]
         if frame.names is not self._rows[0]:
             self._rows = (frame.names, mouth_rows(frame.names))
-        rows = self._rows[1]
-        value = (frame.points[rows[:2], :].astype(np.float64), mouth_features(frame, rows))
+        points, (upper, lower, left, right) = frame.points.tolist(), self._rows[1]
+        value = ((points[upper], points[lower]),
+                 open_wide_w(points[upper], points[lower], points[left], points[right]))
         self._sampled = {id(frame): (frame, value)}  # consecutive video frames share lips
         return value
 
@@ -271,21 +275,9 @@ class Engine:
     def _good_frames(self, lips: list[LipFrame]) -> list[LipFrame | None]:
         """Per lip frame, the last one up to it with finite keypoints (None: none yet);
         counts the others in ``n_nonfinite``."""
-        try:
-            finite = np.isfinite(np.stack([lf.points for lf in lips])).all(
-                axis=tuple(range(1, lips[0].points.ndim + 1))).tolist()
-        except ValueError:  # keypoint arrays of different shapes: one at a time
-            finite = [bool(np.isfinite(lf.points).all()) for lf in lips]
-        if all(finite):
-            return lips
-        good, out = self._good, []
-        for lf, ok in zip(lips, finite, strict=True):
-            if ok:
-                good = lf
-            else:
-                self.n_nonfinite += 1
-            out.append(good)
-        return out
+        good, n_bad = finite_stand_ins(lips, self._good)
+        self.n_nonfinite += n_bad
+        return good
 
     def finish(self, duration_s: float, head_deg: np.ndarray | None = None,
                eyes: np.ndarray | None = None) -> list[Frame]:
@@ -315,12 +307,12 @@ class Engine:
         if self._deferred:
             self._held.extend((*item[1:], eyes) for item in items)
             return []
-        out = []
+        out, speaking, motion, head = [], self._speaking.step, self._motion.step, self._head
         for i, lips, mouth, pro in items:  # the voice cue joins the lips' speaking state
-            mask = self._speaking.step(lips, None if pro is None else pro.voice)
-            angles = self._motion.step(mask, None if pro is None else pro.accent)
-            if self._head is not None:
-                angles = self._head.step(angles, head_deg)
+            mask = speaking(lips, None if pro is None else pro.voice)
+            angles = motion(mask, None if pro is None else pro.accent)
+            if head is not None:
+                angles = head.step(angles, head_deg)
             out.append(self._decide(i, angles, mask, mouth, eyes))
         return out
 
@@ -373,11 +365,12 @@ class Engine:
             return state
         return self._idle.step(self._eyes_can_close, self._pause)
 
-    def _decide(self, i: int, angles: np.ndarray, mask: float, mouth: np.ndarray,
-                eyes_measured: np.ndarray | None) -> Frame:
+    def _decide(self, i: int, angles: tuple | np.ndarray, mask: float,
+                mouth: tuple | np.ndarray, eyes_measured: np.ndarray | None) -> Frame:
+        """angles: float[3] degrees, mouth: float[2] (Python floats or arrays)."""
         if self._rest is not None:
             mouth = self._rest.step(mouth)
-        t_s = i / self.config.fps
+        t_s = i / self._fps
         if self._track is not None:
             changed = self._track.step(t_s)
             if changed is not None:
@@ -387,14 +380,13 @@ class Engine:
                 cued, self._cued = self._cued, None
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
-        shape = shown_shape(self._visemes.pop(i, None), mouth, mask,
-                            self.config.select_params.talk_speaking)
+        shape = shown_shape(self._visemes.pop(i, None), mouth, mask, self._talk)
         choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close
-        self._pause = mask < self.config.select_params.talk_speaking
+        self._pause = mask < self._talk
         if eyes.closed and not self._eyes_can_close:  # not shown: the mouth (or face) won
             eyes = EyeState(eyes.closure, False)
             if self._idle_eyes:
                 self._idle.interrupt()
-        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask, mouth, choice, eyes,
-                     shape)
+        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask,
+                     np.asarray(mouth, dtype=np.float64), choice, eyes, shape)

@@ -284,6 +284,12 @@ class MotionSynth:
         # listening tilt (deg): drawn at each phrase end, followed smoothly
         self._listen_roll = self._listen_roll_target = 0.0
         self._posture = 1.0 - math.exp(-self.dt_s / self.params.posture_tau_s)
+        p = self.params
+        # per-frame constants: the jitter's decay and kick, the gain's smoothing step
+        self._jitter_decay = math.exp(-self.dt_s / p.jitter_tau_s)
+        self._jitter_kick = p.jitter_frac * math.sqrt(
+            1.0 - self._jitter_decay * self._jitter_decay)
+        self._gain_step = (1.0 - math.exp(-self.dt_s / p.gain_tau_s)) if p.gain_tau_s else 1.0
 
     def _draw(self, axis: AxisRange) -> _Oscillator:
         return _Oscillator(self._rng.uniform(*axis.amplitude_deg),
@@ -307,10 +313,10 @@ class MotionSynth:
             return 1.0
         return min(1.0, max(0.0, (self._gain - floor) / (1.0 - floor)))
 
-    def step(self, mask: float, accent: float | None = None) -> np.ndarray:
+    def step(self, mask: float, accent: float | None = None) -> tuple[float, float, float]:
         """mask: speaking state in [0, 1] for this frame; accent: the speech's accent envelope
         for this frame (keypoints.prosody; None without audio: no beats).
-        Returns float64[3] degrees."""
+        Returns (pitch, yaw, roll) degrees, Python floats."""
         p = self.params
         speaking = mask >= p.onset_level
         self._until_redraw_s -= self.dt_s
@@ -346,8 +352,7 @@ class MotionSynth:
 
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
-        decay = math.exp(-self.dt_s / p.jitter_tau_s)
-        kick = p.jitter_frac * math.sqrt(1.0 - decay * decay)
+        decay, kick = self._jitter_decay, self._jitter_kick
         noise = self._rng.standard_normal(N_AXES).tolist()
         self._jitter = [j * decay + kick * osc.amplitude_deg * z
                         for j, osc, z in zip(self._jitter, self._current, noise, strict=True)]
@@ -356,7 +361,7 @@ class MotionSynth:
         if self._gain is None or p.gain_tau_s == 0:
             self._gain = target
         else:
-            self._gain += (target - self._gain) * (1.0 - math.exp(-self.dt_s / p.gain_tau_s))
+            self._gain += (target - self._gain) * self._gain_step
         angles = [(w + j) * self._gain for w, j in zip(wave, self._jitter, strict=True)]
         if p.beat_rate > 0 or p.settle_frac > 0:
             beats = self._beats.step(0.0 if accent is None else float(accent))
@@ -366,4 +371,5 @@ class MotionSynth:
             quiet = 1.0 - self._speech_weight()
             angles[0] += quiet * p.listen_pitch_deg
             angles[2] += quiet * self._listen_roll
-        return np.array([a * self.gain for a in angles])
+        gain = self.gain
+        return angles[0] * gain, angles[1] * gain, angles[2] * gain

@@ -9,6 +9,7 @@ opens gradually through the path's tween frames instead of jumping between endpo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +30,18 @@ def mouth_features(frame: LipFrame, rows: tuple[int, int, int, int] | None = Non
     """float64[2] (open, wide) of one lip frame (rows: ``mouth_rows(frame.names)``, when the
     caller knows them)."""
     upper, lower, left, right = rows or mouth_rows(frame.names)
-    p = frame.points
-    open_w = max(0.0, float(p[upper, 1] - p[lower, 1]))
-    gap = p[left] - p[right]
-    wide_w = float(np.sqrt(gap.dot(gap)))  # np.linalg.norm's arithmetic, without its checks
-    return np.array([open_w, wide_w])
+    p = frame.points.tolist()
+    return np.array(open_wide_w(p[upper], p[lower], p[left], p[right]))
+
+
+def open_wide_w(upper: list[float], lower: list[float], left: list[float],
+                right: list[float]) -> tuple[float, float]:
+    """(open, wide) in mouth widths of the four mouth points ((x, y, z) each, Python floats):
+    the inner-lip gap (never negative) and the corner-to-corner distance, in double
+    precision (numpy on the float32 keypoints computed them in float32: they differ from
+    those by float32 rounding, ~1e-8 mouth widths)."""
+    dx, dy, dz = left[0] - right[0], left[1] - right[1], left[2] - right[2]
+    return max(0.0, upper[1] - lower[1]), math.sqrt(dx * dx + dy * dy + dz * dz)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,9 @@ class PathPlacement:
 class MouthPaths:
     """Segments from a rest shape to target shapes in (open, wide) feature space.
 
-    rest: float[2]; targets: float[P, 2]. Pure geometry; knows nothing of images.
+    rest: float[2]; targets: float[P, 2]. Pure geometry; knows nothing of images. The
+    per-frame placement works on Python floats: numpy costs more than the maths on arrays
+    this small.
     """
 
     def __init__(self, rest: np.ndarray, targets: np.ndarray) -> None:
@@ -57,23 +67,44 @@ class MouthPaths:
         self.targets = np.asarray(targets, dtype=np.float64).reshape(-1, 2)
         if len(self.targets) == 0:
             raise ValueError("need at least one speech path")
-        self._dirs = self.targets - self.rest  # [P, 2]
-        self._len2 = np.einsum("pd,pd->p", self._dirs, self._dirs)
-        if np.any(self._len2 <= 1e-12):
+        dirs = self.targets - self.rest  # [P, 2]
+        len2 = np.einsum("pd,pd->p", dirs, dirs)
+        if np.any(len2 <= 1e-12):
             raise ValueError("a speech path's target shape equals the rest shape")
+        self._rest_open, self._rest_wide = self.rest.tolist()
+        #: per path (direction open, direction wide, squared length)
+        self._paths = [(d[0], d[1], n) for d, n in zip(dirs.tolist(), len2.tolist(),
+                                                       strict=True)]
+
+    def place_lists(self, open_w: float, wide_w: float) -> tuple[list[float], list[float]]:
+        """Positions t in [0, 1] and distances of the mouth (open_w, wide_w) to every path."""
+        ro, rw = open_w - self._rest_open, wide_w - self._rest_wide
+        ts, dists = [], []
+        for do, dw, n in self._paths:
+            t = (do * ro + dw * rw) / n
+            t = 0.0 if t < 0.0 else (1.0 if t > 1.0 else t)  # NaN stays NaN, as in numpy
+            eo, ew = t * do - ro, t * dw - rw
+            ts.append(t)
+            dists.append(math.sqrt(eo * eo + ew * ew))
+        return ts, dists
 
     def place_all(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions t[P] in [0, 1] and distances d[P] of ``features`` (float[2]) to every
         path."""
-        rel = np.asarray(features, dtype=np.float64) - self.rest
-        # minimum/maximum and einsum: np.clip and np.linalg.norm cost more than the maths on
-        # arrays this small (this runs every frame).
-        t = np.minimum(np.maximum(self._dirs @ rel / self._len2, 0.0), 1.0)
-        off = t[:, None] * self._dirs - rel
-        return t, np.sqrt(np.einsum("pd,pd->p", off, off))
+        t, d = self.place_lists(float(features[0]), float(features[1]))
+        return np.array(t), np.array(d)
 
     def place(self, features: np.ndarray) -> PathPlacement:
         """The nearest path; ties go to the lower index."""
-        t, dist = self.place_all(features)
-        best = int(np.argmin(dist))
-        return PathPlacement(best, float(t[best]), float(dist[best]))
+        t, dist = self.place_lists(float(features[0]), float(features[1]))
+        best = argmin_first(dist)
+        return PathPlacement(best, t[best], dist[best])
+
+
+def argmin_first(values: list[float]) -> int:
+    """Index of the smallest value, the first of equal ones; a NaN wins (as np.argmin)."""
+    best, low = 0, values[0]
+    for k, v in enumerate(values):
+        if v < low or (v != v and low == low):
+            best, low = k, v
+    return best

@@ -7,6 +7,8 @@ silence, whatever was heard."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: (open, wide, round) in mouth widths of the shapes a mouth's outline can show (the rig
@@ -19,17 +21,24 @@ SHAPE_MOUTHS: dict[str, tuple[float, float, float]] = {
 }
 #: the open shapes, told apart by their opening and width
 _NAMES = ("B", "C", "D", "E", "F")
-_POINTS = np.array([SHAPE_MOUTHS[n][:2] for n in _NAMES])
+_POINTS = tuple((n, SHAPE_MOUTHS[n][0], SHAPE_MOUTHS[n][1]) for n in _NAMES)
 #: Below this opening (mouth widths) the mouth counts as closed.
 CLOSED_OPEN = 0.05
 
 
-def shape_from_mouth(mouth: np.ndarray, speaking: float) -> str:
-    """mouth float[2] (open, wide) in mouth widths, speaking in [0, 1] -> a shape name."""
-    if mouth[0] < CLOSED_OPEN:
+def shape_from_mouth(mouth: np.ndarray | tuple[float, float], speaking: float) -> str:
+    """mouth float[2] (open, wide) in mouth widths, speaking in [0, 1] -> a shape name (the
+    nearest open shape: a scan in Python floats, ties to the first, a NaN distance wins as
+    in np.argmin)."""
+    open_w, wide_w = float(mouth[0]), float(mouth[1])
+    if open_w < CLOSED_OPEN:
         return "A" if speaking >= 0.5 else "X"
-    d = _POINTS - np.asarray(mouth, dtype=np.float64)
-    return _NAMES[int(np.argmin(np.einsum("pd,pd->p", d, d)))]
+    best, low = _NAMES[0], math.inf
+    for name, o, w in _POINTS:
+        d2 = (o - open_w) * (o - open_w) + (w - wide_w) * (w - wide_w)
+        if d2 < low or (d2 != d2 and low == low):
+            best, low = name, d2
+    return best
 
 
 def shown_shape(heard: str | None, mouth: np.ndarray, speaking: float,

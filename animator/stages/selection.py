@@ -26,7 +26,7 @@ import numpy as np
 from animator.core.types import FrameChoice
 from animator.rig import REST_EXPRESSION, BasePath, Rig
 from animator.stages.face_cue import FaceCue, FaceView, blink_of
-from animator.stages.mouth import MouthPaths, PathPlacement
+from animator.stages.mouth import MouthPaths, PathPlacement, argmin_first
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class PoseSelector:
 
     def __init__(self, angles_deg: np.ndarray, fps: float, params: SelectParams) -> None:
         self.angles_deg = np.asarray(angles_deg, dtype=np.float64).reshape(-1, 3)
+        self._rows = [tuple(r) for r in self.angles_deg.tolist()]
         self._tree = None
         if len(self.angles_deg) > BRUTE_FORCE_MAX_POSES:
             # imported here: scipy.spatial costs ~0.2 s of start-up that small rigs never use
@@ -74,26 +75,37 @@ class PoseSelector:
         self._current: int | None = None
         self._held_frames = 0
 
-    def nearest(self, angles_deg: np.ndarray) -> int:
+    def nearest(self, angles_deg: np.ndarray | tuple[float, float, float]) -> int:
         """Index of the nearest pose, without hysteresis (ties: the lower index)."""
         if self._tree is not None:
             return int(self._tree.query(angles_deg)[1])
-        diff = self.angles_deg - angles_deg
-        return int(np.einsum("pd,pd->p", diff, diff).argmin())
+        a, b, c = _floats(angles_deg)
+        best, low = 0, math.inf
+        for k, (p, y, r) in enumerate(self._rows):  # a scan in Python floats: few poses
+            d2 = (p - a) * (p - a) + (y - b) * (y - b) + (r - c) * (r - c)
+            if d2 < low or (d2 != d2 and low == low):  # the first NaN wins, as np.argmin
+                best, low = k, d2
+        return best
 
-    def step(self, angles_deg: np.ndarray) -> int:
+    def step(self, angles_deg: np.ndarray | tuple[float, float, float]) -> int:
         """Index of the pose to show for ``angles_deg`` (float[3])."""
+        angles_deg = _floats(angles_deg)
         nearest = self.nearest(angles_deg)
         if self._current is None:
             self._current = nearest
         elif nearest != self._current and self._held_frames >= self._min_hold_frames:
-            d_cur = math.dist(angles_deg, self.angles_deg[self._current])
-            d_new = math.dist(angles_deg, self.angles_deg[nearest])
+            d_cur = math.dist(angles_deg, self._rows[self._current])
+            d_new = math.dist(angles_deg, self._rows[nearest])
             if d_cur - d_new > self._params.pose_margin_deg:
                 self._current = nearest
                 self._held_frames = 0
         self._held_frames += 1
         return self._current
+
+
+def _floats(values: np.ndarray | tuple[float, ...] | list[float]) -> tuple | list:
+    """A small vector as Python floats (arrays converted; tuples and lists as they are)."""
+    return values.tolist() if isinstance(values, np.ndarray) else values
 
 
 class MouthSelector:
@@ -104,10 +116,10 @@ class MouthSelector:
         self._params = params
         self._current: int | None = None
 
-    def step(self, features: np.ndarray) -> PathPlacement:
-        t, dist = self.paths.place_all(features)
-        best = int(dist.argmin())
-        t, dist = t.tolist(), dist.tolist()  # Python floats: the same values, cheaper to use
+    def step(self, features: np.ndarray | tuple[float, float]) -> PathPlacement:
+        """features: float[2] (open, wide) in mouth widths."""
+        t, dist = self.paths.place_lists(float(features[0]), float(features[1]))
+        best = argmin_first(dist)
         cur = self._current
         keep = (cur is not None and best != cur and t[cur] >= self._params.mouth_free_t
                 and dist[cur] - dist[best] <= self._params.mouth_margin)
@@ -239,14 +251,14 @@ class FrameSelector:
         eyes_closed: show the rig's eyes-closed frame (if it has one) unless the mouth talks;
         speaking: the speaking mask in [0, 1] (whether a cued face may show); shape: the
         mouth shape (A-H, X) a mouth chart shows."""
+        angles_deg = _floats(angles_deg)
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
         lim = self.params.max_residual_deg
-        # np.minimum(np.maximum(angles - pose angles, -lim), lim) on three Python floats, NaN
-        # passed through as numpy does: the same values without four small-array calls
+        # np.minimum(np.maximum(angles - pose angles, -lim), lim) on Python floats, NaN passed
+        # through as numpy does
         residual = np.array([_clamp(a - b, lim) for a, b in zip(
-            np.asarray(angles_deg, dtype=np.float64).tolist(), self._pose_rows[pose_idx],
-            strict=True)])
+            angles_deg, self._pose_rows[pose_idx], strict=True)])
         if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
             self.eyes_can_close = True  # the mouth is drawn over the blink too
             blink = self.eyes_closed_expression if eyes_closed else None

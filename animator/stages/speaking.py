@@ -165,7 +165,8 @@ class SpeakingDetector:
         self._sustain_frames = max(self._hold_frames, round(p.sustain_s * fps))
         self._smooth_frames = max(1, round(p.smooth_s * fps))
         self._rest_open = RunningMin(round(p.rest_window_s * fps))
-        self._prev: np.ndarray | None = None
+        #: the previous frame's (upper, lower) lip points, Python floats
+        self._prev: tuple | None = None
         self._since_motion = self._sustain_frames  # frames since the last moving frame
         self._on = collections.deque([0] * self._smooth_frames, maxlen=self._smooth_frames)
         self._on_count = 0  # how many of the frames in the window are on
@@ -177,21 +178,22 @@ class SpeakingDetector:
         self._reonset_frames = round(p.reonset_s * fps)
         self._since_off = 1 << 20  # frames since the state last switched off
 
-    def step(self, lips: np.ndarray, voice: float | None = None) -> float:
-        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up);
-        voice: the voice-activity cue in [0, 1] at this frame, or None (no audio: the lips
-        alone decide). Returns the mask in [0, 1] for this frame (1 = speaking)."""
-        lips = np.asarray(lips, dtype=np.float64)
-        opening = float(lips[0, 1] - lips[1, 1])
+    def step(self, lips: np.ndarray | tuple, voice: float | None = None) -> float:
+        """lips: float[2, 3] upper and lower inner-lip keypoints (mouth widths, y up; an array
+        or two (x, y, z) sequences of Python floats); voice: the voice-activity cue in [0, 1]
+        at this frame, or None (no audio: the lips alone decide). Returns the mask in
+        [0, 1] for this frame (1 = speaking)."""
+        upper, lower = lips.tolist() if isinstance(lips, np.ndarray) else lips
+        opening = upper[1] - lower[1]
         open_above_rest = opening - self._rest_open.push(opening)
         moving = False
-        if self._prev is not None:
-            d = lips - self._prev
-            arriving_at_rest = (opening < self._prev[0, 1] - self._prev[1, 1]
+        prev = self._prev
+        if prev is not None:
+            arriving_at_rest = (opening < prev[0][1] - prev[1][1]
                                 and open_above_rest < self.params.closing_threshold_w)
-            moving = (not arriving_at_rest
-                      and bool((np.einsum("kd,kd->k", d, d) > self._threshold2).any()))
-        self._prev = lips
+            moving = not arriving_at_rest and (_moved2(upper, prev[0]) > self._threshold2
+                                               or _moved2(lower, prev[1]) > self._threshold2)
+        self._prev = (upper, lower)
         self._since_motion = 0 if moving else min(self._since_motion + 1, self._sustain_frames)
         raw = (self._since_motion < self._hold_frames
                or (self._since_motion < self._sustain_frames
@@ -222,6 +224,12 @@ class SpeakingDetector:
         elif not raw and self._run > self._hang_frames and voice < p.voice_sustain:
             self._speaking = False
             self._since_off = 0
+
+
+def _moved2(point: list[float] | tuple, prev: list[float] | tuple) -> float:
+    """Squared distance between two (x, y, z) points (Python floats)."""
+    dx, dy, dz = point[0] - prev[0], point[1] - prev[1], point[2] - prev[2]
+    return dx * dx + dy * dy + dz * dz
 
 
 def bridge_gaps(mask: np.ndarray, max_gap_frames: int) -> np.ndarray:
