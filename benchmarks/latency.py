@@ -8,14 +8,14 @@ costs whatever else the machine runs; wall minus CPU is waiting for a core): fea
 of audio through the streaming log-mel), prosody, the lip model and the shape (viseme) model
 for one video frame of keypoint frames, each both ways side by side (25 frames each in turn):
 ``windowed`` (onnxruntime on the 65-frame window of each keypoint frame, the model contract's
-definition) and ``streaming`` (the step plan, keypoints.conv_stream: one step per feature
-frame); speaking (with the voice cue, and beside it the lips alone, as before the cue), motion
-and select (one step each); and ``total``: one video frame of audio
-through the whole streaming engine (keypoints.stream + animator.engine, no shape model), the
-windowed and the streaming lips fed the same audio in turn. Then ``render`` of a 60 s speech
-file to a 512 px mp4 (real time factor), a timeline-only render of the same file with the lip
-model in blocks (the offline default) and streamed (``model_batch=1``), side by side, and the
-time from launching ``animator render`` to its first encoded frame.
+definition) and ``streaming`` (the step plan, keypoints.conv_stream: the video frame's
+feature frames in one block of steps); speaking (with the voice cue, and beside it the lips
+alone, as before the cue), motion and select (one step each); and ``total``: one video frame
+of audio through the whole streaming engine (keypoints.stream + animator.engine, no shape
+model), the windowed and the streaming lips fed the same audio in turn. Then ``render`` of a
+60 s speech file to a 512 px mp4 (real time factor), a timeline-only render of the same file
+with the lip model in blocks (the offline default) and streamed (``model_batch=1``), side by
+side, and the time from launching ``animator render`` to its first encoded frame.
 """
 
 from __future__ import annotations
@@ -98,9 +98,9 @@ def _windows(model, feats: np.ndarray, frames: range) -> None:
 
 
 def _steps(stream, feats: np.ndarray, frames: range) -> None:
-    for k in frames:
-        if k < feats.shape[1]:
-            stream.step(feats[:, k])
+    """The step plan over the feature frames in ``frames`` in one call (as a stream's push
+    runs them: keypoints.conv_stream.ConvStream.steps)."""
+    stream.steps(feats[:, frames.start:min(frames.stop, feats.shape[1])])
 
 
 def stage_latencies(n_frames: int, warmup: int = 50) -> dict:

@@ -19,11 +19,14 @@ exists: a convolution adds (kernel - 1) * dilation, a slice its start and end cr
 ``delay`` (a slice is the tensor it crops, read ``end crop`` rows back). At step n (the
 n-th input frame, from 0) every tensor with lag <= n gets its frame n - lag.
 
-Buffers: every tensor frame is a row of ``float32[rows, C + 1]`` whose last column is 1, so
-that a convolution's bias is one more weight column (one BLAS call per layer, no add). Rows
+Buffers: every tensor frame is a row of ``float32[rows, C + 1]``; the last column is 1 in a
+convolution's input, so that its bias is one more weight column (one BLAS call per layer, no
+add), and set so that element-wise ops can run over whole rows (keypoints.conv_block). Rows
 advance with the steps; every ``PHASES`` steps the last rows move back to the start. The
 numpy views each step touches are made once (one table per phase), so a step is a fixed list
 of ufunc/BLAS calls writing into preallocated rows: no allocation but the output's copy.
+``steps`` takes the frames of a call (a live tick's ~4) in blocks: one call per op and block,
+the same values bit for bit.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keypoints.conv_block import block_calls, extra_columns, step_calls
 from keypoints.onnx_graph import Graph
 
 #: Steps between two moves of the buffers' recent rows back to the start (views per phase
 #: are tabled: memory grows with it, the move's cost shrinks with it).
 PHASES = 64
-_ZERO = np.float32(0.0)
+#: Block tables kept per stream (a live tick's few sizes at every phase fit; offline pushes
+#: of any size make more, and the table starts again when full).
+_MAX_BLOCKS = 1024
 #: Slice ends at or beyond this are "to the end" (ONNX exporters write INT64_MAX or INT32_MAX).
 _TO_END = 2**31 - 1
 
@@ -104,6 +110,8 @@ class StreamProgram:
         # rows each buffer must keep: the farthest any op (or the output) reads back
         back = max([out.delay] + [d + s for op in self._ops for _, d, s, _ in op.reads])
         self.history = back + 1
+        #: each buffer's last column (keypoints.conv_block.extra_columns), or None
+        self.extra = extra_columns(self)
 
     # --- ops: each returns the tensor it makes ------------------------------------------
     def _time(self, tensors: dict, name: str, op: str) -> _Tensor:
@@ -234,12 +242,6 @@ class StreamProgram:
         return ConvStream(self)
 
 
-def _softmax(x: np.ndarray, y: np.ndarray) -> None:
-    np.subtract(x, x.max(), y)
-    np.exp(y, y)
-    np.divide(y, y.sum(), y)
-
-
 class ConvStream:
     """The state of one stream through a :class:`StreamProgram`: ``step(frame)`` takes one
     input frame float32[n_in] and returns the output frame it completes (a view, valid until
@@ -251,54 +253,27 @@ class ConvStream:
         self._hist = hist
         n_rows = hist + PHASES
         self._buffers = [np.zeros((n_rows, c), np.float32) for c in program._channels]
-        for b in self._buffers:
-            b[:, -1] = 1.0
+        # the last columns: ones (biases), or as extra_columns says for whole-row ops
+        self._whole_rows = program.extra is not None
+        for b, v in zip(self._buffers, program.extra or [1.0] * len(self._buffers),
+                        strict=True):
+            b[:, -1] = v
         self._n = 0
         self._phase = 0
         # per convolution, the taps side by side (one scratch row for every phase)
-        self._gathered = [None if op.kind != "conv" else
-                          np.empty((op.reads[0][2] // op.reads[0][3] + 1,
-                                    self._buffers[op.reads[0][0]].shape[1]), np.float32)
-                          for op in program._ops]
-        self._tables = [self._table(hist + p) for p in range(PHASES)]
+        gathered = [None if op.kind != "conv" else
+                    np.empty((op.reads[0][2] // op.reads[0][3] + 1,
+                              self._buffers[op.reads[0][0]].shape[1]), np.float32)
+                    for op in program._ops]
+        self._tables = [step_calls(program, self._buffers, gathered, hist + p,
+                                   self._whole_rows) for p in range(PHASES)]
         #: the same without the lags: the steady state's list of calls
         self._fast = [[(fn, args) for _, fn, args in t] for t in self._tables]
         out = program.out
         self._outputs = [self._buffers[out.buffer][hist + p - out.delay, :out.channels]
                          .reshape(program.frame_shape) for p in range(PHASES)]
         self._inputs = [self._buffers[0][hist + p, :program.n_in] for p in range(PHASES)]
-
-    def _table(self, row: int) -> list[tuple[int, object, tuple]]:
-        """(lag, function, arguments) of every op at buffer row ``row``."""
-        table = []
-        bufs = self._buffers
-        for op, gathered in zip(self.program._ops, self._gathered, strict=True):
-            dst = bufs[op.out][row, :op.channels]
-            src = []
-            for buf, delay, span, step in op.reads:
-                r = row - delay
-                if op.kind == "conv":
-                    src.append(bufs[buf][r - span:r + 1:step])  # [k, C_in + 1] taps
-                else:
-                    src.append(bufs[buf][r, :op.channels])
-            if op.kind == "conv":
-                if gathered.shape[0] == 1:  # kernel 1: the row itself, no copy
-                    table.append((op.lag, np.dot, (op.weight, src[0][0], dst)))
-                    continue
-                if src[0].flags.c_contiguous:  # dilation 1: the taps are neighbouring rows
-                    table.append((op.lag, np.dot, (op.weight, src[0].reshape(-1), dst)))
-                    continue
-                table.append((op.lag, np.copyto, (gathered, src[0])))
-                table.append((op.lag, np.dot, (op.weight, gathered.reshape(-1), dst)))
-            elif op.kind == "relu":
-                table.append((op.lag, np.maximum, (src[0], _ZERO, dst)))
-            elif op.kind == "add":
-                table.append((op.lag, np.add, (src[0], src[1], dst)))
-            elif op.kind == "addc":
-                table.append((op.lag, np.add, (src[0], op.weight, dst)))
-            else:
-                table.append((op.lag, _softmax, (src[0], dst)))
-        return table
+        self._blocks: dict[tuple[int, int], tuple] = {}  # (phase, size) -> block_calls
 
     @property
     def n_steps(self) -> int:
@@ -324,6 +299,46 @@ class ConvStream:
         self._n = n + 1
         self._phase = 0 if phase + 1 == PHASES else phase + 1
         return out
+
+    def steps(self, frames: np.ndarray) -> np.ndarray:
+        """Take input frames float32[n_in, m] (columns, in order); return the output frames
+        they complete, float32[j, *frame_shape] (a new array; j < m while the first ``lag``
+        frames arrive): bit for bit those of ``step`` on each frame, in blocks of frames
+        (keypoints.conv_block: one call per op and block instead of one per op and frame)."""
+        m = frames.shape[1]
+        out = np.empty((m, *self.program.frame_shape), np.float32)
+        i = j = 0
+        while i < m:
+            phase = self._phase
+            b = min(m - i, PHASES - phase)
+            if b == 1 or self._n < self.program.lag:  # one step (also while warming up)
+                o = self.step(frames[:, i])
+                i += 1
+                if o is not None:
+                    out[j] = o
+                    j += 1
+                continue
+            if phase == 0 and self._n:  # as in step: the rows still read move back
+                for buf in self._buffers:
+                    buf[:self._hist] = buf[PHASES:PHASES + self._hist]
+            key = (phase, b)
+            block = self._blocks.get(key)
+            if block is None:
+                if len(self._blocks) >= _MAX_BLOCKS:
+                    self._blocks.clear()
+                block = self._blocks[key] = block_calls(self.program, self._buffers,
+                                                        self._hist + phase, b,
+                                                        self._whole_rows)
+            inputs, calls, outputs = block
+            np.copyto(inputs, frames[:, i:i + b].T)
+            for fn, args in calls:
+                fn(*args)
+            out[j:j + b] = outputs
+            i += b
+            j += b
+            self._n += b
+            self._phase = (phase + b) % PHASES
+        return out[:j]
 
 
 #: Largest difference allowed between a streamed output frame and the windowed model's, in

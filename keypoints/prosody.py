@@ -191,15 +191,13 @@ class StreamingProsody:
         return self._track(loud_db, flux, voice)
 
     def _hear(self, frames: np.ndarray) -> None:
-        """The voice cue after each feature frame of float64[n, n_mels], frame by frame (a
-        tracker: sequential), kept for the frames whose look-ahead it is."""
-        step = self._voice.step
-        for column in frames:
-            cue = step(column)
-            if self._cues_to_skip:
-                self._cues_to_skip -= 1  # the look-ahead of no frame: before frame 0
-            else:
-                self._cues.append(cue)
+        """The voice cue after each feature frame of float64[n, n_mels] (a tracker: in order,
+        keypoints.voice_activity.VoiceActivity.steps), kept for the frames whose look-ahead
+        it is."""
+        cues = self._voice.steps(frames)
+        skip = min(self._cues_to_skip, len(cues))  # the look-ahead of no frame: before 0
+        self._cues_to_skip -= skip
+        self._cues += cues[skip:]
 
     def _track(self, loud_db: list[float], flux: list[float], voice: list[float]
                ) -> list[Prosody]:

@@ -17,7 +17,8 @@ Per frame (``block_frames`` None), a model with a step plan (``MappingNet.stream
 keypoints.conv_stream) computes each feature frame's contribution once, as it arrives, instead
 of the whole window per keypoint frame: the same frames (within ``STREAM_TOLERANCE``), the
 same look-ahead, ~5x less CPU per frame (benchmarks.latency). Every feature frame is
-stepped, also those ``push_newest`` does not show (the state must see them all).
+stepped, also those ``push_newest`` does not show (the state must see them all); the frames
+of one push go through each layer in one call (``ConvStream.steps``, bit for bit the same).
 """
 
 from __future__ import annotations
@@ -139,24 +140,23 @@ class AudioLipStream:
                    newest_only: bool) -> list[LipFrame]:
         """Step plan: every new feature frame through the model's state; a LipFrame for each
         keypoint frame it completes (only for the last one with ``newest_only``)."""
-        step = self._steps.step
-        if not self._steps.n_steps:  # the past context: the first frame repeated
-            for _ in range(self.model.context_past):
-                step(new_features[:, 0])
+        steps = self._steps
+        if not steps.n_steps:  # the past context: the first frame repeated
+            steps.steps(np.repeat(new_features[:, :1], self.model.context_past, axis=1))
+        outs = steps.steps(new_features)  # float32[n_ready, K, 3], a new array: ours
+        n_ready = len(outs)
+        finite = np.isfinite(outs).all(axis=(1, 2)).tolist()
         good = self._last_good  # owned by this stream: updated in place
         points: list = []
-        n_ready = 0
-        for j in range(new_features.shape[1]):
-            out = step(new_features[:, j])
-            if out is None:
-                continue
-            n_ready += 1
-            if np.isfinite(out).all():
-                np.copyto(good, out)
+        for out, ok in zip(outs, finite, strict=True):
+            if ok:
+                good = out
             else:
                 self.n_nonfinite += 1
             if not newest_only:
-                points.append(good.copy())
+                points.append(out if ok else good.copy())
+        if good is not self._last_good:
+            np.copyto(self._last_good, good)
         assert len(prosody) == n_ready, (len(prosody), n_ready)
         first = n_ready - 1 if newest_only and n_ready else 0
         if newest_only and n_ready:

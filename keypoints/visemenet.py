@@ -126,14 +126,10 @@ class ShapeStream:
         if not features.shape[1]:
             return
         if self._steps is not None:
-            step, ready = self._steps.step, self._ready
-            if not self._steps.n_steps:  # the past context: the first frame repeated
-                for _ in range(self.model.context_past):
-                    step(features[:, 0])
-            for j in range(features.shape[1]):
-                out = step(features[:, j])
-                if out is not None:
-                    ready.append(out.copy())
+            steps = self._steps
+            if not steps.n_steps:  # the past context: the first frame repeated
+                steps.steps(np.repeat(features[:, :1], self.model.context_past, axis=1))
+            self._ready.extend(steps.steps(features))  # rows of a new array: ours
             return
         if self._context is None:
             self._context = np.repeat(features[:, :1], self.model.context_past, axis=1)

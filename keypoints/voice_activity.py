@@ -136,3 +136,45 @@ class VoiceActivity:
         self._recent[self._pos] = a
         self._pos = (self._pos + 1) % self._window
         return self._active / self._window
+
+    def steps(self, frames: np.ndarray) -> list[float]:
+        """Take feature columns as the rows of float64[n, n_mels]; the cue after each, bit for
+        bit :meth:`step` on each row, in a few numpy calls per stretch of frames that share a
+        threshold (the rest of a block, after the first block): the levels as a stack of the
+        same matrix-vector products, the comparisons and counts over the stretch."""
+        cues = []
+        j = 0
+        while j < len(frames) and self._first_block:  # a threshold per frame: one by one
+            cues.append(self.step(frames[j]))
+            j += 1
+        if j == len(frames):
+            return cues
+        levels = np.matmul(self._groups, frames[j:, :, None])[:, :, 0]  # float64[n - j, G]
+        flags: list[bool] = []
+        start = 0
+        while start < len(levels):
+            i = self._in_block
+            stop = min(len(levels), start + self._block_frames - i)
+            stretch = levels[start:stop]
+            self._levels[i:i + len(stretch)] = stretch
+            above = stretch > self._threshold
+            active = np.count_nonzero(above, axis=1) >= self._min_groups
+            if self._min_low:
+                active &= np.count_nonzero(above[:, :self._n_low], axis=1) >= self._min_low
+            flags += active.tolist()
+            i += len(stretch)
+            if i == self._block_frames:  # the block is complete (as in step)
+                self._blocks[self._next_block] = np.partition(self._levels, 1, axis=0)[1]
+                self._next_block = (self._next_block + 1) % self._n_blocks
+                self._threshold = self._blocks.min(axis=0) + self._margin
+                i = 0
+            self._in_block = i
+            start = stop
+        recent, pos, total, window = self._recent, self._pos, self._active, self._window
+        for a in flags:
+            total += a - recent[pos]
+            recent[pos] = a
+            pos = pos + 1 if pos + 1 < window else 0
+            cues.append(total / window)
+        self._pos, self._active = pos, total
+        return cues

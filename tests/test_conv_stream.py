@@ -100,6 +100,22 @@ def test_the_plan_matches_the_windowed_model_over_minutes_of_speech(model, shape
         assert np.abs(windowed).max() > 0.1  # real output, not a silent model
 
 
+@pytest.mark.parametrize("frames_per_call", [1, 3, 4, 7, PHASES + 9])
+def test_blocks_of_steps_equal_single_steps_over_minutes_of_speech(model, shapes, long_speech,
+                                                                   frames_per_call):
+    """``ConvStream.steps`` (one call per op for the frames of a call, as a live tick's ~4)
+    over ~2.8 min of speech: bit for bit the frames of one ``step`` each, so within
+    STREAM_TOLERANCE of the windowed model (the test above) at every chunking."""
+    features = log_mel(long_speech, model.feature_config)
+    for net in (model, shapes):
+        want = _stream_all(net.stream_program, features)
+        stream = net.stream_program.start()
+        got = np.concatenate([stream.steps(features[:, i:i + frames_per_call])
+                              for i in range(0, features.shape[1], frames_per_call)])
+        assert got.shape == want.shape and np.array_equal(got, want), net.path.name
+        assert stream.n_steps == features.shape[1]
+
+
 def test_every_chunking_gives_the_same_frames(model, shapes, long_speech):
     """1 sample at a time, odd sizes and the whole file: bit-identical lips and shapes (each
     feature frame is one step, whatever a push brings); push_newest equals push's last."""
@@ -115,7 +131,8 @@ def test_every_chunking_gives_the_same_frames(model, shapes, long_speech):
 
     whole = run([])
     assert len(whole) == -(-len(x) // 160)
-    for chunks in ([1] * 16000, [7, 159, 161, 1601, 3] * 300, [len(x) - 1, 1]):
+    for chunks in ([1] * 16000, [7, 159, 161, 1601, 3] * 300, [480, 640, 1120] * 100,
+                   [len(x) - 1, 1]):
         got = run(chunks)
         assert [f.t_s for f in got] == [f.t_s for f in whole]
         assert all(np.array_equal(a.points, b.points) for a, b in zip(got, whole, strict=True))

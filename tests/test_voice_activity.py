@@ -90,6 +90,21 @@ def test_cue_does_not_depend_on_the_gain_or_the_chunking():
     np.testing.assert_array_equal(again, whole)
 
 
+@pytest.mark.parametrize("params", [VoiceParams(), VoiceParams(min_low_groups=1)])
+def test_frames_of_a_push_at_once_equal_one_step_each(params):
+    """``steps`` (a push's frames in a few calls) at chunkings 1, 3, 4, 7 and 64 (block edges
+    inside and across calls, the first block one frame at a time): bit for bit ``step``."""
+    feats = log_mel(syllables(8).astype(np.float32), CFG).astype(np.float64)
+    rows = np.ascontiguousarray(feats.T)
+    one = VoiceActivity(CFG, params)
+    want = [one.step(r) for r in rows]
+    assert 0.0 < np.mean(want) < 1.0
+    for size in (1, 3, 4, 7, 64):
+        va = VoiceActivity(CFG, params)
+        got = [c for i in range(0, len(rows), size) for c in va.steps(rows[i:i + size])]
+        assert got == want, size
+
+
 def test_a_first_frame_of_silence_does_not_hold_the_floor_down():
     """A decoder's first frame near digital silence, then a room's noise: the noise is the
     floor (the cue stays low), not a sound standing 40 dB above silence."""
