@@ -158,7 +158,7 @@ class MotionParams:
         reaches the rig's endpoints; axes where the rig has no poses keep their defaults."""
         axes = tuple(
             replace(a, amplitude_deg=(low * e, high * e)) if e > 0 else a
-            for a, e in zip(self.axes, np.asarray(extent_deg, dtype=float), strict=True))
+            for a, e in zip(self.axes, np.asarray(extent_deg, dtype=float).tolist(), strict=True))
         return replace(self, axes=axes)
 
     def speech_blind(self) -> MotionParams:
@@ -282,8 +282,8 @@ class MotionSynth:
         self._silent_s = 0.0  # time since the mask last said speaking
         self._in_phrase = False
         self._own_rng = rng.spawn(1)[0]
-        self._beats = _Beats(self.dt_s, self.params,
-                             [a.amplitude_deg[1] for a in self.params.axes], self._own_rng)
+        self._beats = _Beats(self.dt_s, self.params,  # Python floats: cheaper than numpy's
+                             [float(a.amplitude_deg[1]) for a in self.params.axes], self._own_rng)
         # listening tilt (deg): drawn at each phrase end, followed smoothly
         self._listen_roll = self._listen_roll_target = 0.0
         self._posture = 1.0 - math.exp(-self.dt_s / self.params.posture_tau_s)
