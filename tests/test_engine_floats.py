@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from animator.core.types import EYES_OPEN
 from animator.engine import Engine, EngineConfig
+from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.finite_lips import all_finite, finite_stand_ins
 from animator.stages.mouth import MouthPaths, argmin_first, mouth_features, open_wide_w
 from animator.stages.mouth_shapes import _NAMES, SHAPE_MOUTHS, shape_from_mouth
@@ -155,3 +157,22 @@ def test_the_engine_gives_the_same_frames_whatever_the_chunking(rig, demo_lips, 
         runs.append([_record(f) for f in frames])
     assert runs[0] == runs[1] == runs[2]
     assert len({r[6] for r in runs[0]}) > 1 and any(r[12] for r in runs[0])  # poses, blinks
+
+
+@pytest.mark.parametrize("window_s", [0.04, 0.2, 0.44, 1.0])
+def test_the_blink_detectors_open_level_is_the_median_of_its_window(window_s):
+    """A sorted window instead of np.median per frame: the same value (odd and even counts,
+    ties), and the closure clamped as np.minimum(np.maximum(.)) did."""
+    rng = np.random.default_rng(0)
+    det = BlinkDetector(25.0, BlinkParams(window_s=window_s, min_s=0.0))
+    n, seen = max(1, round(window_s * 25)), []
+    for k in range(300):
+        ratios = np.round(rng.uniform(0.05, 0.4, 2), 2 if k % 3 else 6)
+        state = det.step(ratios)
+        seen.append(ratios)
+        level = np.median(np.array(seen[-n:]), axis=0)
+        assert det.open_level.tolist() == level.tolist()
+        openness = ratios / np.where(level > 1e-6, level, np.inf)
+        closure = np.minimum(np.maximum((0.8 - openness) / 0.5, 0.0), 1.0)
+        assert state.closure.tolist() == closure.tolist()
+    assert det.step(np.array([np.nan, 0.3])) is EYES_OPEN and not det.closed
