@@ -15,7 +15,7 @@ from keypoints.features import log_mel
 from keypoints.mappingnet import MappingNet
 from keypoints.phone_labels import from_arpabet, from_espeak, from_ipa, from_japanese
 from keypoints.stream import AudioLipStream
-from keypoints.visemenet import ShapeModel, ShapeModelError, decode
+from keypoints.visemenet import ShapeDecoder, ShapeModel, ShapeModelError, decode
 from keypoints.visemes import SHAPE_INDEX, SHAPES, Sound, agreement, frame_truth
 
 
@@ -144,3 +144,20 @@ def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
     dev = {c.name for c in available_clips(tmp_path, dev=True)}
     assert scored == {"bobby", "mary", "damon", "jsut"} and dev == {"arctic_a0009",
                                                                     "north_wind"}
+
+
+@pytest.mark.parametrize("sure", [0.8, 0.7])
+def test_decoding_rows_at_once_equals_one_row_at_a_time(sure):
+    """``ShapeDecoder.steps`` (one argmax for a tick's frames) against ``step`` per row, with
+    probabilities on the ``sure`` threshold in float32 (0.7 rounds down in float32)."""
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(9, 0.3), 600).astype(np.float32)
+    probs[::7, 2] = np.float32(sure)  # exactly the threshold's float32 value
+    probs[::7, :2] = (1 - sure) / 2
+    one = ShapeDecoder(sure=sure)
+    want = [one.step(p) for p in probs]
+    for size in (1, 3, 4, 7):
+        dec = ShapeDecoder(sure=sure)
+        got = [s for i in range(0, len(probs), size) for s in dec.steps(probs[i:i + size])]
+        assert got == want, size
+    assert len(set(want)) > 4
