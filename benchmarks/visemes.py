@@ -7,8 +7,10 @@ Material:
   as in training (noise, rooms, band limits, gain), phoneme times exact;
 * real: recordings with phone times made by people (benchmarks.aligned_speech: three English
   speakers, one Japanese), fetched with ``python -m benchmarks.aligned_speech fetch``;
-* real, development: two more such recordings (an ARCTIC sentence, Praat's North Wind), the
-  ones that chose the decoder's settings; shown apart, never mixed into the real score.
+* real, development: more such recordings (ARCTIC sentences, Praat's North Wind, promo's and
+  fave's examples, the eleven GRID clips: labels by people or by an aligner, see
+  benchmarks.aligned_speech), the ones that choose the decoder's settings; shown apart, never
+  mixed into the real score.
 
 Scores, per 10 ms frame (the truth of keypoints.visemes.frame_truth):
 * agreement: the shape shown is one the sound heard then allows (Rhubarb's own rules);

@@ -134,7 +134,7 @@ def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
 
 
 def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
-    from benchmarks.aligned_speech import CLIPS, available_clips
+    from benchmarks.aligned_speech import CLIPS, GRID, available_clips
 
     for clip in CLIPS:
         for rel in (clip.wav, clip.labels):
@@ -142,5 +142,21 @@ def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
             (tmp_path / rel).write_text("x")
     scored = {c.name for c in available_clips(tmp_path)}
     dev = {c.name for c in available_clips(tmp_path, dev=True)}
-    assert scored == {"bobby", "mary", "damon", "jsut"} and dev == {"arctic_a0009",
-                                                                    "north_wind"}
+    assert scored == {"bobby", "mary", "damon", "jsut"}
+    assert dev == {"arctic_a0009", "north_wind", "promo_mary1", "fave_brey", "arctic_a0007",
+                   "promo_carrots1", "promo_carrots2", "promo_oranges", "promo_pickles",
+                   *(f"grid_{s}" for s in GRID)}
+    # promo's mary2 is the scored praatio mary (trimmed): it must never be a development clip
+    assert not any("mary2" in c.wav for c in CLIPS)
+
+
+def test_aligner_labels_read_back_and_grid_words_are_known():
+    from benchmarks.aligned_speech import GRID, grid_words, read_hts_lab
+    from benchmarks.forced_align import hts_lab
+    from benchmarks.realspeech import TALKING_FACES
+
+    phones = [(0.0, 0.92, "SIL"), (0.92, 0.99, "B"), (0.99, 1.07, "IH"), (1.07, 1.18, "N")]
+    assert read_hts_lab(hts_lab(phones)) == phones
+    assert [from_arpabet(p) for _, _, p in phones] == [("sil",), ("P",), ("IH",), ("N",)]
+    words = grid_words(TALKING_FACES)  # the realdata folder (CI has it too)
+    assert set(GRID) <= set(words) and words["bbaf2n"] == "bin blue at f two now"
