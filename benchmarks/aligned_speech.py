@@ -120,6 +120,18 @@ def cache_dir() -> Path:
     return Path(env) if env else base / "talking-head-animator" / "realspeech"
 
 
+def realdata_dir() -> Path:
+    """../shared/realdata beside the repository (a git worktree one level deeper: its parent's
+    sibling); $ANIMATOR_REALDATA overrides."""
+    if os.environ.get("ANIMATOR_REALDATA"):
+        return Path(os.environ["ANIMATOR_REALDATA"])
+    repo = Path(__file__).resolve().parents[1]
+    for base in (repo.parent, repo.parent.parent):
+        if (base / "shared" / "realdata").is_dir():
+            return base / "shared" / "realdata"
+    return repo.parent / "shared" / "realdata"
+
+
 def rhubarb_binary(root: Path | None = None) -> Path | None:
     exe = (root or cache_dir()) / "rhubarb" / RHUBARB_DIR / "rhubarb"
     return exe if exe.is_file() else None
@@ -228,14 +240,14 @@ def align_missing(root: Path, log=print) -> None:
     import soundfile as sf
 
     from benchmarks import forced_align
-    from benchmarks.realspeech import TALKING_FACES
     from keypoints.audio import load_audio
 
+    faces = realdata_dir() / "talking_faces"
     todo = {n: v for n, v in TO_ALIGN.items() if not (root / f"aligned/{n}.lab").is_file()}
     if not todo:
         return
     target = forced_align.install(root, log)
-    grid = grid_words(TALKING_FACES) if (TALKING_FACES / "bbaf2n.mpg").is_file() else {}
+    grid = grid_words(faces) if (faces / "bbaf2n.mpg").is_file() else {}
     (root / "aligned").mkdir(exist_ok=True)
     for name, (wav, words) in todo.items():
         if words == "":  # a GRID clip
@@ -244,7 +256,7 @@ def align_missing(root: Path, log=print) -> None:
                 continue
             words = grid[stem]
             (root / wav).parent.mkdir(exist_ok=True)
-            sf.write(root / wav, load_audio(TALKING_FACES / f"{stem}.mpg", 16000), 16000,
+            sf.write(root / wav, load_audio(faces / f"{stem}.mpg", 16000), 16000,
                      subtype="PCM_16")
         elif words is None:  # the word tier of its TextGrid
             tiers = read_textgrid((root / wav).with_suffix(".TextGrid").read_text())
