@@ -181,6 +181,20 @@ def clip_intervals(clip: Clip, root: Path | None = None) -> list[tuple[float, fl
     return read_hts_lab(text) if clip.tier is None else read_textgrid(text)[clip.tier]
 
 
+def clip_sounds(clip: Clip, root: Path | None = None, sr: int = 16000):
+    """(float32[N] audio at ``sr``, [Sound]) of a clip: its phones read as sound classes
+    (keypoints.phone_labels), silences and labels without a sound of their own dropped."""
+    from keypoints.audio import load_audio
+    from keypoints.phone_labels import READERS
+    from keypoints.visemes import Sound
+
+    root = root or cache_dir()
+    read = READERS[clip.notation]
+    sounds = [Sound(a, b, read(label)) for a, b, label in clip_intervals(clip, root)]
+    return (load_audio(root / clip.wav, sr),
+            [s for s in sounds if s.classes and s.classes != ("sil",)])
+
+
 def available_clips(root: Path | None = None, dev: bool = False) -> list[Clip]:
     """The evaluation clips found in ``root`` (the development clips with ``dev``)."""
     root = root or cache_dir()
