@@ -160,3 +160,21 @@ def test_aligner_labels_read_back_and_grid_words_are_known():
     assert [from_arpabet(p) for _, _, p in phones] == [("sil",), ("P",), ("IH",), ("N",)]
     words = grid_words(TALKING_FACES)  # the realdata folder (CI has it too)
     assert set(GRID) <= set(words) and words["bbaf2n"] == "bin blue at f two now"
+
+
+def test_settings_sweep_scores_each_setting_and_restores_the_decoder(shapes, lips,
+                                                                     espeak_clip):
+    from animator.rig import default_rig_dir, load_rig
+    from benchmarks.viseme_settings import measure
+    from keypoints.visemenet import ShapeDecoder
+
+    audio, allowed = espeak_clip
+    audio, allowed = audio[: 16000 * 3], allowed[:300]
+    canonical = np.full(300, -1)
+    clips = [("grid_a", audio, allowed, canonical), ("b", audio, allowed, canonical)]
+    rig, before = load_rig(default_rig_dir()), ShapeDecoder.__init__.__defaults__
+    one = measure(clips, lips, shapes, rig, 100.0, 0.01, 1, 1.01)
+    two = measure(clips, lips, shapes, rig, 25.0, 0.03, 2, 0.8)
+    assert ShapeDecoder.__init__.__defaults__ == before
+    assert one["grid"] == one["other"] and one["all"]["frames"] == 600
+    assert 0.5 < one["all"]["agreement"] <= 1 and 0.5 < two["all"]["agreement"] <= 1
