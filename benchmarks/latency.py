@@ -36,7 +36,7 @@ from animator.audio_animator import AudioAnimator
 from animator.engine import EngineConfig, rig_extent_deg
 from animator.rig import default_rig_dir, load_rig
 from animator.stages.motion import MotionParams, MotionSynth
-from animator.stages.mouth import mouth_features
+from animator.stages.mouth import mouth_rows, open_wide_w
 from animator.stages.selection import FrameSelector
 from animator.stages.speaking import SpeakingDetector
 from benchmarks.machine import machine_info
@@ -142,12 +142,16 @@ def stage_latencies(n_frames: int, warmup: int = 50) -> dict:
     motion = MotionSynth(FPS, np.random.default_rng(0),
                          MotionParams().scaled_to_extent(rig_extent_deg(rig)))
     selector = FrameSelector(rig, FPS)
+    rows = mouth_rows(video_lips[0].names)
     for lf in video_lips:
-        two = np.stack([lf.point("upper_lip"), lf.point("lower_lip")])
+        # what the engine hands the stages: Python floats (animator.engine.Engine._sample)
+        points = lf.points.tolist()
+        two = (points[rows[0]], points[rows[1]])
+        mouth = open_wide_w(*(points[r] for r in rows))
         tm.timed("speaking, lips only", lips_only.step, two)  # before the voice cue
         m = tm.timed("speaking", silence.step, two, lf.prosody.voice)
         angles = tm.timed("motion", motion.step, m, lf.prosody.accent)
-        tm.timed("select", selector.step, angles, mouth_features(lf))
+        tm.timed("select", selector.step, angles, mouth)
 
     engines = {}
     for name, windowed in (("total windowed", True), ("total streaming", False)):

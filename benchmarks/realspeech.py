@@ -20,7 +20,6 @@ Three kinds of real material, none of it copied into the project:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from benchmarks.aligned_speech import (  # noqa: F401 (cache_dir: this module's 
     cache_dir,
     read_hts_lab,
     read_textgrid,
+    realdata_dir,
     rhubarb_binary,
 )
 from keypoints.audio import load_audio
@@ -42,18 +42,7 @@ SR = 16000
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _realdata() -> Path:
-    """../shared/realdata beside the repository (a git worktree one level deeper: its parent's
-    sibling); $ANIMATOR_REALDATA overrides."""
-    if os.environ.get("ANIMATOR_REALDATA"):
-        return Path(os.environ["ANIMATOR_REALDATA"])
-    for base in (REPO.parent, REPO.parent.parent):
-        if (base / "shared" / "realdata").is_dir():
-            return base / "shared" / "realdata"
-    return REPO.parent / "shared" / "realdata"
-
-
-TALKING_FACES = _realdata() / "talking_faces"
+TALKING_FACES = realdata_dir() / "talking_faces"
 
 
 # --- alignments -----------------------------------------------------------------------------

@@ -7,8 +7,10 @@ Material:
   as in training (noise, rooms, band limits, gain), phoneme times exact;
 * real: recordings with phone times made by people (benchmarks.aligned_speech: three English
   speakers, one Japanese), fetched with ``python -m benchmarks.aligned_speech fetch``;
-* real, development: two more such recordings (an ARCTIC sentence, Praat's North Wind), the
-  ones that chose the decoder's settings; shown apart, never mixed into the real score.
+* real, development: more such recordings (ARCTIC sentences, Praat's North Wind, promo's and
+  fave's examples, the eleven GRID clips: labels by people or by an aligner, see
+  benchmarks.aligned_speech), the ones that choose the decoder's settings; shown apart, never
+  mixed into the real score.
 
 Scores, per 10 ms frame (the truth of keypoints.visemes.frame_truth):
 * agreement: the shape shown is one the sound heard then allows (Rhubarb's own rules);
@@ -50,17 +52,15 @@ from animator.rig import default_rig_dir, load_rig
 from benchmarks.aligned_speech import (
     available_clips,
     cache_dir,
-    clip_intervals,
+    clip_sounds,
     rhubarb_binary,
 )
 from benchmarks.machine import machine_info
-from keypoints.audio import load_audio
 from keypoints.features import log_mel
 from keypoints.mappingnet import MappingNet
-from keypoints.phone_labels import READERS
 from keypoints.stream import AudioLipStream
 from keypoints.visemenet import ShapeModel, decode
-from keypoints.visemes import SHAPE_INDEX, Sound, frame_truth
+from keypoints.visemes import SHAPE_INDEX, frame_truth
 
 RECOGNIZERS = ("phonetic", "pocketSphinx")
 #: the product's default frame rate: shapes are also scored as a video at it shows them
@@ -182,14 +182,19 @@ def real_set(root: Path, dev: bool = False):
     clips with ``dev``)."""
     out = []
     for clip in available_clips(root, dev):
-        audio = load_audio(root / clip.wav, 16000)
-        n = -(-audio.size // 160)
-        read = READERS[clip.notation]
-        sounds = [Sound(a, b, read(label)) for a, b, label in clip_intervals(clip, root)]
-        sounds = [s for s in sounds if s.classes and s.classes != ("sil",)]
-        allowed, canonical = frame_truth(sounds, n, 100.0)
+        audio, sounds = clip_sounds(clip, root)
+        allowed, canonical = frame_truth(sounds, -(-audio.size // 160), 100.0)
         out.append((clip.name, audio, allowed, canonical))
     return out
+
+
+def trained_on(model_path: Path) -> set[str]:
+    """The development clips a model was also trained on (its ``.train.json`` recipe): they
+    are scored apart, never as development figures."""
+    report = model_path.with_name(model_path.stem + ".train.json")
+    if not report.is_file():
+        return set()
+    return set(json.loads(report.read_text()).get("recipe", {}).get("real_clips", []))
 
 
 def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=print) -> dict:
@@ -198,11 +203,16 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
     exe = rhubarb_binary(root)
     if exe is None:
         log(f"Rhubarb not found under {root}: run python -m benchmarks.aligned_speech fetch")
+    trained = trained_on(model.path)
+    dev = real_set(root, dev=True)
     sets = {"synthetic clean": synthetic_set(n_synth, seconds, True, 1),
             "synthetic augmented": synthetic_set(n_synth, seconds, False, 2),
-            "real": real_set(root), "real, development": real_set(root, dev=True)}
+            "real": real_set(root),
+            "real, development": [c for c in dev if c[0] not in trained],
+            "real, development, trained on": [c for c in dev if c[0] in trained]}
     result = {"model": str(model.path), "latency_ms": round(1000 * model.algorithmic_latency_s,
-                                                             1), "sets": {}}
+                                                             1), "trained_on": sorted(trained),
+              "sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, clips in sets.items():
             if not clips:
@@ -210,8 +220,9 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
                 continue
             rows: dict[str, list[dict]] = {}
             secs: dict[str, float] = {}
+            per_clip: dict[str, dict] = {}
             audio_s = 0.0
-            for _name, audio, allowed, canonical in clips:
+            for clip_name, audio, allowed, canonical in clips:
                 n = len(canonical)
                 audio_s += audio.size / 16000
                 runs = [("ours", shown_shapes(lips, model, rig, audio, n)),
@@ -229,10 +240,13 @@ def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=p
                 for key, (shapes, dt) in runs:
                     rows.setdefault(key, []).append(scores(shapes, allowed, canonical))
                     secs[key] = secs.get(key, 0.0) + dt
+                    per_clip.setdefault(clip_name, {})[key] = rows[key][-1]
             result["sets"][name] = {
                 "clips": len(clips), "seconds": round(audio_s, 1),
                 "systems": {k: {**summary(v), "realtime_factor": round(audio_s / secs[k], 1)}
                             for k, v in rows.items()}}
+            if name.startswith("real"):
+                result["sets"][name]["per_clip"] = per_clip
             for k, v in result["sets"][name]["systems"].items():
                 log(f"{name:20s} {k:38s} agreement {v['agreement']:.3f}  canonical "
                     f"{v['canonical']:.3f}  speech {v['speech_agreement']:.3f}  "

@@ -84,10 +84,10 @@ def _softmax(x: np.ndarray, y: np.ndarray) -> None:
 def _softmax_rows(x: np.ndarray, y: np.ndarray, peak: np.ndarray, total: np.ndarray) -> None:
     """Softmax of each row of ``x`` into ``y`` (per row the same operations as a single
     step's softmax of one frame)."""
-    np.max(x, axis=1, keepdims=True, out=peak)
+    np.maximum.reduce(x, axis=1, keepdims=True, out=peak)  # (np.max: +3 us of Python)
     np.subtract(x, peak, y)
     np.exp(y, y)
-    np.sum(y, axis=1, keepdims=True, out=total)
+    np.add.reduce(y, axis=1, keepdims=True, out=total)
     np.divide(y, total, y)
 
 

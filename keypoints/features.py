@@ -182,12 +182,27 @@ def _filterbank_f64(config: FeatureConfig) -> np.ndarray:
 
 
 def _scaled_log(mel_power: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """float64 mel power -> float32 scaled log-mel, in place on ``mel_power``."""
+    """float64 mel power -> float32 scaled log-mel (a new array; ``mel_power`` is used up).
+
+    The scaling is one multiply whose float64 product is rounded to float32 as it is stored
+    (the same rounding as multiplying, then ``astype``); an offset of 0.0 is not added (a
+    no-op: a log is never -0.0)."""
     np.maximum(mel_power, config.log_floor, out=mel_power)
     np.log(mel_power, out=mel_power)
-    mel_power += config.offset
-    mel_power *= config.scale
-    return mel_power.astype(np.float32)
+    if config.offset != 0.0:
+        mel_power += config.offset
+    out = np.empty(mel_power.shape, np.float32)
+    np.multiply(mel_power, config.scale, out=out, casting="same_kind")
+    return out
+
+
+def _power(spectrum: np.ndarray, squares: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """|spectrum|^2 into ``out`` (float64, the shape of the complex ``spectrum``): re*re +
+    im*im, each product rounded, then the sum (as ``re * re`` then ``+= im * im``), in two
+    calls over the interleaved parts; ``squares`` float64[..., 2] is scratch."""
+    parts = spectrum.view(np.float64).reshape(squares.shape)
+    np.multiply(parts, parts, out=squares)
+    return np.add(squares[..., 0], squares[..., 1], out=out)
 
 
 def log_mel_frame(frame: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -203,15 +218,35 @@ def log_mel_frame(frame: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return _scaled_log(_filterbank_f64(config) @ power, config)
 
 
-def log_mel_frames(frames: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def log_mel_frames(frames: np.ndarray, config: FeatureConfig,
+                   work: _Work | None = None) -> np.ndarray:
     """float32[n, win_length] frames -> float32[n_mels, n]: :func:`log_mel_frame` of each row,
     vectorised (the same operations per frame; tests pin it bit-identical to the one-frame
-    version, so a stream's features do not depend on how many frames a push brings)."""
-    windowed = np.multiply(frames, periodic_hann(config.win_length), dtype=np.float64)
-    spectrum = np.fft.rfft(windowed, n=config.n_fft, axis=1)
-    power = spectrum.real * spectrum.real
-    power += spectrum.imag * spectrum.imag
+    version, so a stream's features do not depend on how many frames a push brings).
+    ``work``: buffers kept between calls (a stream's), none allocated here but the result's
+    and the FFT's."""
+    n = frames.shape[0]
+    work = work if work is not None and work.rows >= n else _Work(config, n)
+    padded = work.padded[:n]  # zeros after win_length: the FFT's own padding, made once
+    np.multiply(frames, periodic_hann(config.win_length), out=padded[:, :config.win_length])
+    spectrum = np.fft.rfft(padded, axis=1)
+    power = _power(spectrum, work.squares[:n], work.power[:n])
     return _scaled_log(_filterbank_f64(config) @ power.T, config)
+
+
+#: Frames a stream keeps buffers for (a live tick's few; a longer push allocates its own).
+_KEPT_ROWS = 16
+
+
+class _Work:
+    """Buffers of :func:`log_mel_frames` for up to ``rows`` frames (float64)."""
+
+    def __init__(self, config: FeatureConfig, rows: int) -> None:
+        self.rows = rows
+        n_bins = config.n_fft // 2 + 1
+        self.padded = np.zeros((rows, config.n_fft))
+        self.squares = np.empty((rows, n_bins, 2))
+        self.power = np.empty((rows, n_bins))
 
 
 class StreamingLogMel:
@@ -229,6 +264,7 @@ class StreamingLogMel:
         self._n_samples = 0  # input samples received (unpadded)
         self._n_frames = 0  # frames emitted
         self._finished = False
+        self._work: _Work | None = None  # buffers for pushes of up to _KEPT_ROWS frames
 
     @property
     def n_frames(self) -> int:
@@ -251,7 +287,9 @@ class StreamingLogMel:
             step = pending.strides[0]
             windows = np.ndarray((n_ready, cfg.win_length), pending.dtype, pending, 0,
                                  (cfg.hop_length * step, step))
-            out = log_mel_frames(windows, cfg)
+            if self._work is None:
+                self._work = _Work(cfg, _KEPT_ROWS)
+            out = log_mel_frames(windows, cfg, self._work)
         self._pending = self._pending[n_ready * cfg.hop_length :]
         self._n_frames += n_ready
         return out

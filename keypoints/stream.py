@@ -206,8 +206,7 @@ class AudioLipStream:
             return [None] * sum(groups)
         out = []
         for n in groups:
-            for p in self._shapes.take(n):
-                out.append(SHAPES[self._decoder.step(p)])
+            out += [SHAPES[i] for i in self._decoder.steps(self._shapes.take(n))]
         return out
 
     def push(self, samples: np.ndarray) -> list[LipFrame]:

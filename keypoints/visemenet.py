@@ -150,6 +150,9 @@ class ShapeStream:
         return probs
 
 
+_REST = SHAPE_INDEX[REST_SHAPE]
+
+
 class ShapeDecoder:
     """Causal decoding of shape probabilities (100 per second) into shapes: a new shape is
     taken when it has led ``confirm`` frames in a row (1: plain argmax), so that a one-frame
@@ -159,13 +162,25 @@ class ShapeDecoder:
     def __init__(self, confirm: int = 2, sure: float = SURE) -> None:
         self.confirm = max(1, confirm)
         self.sure = sure
-        self.current = SHAPE_INDEX[REST_SHAPE]
+        self.current = _REST
         self._candidate = -1
         self._count = 0
 
     def step(self, probs: np.ndarray) -> int:
         """probs float[9] -> the shape index to show."""
         best = int(np.argmax(probs))
+        return self._take(best, float(probs[best]))
+
+    def steps(self, probs: np.ndarray) -> list[int]:
+        """probs float[n, 9] -> the shape index to show after each row, as :meth:`step` on
+        each (one argmax for the rows)."""
+        best = np.argmax(probs, axis=1)
+        top = probs[np.arange(len(best)), best].tolist()  # exact (float32 -> float)
+        return [self._take(b, p) for b, p in zip(best.tolist(), top, strict=True)]
+
+    def _take(self, best: int, top: float) -> int:
+        """The shape after a frame whose most probable shape is ``best`` (probability
+        ``top``)."""
         if best == self.current:
             self._candidate, self._count = -1, 0
             return self.current
@@ -173,8 +188,7 @@ class ShapeDecoder:
             self._count += 1
         else:
             self._candidate, self._count = best, 1
-        if (self._count >= self.confirm or best == SHAPE_INDEX[REST_SHAPE]
-                or probs[best] >= self.sure):
+        if self._count >= self.confirm or best == _REST or top >= self.sure:
             self.current, self._candidate, self._count = best, -1, 0
         return self.current
 

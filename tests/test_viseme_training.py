@@ -83,3 +83,39 @@ def test_breaths_go_into_pauses_only():
                                 for s in sounds)
     level = np.sqrt(np.mean(out[int(1.05 * sr) : int(1.95 * sr)] ** 2))
     assert 0.3 * 10 ** (-36 / 20) < level < 0.3 * 10 ** (-12 / 20)  # under the speech
+
+
+def test_real_clips_become_one_clean_and_augmented_copies():
+    from keypoints.corpus import dataset
+    from keypoints.features import log_mel
+    from keypoints.viseme_training.real import examples_of
+    from keypoints.visemes import Sound
+
+    rng = np.random.default_rng(0)
+    t = np.arange(dataset.SAMPLE_RATE) / dataset.SAMPLE_RATE
+    audio = (0.2 * np.sin(2 * np.pi * 180 * t) * (t > 0.2) * (t < 0.6)
+             + 0.001 * rng.standard_normal(t.size)).astype(np.float32)
+    sounds = [Sound(0.2, 0.6, ("AA",))]
+    ex = examples_of(audio, sounds, 3, 7, "x")
+    assert len(ex) == 3 and ex[0].info["augmentation"] is None and ex[1].info["kind"] == "real"
+    assert np.array_equal(ex[0].features, log_mel(audio, dataset.FEATURES)[:, :100])
+    assert not np.array_equal(ex[0].features, ex[1].features)
+    for e in ex:  # the truth is the recording's, whatever the copy
+        assert np.array_equal(e.canonical, ex[0].canonical) and e.allowed.shape == (100, 9)
+    again = examples_of(audio, sounds, 3, 7, "x")  # seeded
+    assert all(np.array_equal(a.features, b.features) for a, b in zip(ex, again, strict=True))
+
+
+def test_only_development_clips_may_be_trained_on(tmp_path):
+    import json
+
+    import pytest
+
+    from benchmarks.visemes import trained_on
+    from keypoints.viseme_training.real import real_examples
+
+    with pytest.raises(ValueError, match="bobby: not a development clip"):
+        real_examples(("bobby",), 2, 0)  # a scored clip: refused before anything is read
+    (tmp_path / "m.train.json").write_text(json.dumps({"recipe": {"real_clips": ["grid_x"]}}))
+    assert trained_on(tmp_path / "m.onnx") == {"grid_x"}
+    assert trained_on(tmp_path / "n.onnx") == set()

@@ -15,7 +15,7 @@ from keypoints.features import log_mel
 from keypoints.mappingnet import MappingNet
 from keypoints.phone_labels import from_arpabet, from_espeak, from_ipa, from_japanese
 from keypoints.stream import AudioLipStream
-from keypoints.visemenet import ShapeModel, ShapeModelError, decode
+from keypoints.visemenet import ShapeDecoder, ShapeModel, ShapeModelError, decode
 from keypoints.visemes import SHAPE_INDEX, SHAPES, Sound, agreement, frame_truth
 
 
@@ -134,7 +134,7 @@ def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
 
 
 def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
-    from benchmarks.aligned_speech import CLIPS, available_clips
+    from benchmarks.aligned_speech import CLIPS, GRID, available_clips
 
     for clip in CLIPS:
         for rel in (clip.wav, clip.labels):
@@ -142,5 +142,56 @@ def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
             (tmp_path / rel).write_text("x")
     scored = {c.name for c in available_clips(tmp_path)}
     dev = {c.name for c in available_clips(tmp_path, dev=True)}
-    assert scored == {"bobby", "mary", "damon", "jsut"} and dev == {"arctic_a0009",
-                                                                    "north_wind"}
+    assert scored == {"bobby", "mary", "damon", "jsut"}
+    assert dev == {"arctic_a0009", "north_wind", "promo_mary1", "fave_brey", "arctic_a0007",
+                   "promo_carrots1", "promo_carrots2", "promo_oranges", "promo_pickles",
+                   *(f"grid_{s}" for s in GRID)}
+    # promo's mary2 is the scored praatio mary (trimmed): it must never be a development clip
+    assert not any("mary2" in c.wav for c in CLIPS)
+
+
+@pytest.mark.parametrize("sure", [0.8, 0.7])
+def test_decoding_rows_at_once_equals_one_row_at_a_time(sure):
+    """``ShapeDecoder.steps`` (one argmax for a tick's frames) against ``step`` per row, with
+    probabilities on the ``sure`` threshold in float32 (0.7 rounds down in float32)."""
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(9, 0.3), 600).astype(np.float32)
+    probs[::7, 2] = np.float32(sure)  # exactly the threshold's float32 value
+    probs[::7, :2] = (1 - sure) / 2
+    one = ShapeDecoder(sure=sure)
+    want = [one.step(p) for p in probs]
+    for size in (1, 3, 4, 7):
+        dec = ShapeDecoder(sure=sure)
+        got = [s for i in range(0, len(probs), size) for s in dec.steps(probs[i:i + size])]
+        assert got == want, size
+    assert len(set(want)) > 4
+
+
+def test_aligner_labels_read_back_and_grid_words_are_known():
+    from benchmarks.aligned_speech import GRID, grid_words, read_hts_lab
+    from benchmarks.forced_align import hts_lab
+    from benchmarks.realspeech import TALKING_FACES
+
+    phones = [(0.0, 0.92, "SIL"), (0.92, 0.99, "B"), (0.99, 1.07, "IH"), (1.07, 1.18, "N")]
+    assert read_hts_lab(hts_lab(phones)) == phones
+    assert [from_arpabet(p) for _, _, p in phones] == [("sil",), ("P",), ("IH",), ("N",)]
+    words = grid_words(TALKING_FACES)  # the realdata folder (CI has it too)
+    assert set(GRID) <= set(words) and words["bbaf2n"] == "bin blue at f two now"
+
+
+def test_settings_sweep_scores_each_setting_and_restores_the_decoder(shapes, lips,
+                                                                     espeak_clip):
+    from animator.rig import default_rig_dir, load_rig
+    from benchmarks.viseme_settings import measure
+    from keypoints.visemenet import ShapeDecoder
+
+    audio, allowed = espeak_clip
+    audio, allowed = audio[: 16000 * 3], allowed[:300]
+    canonical = np.full(300, -1)
+    clips = [("grid_a", audio, allowed, canonical), ("b", audio, allowed, canonical)]
+    rig, before = load_rig(default_rig_dir()), ShapeDecoder.__init__.__defaults__
+    one = measure(clips, lips, shapes, rig, 100.0, 0.01, 1, 1.01)
+    two = measure(clips, lips, shapes, rig, 25.0, 0.03, 2, 0.8)
+    assert ShapeDecoder.__init__.__defaults__ == before
+    assert one["grid"] == one["other"] and one["all"]["frames"] == 600
+    assert 0.5 < one["all"]["agreement"] <= 1 and 0.5 < two["all"]["agreement"] <= 1

@@ -16,6 +16,9 @@ one threshold cannot make the avatar flicker. Pure numeric.
 
 from __future__ import annotations
 
+import bisect
+import collections
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,33 +64,59 @@ class BlinkDetector:
         self.params = p = params or BlinkParams()
         self._n_window = max(1, round(p.window_s * fps))
         self._n_min = max(1, round(p.min_s * fps), round(calibrate_s * fps))
-        self._buf = np.zeros((self._n_window, 2))  # ring of eye ratios
+        #: the window of eye ratios per eye, in arrival order and sorted (the open level is
+        #: their median: a sorted window keeps it O(window) memmove, not a sort, per frame)
+        self._window: collections.deque[tuple[float, float]] = collections.deque()
+        self._sorted: tuple[list[float], list[float]] = ([], [])
         self._n = 0
         self.open_level = np.full(2, np.nan)  # float64[2] eye ratio of open eyes
         self.closed = False
         self.n_blinks = 0  # times the eyes closed
 
+    def _remember(self, left: float, right: float) -> tuple[float, float]:
+        """Add this frame's ratios to the window (the oldest leaves a full one); returns the
+        median per eye (np.median's value: the middle one, or the mean of the two)."""
+        if len(self._window) == self._n_window:
+            for values, old in zip(self._sorted, self._window.popleft(), strict=True):
+                del values[bisect.bisect_left(values, old)]
+        self._window.append((left, right))
+        bisect.insort(self._sorted[0], left)
+        bisect.insort(self._sorted[1], right)
+        m = len(self._window) // 2
+        if len(self._window) % 2:
+            return self._sorted[0][m], self._sorted[1][m]
+        (a, b), (c, d) = self._sorted[0][m - 1:m + 1], self._sorted[1][m - 1:m + 1]
+        return (a + b) / 2, (c + d) / 2
+
     def step(self, ratios: np.ndarray | None) -> EyeState:
         """ratios: float[2] eye aspect ratios (left, right), or None / non-finite when the
         eyes were not measured this frame (then: eyes open, nothing learned)."""
-        if ratios is None or not np.all(np.isfinite(ratios)):
+        left, right = (math.nan, math.nan) if ratios is None else np.asarray(
+            ratios, dtype=np.float64).tolist()
+        if not (math.isfinite(left) and math.isfinite(right)):
             self.closed = False
             return EYES_OPEN
         p = self.params
-        self._buf[self._n % self._n_window] = ratios
+        levels = self._remember(left, right)
         self._n += 1
         if self._n < self._n_min:
             return EYES_OPEN
-        n = min(self._n, self._n_window)
-        self.open_level = np.median(self._buf[:n], axis=0)
-        level = np.where(self.open_level > 1e-6, self.open_level, np.inf)
-        openness = np.asarray(ratios, dtype=np.float64) / level
-        mean = float(openness.mean())
+        self.open_level = np.array(levels)
+        # openness per eye: ratio / open level (an open level of ~0 reads as open: 0)
+        o_left, o_right = (r / (v if v > 1e-6 else math.inf) for r, v in zip(
+            (left, right), levels, strict=True))
+        mean = (o_left + o_right) / 2
         if self.closed and mean > p.open_above:
             self.closed = False
         elif not self.closed and mean < p.close_below:
             self.closed = True
             self.n_blinks += 1
         span = p.closure_start - p.closure_full
-        closure = np.minimum(np.maximum((p.closure_start - openness) / span, 0.0), 1.0)
-        return EyeState(closure, self.closed)
+        return EyeState(np.array([_unit((p.closure_start - o) / span)
+                                  for o in (o_left, o_right)]), self.closed)
+
+
+def _unit(x: float) -> float:
+    """np.minimum(np.maximum(x, 0), 1) of one float (NaN stays NaN)."""
+    x = x if x >= 0.0 or x != x else 0.0
+    return x if x <= 1.0 or x != x else 1.0

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 N_AXES = 3
+_TWO_PI = 2 * math.pi
 
 
 def ease(u: np.ndarray | float) -> np.ndarray | float:
@@ -157,7 +158,7 @@ class MotionParams:
         reaches the rig's endpoints; axes where the rig has no poses keep their defaults."""
         axes = tuple(
             replace(a, amplitude_deg=(low * e, high * e)) if e > 0 else a
-            for a, e in zip(self.axes, np.asarray(extent_deg, dtype=float), strict=True))
+            for a, e in zip(self.axes, np.asarray(extent_deg, dtype=float).tolist(), strict=True))
         return replace(self, axes=axes)
 
     def speech_blind(self) -> MotionParams:
@@ -172,15 +173,16 @@ class MotionParams:
 class _Oscillator:
     """A sinusoid with a running phase (so a frequency change never jumps)."""
 
-    __slots__ = ("amplitude_deg", "frequency_hz", "phase_rad")
+    __slots__ = ("amplitude_deg", "frequency_hz", "phase_rad", "_rad_per_s")
 
     def __init__(self, amplitude_deg: float, frequency_hz: float, phase_rad: float) -> None:
         self.amplitude_deg = amplitude_deg
         self.frequency_hz = frequency_hz
         self.phase_rad = phase_rad
+        self._rad_per_s = 2 * math.pi * frequency_hz
 
     def advance(self, dt_s: float) -> float:
-        self.phase_rad = (self.phase_rad + 2 * math.pi * self.frequency_hz * dt_s) % (2 * math.pi)
+        self.phase_rad = (self.phase_rad + self._rad_per_s * dt_s) % _TWO_PI
         return self.amplitude_deg * math.sin(self.phase_rad)
 
 
@@ -229,7 +231,8 @@ class _Beats:
 
     def step(self, accent: float) -> list[float]:
         p = self._p
-        excess = max(0.0, accent - p.beat_threshold)
+        excess = accent - p.beat_threshold
+        excess = excess if excess > 0.0 else 0.0  # max(0, excess), NaN too
         if p.beat_saturation > 0:
             excess = p.beat_saturation * math.tanh(excess / p.beat_saturation)
         if excess > 0.0 and self._excess == 0.0:  # the accent rose past the threshold: a beat
@@ -244,9 +247,9 @@ class _Beats:
             u = 1.0 - self._settle_left_s / p.settle_s
             settle = p.settle_frac * self._dt_s / p.settle_s * (1.0 - math.cos(2 * math.pi * u))
             self._settle_left_s -= self._dt_s
-        self._offset = [o * keep + (speed * d - (settle if k == 0 else 0.0)) * s
-                        for k, (o, d, s) in enumerate(zip(self._offset, self._direction,
-                                                          self._scale, strict=True))]
+        (o0, o1, o2), (d0, d1, d2), (s0, s1, s2) = self._offset, self._direction, self._scale
+        self._offset = [o0 * keep + (speed * d0 - settle) * s0, o1 * keep + speed * d1 * s1,
+                        o2 * keep + speed * d2 * s2]  # the settling nod is on the pitch only
         return self._offset
 
 
@@ -279,8 +282,8 @@ class MotionSynth:
         self._silent_s = 0.0  # time since the mask last said speaking
         self._in_phrase = False
         self._own_rng = rng.spawn(1)[0]
-        self._beats = _Beats(self.dt_s, self.params,
-                             [a.amplitude_deg[1] for a in self.params.axes], self._own_rng)
+        self._beats = _Beats(self.dt_s, self.params,  # Python floats: cheaper than numpy's
+                             [float(a.amplitude_deg[1]) for a in self.params.axes], self._own_rng)
         # listening tilt (deg): drawn at each phrase end, followed smoothly
         self._listen_roll = self._listen_roll_target = 0.0
         self._posture = 1.0 - math.exp(-self.dt_s / self.params.posture_tau_s)
@@ -290,6 +293,7 @@ class MotionSynth:
         self._jitter_kick = p.jitter_frac * math.sqrt(
             1.0 - self._jitter_decay * self._jitter_decay)
         self._gain_step = (1.0 - math.exp(-self.dt_s / p.gain_tau_s)) if p.gain_tau_s else 1.0
+        self._beating = p.beat_rate > 0 or p.settle_frac > 0
 
     def _draw(self, axis: AxisRange) -> _Oscillator:
         return _Oscillator(self._rng.uniform(*axis.amplitude_deg),
@@ -305,6 +309,19 @@ class MotionSynth:
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
         self._since_redraw_s = 0.0
+
+    def _crossfade(self, dt_s: float, w0: float, w1: float, w2: float
+                   ) -> tuple[float, float, float]:
+        """The new oscillators' waves (degrees) eased in over the previous ones'."""
+        p = self.params
+        c0, c1, c2 = self._previous
+        o0, o1, o2 = c0.advance(dt_s), c1.advance(dt_s), c2.advance(dt_s)
+        self._fade_s += self.dt_s
+        u = min(1.0, self._fade_s / p.crossfade_s) if p.crossfade_s > 0 else 1.0
+        e = (1.0 - math.cos(math.pi * u)) / 2.0  # ease(u)
+        if u >= 1.0:
+            self._previous = None
+        return o0 + e * (w0 - o0), o1 + e * (w1 - o1), o2 + e * (w2 - o2)
 
     def _speech_weight(self) -> float:
         """0 while silent .. 1 while speaking: the smoothed mask gain above the idle floor."""
@@ -336,36 +353,36 @@ class MotionSynth:
             self._listen_roll_target = p.listen_roll_deg * (
                 1.0 if self._own_rng.random() < 0.5 else -1.0)
 
-        # Listening: the oscillators slow down while silent.
+        # Listening: the oscillators slow down while silent. Plain floats per axis, written
+        # out: three-element numpy arrays (or zips) cost more than the maths here.
         rate = p.listen_rate + (1.0 - p.listen_rate) * self._speech_weight()
         dt_s = self.dt_s * rate
-        # Plain floats per axis: three-element numpy arrays cost more than the maths here.
-        wave = [osc.advance(dt_s) for osc in self._current]
+        c0, c1, c2 = self._current
+        w0, w1, w2 = c0.advance(dt_s), c1.advance(dt_s), c2.advance(dt_s)
         if self._previous is not None:
-            old = [osc.advance(dt_s) for osc in self._previous]
-            self._fade_s += self.dt_s
-            u = min(1.0, self._fade_s / p.crossfade_s) if p.crossfade_s > 0 else 1.0
-            e = (1.0 - math.cos(math.pi * u)) / 2.0  # ease(u)
-            wave = [o + e * (w - o) for o, w in zip(old, wave, strict=True)]
-            if u >= 1.0:
-                self._previous = None
+            w0, w1, w2 = self._crossfade(dt_s, w0, w1, w2)
 
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
         decay, kick = self._jitter_decay, self._jitter_kick
-        noise = self._rng.standard_normal(N_AXES).tolist()
-        self._jitter = [j * decay + kick * osc.amplitude_deg * z
-                        for j, osc, z in zip(self._jitter, self._current, noise, strict=True)]
+        z0, z1, z2 = self._rng.standard_normal(N_AXES).tolist()
+        j0, j1, j2 = self._jitter
+        j0 = j0 * decay + kick * c0.amplitude_deg * z0
+        j1 = j1 * decay + kick * c1.amplitude_deg * z1
+        j2 = j2 * decay + kick * c2.amplitude_deg * z2
+        self._jitter = [j0, j1, j2]
         level = 1.0 if p.gain_holds_phrase and self._in_phrase else float(mask)
-        target = p.idle_floor + (1.0 - p.idle_floor) * min(1.0, max(0.0, level))
+        level = (level if level < 1.0 else 1.0) if level > 0.0 else 0.0  # min(1, max(0, .))
+        target = p.idle_floor + (1.0 - p.idle_floor) * level
         if self._gain is None or p.gain_tau_s == 0:
             self._gain = target
         else:
             self._gain += (target - self._gain) * self._gain_step
-        angles = [(w + j) * self._gain for w, j in zip(wave, self._jitter, strict=True)]
-        if p.beat_rate > 0 or p.settle_frac > 0:
-            beats = self._beats.step(0.0 if accent is None else float(accent))
-            angles = [a + b for a, b in zip(angles, beats, strict=True)]
+        g = self._gain
+        angles = [(w0 + j0) * g, (w1 + j1) * g, (w2 + j2) * g]
+        if self._beating:
+            b0, b1, b2 = self._beats.step(0.0 if accent is None else float(accent))
+            angles = [angles[0] + b0, angles[1] + b1, angles[2] + b2]
         if p.listen_pitch_deg or p.listen_roll_deg:
             self._listen_roll += (self._listen_roll_target - self._listen_roll) * self._posture
             quiet = 1.0 - self._speech_weight()

@@ -171,10 +171,14 @@ def _nearest(ts: list[float], t: float) -> int:
     """Index of the entry of ``ts`` nearest ``t``, the first of equally near ones (``ts``
     sorted: bisection, then the neighbours; the same as a scan of all of them)."""
     k = bisect.bisect_left(ts, t)
-    lo, hi = max(0, k - 1), min(len(ts), k + 1)
+    lo, hi = k - 1 if k > 0 else 0, k + 1 if k < len(ts) else len(ts)
     while lo > 0 and ts[lo - 1] == ts[lo]:  # repeated positions: the first of them
         lo -= 1
-    return min(range(lo, hi), key=lambda j: abs(ts[j] - t))
+    best = lo
+    for j in range(lo + 1, hi):  # the first of the nearest (as min() with a key)
+        if abs(ts[j] - t) < abs(ts[best] - t):
+            best = j
+    return best
 
 
 def eyes_closed_expression(rig: Rig) -> str | None:
@@ -193,6 +197,7 @@ class FrameSelector:
         self.poses = list(cfg.poses)
         self._pose_angles = np.stack([cfg.pose_angles[p] for p in self.poses])
         self._pose_rows = self._pose_angles.astype(np.float64).tolist()
+        self._max_residual = self.params.max_residual_deg
         self._pose = PoseSelector(self._pose_angles, fps, self.params)
         self.paths = speech_paths(rig)
         self._mouth: MouthSelector | None = None
@@ -244,6 +249,12 @@ class FrameSelector:
         t = view.path_t
         return min(seq.frames, key=lambda f: abs(f[0] - t))[1]
 
+    def _residual_deg(self, angles_deg: tuple | list, pose_idx: int) -> np.ndarray:
+        """float64[3] wanted angles minus the pose's, clamped to +-max_residual_deg
+        (np.minimum(np.maximum(x, -lim), lim) on Python floats: NaN passed through)."""
+        lim, (a, b, c), (p, y, r) = self._max_residual, angles_deg, self._pose_rows[pose_idx]
+        return np.array((_clamp(a - p, lim), _clamp(b - y, lim), _clamp(c - r, lim)))
+
     def step(self, angles_deg: np.ndarray, mouth: np.ndarray,
              eyes_closed: bool = False, speaking: float = 0.0, shape: str = "X"
              ) -> FrameChoice:
@@ -254,11 +265,7 @@ class FrameSelector:
         angles_deg = _floats(angles_deg)
         pose_idx = self._pose.step(angles_deg)
         pose = self.poses[pose_idx]
-        lim = self.params.max_residual_deg
-        # np.minimum(np.maximum(angles - pose angles, -lim), lim) on Python floats, NaN passed
-        # through as numpy does
-        residual = np.array([_clamp(a - b, lim) for a, b in zip(
-            angles_deg, self._pose_rows[pose_idx], strict=True)])
+        residual = self._residual_deg(angles_deg, pose_idx)
         if self.rig.mouths:  # a mouth chart: the face at rest (or blinking) + the shape's mouth
             self.eyes_can_close = True  # the mouth is drawn over the blink too
             blink = self.eyes_closed_expression if eyes_closed else None

@@ -40,6 +40,10 @@ class VisemeRecipe:
     festival_share: float = 0.3
     #: share of the pauses (train split only) given a breath (viseme_training.breaths)
     breath_share: float = 0.4
+    #: development clips of benchmarks.aligned_speech also trained on (viseme_training.real),
+    #: each ``real_copies`` times (once clean, the rest augmented); none by default
+    real_clips: tuple[str, ...] = ()
+    real_copies: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

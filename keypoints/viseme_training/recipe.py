@@ -39,6 +39,11 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
     val_idx = set(range(0, len(examples), 25))
     train = [e for i, e in enumerate(examples) if i not in val_idx]
     val = [e for i, e in enumerate(examples) if i in val_idx]
+    if recipe.real_clips and recipe.real_copies > 0:
+        from keypoints.viseme_training.real import real_examples
+
+        train += real_examples(recipe.real_clips, recipe.real_copies, recipe.seed)
+        log(f"real: {len(recipe.real_clips)} clips x {recipe.real_copies} copies")
     frames = sum(len(e.canonical) for e in examples)
     log(f"corpus: {len(examples)} recordings, {frames / 360000:.2f} h, {t_corpus:.0f} s")
     feats = np.concatenate([e.features for e in train], axis=1).astype(np.float64)
@@ -64,6 +69,8 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
                 "context_past": net_config.context_past,
                 "parameters": int(sum(p.numel() for p in model.parameters()))},
         "corpus": {"recordings": len(examples), "train": len(train), "val": len(val),
+                   "real_frames": sum(len(e.canonical) for e in train
+                                      if e.info.get("kind") == "real"),
                    "hours": round(frames / 360000, 3),
                    "festival_voices": festival.available() if recipe.festival_share else [],
                    "festival_recordings": sum(str(e.info.get("voice", {}).get("voice", ""))
@@ -92,11 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = recipe_parser("python -m keypoints.viseme_training", __doc__, default_out)
     parser.add_argument("--festival-share", type=float,
                         help="share of festival voices (default: recipe; 0 without festival)")
+    parser.add_argument("--real-clips", default="",
+                        help="comma-separated development clips (benchmarks.aligned_speech) "
+                             "to train on as well")
+    parser.add_argument("--real-copies", type=int, default=0,
+                        help="copies of each real clip (1 clean, the rest augmented)")
     args = parser.parse_args(argv)
     recipe, settings = chosen(args, VisemeRecipe(seed=args.seed),
                               ShapeTrainSettings(seed=args.seed))
     if args.festival_share is not None:
         recipe = replace(recipe, festival_share=args.festival_share)
+    if args.real_clips:
+        recipe = replace(recipe, real_clips=tuple(args.real_clips.split(",")),
+                         real_copies=args.real_copies)
     report = run(args.out, recipe, settings, ShapeNetConfig(), args.workers)
     print(json.dumps({"model": str(args.out), **report["timings_s"]}))
     return 0
