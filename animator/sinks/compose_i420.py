@@ -121,14 +121,16 @@ class _Image:
 
 
 class _LayerPlanes:
-    """A pose's head layer: the plate as I420 planes, the matte at luma and chroma size and
-    the boxes where each is not zero."""
+    """A pose's head layer: the plate as I420 planes, the matte (uint8, 255 = the head: a
+    third of the float warp's time) at luma and chroma size and the boxes where each is not
+    zero."""
 
     def __init__(self, plate: _Image, matte: np.ndarray) -> None:
         self.plate = plate
         h, w = matte.shape
-        self.mattes = (matte, cv2.resize(matte, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
-        self.boxes = tuple(_box(a > 0.0) for a in self.mattes)
+        luma = np.round(matte * 255.0).astype(np.uint8)
+        self.mattes = (luma, cv2.resize(luma, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+        self.boxes = tuple(_box(a > 0) for a in self.mattes)
 
 
 class I420Compositor:
@@ -239,19 +241,21 @@ class I420Compositor:
 
     def _layered(self, targets: tuple[np.ndarray, ...], img: _Image, layer: _LayerPlanes,
                  m: np.ndarray | None) -> None:
-        """The head (where the matte says) moved by ``m`` over the plate, plane by plane."""
-        maps = (m, None if m is None else chroma_matrix(m))
-        for k, (dst, src, plate) in enumerate(zip(targets, img.planes, layer.plate.planes,
-                                                  strict=True)):
+        """The head (where the matte says) moved by ``m`` over the plate, plane by plane: the
+        matte moved once per plane size (luma, then chroma for U and V)."""
+        for dst, plate in zip(targets, layer.plate.planes, strict=True):
             dst[:] = plate
-            matte, box, mk = layer.mattes[min(k, 1)], layer.boxes[min(k, 1)], maps[min(k, 1)]
+        for k, mk in ((0, m), (1, None if m is None else chroma_matrix(m))):
+            box = layer.boxes[k]
             if box is None:
                 continue
-            size = (dst.shape[1], dst.shape[0])
-            x0, y0, x1, y1 = _moved_box(box, mk, size)
+            size = (targets[k].shape[1], targets[k].shape[0])
+            x0, y0, x1, y1 = box = _moved_box(box, mk, size)
             if x1 <= x0 or y1 <= y0:
                 continue
-            moved = _warped(src, mk, (x0, y0, x1, y1), cv2.BORDER_REPLICATE)
-            alpha = _warped(matte, mk, (x0, y0, x1, y1), cv2.BORDER_CONSTANT)
-            under = np.ascontiguousarray(plate[y0:y1, x0:x1])
-            cv2.blendLinear(moved, under, alpha, 1.0 - alpha, dst=dst[y0:y1, x0:x1])
+            alpha = _warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT).astype(np.float32)
+            rest = 255.0 - alpha  # blendLinear divides by the weights' sum
+            for p in ((0,) if k == 0 else (1, 2)):
+                moved = _warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE)
+                under = np.ascontiguousarray(layer.plate.planes[p][y0:y1, x0:x1])
+                cv2.blendLinear(moved, under, alpha, rest, dst=targets[p][y0:y1, x0:x1])
