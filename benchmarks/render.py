@@ -3,6 +3,7 @@ batches on local workers and on Ray, and the start-up.
 
     python -m benchmarks.render [--json] [--seconds 60] [--reps 2] [--no-ray] [--encoders]
     python -m benchmarks.render --timeline-only [--json]      (that section alone, seconds)
+    python -m benchmarks.render --compose [--seconds 12]      (the compositors alone, JSON)
 
 - encode ratio: ``render`` of ``--seconds`` of speech (the demo clip repeated) at 512 px
   against encoding the same frames alone (composed beforehand and held in memory, then
@@ -317,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=2, help="A B pairs per comparison")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
     ap.add_argument("--encoders", action="store_true", help="also compare x264 settings")
+    ap.add_argument("--compose", action="store_true", help="only the compositors compared: "
+                    "RGB + conversion vs straight into I420 (benchmarks/render_compose.py)")
     ap.add_argument("--timeline-only", action="store_true",
                     help="only the timeline-only figures (in process, as a command, where the "
                          "time goes): a few seconds")
@@ -327,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         wav = tmp / "speech.wav"
         sf.write(wav, speech_of_length(args.seconds), RATE)
+        if args.compose:
+            from benchmarks.render_compose import compare
+
+            report["compose"] = [compare(wav, assets_dir() / "characters" / name, tmp)
+                                 for name in ("toon", "astronaut")]
+            print(json.dumps({**report, "load_after": _load()}, indent=1))
+            return 0
         if args.timeline_only:
             report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
             report["load_after"] = _load()

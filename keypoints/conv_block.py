@@ -1,6 +1,6 @@
 """The numpy calls of a step plan (keypoints.conv_stream): of one step (:func:`step_calls`),
 and of a block of ``b`` consecutive input frames through every layer at once
-(:func:`block_calls`), bit for bit the values of ``b`` single steps.
+(:func:`block_plan`), bit for bit the values of ``b`` single steps.
 
 A live tick brings ~4 feature frames (offline, more): one step each is ~25 numpy calls per
 frame, mostly call overhead on these small layers. A block makes each op one call over its
@@ -12,12 +12,16 @@ in another order than a gemv's, and differently for different ``b`` (measured wi
 machine's OpenBLAS: a gemm's rows change with the number of columns), so the frames would
 depend on how the audio was chunked; on these shapes a gemm is also slower than ``b``
 gemvs for ``b`` < 8. Tests check block steps against single steps bit for bit.
+
+A block's views are sliced per call from views made once per stream (a block is a slice of
+them): a table of views per (buffer row, block size), as the single steps have per row,
+would cost ~40 kB each and keep growing for minutes as live pushes of new sizes land on new
+rows (the live loop's flat-memory test caught that); the slicing costs ~10 us a block.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 #: relu's other operand (a one-element array: ~0.5 us less per call than a scalar)
 ZERO = np.zeros(1, np.float32)
@@ -122,46 +126,80 @@ def step_calls(program, buffers: list[np.ndarray], gathered: list, row: int,
     return table
 
 
-def block_calls(program, buffers: list[np.ndarray], row: int, b: int, whole_rows: bool
-                ) -> tuple[np.ndarray, list[tuple[object, tuple]], np.ndarray]:
-    """(input rows float32[b, n_in] to fill, the calls, output rows float32[b, *frame_shape])
-    of the ``b`` steps whose frames land at buffer rows ``row`` .. ``row + b - 1``, every op
-    past its lag (the steady state). ``whole_rows``: element-wise ops over whole rows, last
+def _rows(view: np.ndarray, width: int, delay: int):
+    """A function (row, b) -> the ``b`` rows from ``row - delay`` of a flat (whole rows of
+    ``width``) or 2-D view: a basic slice, made per call (no view kept per row)."""
+    if view.ndim == 1:
+        return lambda row, b: view[(row - delay) * width:(row - delay + b) * width]
+    return lambda row, b: view[row - delay:row - delay + b]
+
+
+def _elementwise(op, buffers: list[np.ndarray], whole_rows: bool):
+    """The block function of an element-wise op: over whole rows, flat (a constant Add keeps
+    to the channels: its constant would have to be tiled for each block size)."""
+    flat = whole_rows and op.kind != "addc"
+    places = [(op.out, 0)] + [(buf, delay) for buf, delay, _, _ in op.reads]
+    views = [_rows(buffers[buf].reshape(-1) if flat else buffers[buf][:, :op.channels],
+                   buffers[buf].shape[1], delay) for buf, delay in places]
+    if op.kind == "relu":
+        dst, src = views
+        return lambda row, b: np.maximum(src(row, b), ZERO, dst(row, b))
+    if op.kind == "add":
+        dst, a, c = views
+        return lambda row, b: np.add(a(row, b), c(row, b), dst(row, b))
+    dst, src = views
+    weight = op.weight  # float32[C] over the channels of each row
+    return lambda row, b: np.add(src(row, b), weight, dst(row, b))
+
+
+def _conv(op, buffers: list[np.ndarray], max_rows: int):
+    """The block function of a convolution: the taps of each row as one view over every row
+    of its input (made once: a block is a slice of it), gathered into a scratch when dilated,
+    then the stacked gemv."""
+    buf, delay, span, step = op.reads[0]
+    src = buffers[buf]
+    n_rows, width = src.shape
+    k = span // step + 1
+    rows, cols = src.strides
+    # taps[j] = the k rows ending at row j + span (overlapping views of the one buffer)
+    taps = np.ndarray((n_rows - span, k, width), np.float32, src, 0, (rows, step * rows, cols))
+    dst = buffers[op.out][:, :op.channels, None]
+    weight = op.weight
+    first = -delay - span  # taps row of buffer row ``row``
+    if k == 1 or step == 1:  # neighbouring rows: the taps are already side by side
+        flat = np.ndarray((n_rows - span, k * width, 1), np.float32, src, 0, (rows, cols, cols))
+        return lambda row, b: np.matmul(weight, flat[row + first:row + first + b],
+                                        dst[row:row + b])
+    scratch = np.empty((max_rows, k, width), np.float32)
+    scratch_flat = scratch.reshape(max_rows, k * width, 1)
+
+    def run(row: int, b: int) -> None:
+        np.copyto(scratch[:b], taps[row + first:row + first + b])
+        np.matmul(weight, scratch_flat[:b], dst[row:row + b])
+    return run
+
+
+def _softmax_block(op, buffers: list[np.ndarray], max_rows: int):
+    buf, delay, _, _ = op.reads[0]
+    src, dst = buffers[buf][:, :op.channels], buffers[op.out][:, :op.channels]
+    peak, total = np.empty((max_rows, 1), np.float32), np.empty((max_rows, 1), np.float32)
+    return lambda row, b: _softmax_rows(src[row - delay:row - delay + b], dst[row:row + b],
+                                        peak[:b], total[:b])
+
+
+def block_plan(program, buffers: list[np.ndarray], max_rows: int, whole_rows: bool) -> list:
+    """The functions (row, b) -> None of every op, in order, running the ``b`` <= ``max_rows``
+    steps whose frames land at buffer rows ``row`` .. ``row + b - 1`` (every op past its lag:
+    the steady state). Each makes its few views per call by basic slicing of views made here
+    once, so nothing is kept per row or block size (the memory of a stream stays flat,
+    whatever sizes its pushes have). ``whole_rows``: element-wise ops over whole rows, last
     column included (:func:`extra_columns`), as one flat run of memory."""
-    calls: list[tuple[object, tuple]] = []
+    plan = []
     for op in program._ops:
         if op.kind in _ELEMENTWISE:
-            if whole_rows:
-                dst = buffers[op.out][row:row + b].reshape(-1)
-                srcs = [buffers[buf][row - d:row - d + b].reshape(-1) for buf, d, _, _ in op.reads]
-            else:
-                dst = buffers[op.out][row:row + b, :op.channels]
-                srcs = [buffers[buf][row - d:row - d + b, :op.channels]
-                        for buf, d, _, _ in op.reads]
-            calls.append(elementwise_call(op, dst, srcs))
-            continue
-        dst = buffers[op.out][row:row + b, :op.channels]
-        buf, delay, span, step = op.reads[0]
-        src = buffers[buf]
-        r = row - delay
-        if op.kind == "softmax":
-            calls.append((_softmax_rows, (src[r:r + b, :op.channels], dst,
-                                          np.empty((b, 1), np.float32),
-                                          np.empty((b, 1), np.float32))))
-            continue
-        k = span // step + 1
-        rows, cols = src.strides
-        # [b, k, C_in + 1]: the taps of each of the b frames (a view, rows may overlap)
-        taps = as_strided(src[r - span:], (b, k, src.shape[1]), (rows, step * rows, cols),
-                          writeable=False)
-        if k > 1 and step > 1:  # dilated: the taps gathered side by side
-            gathered = np.empty(taps.shape, np.float32)
-            calls.append((np.copyto, (gathered, taps)))
-            taps = gathered
-        flat = as_strided(taps, (b, k * src.shape[1], 1),
-                          (taps.strides[0], cols, cols), writeable=False)
-        calls.append((np.matmul, (op.weight, flat, dst[:, :, None])))
-    out = program.out
-    outputs = buffers[out.buffer][row - out.delay:row - out.delay + b, :out.channels]
-    return (buffers[0][row:row + b, :program.n_in], calls,
-            outputs.reshape((b, *program.frame_shape)))
+            plan.append(_elementwise(op, buffers, whole_rows))
+        elif op.kind == "conv":
+            plan.append(_conv(op, buffers, max_rows))
+        else:
+            plan.append(_softmax_block(op, buffers, max_rows))
+    return plan

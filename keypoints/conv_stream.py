@@ -35,15 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keypoints.conv_block import block_calls, extra_columns, step_calls
+from keypoints.conv_block import block_plan, extra_columns, step_calls
 from keypoints.onnx_graph import Graph
 
 #: Steps between two moves of the buffers' recent rows back to the start (views per phase
 #: are tabled: memory grows with it, the move's cost shrinks with it).
 PHASES = 64
-#: Block tables kept per stream (a live tick's few sizes at every phase fit; offline pushes
-#: of any size make more, and the table starts again when full).
-_MAX_BLOCKS = 1024
 #: Slice ends at or beyond this are "to the end" (ONNX exporters write INT64_MAX or INT32_MAX).
 _TO_END = 2**31 - 1
 
@@ -273,7 +270,9 @@ class ConvStream:
         self._outputs = [self._buffers[out.buffer][hist + p - out.delay, :out.channels]
                          .reshape(program.frame_shape) for p in range(PHASES)]
         self._inputs = [self._buffers[0][hist + p, :program.n_in] for p in range(PHASES)]
-        self._blocks: dict[tuple[int, int], tuple] = {}  # (phase, size) -> block_calls
+        self._block = block_plan(program, self._buffers, PHASES, self._whole_rows)
+        self._block_in = self._buffers[0][:, :program.n_in]
+        self._block_out = self._buffers[out.buffer][:, :out.channels]
 
     @property
     def n_steps(self) -> int:
@@ -321,19 +320,12 @@ class ConvStream:
             if phase == 0 and self._n:  # as in step: the rows still read move back
                 for buf in self._buffers:
                     buf[:self._hist] = buf[PHASES:PHASES + self._hist]
-            key = (phase, b)
-            block = self._blocks.get(key)
-            if block is None:
-                if len(self._blocks) >= _MAX_BLOCKS:
-                    self._blocks.clear()
-                block = self._blocks[key] = block_calls(self.program, self._buffers,
-                                                        self._hist + phase, b,
-                                                        self._whole_rows)
-            inputs, calls, outputs = block
-            np.copyto(inputs, frames[:, i:i + b].T)
-            for fn, args in calls:
-                fn(*args)
-            out[j:j + b] = outputs
+            row = self._hist + phase
+            np.copyto(self._block_in[row:row + b], frames[:, i:i + b].T)
+            for run in self._block:
+                run(row, b)
+            row -= self.program.out.delay
+            out[j:j + b] = self._block_out[row:row + b].reshape(b, *self.program.frame_shape)
             i += b
             j += b
             self._n += b

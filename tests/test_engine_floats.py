@@ -13,6 +13,7 @@ from animator.engine import Engine, EngineConfig
 from animator.stages.eyes import BlinkDetector, BlinkParams
 from animator.stages.finite_lips import all_finite, finite_stand_ins
 from animator.stages.mouth import MouthPaths, argmin_first, mouth_features, open_wide_w
+from animator.stages.mouth_rest import MouthRest, MouthRestParams
 from animator.stages.mouth_shapes import _NAMES, SHAPE_MOUTHS, shape_from_mouth
 from animator.stages.selection import FrameSelector, PoseSelector, SelectParams, _clamp
 from animator.stages.speaking import SpeakingDetector
@@ -176,3 +177,54 @@ def test_the_blink_detectors_open_level_is_the_median_of_its_window(window_s):
         closure = np.minimum(np.maximum((0.8 - openness) / 0.5, 0.0), 1.0)
         assert state.closure.tolist() == closure.tolist()
     assert det.step(np.array([np.nan, 0.3])) is EYES_OPEN and not det.closed
+
+
+class _NumpyMouthRest:
+    """The learned rest as it was computed before: np.partition and np.median over a ring
+    buffer of the whole window, every frame (the reference for the sorted window)."""
+
+    def __init__(self, fps, p, calibrate_s):
+        self.p, self.n_window = p, max(1, round(p.window_s * fps))
+        self.n_min, self.n_rise = max(1, round(p.min_s * fps)), round(p.open_rise_s * fps)
+        self.n_cal, self.buf, self.n = round(calibrate_s * fps), np.zeros((self.n_window, 2)), 0
+        self.rest = np.array([0.0, 1.0])
+
+    def step(self, open_raw, wide_raw):
+        p = self.p
+        self.buf[self.n % self.n_window] = open_raw, wide_raw
+        self.n += 1
+        n = self.n
+        if n <= self.n_cal:
+            if n >= min(self.n_min, self.n_cal):
+                self.rest = np.median(self.buf[:n], axis=0)
+            return
+        if not (n > self.n_cal + self.n_window or (not self.n_cal and n >= self.n_min)):
+            return
+        m = min(n, self.n_window)
+        opens, wides = self.buf[:m, 0], self.buf[:m, 1]
+        k = min(m - 1, int(p.open_percentile / 100.0 * (m - 1)))
+        rest_open = float(np.partition(opens, k)[k])
+        if n < self.n_rise:
+            rest_open = min(rest_open, 0.0)
+        closed = opens <= rest_open + p.closed_margin
+        if int(closed.sum()) >= min(p.min_closed_frames, m):
+            self.rest = np.array([rest_open, float(np.median(wides[closed]))])
+        else:
+            self.rest = np.array([rest_open, self.rest[1]])
+
+
+@pytest.mark.parametrize(("window_s", "calibrate_s"), [(2.0, 0.0), (2.0, 0.5), (0.4, 1.0),
+                                                       (30.0, 0.0)])
+def test_the_learned_mouth_rest_is_the_numpy_partition_and_median(window_s, calibrate_s):
+    """Sorted views of the window instead of np.partition / np.median over it every frame:
+    the same rest, frame for frame (ties, a talking spell, a rest that drifts)."""
+    params = MouthRestParams(window_s=window_s, min_s=0.2, open_rise_s=1.0)
+    rng = np.random.default_rng(6)
+    new, ref = MouthRest(25.0, params, calibrate_s), _NumpyMouthRest(25.0, params, calibrate_s)
+    for k in range(900):
+        talking = (k // 50) % 3 == 1
+        open_raw = float(np.round(abs(rng.normal(0.25 if talking else 0.01, 0.05)), 3))
+        wide_raw = float(np.round(rng.normal(0.8 + 0.0002 * k, 0.03), 3 if k % 2 else 6))
+        new.step((open_raw - 0.01, wide_raw))
+        ref.step(open_raw - 0.01, wide_raw)
+        assert new.rest.tolist() == ref.rest.tolist(), k

@@ -12,7 +12,7 @@ import numpy as np
 from animator.engine import EngineConfig
 from animator.render import render
 from animator.sinks import mp4
-from animator.sinks.compose import FrameCompositor
+from animator.sinks.compose_i420 import I420Compositor
 from animator.sinks.mp4 import Mp4Writer, StillFrames, to_yuv420, yuv_frame
 from keypoints.assets import assets_dir
 
@@ -90,8 +90,8 @@ def test_a_still_head_is_composed_once_per_image_and_gives_the_same_video(tmp_pa
     """--motion-gain 0: no residual move, so every choice is a still frame; the cached
     frames make the same file as composing every frame."""
     calls = []
-    compose = FrameCompositor.compose
-    monkeypatch.setattr(FrameCompositor, "compose",
+    compose = I420Compositor.compose
+    monkeypatch.setattr(I420Compositor, "compose",
                         lambda self, choice: calls.append(1) or compose(self, choice))
     config = EngineConfig(motion_gain=0.0)
     result = render(DEMO, tmp_path / "cached.mp4", config=config, width_px=128)

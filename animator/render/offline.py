@@ -214,25 +214,29 @@ def _with_cues(config: EngineConfig, rig, track: str | Path | None) -> EngineCon
     return dataclasses.replace(config, expression_track=cues)
 
 
-#: (key, compositor) kept by ``keep_images`` for the next render of this process
+#: (key, compositor, its I420 form) kept by ``keep_images`` for the next render of this process
 _kept: list = []
 
 
 def _compositor(rig, width_px: int, background_rgb: tuple[int, int, int], keep: bool,
-                transparent: bool = False, canvas=None):
-    """A compositor for ``rig``; with ``keep``, the one of the previous render when the rig's
-    files (path, size, modification time), the width and the background are the same."""
+                transparent: bool = False, canvas=None, i420: bool = False):
+    """A compositor for ``rig`` (``i420``: its I420 form, for the mp4 encoder); with
+    ``keep``, the one of the previous render when the rig's files (path, size, modification
+    time), the width and the background are the same."""
     from animator.sinks.compose import FrameCompositor
+    from animator.sinks.compose_i420 import I420Compositor
 
     if not keep or transparent or canvas is not None:
-        return FrameCompositor(rig, width_px, background_rgb, transparent=transparent,
+        comp = FrameCompositor(rig, width_px, background_rgb, transparent=transparent,
                                canvas=canvas)
+        return I420Compositor(comp) if i420 else comp
     files = tuple((str(p), st.st_size, st.st_mtime_ns) for p in rig.files()
                   if (st := p.stat()))
     key = (files, width_px, tuple(background_rgb))
     if not _kept or _kept[0][0] != key:
-        _kept[:] = [(key, FrameCompositor(rig, width_px, background_rgb))]
-    return _kept[0][1]
+        comp = FrameCompositor(rig, width_px, background_rgb)
+        _kept[:] = [(key, comp, I420Compositor(comp))]
+    return _kept[0][2 if i420 else 1]
 
 
 def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
@@ -250,7 +254,8 @@ def _video_sink(stack: contextlib.ExitStack, path: Path, rig, width_px: int,
         writer = stack.enter_context(AlphaVideoWriter(path, compositor.size, fps, audio,
                                                       audio_rate))
         return stack.enter_context(AlphaVideoSink(writer, compositor, on_frame))
-    compositor = _compositor(rig, width_px, background_rgb, keep_images, False, canvas)
+    compositor = _compositor(rig, width_px, background_rgb, keep_images, False, canvas,
+                             i420=True)
     writer = stack.enter_context(Mp4Writer(path, compositor.size, fps, audio, audio_rate,
                                            **(encoding or {})))
     return stack.enter_context(Mp4Sink(writer, compositor, on_frame))

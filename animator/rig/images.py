@@ -59,12 +59,28 @@ def read_rgb_over(path: str | Path, background_rgb: tuple[int, int, int],
     (width, height) when given, or cannot be decoded."""
     raw = _checked_decode(path, expected_size)
     if raw.shape[2] == 4:
-        # integer blend (2 bytes a channel, not a float copy): memory stays near the file's
-        alpha = raw[:, :, 3:4].astype(np.uint16)
-        bg = np.array(background_rgb, dtype=np.uint16)
-        mixed = raw[:, :, :3] * alpha + bg * (255 - alpha) + 127
-        return (mixed // 255).astype(np.uint8)
+        return _over(raw, background_rgb)
     return np.ascontiguousarray(raw)
+
+
+def _over(rgba: np.ndarray, background_rgb: tuple[int, int, int]) -> np.ndarray:
+    """uint8[H, W, 3]: straight-alpha ``rgba`` over the colour, (c a + bg (255 - a) + 127)
+    // 255 per channel. Opaque pixels are copied and clear ones are the background (what the
+    formula gives them); only the partly clear ones are computed (an integer blend, 2 bytes a
+    channel): a 512 px rig image in ~1.5 ms, not the ~11 ms of blending every pixel."""
+    import cv2  # here: reading a rig for a timeline alone does not load OpenCV
+
+    alpha = np.ascontiguousarray(rgba[:, :, 3])
+    out = cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    backdrop = cv2.merge([np.full(alpha.shape, c, np.uint8) for c in background_rgb])
+    cv2.copyTo(backdrop, cv2.inRange(alpha, 0, 0), out)
+    part = cv2.findNonZero(cv2.inRange(alpha, 1, 254))
+    if part is not None:
+        xs, ys = part[:, 0, 0], part[:, 0, 1]
+        a = alpha[ys, xs][:, None].astype(np.uint16)
+        bg = np.array(background_rgb, dtype=np.uint16)
+        out[ys, xs] = (rgba[ys, xs, :3] * a + bg * (255 - a) + 127) // 255
+    return out
 
 
 def read_rgba(path: str | Path, expected_size: tuple[int, int] | None = None) -> np.ndarray:

@@ -200,8 +200,9 @@ class FrameCompositor:
             self._layers[pose] = got
         return got
 
-    def base_image(self, relpath: str) -> np.ndarray:
-        """The rig image at ``relpath`` over the background at output size, uint8[H, W, 3]."""
+    def base_image(self, relpath: str, keep: bool = True) -> np.ndarray:
+        """The rig image at ``relpath`` over the background at output size, uint8[H, W, 3]
+        (``keep`` False: not added to the cache, for a caller that keeps its own form)."""
         img = self._cache.get(relpath)
         if img is not None:
             self._cache.move_to_end(relpath)
@@ -209,7 +210,10 @@ class FrameCompositor:
         img = self._read(relpath)
         if (img.shape[1], img.shape[0]) != self.char_size:
             img = cv2.resize(img, self.char_size, interpolation=cv2.INTER_AREA)
-        self._remember(relpath, img)
+        if keep:
+            self._remember(relpath, img)
+        else:
+            self.n_decoded += 1
         return img
 
     def _read(self, relpath: str, expected: tuple[int, int] | None = None) -> np.ndarray:
@@ -226,14 +230,16 @@ class FrameCompositor:
         while self.cached_bytes > self._cache_bytes and len(self._cache) > 1:
             self.cached_bytes -= self._cache.popitem(last=False)[1].nbytes
 
-    def with_mouth(self, image: str, overlay: str, pose: str) -> np.ndarray:
-        """The base image with a mouth chart's mouth drawn on it at the pose's placement."""
+    def with_mouth(self, image: str, overlay: str, pose: str, keep: bool = True
+                   ) -> np.ndarray:
+        """The base image with a mouth chart's mouth drawn on it at the pose's placement
+        (``keep``: as in :meth:`base_image`)."""
         key = f"{image}\n{overlay}"
         got = self._cache.get(key)
         if got is not None:
             self._cache.move_to_end(key)
             return got
-        base = self.base_image(image)
+        base = self.base_image(image, keep)
         place = self.rig.config.mouth_chart[pose]
         scale = self.char_size[0] / self.rig.image_size[0]
         mouth = read_rgba(self.rig.image_path(overlay), self.rig.mouth_size)
@@ -250,7 +256,8 @@ class FrameCompositor:
             x0, y0, x1, y1 = box
             out[y0:y1, x0:x1] = alpha_over(moved[y0:y1, x0:x1], base[y0:y1, x0:x1])
         self.n_decoded += 1
-        self._remember(key, out)
+        if keep:
+            self._remember(key, out)
         return out
 
     def still_key(self, choice: FrameChoice) -> str | None:

@@ -9,12 +9,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from animator.core.types import Frame, LiveFrame
 from animator.sinks.av_writer import AudioTrack, AvWriter, mixed_down
 from animator.sinks.compose import FrameCompositor
+from animator.sinks.compose_i420 import I420Compositor, planes
+from animator.sinks.compose_i420 import to_i420 as to_yuv420
 
 #: Sample rates the AAC encoder takes; anything else is resampled to 48 kHz.
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -45,26 +46,23 @@ def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def to_yuv420(rgb: np.ndarray) -> np.ndarray:
-    """uint8[H, W, 3] RGB -> uint8[H * 3 / 2, W] I420 planes, BT.601 limited range (what x264
-    and players assume for untagged SD/HD content)."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
-
-
 def yuv_frame(yuv: np.ndarray, size: tuple[int, int]) -> av.VideoFrame:
     """uint8[H * 3 / 2, W] I420 planes of a frame of ``size`` (width, height) -> a yuv420p
     VideoFrame, copied plane by plane into FFmpeg's (possibly padded) buffers: 4x cheaper
     than ``VideoFrame.from_ndarray``."""
-    w, h = size
-    frame = av.VideoFrame(w, h, "yuv420p")
-    flat = yuv.reshape(-1)
-    n, q = w * h, w * h // 4
-    sources = (flat[:n].reshape(h, w), flat[n:n + q].reshape(h // 2, w // 2),
-               flat[n + q:n + 2 * q].reshape(h // 2, w // 2))
-    for plane, src in zip(frame.planes, sources, strict=True):
-        dst = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-        dst[:src.shape[0], :src.shape[1]] = src
+    frame = av.VideoFrame(*size, "yuv420p")
+    for dst, src in zip(frame_planes(frame), planes(yuv, size), strict=True):
+        dst[:] = src
     return frame
+
+
+def frame_planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    """Writable views (Y uint8[H, W], U and V uint8[H/2, W/2]) of a yuv420p VideoFrame's
+    buffers, without their row padding."""
+    w, h = frame.width, frame.height
+    return tuple(np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+                 for plane, pw, ph in zip(frame.planes, (w, w // 2, w // 2),
+                                          (h, h // 2, h // 2), strict=True))
 
 
 class Mp4Writer(AvWriter):
@@ -147,8 +145,9 @@ class StillFrames:
 
 class Mp4Sink:
     """The loop's video output, a pipeline of two threads: the sink's own thread composes
-    each frame's choice (``compositor``) and converts it to I420 (once per distinct still
-    frame, :class:`StillFrames`) straight into an encoder frame; the encoder thread runs
+    each frame's choice (``compositor``, or the :class:`I420Compositor` of one) straight
+    into I420 planes (once per distinct still frame, :class:`StillFrames`)
+    and copies them into an encoder frame; the encoder thread runs
     x264, AAC and the muxer. So on two cores the loop and the composing share one while the
     encoder has the other. ``on_frame(frame)`` is
     called after each frame is encoded (in the encoder thread). Use as a context manager:
@@ -157,13 +156,15 @@ class Mp4Sink:
 
     name = "mp4"
 
-    def __init__(self, writer: Mp4Writer, compositor: FrameCompositor,
+    def __init__(self, writer: Mp4Writer, compositor: FrameCompositor | I420Compositor,
                  on_frame: Callable[[Frame], None] | None = None,
                  queue_frames: int = ENCODER_QUEUE) -> None:
         from animator.core.mailbox import SinkWorker
 
         self._writer = writer
-        self._compositor = compositor
+        self._planes = (compositor if isinstance(compositor, I420Compositor)
+                        else I420Compositor(compositor))  # composed straight into I420
+        self._compositor = self._planes.rgb
         self._on_frame = on_frame
         self._stills = StillFrames()
         self._encoder = SinkWorker(self._encode, "mp4-encoder", queue_frames)
@@ -172,17 +173,21 @@ class Mp4Sink:
     def send(self, frame: LiveFrame) -> None:
         if self._encoder.error is not None:
             raise self._encoder.error
-        self._encoder.offer((frame.frame, yuv_frame(self._yuv(frame.frame.choice),
-                                                     self._writer.size)))
+        self._encoder.offer((frame.frame, self._video_frame(frame.frame.choice)))
 
-    def _yuv(self, choice) -> np.ndarray:
+    def _video_frame(self, choice) -> av.VideoFrame:
+        """The encoder's frame of ``choice``: a moving frame composed straight into its
+        buffers, a still one copied from :class:`StillFrames` (composed once)."""
         key = self._compositor.still_key(choice)
-        yuv = self._stills.get(key) if key is not None else None
+        if key is None:
+            frame = av.VideoFrame(*self._writer.size, "yuv420p")
+            self._planes.compose_into(frame_planes(frame), choice)
+            return frame
+        yuv = self._stills.get(key)
         if yuv is None:
-            yuv = to_yuv420(self._compositor.compose(choice))
-            if key is not None:
-                self._stills.put(key, yuv)
-        return yuv
+            yuv = self._planes.compose(choice)
+            self._stills.put(key, yuv)
+        return yuv_frame(yuv, self._writer.size)
 
     def _encode(self, item: tuple[Frame, av.VideoFrame]) -> None:
         self._writer.write_frame(item[1])

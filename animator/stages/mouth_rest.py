@@ -19,11 +19,15 @@ continuously over a sliding window, robust to talking:
 Relative features: open = (opening - rest opening) / rest width, never negative, and
 wide = width / rest width, both in mouth widths at rest, so any face at rest reads (0, 1),
 the rig's rest mouth. A small dead zone keeps tracker noise at rest exactly at rest.
-Pure numeric; O(window) memory, O(window) time per frame (a partial sort of ~1000 values).
+Pure numeric; O(window) memory; per frame a few bisections and list inserts in sorted views
+of the window (they give np.partition's and np.median's values exactly).
 """
 
 from __future__ import annotations
 
+import bisect
+import collections
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +81,59 @@ class MouthRestParams:
             raise ValueError("min_closed_frames must be >= 1")
 
 
+def _median(values: list[float]) -> float:
+    """np.median of sorted ``values``: the middle one, or the mean of the two."""
+    m = len(values) // 2
+    return values[m] if len(values) % 2 else (values[m - 1] + values[m]) / 2
+
+
+class _Window:
+    """The last frames' raw (open, wide), kept sorted so that the rest's order statistics
+    cost a bisection, not a partition of the whole window, per frame: ``pairs`` sorted by
+    opening, ``wides`` sorted, and ``closed_wides`` the sorted widths of the first
+    ``n_closed`` pairs (the frames at most a threshold open, see :meth:`close_at`)."""
+
+    def __init__(self) -> None:
+        self._order: collections.deque[tuple[float, float]] = collections.deque()
+        self.pairs: list[tuple[float, float]] = []
+        self.wides: list[float] = []
+        self.closed_wides: list[float] = []
+        self.n_closed = 0
+
+    def push(self, open_raw: float, wide_raw: float, n_max: int) -> None:
+        """Add a frame; the oldest leaves once there are ``n_max``."""
+        if len(self._order) == n_max:
+            old = self._order.popleft()
+            i = bisect.bisect_left(self.pairs, old)
+            del self.pairs[i]
+            del self.wides[bisect.bisect_left(self.wides, old[1])]
+            if i < self.n_closed:
+                del self.closed_wides[bisect.bisect_left(self.closed_wides, old[1])]
+                self.n_closed -= 1
+        pair = (open_raw, wide_raw)
+        self._order.append(pair)
+        i = bisect.bisect_right(self.pairs, pair)
+        self.pairs.insert(i, pair)
+        bisect.insort(self.wides, wide_raw)
+        if i < self.n_closed:  # inside the closed prefix: it joins it
+            bisect.insort(self.closed_wides, wide_raw)
+            self.n_closed += 1
+
+    def close_at(self, max_open: float) -> int:
+        """Make ``closed_wides`` the widths of the frames at most ``max_open`` open (the
+        prefix of ``pairs`` grows or shrinks by the frames between the thresholds); returns
+        how many there are."""
+        n = bisect.bisect_right(self.pairs, (max_open, math.inf))
+        while self.n_closed < n:
+            bisect.insort(self.closed_wides, self.pairs[self.n_closed][1])
+            self.n_closed += 1
+        while self.n_closed > n:
+            self.n_closed -= 1
+            wide = self.pairs[self.n_closed][1]
+            del self.closed_wides[bisect.bisect_left(self.closed_wides, wide)]
+        return n
+
+
 def _soft(x: float, dead: float) -> float:
     """x pulled towards 0 by ``dead`` (0 inside the dead zone), sign kept."""
     return float(np.sign(x)) * max(0.0, abs(x) - dead)
@@ -99,7 +156,7 @@ class MouthRest:
         self._n_min = max(1, round(p.min_s * fps))
         self._n_rise = round(p.open_rise_s * fps)
         self._n_calibrate = round(calibrate_s * fps)
-        self._buf = np.zeros((self._n_window, 2))  # ring of raw (open, wide)
+        self._window = _Window()  # the last n_window raw (open, wide), sorted views of them
         self._n = 0  # frames seen
         self.rest = NOMINAL_REST.copy()  # float64[2] (open, wide) in source units
 
@@ -109,30 +166,33 @@ class MouthRest:
         return self._n < self._n_calibrate
 
     def _learn(self) -> None:
-        p = self.params
-        n = min(self._n, self._n_window)
-        opens, wides = self._buf[:n, 0], self._buf[:n, 1]
+        p, w = self.params, self._window
+        n = len(w.pairs)
         k = min(n - 1, int(p.open_percentile / 100.0 * (n - 1)))
-        rest_open = float(np.partition(opens, k)[k])
+        rest_open = w.pairs[k][0]  # the k-th smallest opening (np.partition's)
         if self._n < self._n_rise:
-            rest_open = min(rest_open, NOMINAL_REST[0])
-        closed = opens <= rest_open + p.closed_margin
-        if int(closed.sum()) >= min(p.min_closed_frames, n):
-            self.rest = np.array([rest_open, float(np.median(wides[closed]))])
+            rest_open = min(rest_open, float(NOMINAL_REST[0]))
+        n_closed = w.close_at(rest_open + p.closed_margin)
+        if n_closed >= min(p.min_closed_frames, n):
+            self.rest = np.array([rest_open, _median(w.closed_wides)])
         else:
             self.rest = np.array([rest_open, self.rest[1]])
 
     def step(self, features: np.ndarray) -> np.ndarray:
-        """features: float[2] raw (open, wide) of one frame (open may be negative). Returns
-        float64[2] (open, wide) relative to the rest (module docstring)."""
+        """features: float[2] raw (open, wide) of one frame (open may be negative; a
+        non-finite one is not learned from). Returns float64[2] (open, wide) relative to the
+        rest (module docstring)."""
         open_raw, wide_raw = float(features[0]), float(features[1])
-        self._buf[self._n % self._n_window] = open_raw, wide_raw
+        if math.isfinite(open_raw) and math.isfinite(wide_raw):
+            self._window.push(open_raw, wide_raw, self._n_window)
         self._n += 1
         n, n_cal = self._n, self._n_calibrate
         if n <= n_cal:
-            if n >= min(self._n_min, n_cal):  # the median of the rest frames so far
-                self.rest = np.median(self._buf[:n], axis=0)
-        elif n > n_cal + self._n_window or (not n_cal and n >= self._n_min):
+            if n >= min(self._n_min, n_cal) and self._window.pairs:  # the rest frames' median
+                self.rest = np.array([_median([o for o, _ in self._window.pairs]),
+                                      _median(self._window.wides)])
+        elif self._window.pairs and (n > n_cal + self._n_window
+                                     or (not n_cal and n >= self._n_min)):
             self._learn()
         return self.relative(open_raw, wide_raw)
 

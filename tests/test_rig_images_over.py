@@ -1,0 +1,24 @@
+"""A rig image with alpha over the background colour: the fast path (opaque pixels copied,
+clear ones the colour, only the partly clear blended) gives the blend formula's bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from animator.rig.images import read_rgb_over
+
+
+def test_rgba_over_the_background_is_the_integer_blend_byte_for_byte(tmp_path):
+    rng = np.random.default_rng(3)
+    for k, levels in enumerate(([0, 255], [0, 1, 17, 128, 200, 254, 255], [255], [0])):
+        rgba = rng.integers(0, 256, (37, 53, 4), np.uint8)
+        rgba[..., 3] = rng.choice(levels, size=(37, 53))
+        path = tmp_path / f"im{k}.png"
+        Image.fromarray(rgba, "RGBA").save(path)
+        bg = tuple(int(x) for x in rng.integers(0, 256, 3))
+        a = rgba[:, :, 3:4].astype(np.uint16)
+        want = ((rgba[:, :, :3] * a + np.array(bg, np.uint16) * (255 - a) + 127) // 255)
+        got = read_rgb_over(path, bg)
+        assert got.dtype == np.uint8 and got.shape == (37, 53, 3)
+        assert np.array_equal(got, want.astype(np.uint8)), levels
