@@ -189,11 +189,12 @@ def _merged(runs: list[dict]) -> dict:
     return out
 
 
-def audio_path(seconds: float, fps: float) -> dict:
+def audio_path(seconds: float, fps: float, with_shapes: bool = True) -> dict:
     """Both ways of running the models, in turn (windowed, streaming, windowed, streaming),
-    seconds/2 each."""
+    seconds/2 each. ``with_shapes`` False: the lips alone (what the shape model costs)."""
     model = MappingNet.load()
-    shapes = ShapeModel.load()  # as ``animator live`` runs it beside the lips
+    # as ``animator live`` runs it beside the lips
+    shapes = ShapeModel.load() if with_shapes else None
     runs: dict[str, list[dict]] = {"windowed": [], "streaming": []}
     for _ in range(2):
         for way in runs:
@@ -304,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                          "the talking faces of ../shared/realdata)")
     ap.add_argument("--calibrate", type=float, default=0.0, metavar="S",
                     help="webcam path: take each clip's first S seconds as the face at rest")
+    ap.add_argument("--no-shapes", action="store_true",
+                    help="audio path: without the mouth-shape model (the lips alone)")
     args = ap.parse_args(argv)
     for video in args.video or []:
         if not video.is_file():
@@ -312,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": machine_info(), "fps": args.fps, "seconds": args.seconds,
                     "stale_s": STALE_S}
     if args.path in ("audio", "both"):
-        report["audio"] = audio_path(args.seconds, args.fps)
+        report["audio"] = audio_path(args.seconds, args.fps, not args.no_shapes)
     if args.path in ("webcam", "both"):
         try:
             report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate)

@@ -125,3 +125,11 @@ def test_encoder_options_reach_x264_and_the_cli_defaults_are_the_writers(tmp_pat
         with av.open(str(tmp_path / f"{name}.mp4")) as container:
             profiles.append(container.streams.video[0].codec_context.profile)
     assert profiles[0] == "High" and profiles[1] == "Constrained Baseline"
+
+
+def test_a_render_without_the_lip_thread_writes_the_same_file(tmp_path):
+    """Batch workers render with lip_thread=False (a core each): the same video bytes."""
+    for name, threaded in (("a", True), ("b", False)):
+        render(DEMO, tmp_path / f"{name}.mp4", width_px=96, progress=False,
+               lip_thread=threaded)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()

@@ -193,10 +193,12 @@ def _check_unique(jobs: Sequence[Job]) -> None:
                               f"{seen[job.audio]}; an output never replaces an input")
 
 
-def run_job(job: Job) -> JobResult:
+def run_job(job: Job, lip_thread: bool = True) -> JobResult:
     """Render one job in this process: what every worker runs, locally or on Ray. Bad input
     (any AnimatorError) becomes a failed result with its one-line message; so does a bug
-    (named by its exception type), so that one file never stops the batch."""
+    (named by its exception type), so that one file never stops the batch. lip_thread: see
+    :func:`animator.render.render` (a worker beside others on every core passes False: the
+    same frames, without a thread that could only wait for a core)."""
     from animator.engine import EngineConfig
     from animator.render.offline import render
     from keypoints.compute_threads import compute_threads
@@ -212,7 +214,7 @@ def run_job(job: Job) -> JobResult:
                                              motion_gain=s.motion_gain, speaking=s.speaking),
                          width_px=s.width_px, background_rgb=s.background_rgb,
                          timeline_path=job.timeline, progress=False, keep_images=True,
-                         x264_preset=s.x264_preset, crf=s.crf)
+                         x264_preset=s.x264_preset, crf=s.crf, lip_thread=lip_thread)
     except AnimatorError as exc:
         result.error = one_line(exc)
     except (KeyboardInterrupt, SystemExit):

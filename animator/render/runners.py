@@ -56,7 +56,7 @@ def _ray_job(job: Job) -> JobResult:
     """A Ray task: :func:`run_job` in a worker with one thread per library (Ray itself sets
     OMP_NUM_THREADS=1 for a task of one CPU)."""
     single_threaded_libraries()
-    return run_job(job)
+    return run_job(job, lip_thread=False)
 
 
 def worker_pool(n_workers: int) -> cf.ProcessPoolExecutor:
@@ -70,7 +70,7 @@ def local_pool(jobs: Sequence[Job], n_workers: int) -> Iterator[JobResult]:
     """``n_workers`` fresh processes (spawned: nothing of this process is shared), each
     rendering one job at a time."""
     pool = worker_pool(n_workers)
-    futures = {pool.submit(run_job, job): job for job in jobs}
+    futures = {pool.submit(run_job, job, False): job for job in jobs}  # a core each
     try:
         not_done = set(futures)
         while not_done:
