@@ -393,5 +393,4 @@ class Engine:
             eyes = EyeState(eyes.closure, False)
             if self._idle_eyes:
                 self._idle.interrupt()
-        return Frame(i, t_s, np.asarray(angles, dtype=np.float64), mask,
-                     np.asarray(mouth, dtype=np.float64), choice, eyes, shape)
+        return Frame(i, t_s, np.array(angles), mask, np.array(mouth), choice, eyes, shape)

@@ -219,6 +219,16 @@ def test_a_small_graph_streams_like_onnxruntime(tmp_path, start, end):
     want = np.stack([run(x[:, k:k + 7])[0] for k in range(x.shape[1] - 6)])
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= STREAM_TOLERANCE
+    # blocks of steps (whole-row element-wise ops, and without: channels only) as single steps
+    assert program.extra is not None
+    for whole_rows in (True, False):
+        if not whole_rows:
+            program.extra = None
+            got = _stream_all(program, x)
+        for size in (3, 4, 7, PHASES + 9):
+            stream = program.start()
+            blocks = [stream.steps(x[:, i:i + size]) for i in range(0, x.shape[1], size)]
+            assert np.array_equal(np.concatenate(blocks), got), (whole_rows, size)
 
 
 def test_unknown_ops_and_a_failed_check_refuse_the_plan(tmp_path):

@@ -79,7 +79,10 @@ class PoseSelector:
         """Index of the nearest pose, without hysteresis (ties: the lower index)."""
         if self._tree is not None:
             return int(self._tree.query(angles_deg)[1])
-        a, b, c = _floats(angles_deg)
+        return self._scan(*_floats(angles_deg))
+
+    def _scan(self, a: float, b: float, c: float) -> int:
+        """Index of the pose nearest (a, b, c) degrees by a scan (ties: the lower index)."""
         best, low = 0, math.inf
         for k, (p, y, r) in enumerate(self._rows):  # a scan in Python floats: few poses
             d2 = (p - a) * (p - a) + (y - b) * (y - b) + (r - c) * (r - c)
@@ -90,7 +93,8 @@ class PoseSelector:
     def step(self, angles_deg: np.ndarray | tuple[float, float, float]) -> int:
         """Index of the pose to show for ``angles_deg`` (float[3])."""
         angles_deg = _floats(angles_deg)
-        nearest = self.nearest(angles_deg)
+        nearest = self.nearest(angles_deg) if self._tree is not None else self._scan(
+            *angles_deg)
         if self._current is None:
             self._current = nearest
         elif nearest != self._current and self._held_frames >= self._min_hold_frames:
