@@ -119,3 +119,19 @@ def test_only_development_clips_may_be_trained_on(tmp_path):
     (tmp_path / "m.train.json").write_text(json.dumps({"recipe": {"real_clips": ["grid_x"]}}))
     assert trained_on(tmp_path / "m.onnx") == {"grid_x"}
     assert trained_on(tmp_path / "n.onnx") == set()
+
+
+def test_training_without_festival_refuses_instead_of_building_another_corpus(
+        tmp_path, monkeypatch, capsys):
+    """The recipe's festival share needs festival's voices: without them the training run
+    stops before any work with one line saying what to do (it used to train on a corpus
+    without its real-recording voices, silently)."""
+    from keypoints.viseme_training import festival
+    from keypoints.viseme_training.recipe import main
+
+    monkeypatch.setattr(festival, "available", lambda: [])
+    out = tmp_path / "visemes.onnx"
+    assert main(["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "festival" in err and "--festival-share 0" in err and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())

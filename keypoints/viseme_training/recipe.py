@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from keypoints.training.options import chosen, recipe_parser
     from keypoints.viseme_training.data import VisemeRecipe
+    from keypoints.viseme_training.festival import available as festival_voices
     from keypoints.viseme_training.fit import ShapeTrainSettings
     from keypoints.viseme_training.model import ShapeNetConfig
 
@@ -109,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                               ShapeTrainSettings(seed=args.seed))
     if args.festival_share is not None:
         recipe = replace(recipe, festival_share=args.festival_share)
+    if recipe.festival_share > 0 and recipe.split == "train" and not festival_voices():
+        # without this the corpus silently loses its real-recording voices (30 % of speech)
+        print("keypoints.viseme_training: the recipe speaks part of its corpus with festival "
+              "voices, which are not installed: run `make visemes` (installs them) or pass "
+              "--festival-share 0", file=sys.stderr)
+        return 2
     if args.real_clips:
         recipe = replace(recipe, real_clips=tuple(args.real_clips.split(",")),
                          real_copies=args.real_copies)
