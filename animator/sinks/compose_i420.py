@@ -71,15 +71,18 @@ def reach(box: Box, m: np.ndarray, size: tuple[int, int], edge_size: tuple[int, 
           ) -> Box:
     """The part of an output of ``size`` that an image's ``box`` (of an image of
     ``edge_size``) can cover after the map ``m`` with its border replicated: a side of the box
-    on the image's edge reaches on without end (the replicated border)."""
+    on the image's edge reaches on (the replicated border), as far as any output pixel's
+    source (the output's corners mapped back)."""
     x0, y0, x1, y1 = box
-    far = 10 * (size[0] + size[1])
+    w, h = size
+    inv = cv2.invertAffineTransform(m)
+    back = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    (lx, ly), (hx, hy) = np.floor(back.min(0)) - 1, np.ceil(back.max(0)) + 1
     ew, eh = edge_size
-    x0, y0 = (-far if x0 <= 0 else x0), (-far if y0 <= 0 else y0)
-    x1, y1 = (far if x1 >= ew else x1), (far if y1 >= eh else y1)
+    x0, y0 = (min(lx, x0) if x0 <= 0 else x0), (min(ly, y0) if y0 <= 0 else y0)
+    x1, y1 = (max(hx, x1) if x1 >= ew else x1), (max(hy, y1) if y1 >= eh else y1)
     corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
     moved = corners @ m[:, :2].T + m[:, 2]
-    w, h = size
     lo = np.floor(moved.min(0)).astype(int) - 2
     hi = np.ceil(moved.max(0)).astype(int) + 2
     return max(0, lo[0]), max(0, lo[1]), min(w, hi[0]), min(h, hi[1])
