@@ -112,6 +112,42 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
         assert (g.choice.image, g.angles_deg.tolist()) == (f.choice.image, f.angles_deg.tolist())
 
 
+def test_live_shows_the_mouth_shapes_the_shape_model_hears(rig, model, speech):
+    """With a shape model in the lip stream (as ``animator live`` runs it), each live frame
+    shows the shape heard at its lips, as the engine fed those lips with their shape does;
+    the loop once dropped it and fell back to shapes guessed from the opening."""
+    from keypoints.visemenet import ShapeModel
+
+    clock = [0.0]
+    audio = ScheduledAudio(speech[:16000 * 4], clock)
+    stream = AudioLipStream(model, shapes=ShapeModel.load())
+    seen = []
+    orig = stream.push_newest
+
+    def spy(samples):
+        seen.append(orig(samples))
+        return seen[-1]
+
+    stream.push_newest = spy
+    loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS, seed=2)), audio=audio, lip_stream=stream)
+    live = run_ticks(loop, clock, 110)
+    ref, last, heard = Engine(rig, EngineConfig(fps=FPS, seed=2)), None, set()
+    from keypoints.lips import rest_points
+
+    for i, (f, lf) in enumerate(zip(live, seen, strict=True)):
+        last = lf or last
+        if last is None:
+            (g,) = ref.push([LipFrame(i / FPS, rest_points(model.keypoint_names),
+                                      model.keypoint_names)])
+        else:
+            heard.add(last.viseme)
+            (g,) = ref.push([LipFrame(i / FPS, last.points, model.keypoint_names,
+                                      last.prosody, last.viseme)])
+        assert (f.viseme, f.choice.image) == (g.viseme, g.choice.image), i
+    shown = {f.viseme for f in live}
+    assert len(heard - {None}) >= 4 and len(shown) >= 4
+
+
 class FakeFace:
     """The FaceObservation interface: a head pose, lips (mouth open by ``open``) and eyes."""
 

@@ -226,6 +226,7 @@ class LiveInputs:
         self._lips_s = -np.inf  # when they arrived
         self._lips_sample: int | None = None
         self._prosody = None  # the speech's prosody at the newest lips (audio only)
+        self._viseme: str | None = None  # the mouth shape heard there (a shape model)
         self._audio_offset = 0  # source samples dropped before the first tick
         self._lips_camera: int | None = None
         self._head: np.ndarray | None = None  # newest measured head, float[3] degrees
@@ -251,7 +252,7 @@ class LiveInputs:
                        f"(NaN/inf); the avatar holds the last good lips")
         if newest is not None:
             self._lips, self._lips_s, self._names = newest.points, now_s, newest.names
-            self._prosody = newest.prosody
+            self._prosody, self._viseme = newest.prosody, newest.viseme
             hop = self.lip_stream.model.feature_config.hop_length
             self._lips_sample = self._audio_offset + (self.lip_stream.n_frames - 1) * hop
             self._lips_camera = None
@@ -268,7 +269,7 @@ class LiveInputs:
         if self.audio is None:
             lf = obs.face.lip_frame(obs.capture_s)
             self._lips, self._lips_s, self._names = lf.points, now_s, tuple(lf.names)
-            self._prosody = None
+            self._prosody = self._viseme = None
             self._lips_camera, self._lips_sample = obs.frame_number, None
 
     def drop_backlog(self) -> None:
@@ -294,8 +295,8 @@ class LiveInputs:
         camera = self._lips_camera if fresh else None
         if camera is None and head is not None:
             camera = self._head_camera
-        prosody = self._prosody if fresh else None
-        return Reading([LipFrame(index / self.fps, points, self._names, prosody)], head,
+        prosody, viseme = (self._prosody, self._viseme) if fresh else (None, None)
+        return Reading([LipFrame(index / self.fps, points, self._names, prosody, viseme)], head,
                        self._lips_sample if fresh else None, camera,
                        self._eyes if face_fresh else None)
 
