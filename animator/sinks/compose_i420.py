@@ -40,7 +40,8 @@ Box = tuple[int, int, int, int]
 
 
 def to_i420(rgb: np.ndarray) -> np.ndarray:
-    """uint8[H, W, 3] RGB -> uint8[H * 3 / 2, W] I420 planes (BT.601 limited range)."""
+    """uint8[H, W, 3] RGB -> uint8[H * 3 / 2, W] I420 planes, BT.601 limited range (what x264
+    and players assume for untagged SD/HD content)."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
 
 
