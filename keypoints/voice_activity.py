@@ -10,6 +10,10 @@ Per feature frame (10 ms for the shipped models), no extra FFT:
   levels, so that a single frame of dropout (digital silence, a decoder's first frame) does
   not hold the floor down; it is updated once a block, so a frame costs five fixed-shape numpy
   operations (~3.5 us);
+  the frames that read the stream's left zero padding (frames 0 and 1 of the shipped
+  models, with a decoder's near-silent priming) are left out of it: kept, they held the floor
+  under a quiet room's level for ``floor_s``, so that its noise and a breath read as voice
+  at the start of GRID clips (benchmarks.speaking_dev);
 * a frame is *active* when at least ``min_groups`` groups stand ``margin_db`` above their
   floor; the cue is the share of active frames over the last ``window_s`` (~60 ms).
 
@@ -58,6 +62,8 @@ class VoiceParams:
     block_frames: int = 10
     #: the cue is the active share over this long.
     window_s: float = 0.06
+    #: the frames that read the stream's start padding count neither as active nor as floor
+    skip_padded: bool = True
 
     def __post_init__(self) -> None:
         edges = self.group_edges_hz
@@ -105,6 +111,10 @@ class VoiceActivity:
         self._in_block = 0
         self._next_block = 0
         self._first_block = True
+        #: the first frames read the stream's left zero padding (and a decoder's priming):
+        #: quieter than the room, they would hold the floor down for ``floor_s``
+        self._padded = (config.win_length // 2 + config.hop_length - 1) // config.hop_length \
+            if p.skip_padded else 0
         self._window = max(1, round(p.window_s * rate_hz))
         self._recent = [0] * self._window  # ring of active flags
         self._pos = 0
@@ -116,6 +126,12 @@ class VoiceActivity:
 
     def step(self, column: np.ndarray) -> float:
         """Take one feature column float64[n_mels]; the cue after it, in [0, 1]."""
+        if self._padded:  # neither active nor part of the floor
+            self._padded -= 1
+            self._active -= self._recent[self._pos]
+            self._recent[self._pos] = 0
+            self._pos = (self._pos + 1) % self._window
+            return self._active / self._window
         level = self._groups.dot(column)  # (.dot: half the time of @ on these shapes)
         i = self._in_block
         self._levels[i] = level

@@ -116,6 +116,27 @@ def test_a_first_frame_of_silence_does_not_hold_the_floor_down():
     assert cue(x)[65:].max() < 0.5
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_frames_that_read_the_start_padding_are_no_floor(seed):
+    """A stream that opens with 15 ms of a decoder's priming (near-silence): feature frames 0
+    and 1 read the left zero padding and the priming. Taken into the floor they hold it far
+    under the room's noise for floor_s, and the noise (or a breath in it) reads as voice, as
+    on the GRID clips' openings. They are skipped: the noise rests, and a voice after it
+    still rises within RISE_FRAMES of its start."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(SR // 2) * 3e-3
+    noise[:240] = 0.0
+    onset = SpeakingParams().voice_onset
+    feats = log_mel(noise.astype(np.float32), CFG).astype(np.float64)
+    held = VoiceActivity(CFG, VoiceParams(skip_padded=False))
+    assert max(held.step(np.ascontiguousarray(f)) for f in feats.T) >= onset  # the old way
+    x = np.concatenate([noise, syllables(2, seed) + 3e-3 * rng.standard_normal(int(0.6 * SR))])
+    c = cue(x)
+    start = noise.size // CFG.hop_length
+    assert c[:start].max() == 0.0
+    assert np.argmax(c[start:] >= onset) <= RISE_FRAMES
+
+
 def test_params_validated():
     with pytest.raises(ValueError):
         VoiceParams(group_edges_hz=(400.0, 150.0))
