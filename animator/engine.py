@@ -45,7 +45,7 @@ from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
 from animator.stages.mouth import mouth_rows, open_wide_w
 from animator.stages.mouth_rest import MouthRest, MouthRestParams
-from animator.stages.mouth_shapes import shown_shape
+from animator.stages.mouth_shapes import closed_by_shape, shown_shape
 from animator.stages.selection import FrameSelector, SelectParams
 from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
@@ -96,6 +96,10 @@ class EngineConfig:
     #: them): 0 live (no look-ahead, no added latency); offline (the whole file is there)
     #: animator.render.offline_shape_lead_s: mid display time plus the shapes' lateness.
     shape_lead_s: float = 0.0
+    #: a frame whose heard shape (that of ``shape_lead_s``) is the closed one (A: p, b, m)
+    #: shows the mouth's opening at rest (animator.stages.mouth_shapes.closed_by_shape):
+    #: every sink sees it (image, timeline ``open``, VMC); the speaking state reads the lips.
+    shape_closes_mouth: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.fps <= 240:
@@ -135,6 +139,7 @@ class Engine:
         self.rig = rig
         self.config = config = config or EngineConfig()
         self._fps, self._talk = config.fps, config.select_params.talk_speaking
+        self._closes = config.shape_closes_mouth
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
@@ -385,7 +390,10 @@ class Engine:
                 cued, self._cued = self._cued, None
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
-        shape = shown_shape(self._visemes.pop(i, None), mouth, mask, self._talk)
+        heard = self._visemes.pop(i, None)
+        if self._closes:
+            mouth = closed_by_shape(heard, mouth)
+        shape = shown_shape(heard, mouth, mask, self._talk)
         choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close
         self._pause = mask < self._talk

@@ -297,3 +297,45 @@ def test_the_offline_shape_lead_shows_the_later_shape_and_nothing_else_changes(
         assert runs[0.03][i].viseme == letters[min(4 * i + 3, 299) % 7]
     assert [_frame_fields(f) for f in runs[0.0]] == [_frame_fields(f) for f in runs[0.03]]
     assert offline_shape_lead_s(25.0) == pytest.approx(0.02 + offline_shape_lead_s(1e9))
+
+
+@pytest.mark.parametrize("lead", [0.0, 0.03])
+def test_a_heard_closed_shape_closes_the_shown_mouth_and_nothing_else(reference_rig, lead):
+    """Open, talking lips (never below 0.15 mouth widths) whose shape model hears A (p, b, m)
+    for 0.4 s and D (an open vowel) otherwise: the frames whose shape (at their lead) is A
+    show the opening at rest and the rest image's end of the speech path; every other frame,
+    and the speaking state and head of all, are those of the lips' own opening; any chunking
+    gives the same frames."""
+    from dataclasses import replace
+
+    lips = [replace(_lip(k / 100, 0.45 + 0.3 * np.sin(k / 5)),
+                    viseme="A" if 100 <= k < 140 else "D") for k in range(300)]
+    rig = load_rig(reference_rig)
+
+    def frames(closes, chunk=300):
+        eng = Engine(rig, EngineConfig(fps=25, shape_lead_s=lead, shape_closes_mouth=closes))
+        out = [f for s in range(0, len(lips), chunk) for f in eng.push(lips[s:s + chunk])]
+        return out + eng.finish(3.0)
+
+    fused, raw = frames(True), frames(False)
+    heard_a = [i for i in range(75) if 100 <= round(100 * (i / 25 + lead)) < 140]
+    assert len(heard_a) == 10 and all(fused[i].viseme == "A" for i in heard_a)
+    for i, (f, r) in enumerate(zip(fused, raw, strict=True)):
+        assert f.speaking == r.speaking and f.angles_deg.tolist() == r.angles_deg.tolist()
+        if i in heard_a:
+            assert r.mouth[0] > 0.1 and f.mouth.tolist() == [0.0, r.mouth[1]]
+            assert f.choice.path_t == 0.0
+        else:
+            assert _frame_fields(f) == _frame_fields(r)
+    for chunk in (1, 7):
+        assert [_frame_fields(f) for f in frames(True, chunk)] == [_frame_fields(f)
+                                                                   for f in fused]
+
+
+def test_only_a_heard_closed_shape_closes_the_mouth():
+    from animator.stages.mouth_shapes import closed_by_shape
+
+    mouth = np.array([0.3, 1.02])
+    assert closed_by_shape("A", mouth) == (0.0, 1.02)
+    for heard in (None, "X", "B", "D", "F", "G"):  # None: lips without shapes (a face)
+        assert closed_by_shape(heard, mouth) is mouth

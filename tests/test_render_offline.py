@@ -26,16 +26,20 @@ GOLDEN = Path(__file__).parent / "data" / "golden_timelines"
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 CLIPS = realdata_dir() / "talking_faces"
 #: name -> (audio, engine config) of the timelines in tests/data/golden_timelines; they were
-#: made before idle blinks and the ``eyes`` field existed: rendered without idle blinks (and
-#: without cues), today's timelines minus ``eyes`` must be those files byte for byte.
+#: made before idle blinks, the ``eyes`` field and the closed shape closing the mouth existed:
+#: rendered without idle blinks (and without cues) and with the lips' own opening, today's
+#: timelines minus ``eyes`` must be those files byte for byte (the closed shape's frames:
+#: test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else).
 CASES = {
-    "news_1_default": (CLIPS / "news_1.mp4", EngineConfig(idle_blinks=None)),
+    "news_1_default": (CLIPS / "news_1.mp4", EngineConfig(idle_blinks=None,
+                                                          shape_closes_mouth=False)),
     "bbaf2n_seed3_30fps": (CLIPS / "bbaf2n.mpg", EngineConfig(fps=30, seed=3,
-                                                              idle_blinks=None)),
+                                                              idle_blinks=None,
+                                                              shape_closes_mouth=False)),
     "news_2_seedmodes": (CLIPS / "news_2.mp4",
                          EngineConfig(seed=1, motion="reference", speaking="reference",
-                                      idle_blinks=None)),
-    "demo_default": (DEMO, EngineConfig(seed=5, idle_blinks=None)),
+                                      idle_blinks=None, shape_closes_mouth=False)),
+    "demo_default": (DEMO, EngineConfig(seed=5, idle_blinks=None, shape_closes_mouth=False)),
 }
 
 
@@ -93,6 +97,32 @@ def test_model_blocks_choose_the_same_frames_within_the_stated_tolerance(tmp_pat
                                                              b["expression"])
         for key in ("pitch", "yaw", "roll", "speaking", "open"):
             assert a[key] == pytest.approx(b[key], abs=1.01e-4)
+
+
+@pytest.mark.parametrize("name", ["news_1_default", "demo_default"])
+def test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else(tmp_path, name, model):
+    """The default render (the closed shape closes the mouth) against the golden timelines
+    (the lips' own opening): every frame showing A (p, b, m heard while speaking) shows the
+    opening at rest, the other frames' openings (open vowels among them), head angles and
+    speaking state are the golden ones; the closures are on the rest image's path end."""
+    from dataclasses import replace
+
+    audio, config = CASES[name]
+    out = tmp_path / "t.json"
+    render(audio, None, config=replace(config, shape_closes_mouth=True), timeline_path=out,
+           model=model)
+    new = json.loads(out.read_text())["frames"]
+    old = json.loads((GOLDEN / f"{name}.json").read_text())["frames"]
+    assert len(new) == len(old)
+    closed = [i for i, f in enumerate(new) if f["viseme"] == "A"]
+    assert closed and all(old[i]["open"] > 0.0 for i in closed)  # the lips alone: open
+    assert all(new[i]["open"] == 0.0 for i in closed)
+    assert any(old[i]["open"] >= 0.05 for i in closed)  # some were visibly open
+    for a, b in zip(new, old, strict=True):
+        for key in ("pitch", "yaw", "roll", "speaking"):
+            assert a[key] == pytest.approx(b[key], abs=1.01e-4)
+        if a["viseme"] not in ("A", "X"):
+            assert a["open"] == pytest.approx(b["open"], abs=1.01e-4)
 
 
 def test_keypoint_blocks_stay_within_tolerance_and_never_depend_on_chunking(model):

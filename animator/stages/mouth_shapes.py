@@ -3,7 +3,9 @@ camera) or a lip model run without the viseme model. The nearest of the basic sh
 openings and widths, with X while the mouth rests and A for a closed mouth while speaking
 (the viseme model, when it runs, decides instead: it hears F/V and L, which lips cannot show
 apart). :func:`shown_shape` is the one a frame shows: rest (X) while the speaking state says
-silence, whatever was heard."""
+silence, whatever was heard. :func:`closed_by_shape`: the other way round, a heard closed
+shape (A: p, b, m) closes the mouth's opening, so that rigs drawn by opening (not by mouth
+charts) close their lips on bilabials too."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ _NAMES = ("B", "C", "D", "E", "F")
 _POINTS = tuple((n, SHAPE_MOUTHS[n][0], SHAPE_MOUTHS[n][1]) for n in _NAMES)
 #: Below this opening (mouth widths) the mouth counts as closed.
 CLOSED_OPEN = 0.05
+#: The shape of closed lips pressed together (p, b, m).
+CLOSED_SHAPE = "A"
 
 
 def shape_from_mouth(mouth: np.ndarray | tuple[float, float], speaking: float) -> str:
@@ -52,3 +56,15 @@ def shown_shape(heard: str | None, mouth: np.ndarray, speaking: float,
     if heard is None:
         return shape_from_mouth(mouth, speaking)
     return "X" if speaking < talk_speaking else heard
+
+
+def closed_by_shape(heard: str | None, mouth: tuple | np.ndarray) -> tuple | np.ndarray:
+    """The mouth (open, wide) a frame shows: with the closed shape heard (A: p, b, m; the
+    viseme model's, None without one) the opening at rest (0), the width kept; else ``mouth``
+    itself. The lip model alone closes the lips at the middle of only about one bilabial in
+    three of real speech (its opening dips, rarely to closed: benchmarks.bilabials); the
+    shape model names the closure. Only heard shapes count: lips that carry none (a face on
+    a camera) show their own opening."""
+    if heard != CLOSED_SHAPE:
+        return mouth
+    return (0.0, float(mouth[1]))
