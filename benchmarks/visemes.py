@@ -8,7 +8,8 @@ Material:
 * real: recordings with phone times made by people (benchmarks.aligned_speech: three English
   speakers, one Japanese), fetched with ``python -m benchmarks.aligned_speech fetch``;
 * real, development: more such recordings (ARCTIC sentences, Praat's North Wind, promo's and
-  fave's examples, the eleven GRID clips: labels by people or by an aligner, see
+  fave's examples, the eleven GRID clips, a LibriVox reading of a sonnet in four clips: labels
+  by people or by an aligner, see
   benchmarks.aligned_speech), the ones that choose the decoder's settings; shown apart, never
   mixed into the real score.
 

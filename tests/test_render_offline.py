@@ -235,10 +235,10 @@ def _frame_key(frame):
 
 
 def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, rig, model):
-    """The renderer (the lips a model block per read, computed ahead in their own thread)
-    gives exactly the frames of the engine fed by hand from the same lip stream in 10 ms
-    chunks (with the offline shape lead: frames wait for the lips ahead), and so does its
-    source without the thread."""
+    """The renderer on the lip stream (``whole_file=False``: the lips a model block per read,
+    computed ahead in their own thread) gives exactly the frames of the engine fed by hand
+    from the same lip stream in 10 ms chunks (with the offline shape lead: frames wait for
+    the lips ahead), and so does its source without the thread."""
     from animator.engine import Engine
     from animator.render import offline_shape_lead_s
     from animator.render.source import AudioFileSource
@@ -256,7 +256,8 @@ def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, r
         by_hand += engine.push(stream.push(samples[s:s + 160]))
     by_hand += engine.push(stream.flush()) + engine.finish(duration_s)
     expected = [_frame_key(f) for f in by_hand]
-    rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model).frames
+    rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model,
+                      whole_file=False).frames
     assert [_frame_key(f) for f in rendered] == expected
     source = AudioFileSource(samples, model, duration_s, shapes=shapes, threaded=False)
     engine = Engine(rig, offline)

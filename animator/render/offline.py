@@ -25,6 +25,7 @@ from animator.live.clock import FastClock
 from animator.live.loop import FrameLoop
 from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.render.exports import EXPORTERS, RunInfo
+from animator.render.file_source import FileLipSource
 from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
@@ -84,7 +85,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            shape_model_path: str | Path | None = None, visemes: bool = True,
            canvas=None, dat_fps: float = 24.0, preston_blair: bool = False,
            x264_preset: str | None = None, crf: int | None = None,
-           lip_thread: bool = True) -> RenderResult:
+           lip_thread: bool = True, whole_file: bool = True) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
     to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
     ``plot_path`` and ``exports`` = [(format, path)] with formats from
@@ -108,6 +109,10 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     x264_preset, crf: the H.264 encoder's speed preset and quality for an .mp4 (None: the
     defaults of :mod:`animator.sinks.mp4`). lip_thread: the lips computed in a thread of their
     own, ahead of the loop (False: in the loop's thread; see :mod:`animator.render.source`).
+    whole_file: the lips of the whole file in a few large calls, only the frames shown
+    (:mod:`animator.render.file_source`; the keypoints within
+    keypoints.file_lips.FILE_TOLERANCE of the stream's); False, or ``model_batch`` 1, or
+    ``lip_thread`` False: the lip stream (:mod:`animator.render.source`).
     """
     started = time.perf_counter()
     config = config or EngineConfig()
@@ -147,8 +152,12 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     duration_s = native.shape[1] / native_rate
 
     engine = Engine(rig, config)
-    source = AudioFileSource(mono, model, duration_s, model_batch=model_batch, shapes=shapes,
-                             threaded=lip_thread)
+    if whole_file and model_batch > 1 and lip_thread:
+        source = FileLipSource(mono, model, duration_s, fps=config.fps,
+                               shape_lead_s=config.shape_lead_s, shapes=shapes)
+    else:
+        source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
+                                 shapes=shapes, threaded=lip_thread)
     collector = FrameCollector()
     show = sys.stderr.isatty() if progress is None else progress
     n_expected = max(1, round(duration_s * config.fps))
