@@ -262,6 +262,29 @@ def model_predictor(model: MappingNet, params: SpeakingParams, voice: bool = Tru
     return predict
 
 
+def fused_predictor(model: MappingNet, params: SpeakingParams):
+    """As :func:`model_predictor`, with the opening the engine shows when the shape model runs
+    beside the lips: a heard closed shape (A: p, b, m) closes it (EngineConfig
+    .shape_closes_mouth, the render's shape lead; benchmarks.bilabials). The speaking state
+    reads the lips: the same as the raw predictor's. None when the shipped shape model does not
+    fit this lip model."""
+    from animator.rig import default_rig_dir, load_rig
+    from benchmarks.bilabials import shown_openings
+    from benchmarks.realscore import Prediction
+    from keypoints.visemenet import ShapeModel, fits_lips
+
+    shapes = ShapeModel.load()
+    if not fits_lips(shapes, model):
+        return None
+    rig, raw = load_rig(default_rig_dir()), model_predictor(model, params)
+
+    def predict(samples: np.ndarray) -> Prediction:
+        runs, _ = shown_openings(model, shapes, rig, np.asarray(samples, np.float32))
+        return Prediction(runs[("fused", 100.0)][0], raw(samples).speaking)
+
+    return predict
+
+
 def rhubarb_predictor(exe: Path):
     from benchmarks.realscore import Prediction
     from benchmarks.realspeech import run_rhubarb
@@ -336,6 +359,10 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
         if label == "learned":  # before / after the voice cue, side by side
             predictors[f"{label}, lips only"] = model_predictor(model, SpeakingParams(), False)
         predictors[label] = model_predictor(model, SpeakingParams())
+        if label == "learned":  # raw / fused opening side by side (benchmarks.bilabials)
+            fused = fused_predictor(model, SpeakingParams())
+            if fused is not None:
+                predictors[f"{label}, closed shape fused"] = fused
     exe = realspeech.rhubarb_binary()
     if exe is None:
         log("Rhubarb Lip Sync absent (python -m benchmarks.realspeech fetch): its columns "

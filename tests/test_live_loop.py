@@ -114,8 +114,9 @@ def test_live_frames_match_the_offline_engine_fed_the_same_lips(rig, model, spee
 
 def test_live_shows_the_mouth_shapes_the_shape_model_hears(rig, model, speech):
     """With a shape model in the lip stream (as ``animator live`` runs it), each live frame
-    shows the shape heard at its lips, as the engine fed those lips with their shape does;
-    the loop once dropped it and fell back to shapes guessed from the opening."""
+    shows the shape heard at its lips, as the engine fed those lips with their shape does
+    (the heard A, p b m, closing the mouth's opening too); the loop once dropped it and fell
+    back to shapes guessed from the opening."""
     from keypoints.visemenet import ShapeModel
 
     clock = [0.0]
@@ -143,9 +144,12 @@ def test_live_shows_the_mouth_shapes_the_shape_model_hears(rig, model, speech):
             heard.add(last.viseme)
             (g,) = ref.push([LipFrame(i / FPS, last.points, model.keypoint_names,
                                       last.prosody, last.viseme)])
-        assert (f.viseme, f.choice.image) == (g.viseme, g.choice.image), i
+        assert (f.viseme, f.choice.image, f.mouth.tolist()) == (g.viseme, g.choice.image,
+                                                                g.mouth.tolist()), i
     shown = {f.viseme for f in live}
     assert len(heard - {None}) >= 4 and len(shown) >= 4
+    closed = [f for f in live if f.viseme == "A"]  # p, b, m heard: the mouth shows closed
+    assert closed and all(f.mouth[0] == 0.0 for f in closed)
 
 
 class FakeFace:

@@ -109,3 +109,29 @@ def test_non_speech_signals_are_finite_and_bounded() -> None:
     for name, x in signals.items():
         assert x.shape == (16000,) and np.all(np.isfinite(x)), name
         assert 0 < np.abs(x).max() <= 1.0, name
+
+
+def test_bilabial_benchmark_reads_the_frame_on_screen_and_compares_raw_with_fused(rig) -> None:
+    """benchmarks.bilabials: a sound's opening is that of the video frame on screen at its
+    middle; on an espeak voice with p/b/m the engine's fused opening closes more of them than
+    the lips' own, keeps (most) open vowels' and never changes the speaking state."""
+    from benchmarks import bilabials
+    from keypoints.mappingnet import MappingNet
+    from keypoints.visemenet import ShapeModel
+    from keypoints.visemes import Sound
+
+    values = np.arange(10.0)
+    assert bilabials.on_screen(values, 25.0, np.array([0.0, 0.039, 0.04, 0.5])).tolist() == [
+        0, 0, 1, 9]
+    assert bilabials.kind_of(Sound(0, 1, ("P",))) == "bilabial"
+    assert bilabials.kind_of(Sound(0, 1, ("A_", "IH"))) == "open vowel"
+    assert bilabials.kind_of(Sound(0, 1, ("S",))) == "other"
+    (_, audio, sounds), = bilabials.synthetic_clips(1, 8.0, 7)
+    clip = bilabials.measure_clip(MappingNet.load(), ShapeModel.load(), rig, audio, sounds)
+    s = bilabials.summarise({"espeak": clip})
+    assert s["bilabials"] >= 5 and s["speaking_identical"]
+    raw, fused = s["systems"]["raw, 25 fps"], s["systems"]["fused, 25 fps"]
+    assert fused["bilabials_closed"] > raw["bilabials_closed"]
+    vowels = [(a, b) for a, b, k in zip(clip["open"]["raw, 25 fps"], clip["open"]["fused, 25 fps"],
+                                        clip["kinds"], strict=True) if k == "open vowel"]
+    assert len(vowels) >= 5 and np.mean([a == b for a, b in vowels]) >= 0.8  # open vowels kept
