@@ -138,8 +138,8 @@ def file_lips(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None 
             shown: list[str | None] = [SHAPES[i] for i in decoder.steps(probs)]
         else:
             shown = [None] * size
-        emit = emit_all[(emit_all >= start) & (emit_all < stop)]
-        at = at_all[(at_all >= start) & (at_all < stop)]
+        emit = emit_all[np.searchsorted(emit_all, start):np.searchsorted(emit_all, stop)]
+        at = at_all[np.searchsorted(at_all, start):np.searchsorted(at_all, stop)]
         lips = seg[:, past - model.context_past:]
         points = _keypoints(model, lips, None if len(at) == size else at - start)
         finite = np.isfinite(points[at - start]).all(axis=(1, 2))
