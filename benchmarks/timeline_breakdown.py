@@ -14,10 +14,13 @@ def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
     log-mel, MappingNet, prosody, mouth shapes; computed in the source's own thread, so
     their wall time overlaps the rest), the loop's wait for them (``lips_wait``), the
     engine (the stages: speaking state, motion, mouth, selection), decoding the audio,
-    loading the models, and the rest of the loop's thread (rig, loop, the timeline file):
+    loading the models, and the rest of the loop's thread (rig, loop, the timeline file;
+    the lips' plan is made once per process, in the first segment):
     ``total`` = lips_wait + engine + audio_decode + models_load + rest."""
+    import animator.render.file_source as file_source
     import animator.render.offline as offline
     from animator.engine import Engine
+    from animator.render.file_source import FileLipSource
     from animator.render.source import AudioFileSource
     from keypoints.mappingnet import MappingNet
     from keypoints.stream import AudioLipStream
@@ -41,10 +44,24 @@ def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
         return original
 
     patches = [(AudioLipStream, "push", "lips"), (AudioLipStream, "flush", "lips"),
-               (AudioFileSource, "read", "lips_wait"), (Engine, "push", "engine"),
+               (AudioFileSource, "read", "lips_wait"), (FileLipSource, "read", "lips_wait"),
+               (Engine, "push", "engine"), (Engine, "finish", "engine"),
                (offline, "decode_audio", "audio_decode"), (offline, "resample", "audio_decode"),
                (MappingNet, "load", "models_load"), (ShapeModel, "load", "models_load")]
-    saved = []
+    whole_file = file_source.file_lips
+
+    def clocked_segments(*args, **kwargs):  # the whole-file lips: each segment's making
+        segments = whole_file(*args, **kwargs)
+        while True:
+            t0 = time.perf_counter()
+            segment = next(segments, None)
+            spent["lips"] = spent.get("lips", 0.0) + time.perf_counter() - t0
+            if segment is None:
+                return
+            yield segment
+
+    file_source.file_lips = clocked_segments
+    saved = [(file_source, "file_lips", whole_file)]
     for owner, name, key in patches:
         is_cls = isinstance(owner.__dict__[name], classmethod)
         saved.append((owner, name, clocked(owner, name, key, is_cls)))

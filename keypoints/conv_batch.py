@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keypoints.conv_stream import StreamProgram
+from keypoints.conv_stream import StreamProgram, UnsupportedGraph, probe_features
+from keypoints.onnx_graph import Graph
 
 #: Largest difference between an output frame computed here and the same frame streamed
 #: (keypoints: mouth widths; shapes: probability); measured on real speech: see the tests.
@@ -52,17 +53,56 @@ def _needed(program: StreamProgram, out_rows: np.ndarray) -> list[np.ndarray | N
     return rows
 
 
-def _contiguous(rows: np.ndarray) -> slice | np.ndarray:
-    """A slice when ``rows`` are consecutive (views, no gather), else the rows."""
-    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
-        return slice(int(rows[0]), int(rows[-1]) + 1)
+def _as_slice(rows: np.ndarray) -> slice | np.ndarray:
+    """A slice (basic indexing: views, no gather) when ``rows`` step evenly, else the rows."""
+    if rows.size == 1:
+        return slice(int(rows[0]), int(rows[0]) + 1, 1)
+    step = int(rows[1] - rows[0])
+    if rows.size and step > 0 and np.all(np.diff(rows) == step):
+        return slice(int(rows[0]), int(rows[-1]) + 1, step)
     return rows
 
 
 def _shift(index: slice | np.ndarray, by: int) -> slice | np.ndarray:
     if isinstance(index, slice):
-        return slice(index.start - by, index.stop - by)
+        return slice(index.start - by, index.stop - by, index.step)
     return index - by
+
+
+def _taps(src: np.ndarray, index: slice | np.ndarray, first: int, step: int, k: int
+          ) -> np.ndarray:
+    """float32[m, k * width]: for each row of ``index``, the ``k`` rows of ``src`` from
+    ``row + first`` every ``step``, side by side (one copy)."""
+    width = src.shape[1]
+    if isinstance(index, slice):
+        m = len(range(index.start, index.stop, index.step))
+        rows, cols = src.strides
+        view = np.ndarray((m, k, width), src.dtype, src, (index.start + first) * rows,
+                          (index.step * rows, step * rows, cols))
+        taps = np.empty((m, k, width), src.dtype)  # (a reshape of the view could be a
+        np.copyto(taps, view)  # view with overlapping rows, which BLAS cannot take)
+        return taps.reshape(m, k * width)
+    offsets = first + step * np.arange(k)
+    return src[index[:, None] + offsets[None, :]].reshape(len(index), k * width)
+
+
+def _fused_relus(program: StreamProgram) -> dict[int, int]:
+    """conv op index -> the index of the Relu that alone reads its output (computed in place
+    on the product: the convolution's own rows are never stored)."""
+    ops = program._ops
+    readers: dict[int, list[int]] = {}
+    for i, op in enumerate(ops):
+        for buf, *_ in op.reads:
+            readers.setdefault(buf, []).append(i)
+    if program.out.buffer in readers:
+        readers[program.out.buffer].append(-1)
+    fused = {}
+    for i, op in enumerate(ops):
+        r = readers.get(op.out, [])
+        if (op.kind == "conv" and op.out != program.out.buffer and len(r) == 1
+                and ops[r[0]].kind == "relu" and ops[r[0]].reads[0][1] == 0):
+            fused[i] = r[0]
+    return fused
 
 
 def run_batch(program: StreamProgram, features: np.ndarray,
@@ -78,40 +118,68 @@ def run_batch(program: StreamProgram, features: np.ndarray,
         raise ValueError(f"need at least {lag + 1} input frames, got {n_steps}")
     wanted = _rows_of(n_frames, 0) if frames is None else np.asarray(frames, np.intp)
     need = _needed(program, wanted + lag - out.delay)
+    fused = _fused_relus(program)
+    skip = set(fused.values())
     buffers: list[np.ndarray | None] = [None] * len(program._channels)
     first = np.empty((n_steps, n_in + 1), np.float32)
     first[:, :n_in] = features.T
     first[:, n_in] = 1.0
     buffers[0] = first
-    for op in program._ops:
-        rows = need[op.out]
+    for i, op in enumerate(program._ops):
+        if i in skip:
+            continue
+        target = program._ops[fused[i]].out if i in fused else op.out
+        rows = need[target]
         if rows is None:
             continue
-        if buffers[op.out] is None:
-            buffers[op.out] = np.empty((n_steps, op.channels + 1), np.float32)
-            buffers[op.out][:, op.channels] = 1.0  # a convolution's ones column (its bias)
-        dst = buffers[op.out]
-        index = _contiguous(rows)
         c = op.channels
+        if buffers[target] is None:
+            buffers[target] = np.empty((n_steps, c + 1), np.float32)
+            buffers[target][:, c] = 1.0  # a convolution's ones column (its bias)
+        dst = buffers[target]
+        index = _as_slice(rows)
         if op.kind == "conv":
             buf, delay, span, step = op.reads[0]
-            src = buffers[buf]
-            taps = np.arange(-span - delay, 1 - delay, step)
-            gathered = src[rows[:, None] + taps[None, :]]  # [m, k, C_in + 1]
-            dst[index, :c] = gathered.reshape(len(rows), -1) @ op.weight.T
-        else:
-            srcs = [buffers[buf][_shift(index, delay), :c] for buf, delay, _, _ in op.reads]
-            if op.kind == "relu":
-                dst[index, :c] = np.maximum(srcs[0], 0.0)
-            elif op.kind == "add":
-                dst[index, :c] = srcs[0] + srcs[1]
-            elif op.kind == "addc":
-                dst[index, :c] = srcs[0] + op.weight
-            else:  # softmax over the channels of each row
-                x = srcs[0] - srcs[0].max(axis=1, keepdims=True)
-                np.exp(x, x)
-                x /= x.sum(axis=1, keepdims=True)
-                dst[index, :c] = x
+            product = _taps(buffers[buf], index, -span - delay, step, span // step + 1
+                            ) @ op.weight.T
+            if i in fused:
+                np.maximum(product, 0.0, out=product)
+            dst[index, :c] = product
+            continue
+        srcs = [buffers[buf][_shift(index, delay), :c] for buf, delay, _, _ in op.reads]
+        if op.kind == "relu":
+            dst[index, :c] = np.maximum(srcs[0], 0.0)
+        elif op.kind == "add":
+            dst[index, :c] = srcs[0] + srcs[1]
+        elif op.kind == "addc":
+            dst[index, :c] = srcs[0] + op.weight
+        else:  # softmax over the channels of each row
+            x = srcs[0] - srcs[0].max(axis=1, keepdims=True)
+            np.exp(x, x)
+            x /= x.sum(axis=1, keepdims=True)
+            dst[index, :c] = x
     result = np.zeros((n_frames, out.channels), np.float32)
     result[wanted] = buffers[out.buffer][wanted + lag - out.delay, :out.channels]
     return result.reshape(n_frames, *program.frame_shape)
+
+
+def checked_batch_program(graph: Graph, n_in: int, lag: int, run, silence_value: float
+                          ) -> StreamProgram:
+    """The step plan of ``graph`` for :func:`run_batch`, checked against ``run`` (the
+    windowed model) on :func:`~keypoints.conv_stream.probe_features`: the stream's check
+    without stepping the probe through a stream (a few ms instead of ~25). Raises
+    UnsupportedGraph (one-line reason) when it cannot be compiled or disagrees."""
+    program = StreamProgram(graph, n_in)
+    if program.lag != lag:
+        raise UnsupportedGraph(f"the graph sees {program.lag + 1} frames, the contract "
+                               f"{lag + 1}")
+    probe = probe_features(n_in, lag + 73, silence_value)
+    want, got = run(probe), run_batch(program, probe)
+    if want.shape != got.shape:
+        raise UnsupportedGraph(f"the plan gives {list(got.shape)}, the model "
+                               f"{list(want.shape)}")
+    err = float(np.max(np.abs(got - want)))
+    if not err <= BATCH_TOLERANCE:
+        raise UnsupportedGraph(f"the plan differs from the model by {err:.2g} > "
+                               f"{BATCH_TOLERANCE:g} on the load check")
+    return program

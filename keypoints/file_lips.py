@@ -28,10 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keypoints.conv_batch import BATCH_TOLERANCE, run_batch
+from keypoints.conv_batch import BATCH_TOLERANCE, checked_batch_program, run_batch
+from keypoints.conv_stream import StreamProgram, UnsupportedGraph
 from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame, rest_points
 from keypoints.mappingnet import MappingNet
+from keypoints.onnx_graph import GraphError, read_graph
 from keypoints.prosody import StreamingProsody
 from keypoints.visemenet import ShapeDecoder, ShapeModel
 from keypoints.visemes import SHAPES
@@ -56,12 +58,35 @@ class FileLips:
     n_nonfinite: int
 
 
+#: (model file, size, modification time) -> its checked plan, or None (onnxruntime runs)
+_PLANS: dict[tuple[str, int, int], StreamProgram | None] = {}
+
+
+def batch_program(model: MappingNet) -> StreamProgram | None:
+    """The lip model's plan for keypoints.conv_batch (the stream's, when it made one), kept
+    for the next file of this process; None when the graph has none (the model then runs
+    on each segment's windows)."""
+    if model._planned and model._program is not None:
+        return model._program
+    st = model.path.stat()
+    key = (str(model.path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _PLANS:
+        try:
+            _PLANS[key] = checked_batch_program(read_graph(model.path),
+                                                model.feature_config.n_mels,
+                                                model.window_frames - 1, model.run,
+                                                model.feature_config.silence_value)
+        except (GraphError, UnsupportedGraph):
+            _PLANS[key] = None
+    return _PLANS[key]
+
+
 def _keypoints(model: MappingNet, window: np.ndarray, at: np.ndarray | None) -> np.ndarray:
     """float32[T, K, 3] keypoints of the frames of ``window`` (feature frames with the
     model's context, float32[n_mels, past + T + future]) numbered ``at`` (None: every
     frame; the others are zero)."""
-    program = model.stream_program
-    if program is None:  # no plan for this graph: the model itself, over the whole file
+    program = batch_program(model)
+    if program is None:  # no plan for this graph: the model itself, over the segment
         return model.run(window)
     return run_batch(program, window, at)
 
@@ -113,8 +138,8 @@ def file_lips(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None 
             shown: list[str | None] = [SHAPES[i] for i in decoder.steps(probs)]
         else:
             shown = [None] * size
-        emit = emit_all[(emit_all >= start) & (emit_all < stop)]
-        at = at_all[(at_all >= start) & (at_all < stop)]
+        emit = emit_all[np.searchsorted(emit_all, start):np.searchsorted(emit_all, stop)]
+        at = at_all[np.searchsorted(at_all, start):np.searchsorted(at_all, stop)]
         lips = seg[:, past - model.context_past:]
         points = _keypoints(model, lips, None if len(at) == size else at - start)
         finite = np.isfinite(points[at - start]).all(axis=(1, 2))
