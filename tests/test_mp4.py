@@ -133,3 +133,65 @@ def test_a_render_without_the_lip_thread_writes_the_same_file(tmp_path):
         render(DEMO, tmp_path / f"{name}.mp4", width_px=96, progress=False,
                lip_thread=threaded)
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def _texture(i: int, size=(256, 192)) -> np.ndarray:
+    """uint8[H, W, 3]: a smooth texture panning by 3 px a frame and a disc moving across it,
+    so that the encoder's motion search and B-frames have work to do."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    x = x + 3 * i
+    img = np.stack([128 + 90 * np.sin(x / 9) * np.cos(y / 13), 128 + 80 * np.cos(x / 17),
+                    128 + 70 * np.sin((x + y) / 11)], axis=-1).astype(np.uint8)
+    cv2.circle(img, (30 + 4 * i, h // 2), 25, (230, 60, 40), -1)
+    return img
+
+
+def test_frame_threads_make_the_pictures_of_one_thread(tmp_path):
+    """x264's frame threads (the render's default) decode to the very frames one thread
+    makes; the thread count is in the stream's settings, and slices are never used (they
+    would change the picture)."""
+    frames = [_texture(i) for i in range(40)]
+    decoded, settings = [], []
+    for threads in (1, 2):
+        path = tmp_path / f"t{threads}.mp4"
+        with Mp4Writer(path, (256, 192), 25.0, threads=threads) as w:
+            for img in frames:
+                w.write(img)
+        with av.open(str(path)) as container:
+            decoded.append([f.to_ndarray(format="yuv420p")
+                            for f in container.decode(video=0)])
+        settings.append(mp4.x264_settings(path))
+    assert len(decoded[0]) == len(decoded[1]) == len(frames)
+    assert all(np.array_equal(a, b) for a, b in zip(*decoded, strict=True))
+    assert [(s["threads"], s["sliced_threads"]) for s in settings] == [("1", "0"), ("2", "0")]
+
+
+def test_a_render_is_constant_rate_h264_with_the_shipped_settings(tmp_path):
+    """What editors and players need: every frame at 1/fps steps (constant frame rate, no
+    frame dropped or repeated by timestamps), yuv420p, the index first; x264's settings in
+    the stream are the shipped ones; the pictures are the composed frames (PSNR floor)."""
+    from animator.rig import default_rig_dir, load_rig
+    from animator.sinks.compose import FrameCompositor
+
+    path = tmp_path / "r.mp4"
+    result = render(DEMO, path, width_px=128, progress=False)
+    settings = mp4.x264_settings(path)
+    assert settings["threads"] == str(mp4.ENCODER_THREADS)
+    assert settings["sliced_threads"] == "0" and float(settings["crf"]) == mp4.X264_CRF
+    assert settings["subme"] == "1" and settings["me"] == "dia"  # superfast's
+    boxes = _top_level_boxes(path)
+    assert boxes.index("moov") < boxes.index("mdat")
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert video.average_rate == 25 and video.codec_context.pix_fmt == "yuv420p"
+        decoded = [(f.pts, f.to_ndarray(format="yuv420p")) for f in container.decode(video=0)]
+        step = round(1 / (25 * video.time_base))
+    assert len(decoded) == result.n_frames == round(25 * result.duration_s)
+    pts = [p for p, _ in decoded]
+    assert np.all(np.diff(pts) == step) and pts[0] == 0
+    planes = I420Compositor(FrameCompositor(load_rig(default_rig_dir()), 128))
+    for (_, got), frame in list(zip(decoded, result.frames, strict=True))[::25]:
+        want = planes.compose(frame.choice)
+        mse = np.mean((got.astype(np.float64) - want) ** 2)
+        assert 10 * np.log10(255**2 / max(mse, 1e-9)) > 38

@@ -85,6 +85,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            shape_model_path: str | Path | None = None, visemes: bool = True,
            canvas=None, dat_fps: float = 24.0, preston_blair: bool = False,
            x264_preset: str | None = None, crf: int | None = None,
+           x264_threads: int | None = None,
            lip_thread: bool = True, whole_file: bool = True) -> RenderResult:
     """Render ``audio_path`` with the rig at ``rig_dir`` (default: the built-in character)
     to the video ``out_path`` (None: no video) and the exports: ``timeline_path``,
@@ -106,8 +107,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     the lips (Frame.viseme, the cue exports, mouth charts); without it shapes come from the
     mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
     dat_fps, preston_blair: the moho-dat export's frame rate and shape names.
-    x264_preset, crf: the H.264 encoder's speed preset and quality for an .mp4 (None: the
-    defaults of :mod:`animator.sinks.mp4`). lip_thread: the lips computed in a thread of their
+    x264_preset, crf, x264_threads: the H.264 encoder's speed preset, quality and threads for
+    an .mp4 (None: the defaults of :mod:`animator.sinks.mp4`; the thread count changes no
+    picture). lip_thread: the lips computed in a thread of their
     own, ahead of the loop (False: in the loop's thread; see :mod:`animator.render.source`).
     whole_file: the lips of the whole file in a few large calls, only the frames shown
     (:mod:`animator.render.file_source`; the keypoints within
@@ -172,7 +174,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
             sinks.append(_video_sink(stack, targets[out_path], rig, width_px, background_rgb,
                                      config.fps, native, native_rate, on_frame, keep_images,
                                      canvas, {k: v for k, v in (("preset", x264_preset),
-                                                                ("crf", crf)) if v is not None}))
+                                                                ("crf", crf),
+                                                                ("threads", x264_threads))
+                                                       if v is not None}))
         stack.callback(source.close)  # the lip thread stops with the loop, also on an error
         loop = stack.enter_context(FrameLoop(engine, source, sinks, queue_size=QUEUE_FRAMES))
         loop.run(FastClock(config.fps), on_tick=lambda _: bar.update(1))

@@ -27,13 +27,17 @@ _AUDIO_BLOCK = 1024  # samples per AAC frame
 #: 1.5x the CPU.
 X264_PRESET = "superfast"
 X264_CRF = 20
-#: x264 threads. One: the bitstream depends on the thread count (a fixed count makes the same
-#: video on every machine: Ray nodes, laptops), a second x264 thread costs 5-12 % more CPU
-#: in thread hand-offs, and a render already keeps two cores busy with one: the encoder on
-#: one, the loop and the composing on the other; in a batch each worker is one core. The
-#: price: on a machine shared with other busy processes, one encoder thread gets a smaller
-#: share of the CPU (a render's wall time there was 1.16x that with two threads).
-ENCODER_THREADS = 1
+#: x264 threads of a render, frame-threaded: each thread encodes its own frames, so the
+#: pictures are the very ones one thread makes (decoded frames bit-identical, measured on the
+#: toon and astronaut rigs at 512-1080 px; only the options string x264 writes into the
+#: stream differs), unlike sliced threads, whose slices change the picture. Two: the encoder
+#: was the render's critical path on one thread (3.3-4 ms of CPU a 512 px frame on a shared
+#: AMD EPYC); split over two, the longest thread is the composing one. A batch worker uses
+#: one (:data:`BATCH_ENCODER_THREADS`).
+ENCODER_THREADS = 2
+#: x264 threads of a batch worker: one core each, and the same bytes whatever the number of
+#: workers or machines (the options string in the stream names the thread count).
+BATCH_ENCODER_THREADS = 1
 #: Composed frames waiting for the encoder (YUV, 0.4 MB each at 512 px, 1.7 MB at 1080 px).
 ENCODER_QUEUE = 8
 #: Encoder-ready frames kept for choices that come back unchanged (no residual head move:
@@ -80,7 +84,8 @@ class Mp4Writer(AvWriter):
     def __init__(self, path: str | Path, size: tuple[int, int], fps: float,
                  audio: np.ndarray | None = None, sample_rate: int = 48000,
                  crf: int = X264_CRF, preset: str = X264_PRESET,
-                 threads: int = ENCODER_THREADS) -> None:
+                 threads: int = ENCODER_THREADS,
+                 x264_options: dict[str, str] | None = None) -> None:
         self.size = size
         self.fps = fps_fraction(fps)
         # +faststart moves the index to the front so players and browsers start at once.
@@ -89,8 +94,11 @@ class Mp4Writer(AvWriter):
         vs = self._container.add_stream("libx264", rate=self.fps)
         vs.width, vs.height = size
         vs.pix_fmt = "yuv420p"
-        vs.options = {"crf": str(crf), "preset": preset}
+        # x264_options: more of FFmpeg's libx264 options (e.g. {"tune": "animation",
+        # "x264-params": "keyint=50"}), for the measurements of benchmarks/render_encoders
+        vs.options = {"crf": str(crf), "preset": preset, **(x264_options or {})}
         vs.codec_context.thread_count = threads
+        vs.codec_context.thread_type = "FRAME"  # never slices: they change the picture
         vs.codec_context.time_base = 1 / self.fps
         self._video = vs
         if audio is not None:
@@ -113,6 +121,23 @@ class Mp4Writer(AvWriter):
         """Append ``frame`` (a yuv420p VideoFrame of :attr:`size`, :func:`yuv_frame`) and the
         audio up to its end."""
         self._encode(frame)
+
+
+def x264_settings(path: str | Path) -> dict[str, str]:
+    """The settings x264 wrote into the video stream of the mp4 at ``path`` (its version
+    SEI, in the first packet: ``{"threads": "2", "crf": "20.0", "bframes": "3", ...}``;
+    {} when there is none): what any player's media-info shows of how a file was made."""
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            data = bytes(packet)
+            at = data.find(b"x264 - core")
+            if at < 0 or b" options: " not in data[at:]:
+                return {}
+            end = data.find(b"\x00", at)
+            text = data[at:end if end >= 0 else len(data)].decode("ascii", "replace")
+            return dict(item.split("=", 1) for item in text.split(" options: ", 1)[1].split()
+                        if "=" in item)
+    return {}
 
 
 class StillFrames:
