@@ -66,6 +66,33 @@ def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
         assert json.loads(ws.recv(timeout=5))["i"] == 199
 
 
+def test_the_loop_runs_the_sink_in_its_own_thread_and_a_stalled_page_never_stalls_it(rig):
+    """The web sink is inline (no thread of its own between the loop and the clients: one
+    wake-up less per frame); its send only fills each client's one-slot mailbox, so a page
+    that does not read costs the loop nothing, and its dropped frames are counted."""
+    import time
+
+    from animator.engine import Engine, EngineConfig
+    from animator.live.loop import LiveLoop
+
+    with WebSink(rig, 0) as web:
+        loop = LiveLoop(Engine(rig, EngineConfig(fps=30)), [web])
+        assert not loop._workers  # no sink thread
+        url = f"ws://127.0.0.1:{web.port}/ws"
+        with loop, connect(url, origin=f"http://127.0.0.1:{web.port}") as ws:
+            wait_for(lambda: web.n_clients == 1, 5, "the client to register")
+            t0 = time.perf_counter()
+            for i in range(300):  # the client reads nothing meanwhile
+                loop.step(i, i / 30)
+            assert time.perf_counter() - t0 < 10
+            got = [json.loads(ws.recv(timeout=5))["i"]]
+            while got[-1] != 299:
+                got.append(json.loads(ws.recv(timeout=5))["i"])
+        stats = loop.sink_stats()["web"]
+        assert stats["handled"] == web.n_sent == 300
+        assert len(got) < 300 and stats["dropped"] == 300 - len(got)
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", None,
                                     "http://127.0.0.1:1", "http://localhost.evil.example"])
 def test_websocket_refuses_other_origins(web, origin):

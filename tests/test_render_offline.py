@@ -155,7 +155,7 @@ def test_vectorised_log_mel_is_bit_identical_to_one_frame_at_a_time(model, blas_
                        for i in range(n)])
     ref = np.stack([log_mel_frame(f, cfg) for f in frames], axis=1)
     with threadpool_limits(limits=blas_threads, user_api="blas"):
-        for block in (2, 7, 64, n):
+        for block in (2, 7, 16, 17, 64, n):  # a live tick's frames (gemv) and more (gemm)
             got = np.concatenate([log_mel_frames(frames[s:s + block], cfg)
                                   for s in range(0, n, block)], axis=1)
             assert np.array_equal(got, ref)

@@ -84,8 +84,10 @@ class FrameLoop:
 
     queue_size: None (live): one-slot mailboxes, the newest frame only is shown. A number
     (offline): each sink's queue holds that many frames, every frame is shown in order.
-    A sink whose ``inline`` attribute is true runs in the loop's thread (cheap work: a
-    collector); the others get a thread each.
+    A sink whose ``inline`` attribute is true runs in the loop's thread (cheap work that
+    never blocks: a collector, the web page's hand-off to its clients' mailboxes); the
+    others get a thread each (each thread woken per frame costs CPU: a context switch or
+    more and a GIL hand-over).
     """
 
     def __init__(self, engine: Engine, source: Source, sinks: Sequence[Sink] = (), *,
@@ -95,6 +97,7 @@ class FrameLoop:
         self.fps = engine.config.fps
         self._queued = queue_size is not None
         self._inline = [s for s in sinks if getattr(s, "inline", False)]
+        self._n_inline = 0  # frames handed to the inline sinks
         self._workers = [(s, SinkWorker(s.send, f"sink-{s.name}", queue_size))
                          for s in sinks if not getattr(s, "inline", False)]
         self.finished = False  # the source ended and the engine gave its last frames
@@ -126,6 +129,7 @@ class FrameLoop:
                              time.perf_counter())
             for sink in self._inline:
                 sink.send(live)
+            self._n_inline += 1
             for _, worker in self._workers:
                 worker.offer(live)
         self.n_ticks += 1
@@ -146,8 +150,13 @@ class FrameLoop:
         return go_on
 
     def sink_stats(self) -> dict[str, dict[str, int]]:
-        return {s.name: {"handled": w.n_handled, "dropped": w.n_dropped}
-                for s, w in self._workers}
+        """{sink name: {handled, dropped}}: an inline sink handles every frame shown (and
+        drops what it reports in its own ``n_dropped``, e.g. the web page's slow clients)."""
+        stats = {s.name: {"handled": self._n_inline, "dropped": getattr(s, "n_dropped", 0)}
+                 for s in self._inline if getattr(s, "name", None)}
+        stats.update({s.name: {"handled": w.n_handled, "dropped": w.n_dropped}
+                      for s, w in self._workers})
+        return stats
 
     def run(self, clock: FrameClock | FastClock, *, stop: threading.Event | None = None,
             duration_s: float | None = None,
