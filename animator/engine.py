@@ -96,9 +96,7 @@ class EngineConfig:
     #: them): 0 live (no look-ahead, no added latency); offline (the whole file is there)
     #: animator.render.offline_shape_lead_s: mid display time plus the shapes' lateness.
     shape_lead_s: float = 0.0
-    #: a frame whose heard shape (that of ``shape_lead_s``) is the closed one (A: p, b, m)
-    #: shows the mouth's opening at rest (animator.stages.mouth_shapes.closed_by_shape):
-    #: every sink sees it (image, timeline ``open``, VMC); the speaking state reads the lips.
+    #: a heard closed shape (A: p, b, m) shows the opening at rest (mouth_shapes.closed_by_shape)
     shape_closes_mouth: bool = True
 
     def __post_init__(self) -> None:
@@ -139,7 +137,6 @@ class Engine:
         self.rig = rig
         self.config = config = config or EngineConfig()
         self._fps, self._talk = config.fps, config.select_params.talk_speaking
-        self._closes = config.shape_closes_mouth
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
@@ -391,8 +388,7 @@ class Engine:
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
         heard = self._visemes.pop(i, None)
-        if self._closes:
-            mouth = closed_by_shape(heard, mouth)
+        mouth = closed_by_shape(heard, mouth) if self.config.shape_closes_mouth else mouth
         shape = shown_shape(heard, mouth, mask, self._talk)
         choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close

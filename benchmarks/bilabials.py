@@ -208,6 +208,25 @@ def faces_r(lips, shapes, rig, root: Path, log=print) -> dict:
     return {"per_clip": out, "summary": summary}
 
 
+def fused_predictors(model: MappingNet, raw, label: str) -> dict:
+    """{label: predictor} for benchmarks.realscore: the speaking state of ``raw`` (the lips'
+    predictor, benchmarks.mappingnet.model_predictor) with the opening the engine shows at
+    100 fps with the shipped shape model beside the lips (``fused``); {} when that model does
+    not fit ``model`` (other features, more look-ahead)."""
+    from benchmarks.realscore import Prediction
+    from keypoints.visemenet import fits_lips
+
+    shapes, rig = ShapeModel.load(), load_rig(default_rig_dir())
+    if not fits_lips(shapes, model):
+        return {}
+
+    def predict(samples: np.ndarray) -> Prediction:
+        runs, _ = shown_openings(model, shapes, rig, np.asarray(samples, np.float32))
+        return Prediction(runs[("fused", 100.0)][0], raw(samples).speaking)
+
+    return {label: predict}
+
+
 def run(root: Path, n_synth: int, seconds: float, shape_path: Path | None = None,
         log=print) -> dict:
     lips, shapes = MappingNet.load(), ShapeModel.load(shape_path)

@@ -21,9 +21,8 @@ real streaming path (keypoints.stream.AudioLipStream, one model call per 10 ms f
 The mask is computed with the detector's default SpeakingParams and, separately, with the
 parameters a sweep on a tuning set (train-split voices, other seed: never the test sets)
 finds best with onsets and offsets kept at or below MAX_ONSET_MS / MAX_OFFSET_MS and the
-fewest frames of
-the corpus' non-speech kinds called speech; the defaults are what that sweep finds for the
-shipped model.
+fewest frames of the corpus' non-speech kinds called speech; the defaults are what that sweep
+finds for the shipped model.
 """
 
 from __future__ import annotations
@@ -262,29 +261,6 @@ def model_predictor(model: MappingNet, params: SpeakingParams, voice: bool = Tru
     return predict
 
 
-def fused_predictor(model: MappingNet, params: SpeakingParams):
-    """As :func:`model_predictor`, with the opening the engine shows when the shape model runs
-    beside the lips: a heard closed shape (A: p, b, m) closes it (EngineConfig
-    .shape_closes_mouth, the render's shape lead; benchmarks.bilabials). The speaking state
-    reads the lips: the same as the raw predictor's. None when the shipped shape model does not
-    fit this lip model."""
-    from animator.rig import default_rig_dir, load_rig
-    from benchmarks.bilabials import shown_openings
-    from benchmarks.realscore import Prediction
-    from keypoints.visemenet import ShapeModel, fits_lips
-
-    shapes = ShapeModel.load()
-    if not fits_lips(shapes, model):
-        return None
-    rig, raw = load_rig(default_rig_dir()), model_predictor(model, params)
-
-    def predict(samples: np.ndarray) -> Prediction:
-        runs, _ = shown_openings(model, shapes, rig, np.asarray(samples, np.float32))
-        return Prediction(runs[("fused", 100.0)][0], raw(samples).speaking)
-
-    return predict
-
-
 def rhubarb_predictor(exe: Path):
     from benchmarks.realscore import Prediction
     from benchmarks.realspeech import run_rhubarb
@@ -317,7 +293,7 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
              tune_all: bool = False) -> dict:
     """Every model on the synthetic test sets (and, with ``real``, on the real material of
     benchmarks.realspeech), Rhubarb beside them when it is present."""
-    from benchmarks import realscore, realspeech
+    from benchmarks import bilabials, realscore, realspeech
 
     result = {"machine": machine_info(), "sizes": asdict(sizes), "collar_s": COLLAR_S,
               "fps": FPS, "test_languages": list(dataset.TEST_LANGUAGES),
@@ -359,14 +335,11 @@ def evaluate(models: dict[str, Path], sizes: Sizes, log=print, real: bool = True
         if label == "learned":  # before / after the voice cue, side by side
             predictors[f"{label}, lips only"] = model_predictor(model, SpeakingParams(), False)
         predictors[label] = model_predictor(model, SpeakingParams())
-        if label == "learned":  # raw / fused opening side by side (benchmarks.bilabials)
-            fused = fused_predictor(model, SpeakingParams())
-            if fused is not None:
-                predictors[f"{label}, closed shape fused"] = fused
+        if label == "learned":  # the opening raw / with the heard A (p b m) closing it
+            predictors.update(bilabials.fused_predictors(model, predictors[label], "fused A"))
     exe = realspeech.rhubarb_binary()
     if exe is None:
-        log("Rhubarb Lip Sync absent (python -m benchmarks.realspeech fetch): its columns "
-            "are skipped")
+        log("Rhubarb Lip Sync absent (python -m benchmarks.realspeech fetch): columns skipped")
     else:
         result["rhubarb"] = {name: rhubarb_scores(exe, recs) for name, recs in sets.items()}
         log(f"rhubarb    {result['rhubarb']}")
