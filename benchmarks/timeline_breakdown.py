@@ -48,20 +48,27 @@ def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
                (Engine, "push", "engine"), (Engine, "finish", "engine"),
                (offline, "decode_audio", "audio_decode"), (offline, "resample", "audio_decode"),
                (MappingNet, "load", "models_load"), (ShapeModel, "load", "models_load")]
-    whole_file = file_source.file_lips
 
-    def clocked_segments(*args, **kwargs):  # the whole-file lips: each segment's making
-        segments = whole_file(*args, **kwargs)
-        while True:
-            t0 = time.perf_counter()
-            segment = next(segments, None)
-            spent["lips"] = spent.get("lips", 0.0) + time.perf_counter() - t0
-            if segment is None:
-                return
-            yield segment
+    def clocked_segments(make, key: str):  # a generator of the whole-file lips, clocked
+        def wrapper(*args, **kwargs):
+            items = make(*args, **kwargs)
+            while True:
+                t0 = time.perf_counter()
+                item = next(items, None)
+                spent[key] = spent.get(key, 0.0) + time.perf_counter() - t0
+                if item is None:
+                    return
+                yield item
+        return wrapper
 
-    file_source.file_lips = clocked_segments
-    saved = [(file_source, "file_lips", whole_file)]
+    # the whole-file lips (two threads): the features' thread, and the models' thread minus
+    # its waits for the features
+    saved = [(file_source, name, getattr(file_source, name))
+             for name in ("segment_features", "segment_lips")]
+    file_source.segment_features = clocked_segments(saved[0][2], "lips")
+    file_source.segment_lips = clocked_segments(saved[1][2], "lips")
+    saved.append((FileLipSource, "_taken", FileLipSource._taken))
+    FileLipSource._taken = clocked_segments(FileLipSource._taken, "lips_models_wait")
     for owner, name, key in patches:
         is_cls = isinstance(owner.__dict__[name], classmethod)
         saved.append((owner, name, clocked(owner, name, key, is_cls)))
@@ -72,6 +79,7 @@ def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
             t0 = time.perf_counter()
             offline.render(wav, None, timeline_path=tmp / "b.json", progress=False)
             wall = time.perf_counter() - t0
+            spent["lips"] = spent.get("lips", 0.0) - spent.pop("lips_models_wait", 0.0)
             in_loop = sum(v for k, v in spent.items() if k != "lips")
             totals.append({**spent, "total": wall, "rest": wall - in_loop})
     finally:

@@ -23,7 +23,7 @@ as in the stream (``n_nonfinite`` counts them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,8 @@ FILE_TOLERANCE = BATCH_TOLERANCE
 #: layers (~16 MB) stays flat however long the file, and the loop starts on the first
 #: segment while the next is computed.
 SEGMENT_FRAMES = 2048
+#: The first segment's frames (at most): the loop waits for it, then runs beside the rest.
+FIRST_SEGMENT_FRAMES = 256
 
 
 @dataclass
@@ -91,55 +93,82 @@ def _keypoints(model: MappingNet, window: np.ndarray, at: np.ndarray | None) -> 
     return run_batch(program, window, at)
 
 
-def file_lips(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
-              frames: np.ndarray | None = None, keypoints_at: np.ndarray | None = None,
-              segment_frames: int = SEGMENT_FRAMES) -> Iterator[FileLips]:
-    """float32[n] mono samples at the model's rate -> the file's lip frames, a segment of
-    ``segment_frames`` keypoint frames at a time (the last one shorter).
+@dataclass
+class Segment:
+    """The features of keypoint frames ``start`` .. ``stop - 1`` of a file: ``window``
+    float32[n_mels, past + (stop - start) + future] with their context (past and future:
+    the most any of the models reads), and their ``prosody``."""
 
-    frames: int[m] sorted keypoint frame numbers to emit (None: all); keypoints_at: the
-    subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
+    start: int
+    stop: int
+    window: np.ndarray
+    prosody: list
+
+
+def segment_bounds(n_frames: int, segment_frames: int = SEGMENT_FRAMES) -> list[int]:
+    """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: a short
+    first segment (the loop starts sooner), then ``segment_frames`` each."""
+    first = min(segment_frames, FIRST_SEGMENT_FRAMES)
+    return [0, *range(first, n_frames, segment_frames), n_frames] if n_frames else [0]
+
+
+def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
+                     segment_frames: int = SEGMENT_FRAMES) -> Iterator[Segment]:
+    """float32[n] mono samples at the model's rate -> the features and prosody of each
+    segment (:func:`segment_bounds`), as a stream makes them (bit for bit)."""
     if segment_frames < 1:
         raise ValueError("segment_frames must be >= 1")
     cfg = model.feature_config
     samples = np.asarray(samples, np.float32)
     hop = cfg.hop_length
     n = -(-len(samples) // hop)  # keypoint frames: one per feature frame
-    emit_all = np.arange(n) if frames is None else np.asarray(frames, np.intp)
-    at_all = emit_all if keypoints_at is None else np.asarray(keypoints_at, np.intp)
     features, prosody = StreamingLogMel(cfg), StreamingProsody(cfg, model.context_future)
-    decoder = ShapeDecoder()
     past = max(model.context_past, shapes.context_past if shapes is not None else 0)
     future = model.context_future  # the shapes' look-ahead is at most the lips'
     ctx: np.ndarray | None = None  # feature frames from the segment's first one's context on
     pros: list = []  # prosody of the frames from the segment's first one on
-    good, names = rest_points(model.keypoint_names), model.keypoint_names
     pushed = 0  # samples pushed
-    for start in range(0, n, segment_frames):
-        stop = min(n, start + segment_frames)
+    bounds = segment_bounds(n, segment_frames)
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         if pushed < len(samples):  # features up to frame stop - 1 + future (its look-ahead)
             upto = min(len(samples), (stop + future) * hop + cfg.win_length)
             new = features.push(samples[pushed:upto])
             pushed = upto
-            if pushed == len(samples):
-                new = np.concatenate([new, features.flush()], axis=1)
-            if pushed == len(samples):  # the look-ahead after the last frame: silence
+            if pushed == len(samples):  # the end, and the look-ahead after it: silence
                 silence = np.full((cfg.n_mels, future), cfg.silence_value, np.float32)
-                new = np.concatenate([new, silence], axis=1)  # (the stream's prosody too)
-            pros += prosody.push(new)
+                new = np.concatenate([new, features.flush(), silence], axis=1)
+            pros += prosody.push(new)  # (the stream's prosody reads that silence too)
             if ctx is None:  # the past context: the first frame repeated
                 ctx = np.repeat(new[:, :1], past, axis=1)
             ctx = np.concatenate([ctx, new], axis=1)
         size = stop - start
-        seg = ctx[:, :size + past + future]  # frames start .. stop - 1 with their context
+        yield Segment(start, stop, ctx[:, :size + past + future], pros[:size])
+        ctx, pros = ctx[:, size:], pros[size:]
+
+
+def segment_lips(segments: Iterable[Segment], model: MappingNet,
+                 shapes: ShapeModel | None = None, frames: np.ndarray | None = None,
+                 keypoints_at: np.ndarray | None = None) -> Iterator[FileLips]:
+    """Each segment's lip frames (the models on its features, the shapes decoded in order).
+
+    frames: int[m] sorted keypoint frame numbers to emit (None: all); keypoints_at: the
+    subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
+    decoder = ShapeDecoder()
+    past = max(model.context_past, shapes.context_past if shapes is not None else 0)
+    future = model.context_future
+    good, names = rest_points(model.keypoint_names), model.keypoint_names
+    hop, rate = model.feature_config.hop_length, model.feature_config.sample_rate
+    for segment in segments:
+        start, stop, seg = segment.start, segment.stop, segment.window
+        size = stop - start
         if shapes is not None:
             off, cut = past - shapes.context_past, future - shapes.context_future
             probs = shapes.run(seg[:, off:seg.shape[1] - cut])
             shown: list[str | None] = [SHAPES[i] for i in decoder.steps(probs)]
         else:
             shown = [None] * size
-        emit = emit_all[np.searchsorted(emit_all, start):np.searchsorted(emit_all, stop)]
-        at = at_all[np.searchsorted(at_all, start):np.searchsorted(at_all, stop)]
+        emit = np.arange(start, stop) if frames is None else _within(frames, start, stop)
+        at = emit if keypoints_at is None else _within(keypoints_at, start, stop)
         lips = seg[:, past - model.context_past:]
         points = _keypoints(model, lips, None if len(at) == size else at - start)
         finite = np.isfinite(points[at - start]).all(axis=(1, 2))
@@ -155,8 +184,25 @@ def file_lips(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None 
                 good = points[k - start]
             elif ok is not None:
                 n_bad += 1
-            t_s = k * hop / cfg.sample_rate  # the frame centre, as the stream makes it
+            t_s = k * hop / rate  # the frame centre, as the stream makes it
             out.append(LipFrame(t_s, good if ok is not False else good.copy(), names,
-                                pros[k - start], shown[k - start]))
-        ctx, pros = ctx[:, size:], pros[size:]
+                                segment.prosody[k - start], shown[k - start]))
         yield FileLips(out, stop, n_bad)
+
+
+def _within(sorted_frames: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The numbers of ``sorted_frames`` in [start, stop)."""
+    a = np.asarray(sorted_frames, np.intp)
+    return a[np.searchsorted(a, start):np.searchsorted(a, stop)]
+
+
+def file_lips(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
+              frames: np.ndarray | None = None, keypoints_at: np.ndarray | None = None,
+              segment_frames: int = SEGMENT_FRAMES) -> Iterator[FileLips]:
+    """float32[n] mono samples at the model's rate -> the file's lip frames, a segment at a
+    time (:func:`segment_bounds`): :func:`segment_lips` of :func:`segment_features`.
+
+    frames: int[m] sorted keypoint frame numbers to emit (None: all); keypoints_at: the
+    subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
+    return segment_lips(segment_features(samples, model, shapes, segment_frames), model,
+                        shapes, frames, keypoints_at)

@@ -19,7 +19,7 @@ import numpy as np
 from animator.core.mailbox import FifoQueue
 from animator.live.loop import Reading
 from animator.render.source import AHEAD_CHUNKS, NonFiniteLimit
-from keypoints.file_lips import file_lips
+from keypoints.file_lips import segment_features, segment_lips
 from keypoints.mappingnet import MappingNet
 from keypoints.visemenet import ShapeModel
 
@@ -54,10 +54,15 @@ def shown_lip_frames(n_lips: int, hop_length: int, sample_rate: int, fps: float,
 
 class FileLipSource:
     """float32[n] mono samples at the model's rate -> every lip frame an engine at ``fps``
-    with ``shape_lead_s`` shows, a segment (keypoints.file_lips.SEGMENT_FRAMES) per
-    ``read``, computed up to ``AHEAD_CHUNKS`` segments ahead in a thread started here; the
-    read after the last segment reports the end (``duration_s``). ``close()`` stops that
-    thread."""
+    with ``shape_lead_s`` shows, a segment (keypoints.file_lips.segment_bounds) per
+    ``read``; the read after the last segment reports the end (``duration_s``).
+
+    Two threads started here compute the segments ahead of the loop, each up to
+    ``AHEAD_CHUNKS`` segments: one the features and the prosody
+    (keypoints.file_lips.segment_features), one the models on them (``segment_lips``), so
+    that the models of a segment run beside the next segment's features (numpy and
+    onnxruntime leave the interpreter to the other while they compute). ``close()`` stops
+    both."""
 
     def __init__(self, samples: np.ndarray, model: MappingNet, duration_s: float, *,
                  fps: float, shape_lead_s: float, shapes: ShapeModel | None = None) -> None:
@@ -65,27 +70,43 @@ class FileLipSource:
         self._nonfinite = NonFiniteLimit(model.path, len(samples) / cfg.hop_length)
         self._n_nonfinite = 0
         self._duration_s = duration_s
+        self._features: FifoQueue = FifoQueue(AHEAD_CHUNKS)
         self._ahead: FifoQueue = FifoQueue(AHEAD_CHUNKS)
         n_lips = -(-len(samples) // cfg.hop_length)
         shown = (shown_lip_frames(n_lips, cfg.hop_length, cfg.sample_rate, fps, shape_lead_s)
                  if n_lips else (None, None))
-        self._segments = file_lips(samples, model, shapes, *shown)
-        self._thread = threading.Thread(target=self._compute, name="lips", daemon=True)
-        self._thread.start()
+        features = segment_features(samples, model, shapes)
+        lips = segment_lips(self._taken(), model, shapes, *shown)
+        self._threads = [threading.Thread(target=self._fill, args=(features, self._features),
+                                          name="lips", daemon=True),
+                         threading.Thread(target=self._fill, args=(lips, self._ahead),
+                                          name="lips", daemon=True)]
+        for thread in self._threads:
+            thread.start()
         self._ended = False
 
-    def _compute(self) -> None:
-        """The lip thread: every segment in order into the queue, then None (an error
-        instead, then stop)."""
-        ahead = self._ahead
+    @staticmethod
+    def _fill(items, queue: FifoQueue) -> None:
+        """A lip thread: every item in order into ``queue``, then None (an error instead,
+        then stop)."""
         try:
-            for segment in self._segments:
-                ahead.put(segment)
-                if ahead.closed:
+            for item in items:
+                queue.put(item)
+                if queue.closed:
                     return
-            ahead.put(None)
-        except BaseException as exc:  # handed to the loop's thread, raised by read()
-            ahead.put(exc)
+            queue.put(None)
+        except BaseException as exc:  # handed on, raised by read()
+            queue.put(exc)
+
+    def _taken(self):
+        """The segments' features as the first thread hands them over (its error raised)."""
+        while True:
+            item = self._features.take()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                return
+            yield item
 
     def drop_backlog(self) -> None:
         """A file has no backlog: every sample counts."""
@@ -104,6 +125,8 @@ class FileLipSource:
         return Reading(item.frames)
 
     def close(self) -> None:
-        """Stop the lip thread (what it computed ahead is dropped)."""
+        """Stop the lip threads (what they computed ahead is dropped)."""
         self._ahead.abandon()
-        self._thread.join()
+        self._features.abandon()
+        for thread in self._threads:
+            thread.join()
