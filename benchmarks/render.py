@@ -3,6 +3,7 @@ batches on local workers and on Ray, and the start-up.
 
     python -m benchmarks.render [--json] [--seconds 60] [--reps 2] [--no-ray] [--encoders]
     python -m benchmarks.render --timeline-only [--json]      (that section alone, seconds)
+    python -m benchmarks.render --encoders-only [--seconds 12] (x264 settings alone)
     python -m benchmarks.render --compose [--seconds 12]      (the compositors alone, JSON)
 
 - encode ratio: ``render`` of ``--seconds`` of speech (the demo clip repeated) at 512 px
@@ -23,9 +24,12 @@ batches on local workers and on Ray, and the start-up.
   the CPU per clip of each (all processes) and the cores available before each pair.
 - cores available: two processes burning CPU side by side, before and after (2.0 on an idle
   2-core machine): the ceiling of any parallel speed-up measured in the same run.
-- ``--encoders``: x264 presets, thread counts and CRFs on the same frames (CPU and wall ms
-  per frame, MB per minute, PSNR and SSIM of the decoded frames against their source), the
-  measurement behind the settings in animator/sinks/mp4.py.
+- ``--encoders``: x264 presets, threads (frame or sliced), tunes, keyint and CRFs on the
+  frames of real renders (toon and astronaut, 512 / 720 / 1080 px; CPU, longest thread and
+  wall per frame, MB per minute, PSNR and SSIM of the decoded frames against their source,
+  pictures equal to the shipped setting's or not) and how often a render repeats a frame:
+  the measurement behind the settings in animator/sinks/mp4.py
+  (benchmarks/render_encoders.py).
 
 Every figure is wall time unless named cpu (this process and its children, all threads).
 The machine's 1-minute load average is recorded before and after: on a shared machine
@@ -295,19 +299,10 @@ def _same_outputs(folders: list[Path]) -> bool:
 
 
 def encoders(wav: Path, tmp: Path) -> list[dict]:
-    """x264 settings on the first 500 frames of a real render (benchmarks/render_encoders)."""
-    from animator.render import render
-    from animator.rig import default_rig_dir, load_rig
-    from animator.sinks.compose import FrameCompositor
-    from animator.sinks.mp4 import to_yuv420
+    """x264 settings on the frames of real renders (benchmarks/render_encoders)."""
     from benchmarks.render_encoders import encoders as sweep
-    from keypoints.audio import decode_audio
 
-    frames = render(wav, None, timeline_path=tmp / "enc.json", progress=False).frames[:500]
-    comp = FrameCompositor(load_rig(default_rig_dir()), 512)
-    yuv = [to_yuv420(comp.compose(f.choice)) for f in frames]
-    audio, rate = decode_audio(wav)
-    return sweep(yuv, comp.size, audio[:, :rate * len(yuv) // 25], rate, tmp, _timed)
+    return sweep(wav, tmp)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=2, help="A B pairs per comparison")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
     ap.add_argument("--encoders", action="store_true", help="also compare x264 settings")
+    ap.add_argument("--encoders-only", action="store_true",
+                    help="only the x264 settings compared (benchmarks/render_encoders.py)")
     ap.add_argument("--compose", action="store_true", help="only the compositors compared: "
                     "RGB + conversion vs straight into I420 (benchmarks/render_compose.py)")
     ap.add_argument("--timeline-only", action="store_true",
@@ -336,6 +333,15 @@ def main(argv: list[str] | None = None) -> int:
             report["compose"] = [compare(wav, assets_dir() / "characters" / name, tmp)
                                  for name in ("toon", "astronaut")]
             print(json.dumps({**report, "load_after": _load()}, indent=1))
+            return 0
+        if args.encoders_only:
+            report["encoders"] = encoders(wav, tmp)
+            report["load_after"] = _load()
+            if args.json:
+                print(json.dumps(report, indent=1))
+            else:
+                print(f"load {report['load_before']} -> {report['load_after']}")
+                _print_encoders(report)
             return 0
         if args.timeline_only:
             report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
@@ -390,10 +396,19 @@ def _print(r: dict) -> None:
         print(f"  Ray: start {b['ray']['start_s']} s, batch {b['ray']['median_s']} s, "
               f"overhead {b['ray']['overhead_per_file_s']} s per file")
     print(f"  same outputs: {b['files_identical_jobs1_jobs2_ray']}")
-    for enc in r.get("encoders", []):
-        print(f"  x264 {enc['preset']:9s} threads {enc['threads']} crf {enc['crf']}: "
-              f"{enc['cpu_ms_per_frame']} ms cpu, {enc['wall_ms_per_frame']} ms wall, "
-              f"{enc['mb_per_min']} MB/min, PSNR {enc['psnr_db']} dB, SSIM {enc['ssim_y']}")
+    _print_encoders(r)
+
+
+def _print_encoders(r: dict) -> None:
+    for case in r.get("encoders", []):
+        still = " (still head)" if "motion_gain" in case else ""
+        print(f"x264 on {case['rig']}{still} at {case['width_px']} px ({case['frames']} "
+              f"frames; repeated frames {case['repeated_frames']:.0%} of the render):")
+        for enc in case["settings"]:
+            print(f"  {enc['setting']:38s} cpu {enc['cpu_ms_per_frame']} ms, longest thread "
+                  f"{enc['critical_ms_per_frame']} ms, wall {enc['wall_ms_per_frame']} ms, "
+                  f"{enc['mb_per_min']} MB/min, PSNR {enc['psnr_db']} dB, SSIM "
+                  f"{enc['ssim_y']}, same pictures {enc['same_pictures_as_shipped']}")
 
 
 if __name__ == "__main__":

@@ -27,17 +27,15 @@ _AUDIO_BLOCK = 1024  # samples per AAC frame
 #: 1.5x the CPU.
 X264_PRESET = "superfast"
 X264_CRF = 20
-#: x264 threads of a render, frame-threaded: each thread encodes its own frames, so the
-#: pictures are the very ones one thread makes (decoded frames bit-identical, measured on the
-#: toon and astronaut rigs at 512-1080 px; only the options string x264 writes into the
-#: stream differs), unlike sliced threads, whose slices change the picture. Two: the encoder
-#: was the render's critical path on one thread (3.3-4 ms of CPU a 512 px frame on a shared
-#: AMD EPYC); split over two, the longest thread is the composing one. A batch worker uses
-#: one (:data:`BATCH_ENCODER_THREADS`).
+#: x264 threads, frame-threaded: each thread encodes its own frames, so the pictures are
+#: the very ones one thread makes (decoded frames bit-identical, measured on the toon and
+#: astronaut rigs at 512-1080 px; the options string x264 writes into the stream names the
+#: count), unlike sliced threads, whose slices change the picture. Two, fixed (the bytes are
+#: the same on every machine, in a render, a batch worker and on Ray): the encoder was the
+#: render's critical path on one thread (3.3-4 ms of CPU a 512 px frame on a shared AMD
+#: EPYC); on two, the longest thread is the composing one. CPU per file is the same with one
+#: or two (a 20-clip batch, 2 workers: 20.6 vs 20.8 CPU-s), so batch workers use two as well.
 ENCODER_THREADS = 2
-#: x264 threads of a batch worker: one core each, and the same bytes whatever the number of
-#: workers or machines (the options string in the stream names the thread count).
-BATCH_ENCODER_THREADS = 1
 #: Composed frames waiting for the encoder (YUV, 0.4 MB each at 512 px, 1.7 MB at 1080 px).
 ENCODER_QUEUE = 8
 #: Encoder-ready frames kept for choices that come back unchanged (no residual head move:
