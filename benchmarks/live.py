@@ -22,8 +22,9 @@ Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.s
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
 log-mel of every 10 ms feature frame in them, one MappingNet call (for the newest keypoint
 frame, the one the frame shows), the engine (speaking state, motion, mouth, frame choice) and
-handing the frame to each sink's one-slot mailbox. Not included: the sinks' own work in
-their threads (JSON encoding, the WebSocket send) and the wait for the tick. Webcam path:
+handing the frame to the web sink (inline: its JSON, ~20 us, into each page's one-slot
+mailbox). Not included: the WebSocket send (each page's thread) and the wait for the tick.
+Webcam path:
 the same step plus the FaceMesh + head pose + lips time of the observation the step picked
 up (that runs in the capture thread). ``compute_cpu_ms`` is the CPU time the loop thread
 spent in the step: wall minus CPU is time it waited for a core (the machine busy with other
@@ -31,7 +32,12 @@ work) or for the GIL.
 
 CPU share of one core: the process's CPU time (every thread: loop, sinks, server, capture;
 not the WebSocket client, a process of its own) over the wall time of the run, from 10 % of
-the run on (start-up left out), and the loop thread's alone. The sync model
+the run on (start-up left out), and the loop thread's alone; ``threads``: the share per
+thread (by name: ``MainThread`` runs the loop, ``web-client`` sends to the page) and its
+context switches per tick, voluntary (it waited: a sleep, a mailbox, the GIL) and
+involuntary (preempted). On this VM each wake-up of a thread costs ~50 us of its CPU (a
+bare 33 ms sleep costs the sleeper that much): the web sink has no thread of its own
+(animator.sinks.web). The sync model
 (animator.live.sync, without the page's draw) is set beside the measured capture -> WebSocket
 latency.
 
@@ -68,6 +74,7 @@ from animator.sources.camera import TrackedCamera
 from animator.stages.speaking import SpeakingParams
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
+from benchmarks.threadcpu import task_snapshot, threads_between
 from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
 from benchmarks.ws_recorder import WsRecorder, wait_until
 from keypoints.assets import assets_dir
@@ -112,6 +119,7 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
     clock = FrameClock(fps)
     tenth = max(1, n // 10)
     share: dict[str, float] = {}
+    tasks: dict[str, dict] = {}
 
     def on_tick(_frame) -> None:
         if count[0] < n:
@@ -120,10 +128,12 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
         count[0] += 1
         if count[0] == tenth:
             rss["after_10pct"] = round(rss_mb(), 1)
+            tasks["before"] = task_snapshot()
             share["wall"], share["cpu"] = time.perf_counter(), time.process_time()
 
     loop.run(clock, duration_s=seconds, on_tick=on_tick)
     wall_s, cpu_s = time.perf_counter() - share["wall"], time.process_time() - share["cpu"]
+    threads = threads_between(tasks["before"], task_snapshot(), wall_s, count[0] - tenth)
     rss["end"] = round(rss_mb(), 1)
     load["after"] = round(os.getloadavg()[0], 2)
     time.sleep(0.2)  # the last messages in flight
@@ -136,6 +146,7 @@ def _run_loop(loop: LiveLoop, web: WebSink, seconds: float, fps: float,
              "cpu_share_of_one_core": {
                  "process": round(cpu_s / wall_s, 4),
                  "loop_thread": round(float(cpu[tenth:min(n, count[0])].sum()) / wall_s, 4)},
+             "threads": threads,
              "raw": {"compute_s": steps[:min(n, count[0])], "cpu_s": cpu[:min(n, count[0])]},
              "load_avg_1min": load,
              "sinks": loop.sink_stats(), "received": len(rec.got)}
@@ -180,6 +191,13 @@ def _merged(runs: list[dict]) -> dict:
            "cpu_share_of_one_core": {
                k: round(float(np.mean([r["cpu_share_of_one_core"][k] for r in runs])), 4)
                for k in ("process", "loop_thread")},
+           "threads": {name: {"cpu_share_of_one_core": round(float(np.mean(
+               [r["threads"].get(name, {}).get("cpu_share_of_one_core", 0.0) for r in runs])), 4),
+                              "switches_per_tick": {k: round(float(np.mean(
+                                  [r["threads"].get(name, {}).get("switches_per_tick", {})
+                                   .get(k, 0.0) for r in runs])), 2)
+                                  for k in ("voluntary", "involuntary")}}
+                       for name in dict.fromkeys(k for r in runs for k in r["threads"])},
            "rss_mb": [r["rss_mb"] for r in runs],
            "load_avg_1min": [r["load_avg_1min"] for r in runs],
            "sinks": [r["sinks"] for r in runs], "received": sum(r["received"] for r in runs),
@@ -340,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
               f"core: process {100 * share['process']:.1f} %, loop thread "
               f"{100 * share['loop_thread']:.1f} %; late>1 period {s['late_over_one_period']}, "
               f"skipped {s['skipped_ticks']}; load {s['load_avg_1min']}")
+        print("  threads (CPU share of one core; context switches per tick, voluntary/"
+              "involuntary): " + "; ".join(
+                  f"{name} {100 * t['cpu_share_of_one_core']:.2f} % "
+                  f"({t['switches_per_tick']['voluntary']}/{t['switches_per_tick']['involuntary']})"
+                  for name, t in s["threads"].items()))
         for what, e in s["end_to_end_ms"].items():
             print(f"  {what}: p50 {e.get('p50')} ms, p99 {e.get('p99')} ms, "
                   f"max {e.get('max')} ms")

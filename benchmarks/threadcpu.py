@@ -72,3 +72,40 @@ def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
     return {"wall_s": round(wall, 3), "cpu_s": round(total, 2),
             "threads": dict(per.most_common()), "critical_s": round(longest, 2),
             "idle_bound_s": round(max(longest, total / cores), 2)}
+
+
+def task_snapshot() -> dict[str, tuple[str, float, int, int]]:
+    """{thread id: (Python thread name or "native", CPU seconds, voluntary and involuntary
+    context switches so far)} of this process's threads now (Linux /proc; {} elsewhere).
+    No watcher thread: take one before and one after, see :func:`threads_between`."""
+    py = {str(t.native_id): t.name for t in threading.enumerate()}
+    out = {}
+    for tid, cpu in _task_cpu().items():
+        try:
+            with open(f"/proc/self/task/{tid}/status", encoding="ascii") as fh:
+                status = dict(line.split(":", 1) for line in fh if ":" in line)
+            vol = int(status["voluntary_ctxt_switches"])
+            nonvol = int(status["nonvoluntary_ctxt_switches"])
+        except (OSError, KeyError, ValueError):
+            continue
+        out[tid] = (py.get(tid, "native"), cpu, vol, nonvol)
+    return out
+
+
+def threads_between(before: dict, after: dict, wall_s: float, ticks: int) -> dict:
+    """Per thread name (threads of one name summed), between two :func:`task_snapshot`:
+    CPU share of one core over ``wall_s``, and the context switches per tick (voluntary:
+    the thread waited (sleep, a lock, a mailbox, the GIL); involuntary: it was preempted)."""
+    per: dict[str, list[float]] = {}
+    for tid, (name, cpu, vol, nonvol) in after.items():
+        _, cpu0, vol0, nonvol0 = before.get(tid, (name, 0.0, 0, 0))
+        acc = per.setdefault(name, [0.0, 0, 0])
+        acc[0] += cpu - cpu0
+        acc[1] += vol - vol0
+        acc[2] += nonvol - nonvol0
+    ticks = max(1, ticks)
+    return {name: {"cpu_share_of_one_core": round(cpu / wall_s, 4),
+                   "switches_per_tick": {"voluntary": round(vol / ticks, 2),
+                                         "involuntary": round(nonvol / ticks, 2)}}
+            for name, (cpu, vol, nonvol) in sorted(per.items(), key=lambda kv: -kv[1][0])
+            if cpu > 0 or vol or nonvol}

@@ -295,6 +295,7 @@ class WebSink:
     def _handle(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
+        threading.current_thread().name = "web-client"  # (the server's is unnamed)
         slot: LatestSlot[tuple[str, float]] = LatestSlot()
         with self._lock:
             self._clients.add(slot)
