@@ -30,24 +30,23 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from animator.core.modes import HEAD_MODES, MOTION_MODES, SPEAKING_MODES, canonical_mode
 from animator.core.types import EyeState, Frame
-from animator.rig import REST_EXPRESSION, Rig
-from animator.stages.eyes import BlinkDetector, BlinkParams
+from animator.engine_config import EngineConfig  # noqa: F401  (re-exported: the engine's API)
+from animator.rig import Rig
+from animator.stages.eyes import BlinkDetector
 from animator.stages.face_cue import ExpressionTrack
 from animator.stages.finite_lips import finite_stand_ins
 from animator.stages.head_blend import HeadBlend
-from animator.stages.idle_blinks import IdleBlinkParams, IdleBlinks
+from animator.stages.idle_blinks import IdleBlinks
 from animator.stages.motion import MotionParams, MotionSynth, reference_head_motion
 from animator.stages.mouth import mouth_rows, open_wide_w
-from animator.stages.mouth_rest import MouthRest, MouthRestParams
-from animator.stages.mouth_shapes import closed_by_shape, shown_shape
-from animator.stages.selection import FrameSelector, SelectParams
-from animator.stages.speaking import SpeakingDetector, SpeakingParams, reference_speaking_weights
+from animator.stages.mouth_rest import MouthRest
+from animator.stages.mouth_shapes import shown_mouth, shown_shape
+from animator.stages.selection import FrameSelector
+from animator.stages.speaking import SpeakingDetector, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
 from keypoints.prosody import Prosody
 
@@ -58,71 +57,6 @@ _REST_LIPS = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
 _REST_MOUTH = (0.0, 1.0)
 #: Second entropy word of the idle blinks' generator ([seed, this]).
 _IDLE_BLINK_STREAM = 0xB1
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    fps: float = 25.0
-    seed: int = 0
-    motion: str = "natural"
-    speaking: str = "causal"
-    #: None: the natural defaults with amplitudes scaled to the rig's pose extent.
-    motion_params: MotionParams | None = None
-    #: natural motion: 0 still, 1 the default, 2 lively (every angle is scaled by it).
-    motion_gain: float = 1.0
-    speaking_params: SpeakingParams = field(default_factory=SpeakingParams)
-    select_params: SelectParams = field(default_factory=SelectParams)
-    #: where head angles come from: synthesised, measured (``push(..., head_deg=...)``) or
-    #: measured plus synthesised.
-    head: str = "synth"
-    #: time constant (seconds) of the fade between a measured head and the synthesised one
-    #: when measurements start or stop arriving.
-    head_fade_s: float = 0.25
-    #: learn the resting mouth from the lips (a face: each rests differently); None: the
-    #: lips' own units are the rest (closed, width 1), as for MappingNet.
-    mouth_rest: MouthRestParams | None = None
-    blink_params: BlinkParams = field(default_factory=BlinkParams)
-    #: the first this many seconds are the face at rest: they set the resting mouth (with
-    #: ``mouth_rest``) and the open-eye level.
-    calibrate_s: float = 0.0
-    #: idle blinks while no face is measured (None: the eyes stay open then).
-    idle_blinks: IdleBlinkParams | None = field(default_factory=IdleBlinkParams)
-    #: the expression held while the mouth rests, from the first frame on ...
-    expression: str = REST_EXPRESSION
-    #: ... and the timed cues that change it: (start s, end s or None, expression), see
-    #: animator.stages.face_cue.ExpressionTrack.
-    expression_track: tuple[tuple[float, float | None, str], ...] = ()
-    #: a frame at time t shows the mouth shape of the lips at t + this (s; frames wait for
-    #: them): 0 live (no look-ahead, no added latency); offline (the whole file is there)
-    #: animator.render.offline_shape_lead_s: mid display time plus the shapes' lateness.
-    shape_lead_s: float = 0.0
-    #: a heard closed shape (A: p, b, m) shows the opening at rest (mouth_shapes.closed_by_shape)
-    shape_closes_mouth: bool = True
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.fps <= 240:
-            raise ValueError(f"fps must be in [1, 240], got {self.fps}")
-        for name in ("motion", "speaking"):  # frozen: the aliases are resolved once, here
-            object.__setattr__(self, name, canonical_mode(getattr(self, name)))
-        if self.motion not in MOTION_MODES:
-            raise ValueError(f"motion must be one of {MOTION_MODES}, got {self.motion!r}")
-        if self.speaking not in SPEAKING_MODES:
-            raise ValueError(f"speaking must be one of {SPEAKING_MODES}, got {self.speaking!r}")
-        if self.head not in HEAD_MODES:
-            raise ValueError(f"head must be one of {HEAD_MODES}, got {self.head!r}")
-        if self.head != "synth" and (self.motion == "reference" or self.speaking == "reference"):
-            raise ValueError(
-                "a tracked head needs the natural motion and the causal speaking state")
-        if self.head_fade_s < 0:
-            raise ValueError("head_fade_s must be >= 0")
-        if not 0 <= self.motion_gain <= 3:
-            raise ValueError(f"motion_gain must be in [0, 3], got {self.motion_gain}")
-        if self.motion == "reference" and self.motion_gain != 1.0:
-            raise ValueError("motion_gain applies to the natural motion, not the reference mode")
-        if not self.calibrate_s >= 0:
-            raise ValueError("calibrate_s must be >= 0")
-        if not 0 <= self.shape_lead_s <= 1:
-            raise ValueError(f"shape_lead_s must be in [0, 1], got {self.shape_lead_s}")
 
 
 def rig_extent_deg(rig: Rig) -> np.ndarray:
@@ -137,6 +71,7 @@ class Engine:
         self.rig = rig
         self.config = config = config or EngineConfig()
         self._fps, self._talk = config.fps, config.select_params.talk_speaking
+        self._open_gain = config.shown_open_gain
         self._rng = np.random.default_rng(config.seed)
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
@@ -388,7 +323,7 @@ class Engine:
             self._selector.cue(cued)
         eyes = self._eye_state(eyes_measured)
         heard = self._visemes.pop(i, None)
-        mouth = closed_by_shape(heard, mouth) if self.config.shape_closes_mouth else mouth
+        mouth = shown_mouth(heard, mouth, self._open_gain, self.config.shape_closes_mouth)
         shape = shown_shape(heard, mouth, mask, self._talk)
         choice = self._selector.step(angles, mouth, eyes.closed, mask, shape)
         self._eyes_can_close = self._selector.eyes_can_close

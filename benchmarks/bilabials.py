@@ -54,8 +54,11 @@ SR = 16000
 CLOSED_W = 0.05  # as benchmarks.realscore: an opening below this reads as closed lips
 OPEN_CLASSES = frozenset({"AA", "AE", "AH", "A_"})
 FPS_LIST = (100.0, 25.0)
-#: system -> (EngineConfig.shape_closes_mouth, offline shape lead)
-SYSTEMS = {"raw": (False, True), "fused": (True, True), "fused, live": (True, False)}
+#: system -> (EngineConfig.shape_closes_mouth, offline shape lead, EngineConfig.open_gain):
+#: ``raw`` the lips' own opening; ``fused, gain 1`` closed on A, unscaled; ``fused`` the
+#: product's default (closed on A, the calibrated opening gain); ``fused, live`` no lead.
+SYSTEMS = {"raw": (False, True, 1.0), "fused, gain 1": (True, True, 1.0),
+           "fused": (True, True, None), "fused, live": (True, False, None)}
 
 
 def shown_openings(lips: MappingNet, shapes: ShapeModel, rig, audio: np.ndarray
@@ -67,9 +70,9 @@ def shown_openings(lips: MappingNet, shapes: ShapeModel, rig, audio: np.ndarray
     heard = np.array([f.viseme for f in frames])
     out = {}
     for fps in FPS_LIST:
-        for name, (closes, offline) in SYSTEMS.items():
+        for name, (closes, offline, gain) in SYSTEMS.items():
             engine = Engine(rig, EngineConfig(
-                fps=fps, idle_blinks=None, shape_closes_mouth=closes,
+                fps=fps, idle_blinks=None, shape_closes_mouth=closes, open_gain=gain,
                 shape_lead_s=offline_shape_lead_s(fps) if offline else 0.0))
             shown = engine.push(frames) + engine.finish(audio.size / SR)
             out[(name, fps)] = (np.array([f.mouth[0] for f in shown]),

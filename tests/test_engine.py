@@ -100,7 +100,7 @@ def _lip(t, opening):
 
 
 def test_nonfinite_keypoints_are_held_at_the_last_good_value(reference_rig):
-    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25, open_gain=1.0))
     bad = _lip(0.08, 0.3)
     bad.points[0, 1] = np.nan
     frames = eng.push([_lip(0.0, 0.3), _lip(0.04, 0.3), bad, _lip(0.12, np.inf)])
@@ -110,6 +110,28 @@ def test_nonfinite_keypoints_are_held_at_the_last_good_value(reference_rig):
     for f in frames:
         assert np.all(np.isfinite(f.angles_deg)) and np.all(np.isfinite(f.mouth))
         assert f.mouth[0] == pytest.approx(0.3)
+
+
+def test_model_lips_open_by_the_calibrated_gain_a_face_as_measured(reference_rig):
+    """Lips from a model (no mouth_rest) are shown x AUDIO_OPEN_GAIN, a face's (mouth_rest)
+    as measured, an explicit open_gain wins; the speaking state never sees the gain."""
+    from animator.stages.mouth import AUDIO_OPEN_GAIN
+    from animator.stages.mouth_rest import MouthRestParams
+
+    assert EngineConfig().shown_open_gain == AUDIO_OPEN_GAIN
+    assert EngineConfig(mouth_rest=MouthRestParams()).shown_open_gain == 1.0
+    assert EngineConfig(open_gain=1.2).shown_open_gain == 1.2
+    with pytest.raises(ValueError, match="open_gain"):
+        EngineConfig(open_gain=0.0)
+    lips = [_lip(k / 100, 0.2 if 30 <= k < 80 else 0.0) for k in range(120)]
+    runs = {}
+    for gain in (None, 1.0):
+        eng = Engine(load_rig(reference_rig), EngineConfig(fps=25, open_gain=gain))
+        runs[gain] = eng.push(lips) + eng.finish(1.2)
+    for a, b in zip(runs[None], runs[1.0], strict=True):
+        assert a.mouth[0] == pytest.approx(AUDIO_OPEN_GAIN * b.mouth[0])
+        assert a.speaking == b.speaking
+    assert max(f.mouth[0] for f in runs[None]) == pytest.approx(0.2 * AUDIO_OPEN_GAIN)
 
 
 def test_lip_frames_at_any_rate_map_to_video_frames(reference_rig):
@@ -138,7 +160,7 @@ def test_each_video_frame_shows_the_nearest_lip_frame_held_at_the_last_finite_on
     bad = {0, 1, 57, 58, 59, 200} | set(range(120, 140))
     for k in bad:
         lips[k].points[k % 4, k % 3] = np.inf if k % 2 else np.nan
-    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25))
+    eng = Engine(load_rig(reference_rig), EngineConfig(fps=25, open_gain=1.0))
     frames = []
     for s in range(0, len(lips), chunk):
         frames += eng.push(lips[s:s + chunk])

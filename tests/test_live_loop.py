@@ -192,7 +192,7 @@ def test_tracked_head_mirrors_the_user_fades_when_lost_and_returns(rig, mode):
     def face_at(t):
         return None if 3.0 <= t < 6.0 else user
 
-    loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS, head=mode)),
+    loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS, head=mode, open_gain=1.0)),  # lips as given
                     face=ScriptedCamera(clock, face_at))
     frames = run_ticks(loop, clock, int(9 * FPS))
     angles = np.array([f.angles_deg for f in frames])

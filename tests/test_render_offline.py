@@ -26,20 +26,19 @@ GOLDEN = Path(__file__).parent / "data" / "golden_timelines"
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
 CLIPS = realdata_dir() / "talking_faces"
 #: name -> (audio, engine config) of the timelines in tests/data/golden_timelines; they were
-#: made before idle blinks, the ``eyes`` field and the closed shape closing the mouth existed:
-#: rendered without idle blinks (and without cues) and with the lips' own opening, today's
+#: made before idle blinks, the ``eyes`` field, the closed shape closing the mouth and the
+#: shown opening's gain existed: rendered without idle blinks (and without cues) and with the
+#: lips' own opening (gain 1), today's
 #: timelines minus ``eyes`` must be those files byte for byte (the closed shape's frames:
 #: test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else).
+#: the lips' own opening: no closed shape closing it, no gain (see the docstring above)
+_OWN = {"idle_blinks": None, "shape_closes_mouth": False, "open_gain": 1.0}
 CASES = {
-    "news_1_default": (CLIPS / "news_1.mp4", EngineConfig(idle_blinks=None,
-                                                          shape_closes_mouth=False)),
-    "bbaf2n_seed3_30fps": (CLIPS / "bbaf2n.mpg", EngineConfig(fps=30, seed=3,
-                                                              idle_blinks=None,
-                                                              shape_closes_mouth=False)),
+    "news_1_default": (CLIPS / "news_1.mp4", EngineConfig(**_OWN)),
+    "bbaf2n_seed3_30fps": (CLIPS / "bbaf2n.mpg", EngineConfig(fps=30, seed=3, **_OWN)),
     "news_2_seedmodes": (CLIPS / "news_2.mp4",
-                         EngineConfig(seed=1, motion="reference", speaking="reference",
-                                      idle_blinks=None, shape_closes_mouth=False)),
-    "demo_default": (DEMO, EngineConfig(seed=5, idle_blinks=None, shape_closes_mouth=False)),
+                         EngineConfig(seed=1, motion="reference", speaking="reference", **_OWN)),
+    "demo_default": (DEMO, EngineConfig(seed=5, **_OWN)),
 }
 
 
@@ -123,6 +122,37 @@ def test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else(tmp_path
             assert a[key] == pytest.approx(b[key], abs=1.01e-4)
         if a["viseme"] not in ("A", "X"):
             assert a["open"] == pytest.approx(b["open"], abs=1.01e-4)
+
+
+def test_the_default_render_shows_the_lips_opening_times_the_calibrated_gain(tmp_path, model):
+    """The default config (audio lips: AUDIO_OPEN_GAIN, closed shape closing) against the
+    golden demo timeline (gain 1): every frame's opening is the golden one x the gain (0 where
+    A was heard), head and speaking state unchanged, and wider mouths are shown."""
+    from dataclasses import replace
+
+    from animator.stages.mouth import AUDIO_OPEN_GAIN
+
+    audio, config = CASES["demo_default"]
+    default = replace(config, shape_closes_mouth=True, open_gain=None)
+    assert default.shown_open_gain == AUDIO_OPEN_GAIN > 1.0
+    out = tmp_path / "t.json"
+    render(audio, None, config=default, timeline_path=out, model=model)
+    new = json.loads(out.read_text())["frames"]
+    old = json.loads((GOLDEN / "demo_default.json").read_text())["frames"]
+    assert len(new) == len(old)
+    for a, b in zip(new, old, strict=True):
+        for key in ("pitch", "yaw", "roll", "speaking"):
+            assert a[key] == pytest.approx(b[key], abs=1.01e-4)
+        scaled = pytest.approx(AUDIO_OPEN_GAIN * b["open"], abs=2e-4)
+        if a["viseme"] == "A":  # heard closed: at rest
+            assert a["open"] == 0.0
+        elif a["viseme"] == "X":  # shown at rest while silent: heard A (closed) or not
+            assert a["open"] == 0.0 or a["open"] == scaled
+        else:
+            assert a["open"] == scaled
+    # the wider mouths reach tween frames further along the path to the open shapes
+    assert max(f["open"] for f in new) > 1.4 * max(f["open"] for f in old)
+    assert sum(a["image"] != b["image"] for a, b in zip(new, old, strict=True)) > 0
 
 
 def test_keypoint_blocks_stay_within_tolerance_and_never_depend_on_chunking(model):

@@ -18,6 +18,12 @@ from keypoints.lips import LipFrame
 
 #: the keypoints the mouth features read, in the order of :func:`mouth_rows`
 MOUTH_POINTS = ("upper_lip", "lower_lip", "left_corner", "right_corner")
+#: The opening of lips predicted from audio is shown x this. A lip model trained on squared
+#: error pulls its openings towards their mean: on the talking faces of ../shared/realdata the
+#: speakers' own inner-lip gap (FaceMesh) is 1.38-1.68x the predicted one at the 95th
+#: percentile (news / GRID clips; 1.56 pooled; `python -m benchmarks.mouth_range`), so
+#: without it the widest mouths are seldom shown. Speaking still reads the lips unscaled.
+AUDIO_OPEN_GAIN = 1.5
 
 
 def mouth_rows(names: tuple[str, ...]) -> tuple[int, int, int, int]:

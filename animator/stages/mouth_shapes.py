@@ -68,3 +68,13 @@ def closed_by_shape(heard: str | None, mouth: tuple | np.ndarray) -> tuple | np.
     if heard != CLOSED_SHAPE:
         return mouth
     return (0.0, float(mouth[1]))
+
+
+def shown_mouth(heard: str | None, mouth: tuple | np.ndarray, open_gain: float,
+                closes: bool) -> tuple | np.ndarray:
+    """The mouth (open, wide) a frame shows: the opening x ``open_gain`` (lips from a model
+    open less than real mouths: animator.stages.mouth.AUDIO_OPEN_GAIN), then closed on a
+    heard closed shape when ``closes`` (:func:`closed_by_shape`)."""
+    if open_gain != 1.0:
+        mouth = (float(mouth[0]) * open_gain, float(mouth[1]))
+    return closed_by_shape(heard, mouth) if closes else mouth
