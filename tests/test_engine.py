@@ -113,25 +113,32 @@ def test_nonfinite_keypoints_are_held_at_the_last_good_value(reference_rig):
 
 
 def test_model_lips_open_by_the_calibrated_gain_a_face_as_measured(reference_rig):
-    """Lips from a model (no mouth_rest) are shown x AUDIO_OPEN_GAIN, a face's (mouth_rest)
-    as measured, an explicit open_gain wins; the speaking state never sees the gain."""
-    from animator.stages.mouth import AUDIO_OPEN_GAIN
+    """Lips from a model (no mouth_rest) open wider above the closed level by AUDIO_OPEN_GAIN,
+    a face's (mouth_rest) as measured, an explicit open_gain wins; closed lips stay closed and
+    the speaking state never sees the gain."""
+    from animator.stages.mouth import AUDIO_OPEN_GAIN, OPEN_KNEE_W, expanded_open
     from animator.stages.mouth_rest import MouthRestParams
+
+    assert expanded_open(0.03, 2.0) == 0.03 and expanded_open(OPEN_KNEE_W, 2.0) == OPEN_KNEE_W
+    assert expanded_open(0.25, 2.0) == pytest.approx(OPEN_KNEE_W + 2.0 * (0.25 - OPEN_KNEE_W))
 
     assert EngineConfig().shown_open_gain == AUDIO_OPEN_GAIN
     assert EngineConfig(mouth_rest=MouthRestParams()).shown_open_gain == 1.0
     assert EngineConfig(open_gain=1.2).shown_open_gain == 1.2
     with pytest.raises(ValueError, match="open_gain"):
         EngineConfig(open_gain=0.0)
-    lips = [_lip(k / 100, 0.2 if 30 <= k < 80 else 0.0) for k in range(120)]
+    lips = [_lip(k / 100, (0.2 if 30 <= k < 60 else 0.04) if 30 <= k < 80 else 0.0)
+            for k in range(120)]
     runs = {}
     for gain in (None, 1.0):
         eng = Engine(load_rig(reference_rig), EngineConfig(fps=25, open_gain=gain))
         runs[gain] = eng.push(lips) + eng.finish(1.2)
     for a, b in zip(runs[None], runs[1.0], strict=True):
-        assert a.mouth[0] == pytest.approx(AUDIO_OPEN_GAIN * b.mouth[0])
+        assert a.mouth[0] == pytest.approx(expanded_open(b.mouth[0], AUDIO_OPEN_GAIN))
         assert a.speaking == b.speaking
-    assert max(f.mouth[0] for f in runs[None]) == pytest.approx(0.2 * AUDIO_OPEN_GAIN)
+    shown = [f.mouth[0] for f in runs[None]]
+    assert max(shown) == pytest.approx(OPEN_KNEE_W + AUDIO_OPEN_GAIN * (0.2 - OPEN_KNEE_W))
+    assert min(shown) == 0.0 and any(x == pytest.approx(0.04) for x in shown)
 
 
 def test_lip_frames_at_any_rate_map_to_video_frames(reference_rig):

@@ -126,11 +126,11 @@ def test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else(tmp_path
 
 def test_the_default_render_shows_the_lips_opening_times_the_calibrated_gain(tmp_path, model):
     """The default config (audio lips: AUDIO_OPEN_GAIN, closed shape closing) against the
-    golden demo timeline (gain 1): every frame's opening is the golden one x the gain (0 where
-    A was heard), head and speaking state unchanged, and wider mouths are shown."""
+    golden demo timeline (gain 1): every frame's opening is the golden one expanded about the
+    closed level (0 where A was heard), head and speaking state unchanged, wider mouths shown."""
     from dataclasses import replace
 
-    from animator.stages.mouth import AUDIO_OPEN_GAIN
+    from animator.stages.mouth import AUDIO_OPEN_GAIN, expanded_open
 
     audio, config = CASES["demo_default"]
     default = replace(config, shape_closes_mouth=True, open_gain=None)
@@ -143,7 +143,7 @@ def test_the_default_render_shows_the_lips_opening_times_the_calibrated_gain(tmp
     for a, b in zip(new, old, strict=True):
         for key in ("pitch", "yaw", "roll", "speaking"):
             assert a[key] == pytest.approx(b[key], abs=1.01e-4)
-        scaled = pytest.approx(AUDIO_OPEN_GAIN * b["open"], abs=2e-4)
+        scaled = pytest.approx(expanded_open(b["open"], AUDIO_OPEN_GAIN), abs=2e-4)
         if a["viseme"] == "A":  # heard closed: at rest
             assert a["open"] == 0.0
         elif a["viseme"] == "X":  # shown at rest while silent: heard A (closed) or not

@@ -18,12 +18,24 @@ from keypoints.lips import LipFrame
 
 #: the keypoints the mouth features read, in the order of :func:`mouth_rows`
 MOUTH_POINTS = ("upper_lip", "lower_lip", "left_corner", "right_corner")
-#: The opening of lips predicted from audio is shown x this. A lip model trained on squared
-#: error pulls its openings towards their mean: on the talking faces of ../shared/realdata the
-#: speakers' own inner-lip gap (FaceMesh) is 1.38-1.68x the predicted one at the 95th
-#: percentile (news / GRID clips; 1.56 pooled; `python -m benchmarks.mouth_range`), so
-#: without it the widest mouths are seldom shown. Speaking still reads the lips unscaled.
-AUDIO_OPEN_GAIN = 1.5
+#: Openings (mouth widths) up to this read as closed lips (the closed shape's threshold,
+#: animator.stages.mouth_shapes.CLOSED_OPEN, and the benchmarks' CLOSED_W).
+OPEN_KNEE_W = 0.05
+#: Lips predicted from audio open wider than this knee are shown opened further, x this
+#: (:func:`expanded_open`). A lip model trained on squared error pulls its openings towards
+#: their mean: on the talking faces of ../shared/realdata the speakers' own inner-lip gap
+#: (FaceMesh) at the 50th-99th percentiles is the predicted one expanded about the knee by
+#: 1.7-1.8 (`python -m benchmarks.mouth_range` fits it at the 95th). Below the knee nothing
+#: changes, so closed lips stay closed; the speaking state reads the lips unscaled.
+AUDIO_OPEN_GAIN = 1.75
+
+
+def expanded_open(open_w: float, gain: float) -> float:
+    """The opening shown for ``open_w`` (mouth widths): unchanged up to OPEN_KNEE_W, above it
+    the part beyond the knee x ``gain`` (continuous, monotonic; gain 1: unchanged)."""
+    if open_w <= OPEN_KNEE_W or gain == 1.0:
+        return open_w
+    return OPEN_KNEE_W + gain * (open_w - OPEN_KNEE_W)
 
 
 def mouth_rows(names: tuple[str, ...]) -> tuple[int, int, int, int]:

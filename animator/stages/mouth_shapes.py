@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from animator.stages.mouth import OPEN_KNEE_W, expanded_open
+
 #: (open, wide, round) in mouth widths of the shapes a mouth's outline can show (the rig
 #: defaults' scale: animator/rig.py DEFAULT_MOUTH_SHAPES); the mouth chart builder draws
 #: them. G (teeth on the lower lip) and H (the tongue) are not a matter of the outline.
@@ -25,7 +27,7 @@ SHAPE_MOUTHS: dict[str, tuple[float, float, float]] = {
 _NAMES = ("B", "C", "D", "E", "F")
 _POINTS = tuple((n, SHAPE_MOUTHS[n][0], SHAPE_MOUTHS[n][1]) for n in _NAMES)
 #: Below this opening (mouth widths) the mouth counts as closed.
-CLOSED_OPEN = 0.05
+CLOSED_OPEN = OPEN_KNEE_W
 #: The shape of closed lips pressed together (p, b, m).
 CLOSED_SHAPE = "A"
 
@@ -72,9 +74,10 @@ def closed_by_shape(heard: str | None, mouth: tuple | np.ndarray) -> tuple | np.
 
 def shown_mouth(heard: str | None, mouth: tuple | np.ndarray, open_gain: float,
                 closes: bool) -> tuple | np.ndarray:
-    """The mouth (open, wide) a frame shows: the opening x ``open_gain`` (lips from a model
-    open less than real mouths: animator.stages.mouth.AUDIO_OPEN_GAIN), then closed on a
-    heard closed shape when ``closes`` (:func:`closed_by_shape`)."""
+    """The mouth (open, wide) a frame shows: the opening expanded by ``open_gain`` above the
+    closed level (lips from a model open less than real mouths:
+    animator.stages.mouth.expanded_open), then closed on a heard closed shape when ``closes``
+    (:func:`closed_by_shape`)."""
     if open_gain != 1.0:
-        mouth = (float(mouth[0]) * open_gain, float(mouth[1]))
+        mouth = (expanded_open(float(mouth[0]), open_gain), float(mouth[1]))
     return closed_by_shape(heard, mouth) if closes else mouth
