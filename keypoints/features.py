@@ -222,10 +222,18 @@ def log_mel_frames(frames: np.ndarray, config: FeatureConfig,
                    work: _Work | None = None) -> np.ndarray:
     """float32[n, win_length] frames -> float32[n_mels, n]: :func:`log_mel_frame` of each row,
     vectorised (the same operations per frame; tests pin it bit-identical to the one-frame
-    version, so a stream's features do not depend on how many frames a push brings).
+    version, so a stream's features do not depend on how many frames a push brings; more
+    than ``_BLOCK_ROWS`` frames go through in blocks of that many, the same values).
     ``work``: buffers kept between calls (a stream's), none allocated here but the result's
     and the FFT's."""
     n = frames.shape[0]
+    if n > _BLOCK_ROWS:  # a long call: in blocks whose buffers stay in the CPU's cache
+        work = work if work is not None and work.rows >= _BLOCK_ROWS else _Work(config,
+                                                                               _BLOCK_ROWS)
+        out = np.empty((config.n_mels, n), np.float32)
+        for s in range(0, n, _BLOCK_ROWS):
+            out[:, s:s + _BLOCK_ROWS] = log_mel_frames(frames[s:s + _BLOCK_ROWS], config, work)
+        return out
     work = work if work is not None and work.rows >= n else _Work(config, n)
     padded = work.padded[:n]  # zeros after win_length: the FFT's own padding, made once
     np.multiply(frames, periodic_hann(config.win_length), out=padded[:, :config.win_length])
@@ -246,6 +254,10 @@ def log_mel_frames(frames: np.ndarray, config: FeatureConfig,
 _KEPT_ROWS = 16
 #: Up to this many frames, the filterbank is applied per frame (gemv), beyond as one gemm.
 _GEMV_ROWS = 16
+#: Frames per block of a longer call of :func:`log_mel_frames` (offline, whole files): its
+#: ~1.3 MB of buffers stay in the CPU's cache, ~2x faster than one pass over thousands of
+#: frames (measured: 60 s of speech 61 -> 31 ms); the values are the same.
+_BLOCK_ROWS = 128
 
 
 class _Work:

@@ -171,3 +171,14 @@ def test_a_non_finite_frame_makes_its_segment_whole(model, monkeypatch):
     assert len(segs) == 1 and segs[0].n_nonfinite == 1
     lips = segs[0].frames
     assert len(lips) == 100 and np.array_equal(lips[12].points, lips[11].points)
+
+
+def test_whole_file_lips_without_threads_give_the_same_frames(tmp_path, model):
+    """A batch worker's render (no lip threads: the segments computed in the loop's thread)
+    gives bit for bit the frames of the threaded render."""
+    audio = CLIPS / "news_3.mp4"
+    frames = [[_key(f) for f in render(audio, None, timeline_path=tmp_path / f"{t}.json",
+                                       model=model, lip_thread=t).frames]
+              for t in (True, False)]
+    assert frames[0] == frames[1]
+    assert (tmp_path / "True.json").read_bytes() == (tmp_path / "False.json").read_bytes()

@@ -86,9 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "seeded by --seed, on rigs with eyes-closed frames)")
     r.add_argument("--model-batch", type=model_batch, default=MODEL_BATCH, metavar="N",
                    help="keypoint frames per MappingNet call: 1 computes each frame alone, "
-                        "exactly as live mode; more shares the work between neighbouring "
-                        "frames (~30x less), which changes the keypoints by float rounding "
-                        "only (< 1e-5)")
+                        "exactly as live mode; more (the default) computes the file's lips "
+                        "in large batches, only the frames shown (~30x less work), which "
+                        "changes the keypoints by float rounding only (< 1e-5)")
     r.add_argument("--width", type=options.width_px, default=512, help="video width in pixels")
     r.add_argument("--background", type=options.colour, default="#ecf0f4", metavar="#RRGGBB",
                    help="colour behind transparent rig images")

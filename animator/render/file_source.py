@@ -62,10 +62,12 @@ class FileLipSource:
     (keypoints.file_lips.segment_features), one the models on them (``segment_lips``), so
     that the models of a segment run beside the next segment's features (numpy and
     onnxruntime leave the interpreter to the other while they compute). ``close()`` stops
-    both."""
+    both. ``threaded`` False: each segment computed in ``read``, in the caller's thread (a
+    batch worker's one core; the same frames)."""
 
     def __init__(self, samples: np.ndarray, model: MappingNet, duration_s: float, *,
-                 fps: float, shape_lead_s: float, shapes: ShapeModel | None = None) -> None:
+                 fps: float, shape_lead_s: float, shapes: ShapeModel | None = None,
+                 threaded: bool = True) -> None:
         cfg = model.feature_config
         self._nonfinite = NonFiniteLimit(model.path, len(samples) / cfg.hop_length)
         self._n_nonfinite = 0
@@ -76,14 +78,17 @@ class FileLipSource:
         shown = (shown_lip_frames(n_lips, cfg.hop_length, cfg.sample_rate, fps, shape_lead_s)
                  if n_lips else (None, None))
         features = segment_features(samples, model, shapes)
-        lips = segment_lips(self._taken(), model, shapes, *shown)
-        self._threads = [threading.Thread(target=self._fill, args=(features, self._features),
-                                          name="lips", daemon=True),
-                         threading.Thread(target=self._fill, args=(lips, self._ahead),
-                                          name="lips", daemon=True)]
+        self._ended = False
+        self._threads: list[threading.Thread] = []
+        self._inline = None if threaded else segment_lips(features, model, shapes, *shown)
+        if threaded:
+            lips = segment_lips(self._taken(), model, shapes, *shown)
+            self._threads = [threading.Thread(target=self._fill, name="lips", daemon=True,
+                                              args=(features, self._features)),
+                             threading.Thread(target=self._fill, name="lips", daemon=True,
+                                              args=(lips, self._ahead))]
         for thread in self._threads:
             thread.start()
-        self._ended = False
 
     @staticmethod
     def _fill(items, queue: FifoQueue) -> None:
@@ -114,7 +119,7 @@ class FileLipSource:
     def read(self, index: int, now_s: float) -> Reading:
         if self._ended:
             raise RuntimeError("FileLipSource.read() after the end")
-        item = self._ahead.take()
+        item = self._ahead.take() if self._inline is None else next(self._inline, None)
         if isinstance(item, BaseException):
             raise item
         if item is None:

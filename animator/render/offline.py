@@ -113,8 +113,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     own, ahead of the loop (False: in the loop's thread; see :mod:`animator.render.source`).
     whole_file: the lips of the whole file in a few large calls, only the frames shown
     (:mod:`animator.render.file_source`; the keypoints within
-    keypoints.file_lips.FILE_TOLERANCE of the stream's); False, or ``model_batch`` 1, or
-    ``lip_thread`` False: the lip stream (:mod:`animator.render.source`).
+    keypoints.file_lips.FILE_TOLERANCE of the stream's; ``model_batch`` is then unused);
+    False, or ``model_batch`` 1: the lip stream (:mod:`animator.render.source`).
     """
     started = time.perf_counter()
     config = config or EngineConfig()
@@ -154,9 +154,10 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     duration_s = native.shape[1] / native_rate
 
     engine = Engine(rig, config)
-    if whole_file and model_batch > 1 and lip_thread:
+    if whole_file and model_batch > 1:
         source = FileLipSource(mono, model, duration_s, fps=config.fps,
-                               shape_lead_s=config.shape_lead_s, shapes=shapes)
+                               shape_lead_s=config.shape_lead_s, shapes=shapes,
+                               threaded=lip_thread)
     else:
         source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
                                  shapes=shapes, threaded=lip_thread)
