@@ -298,9 +298,11 @@ def test_engine_head_modes_keep_the_synth_default_unchanged(rig):
 def test_the_loop_runs_with_one_blas_thread_frozen_gc_short_gil_switch_then_restores(rig):
     """numpy's OpenBLAS would split each tiny feature-frame product over two threads whose
     idle worker then busy-waits (a whole core spinning at 100 feature frames a second); a
-    full garbage collection would walk every object of the process (10-12 ms) mid-frame."""
+    full garbage collection would walk every object of the process (10-12 ms) mid-frame;
+    OpenCV's idle pool workers spin in sched_yield."""
     import gc
 
+    import cv2
     from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():  # numpy's own BLAS (opencv may bring an older one of its own)
@@ -316,14 +318,21 @@ def test_the_loop_runs_with_one_blas_thread_frozen_gc_short_gil_switch_then_rest
     loop = LiveLoop(Engine(rig, EngineConfig(fps=FPS)))
     switch = sys.getswitchinterval()
     frozen = gc.get_freeze_count()
-    with threadpool_limits(limits=2, user_api="blas"):
-        assert blas_threads() == {2}
-        loop.run(FrameClock(FPS, now=lambda: fake_now[0], sleep=sleep), duration_s=0.1,
-                 on_tick=lambda _: seen.append((blas_threads(), sys.getswitchinterval(),
-                                                gc.get_freeze_count())))
-        assert blas_threads() == {2}  # restored
-    assert seen and all(b == {1} and s <= 0.0005 for b, s, _ in seen)
-    assert all(n > frozen + 10_000 for _, _, n in seen)  # the loaded process is frozen
+    cv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):
+            assert blas_threads() == {2}
+            loop.run(FrameClock(FPS, now=lambda: fake_now[0], sleep=sleep), duration_s=0.1,
+                     on_tick=lambda _: seen.append((blas_threads(), sys.getswitchinterval(),
+                                                    gc.get_freeze_count(),
+                                                    cv2.getNumThreads())))
+            assert blas_threads() == {2}  # restored
+        assert cv2.getNumThreads() == 2  # restored
+    finally:
+        cv2.setNumThreads(cv_threads)
+    assert seen and all(b == {1} and s <= 0.0005 and c == 1 for b, s, _, c in seen)
+    assert all(n > frozen + 10_000 for _, _, n, _ in seen)  # the loaded process is frozen
     assert sys.getswitchinterval() == switch and gc.get_freeze_count() == frozen
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from animator.core.types import EyeState, Frame, FrameChoice, LiveFrame
-from animator.sinks.vmc import VmcSink, parse_host_port, vowel_weights
+from animator.sinks import osc
+from animator.sinks.vmc import VmcSink, parse_host_port, vmc_bundle, vmc_messages, vowel_weights
 from tests.osc_reader import parse_osc
 
 
@@ -99,6 +100,19 @@ def test_vowel_weights_pick_the_nearest_vowel():
                                (0.4, 0.75)]):
         w = vowel_weights(np.array(shape))
         assert int(np.argmax(w)) == k and w.sum() <= 1 + 1e-9 and np.all(w >= 0)
+
+
+def test_the_bundle_with_its_fixed_parts_encoded_once_is_the_messages_bundled():
+    """vmc_bundle encodes what never changes once (~2x less CPU a frame): the same bytes as
+    bundling each message encoded on its own."""
+    rng = np.random.default_rng(3)
+    for i in range(500):
+        eyes = EyeState(rng.uniform(0, 1, 2), bool(i % 3 == 0))
+        args = (rng.normal(0, 10, 3), rng.uniform(-0.2, 1.5, 2), float(rng.uniform(0, 1e4)),
+                eyes)
+        assert vmc_bundle(*args) == osc.bundle(vmc_messages(*args))
+    assert vmc_bundle([0, 0, 0], np.array([0.0, 1.0]), 2) == \
+        osc.bundle(vmc_messages([0, 0, 0], np.array([0.0, 1.0]), 2))
 
 
 def test_host_port_parsing():

@@ -13,6 +13,10 @@ Three measured causes of slow or late frames (see benchmarks/live.py):
   frozen out of the collector's walks, a full collection costs the objects made since.
 - Python hands the GIL to a waiting thread only every ``sys.getswitchinterval()`` (5 ms by
   default, a sixth of a frame); sink, server and capture threads share it with the loop.
+- OpenCV runs its small per-frame calls (the camera frame's colour conversion, resizes)
+  through a pool whose idle workers spin in ``sched_yield``: in the webcam path one such
+  thread was switched out ~130-240 times a tick (1-2 % of a core on a busy machine; idle,
+  more). One OpenCV thread while the loop runs, as the offline renderer already does.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ GIL_SWITCH_S = 0.0005
 
 @contextlib.contextmanager
 def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
-    """Inside: one BLAS thread, the objects that exist now frozen out of the garbage
-    collector's walks, and a GIL switch interval of at most ``switch_interval_s``."""
+    """Inside: one BLAS thread, one OpenCV thread (when OpenCV is loaded), the objects that
+    exist now frozen out of the garbage collector's walks, and a GIL switch interval of at
+    most ``switch_interval_s``."""
     from keypoints.compute_threads import compute_threads
 
+    cv2 = sys.modules.get("cv2")  # never imported here: an audio-only run may lack it
+    cv_threads = cv2.getNumThreads() if cv2 is not None else None
+    if cv2 is not None:
+        cv2.setNumThreads(1)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(min(switch, switch_interval_s))
     # no gc.collect() first: with FaceMesh loaded it takes ~36 ms, a late start; the little
@@ -43,3 +52,5 @@ def realtime_settings(switch_interval_s: float = GIL_SWITCH_S) -> Iterator[None]
     finally:
         gc.unfreeze()
         sys.setswitchinterval(switch)
+        if cv2 is not None:
+            cv2.setNumThreads(cv_threads)

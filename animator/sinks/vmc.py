@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import socket
+import struct
 
 import numpy as np
 
@@ -44,11 +45,15 @@ ROOT_TRANSFORM = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 VOWEL_SIGMA = 0.08
 
 
+#: The vowel shapes and the rest mouth, stacked once.
+_SHAPES = np.vstack([VOWEL_SHAPES, REST_SHAPE])
+_SHAPES.flags.writeable = False
+
+
 def vowel_weights(mouth: np.ndarray) -> np.ndarray:
     """float64[5] A, I, U, E, O weights in [0, 1] (sum <= 1) for mouth (open, wide): a soft
     nearest-shape assignment in which the rest mouth takes part, so a closed mouth gives ~0."""
-    shapes = np.vstack([VOWEL_SHAPES, REST_SHAPE])
-    d2 = np.sum((shapes - np.asarray(mouth, dtype=np.float64)[:2]) ** 2, axis=1)
+    d2 = np.sum((_SHAPES - np.asarray(mouth, dtype=np.float64)[:2]) ** 2, axis=1)
     logits = -d2 / (2 * VOWEL_SIGMA**2)
     w = np.exp(logits - logits.max())
     return (w / w.sum())[:5]
@@ -79,9 +84,10 @@ def _qmul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, flo
             aw * bw - ax * bx - ay * by - az * bz)
 
 
-def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
-               eyes: EyeState = EYES_OPEN) -> bytes:
-    """The OSC bundle for one frame (see the module docstring)."""
+def vmc_messages(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
+                 eyes: EyeState = EYES_OPEN) -> list[bytes]:
+    """The OSC messages of one frame, each encoded on its own (the reference of
+    :func:`vmc_bundle`)."""
     q = head_quaternion(angles_deg)
     msgs = [osc.message("/VMC/Ext/OK", 1), osc.message("/VMC/Ext/T", float(t_s)),
             osc.message("/VMC/Ext/Root/Pos", "root", *ROOT_TRANSFORM),
@@ -91,7 +97,45 @@ def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
     msgs += [osc.message("/VMC/Ext/Blend/Val", name, w)
              for name, w in zip(BLINKS, blink_weights(eyes), strict=True)]
     msgs.append(osc.message("/VMC/Ext/Blend/Apply"))
-    return osc.bundle(msgs)
+    return msgs
+
+
+def _sized(message: bytes) -> bytes:
+    """A bundle element: its size (int32), then the message."""
+    return struct.pack(">i", len(message)) + message
+
+
+def _head(address: str, lead: tuple[str, ...], n_floats: int) -> bytes:
+    """The bytes of a bundle element before its ``n_floats`` float32 arguments: size,
+    address, type tags and the ``lead`` arguments."""
+    full = _sized(osc.message(address, *lead, *[0.0] * n_floats))
+    return full[:len(full) - 4 * n_floats]
+
+
+#: The parts of a frame's bundle that never change: everything but the float arguments
+#: (the time, the head's rotation, the blendshape weights), encoded once.
+_BUNDLE_HEAD = (osc.osc_string("#bundle") + struct.pack(">Q", osc.IMMEDIATELY)
+                + _sized(osc.message("/VMC/Ext/OK", 1)) + _head("/VMC/Ext/T", (), 1))
+_ROOT_AND_HEAD = (_sized(osc.message("/VMC/Ext/Root/Pos", "root", *ROOT_TRANSFORM))
+                  + _head("/VMC/Ext/Bone/Pos", ("Head",), 7)
+                  + struct.pack(">3f", 0.0, 0.0, 0.0))
+_BLENDS = tuple(_head("/VMC/Ext/Blend/Val", (name,), 1) for name in VOWELS + BLINKS)
+_APPLY = _sized(osc.message("/VMC/Ext/Blend/Apply"))
+_F32 = struct.Struct(">f").pack
+_F32X4 = struct.Struct(">4f").pack
+
+
+def vmc_bundle(angles_deg: np.ndarray, mouth: np.ndarray, t_s: float,
+               eyes: EyeState = EYES_OPEN) -> bytes:
+    """The OSC bundle for one frame (see the module docstring): the bytes of
+    ``osc.bundle(vmc_messages(...))``, with what never changes encoded once."""
+    weights = [*vowel_weights(mouth).tolist(), *blink_weights(eyes)]
+    parts = [_BUNDLE_HEAD, _F32(float(t_s)), _ROOT_AND_HEAD,
+             _F32X4(*head_quaternion(angles_deg))]
+    for head, w in zip(_BLENDS, weights, strict=True):
+        parts += (head, _F32(w))
+    parts.append(_APPLY)
+    return b"".join(parts)
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
