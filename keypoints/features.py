@@ -269,7 +269,8 @@ class _Work:
         self.padded = np.zeros((rows, config.n_fft))
         self.squares = np.empty((rows, n_bins, 2))
         self.power = np.empty((rows, n_bins))
-        self.mel = np.empty((rows, config.n_mels, 1)) if rows <= _GEMV_ROWS else None
+        # the per-frame products' output (a block's last few frames take that path too)
+        self.mel = np.empty((min(rows, _GEMV_ROWS), config.n_mels, 1))
 
 
 class StreamingLogMel:
