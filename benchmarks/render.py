@@ -55,6 +55,7 @@ import soundfile as sf
 from benchmarks.latency import speech_of_length
 from benchmarks.machine import machine_info
 from benchmarks.realdata import talking_faces
+from benchmarks.render_encoders import encoders, print_encoders
 from benchmarks.threadcpu import cpu_by_thread
 from benchmarks.timeline_breakdown import timeline_breakdown
 from keypoints.assets import assets_dir
@@ -298,13 +299,6 @@ def _same_outputs(folders: list[Path]) -> bool:
                for f in folders[1:] for n in names)
 
 
-def encoders(wav: Path, tmp: Path) -> list[dict]:
-    """x264 settings on the frames of real renders (benchmarks/render_encoders)."""
-    from benchmarks.render_encoders import encoders as sweep
-
-    return sweep(wav, tmp)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.render", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -341,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(report, indent=1))
             else:
                 print(f"load {report['load_before']} -> {report['load_after']}")
-                _print_encoders(report)
+                print_encoders(report["encoders"])
             return 0
         if args.timeline_only:
             report["timeline_only"] = timeline_only(wav, args.seconds, tmp)
@@ -396,19 +390,7 @@ def _print(r: dict) -> None:
         print(f"  Ray: start {b['ray']['start_s']} s, batch {b['ray']['median_s']} s, "
               f"overhead {b['ray']['overhead_per_file_s']} s per file")
     print(f"  same outputs: {b['files_identical_jobs1_jobs2_ray']}")
-    _print_encoders(r)
-
-
-def _print_encoders(r: dict) -> None:
-    for case in r.get("encoders", []):
-        still = " (still head)" if "motion_gain" in case else ""
-        print(f"x264 on {case['rig']}{still} at {case['width_px']} px ({case['frames']} "
-              f"frames; repeated frames {case['repeated_frames']:.0%} of the render):")
-        for enc in case["settings"]:
-            print(f"  {enc['setting']:38s} cpu {enc['cpu_ms_per_frame']} ms, longest thread "
-                  f"{enc['critical_ms_per_frame']} ms, wall {enc['wall_ms_per_frame']} ms, "
-                  f"{enc['mb_per_min']} MB/min, PSNR {enc['psnr_db']} dB, SSIM "
-                  f"{enc['ssim_y']}, same pictures {enc['same_pictures_as_shipped']}")
+    print_encoders(r.get("encoders", []))
 
 
 if __name__ == "__main__":

@@ -161,3 +161,16 @@ def encoders(wav: Path, tmp: Path, n_frames: int = 300) -> list[dict]:
         out.append({"rig": rig, "width_px": 512, "frames": len(yuv), "motion_gain": 0.0,
                     "repeated_frames": rep, "settings": sweep(yuv, size, tmp, (0, 1))})
     return out
+
+
+def print_encoders(cases: list[dict]) -> None:
+    """The lines of :func:`encoders`' results."""
+    for case in cases:
+        still = " (still head)" if "motion_gain" in case else ""
+        print(f"x264 on {case['rig']}{still} at {case['width_px']} px ({case['frames']} "
+              f"frames; repeated frames {case['repeated_frames']:.0%} of the render):")
+        for enc in case["settings"]:
+            print(f"  {enc['setting']:38s} cpu {enc['cpu_ms_per_frame']} ms, longest thread "
+                  f"{enc['critical_ms_per_frame']} ms, wall {enc['wall_ms_per_frame']} ms, "
+                  f"{enc['mb_per_min']} MB/min, PSNR {enc['psnr_db']} dB, SSIM "
+                  f"{enc['ssim_y']}, same pictures {enc['same_pictures_as_shipped']}")

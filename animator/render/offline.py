@@ -108,9 +108,10 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     mouth's opening. canvas: an animator.sinks.compose.Canvas to place the character on.
     dat_fps, preston_blair: the moho-dat export's frame rate and shape names.
     x264_preset, crf, x264_threads: the H.264 encoder's speed preset, quality and threads for
-    an .mp4 (None: the defaults of :mod:`animator.sinks.mp4`; the thread count changes no
-    picture). lip_thread: the lips computed in a thread of their
-    own, ahead of the loop (False: in the loop's thread; see :mod:`animator.render.source`).
+    an .mp4 (None: the defaults of :mod:`animator.sinks.mp4`; the thread count changes the
+    pictures by at most a few levels, see its ENCODER_THREADS). lip_thread: the lips computed
+    in a thread of their own, ahead of the loop (False: in the loop's thread; see
+    :mod:`animator.render.source`).
     whole_file: the lips of the whole file in a few large calls, only the frames shown
     (:mod:`animator.render.file_source`; the keypoints within
     keypoints.file_lips.FILE_TOLERANCE of the stream's; ``model_batch`` is then unused);
