@@ -1,6 +1,6 @@
 """``python -m benchmarks.viseme_settings [--json OUT]``: the shape decoder's settings and the
 offline shape lead re-checked on the *development* clips of benchmarks.aligned_speech (never
-the scored ones), at 100 fps and at the product's 25 fps.
+the scored ones, nor those the model was trained on), at 100 fps and at the product's 25 fps.
 
 Swept: the decoder's ``confirm`` frames and ``sure`` probability (keypoints.visemenet
 ShapeDecoder; the shipped ones are marked), each with the shipped lateness, then the shape
@@ -21,7 +21,7 @@ from animator.render import SHAPE_LATENESS_S
 from animator.rig import default_rig_dir, load_rig
 from benchmarks.aligned_speech import cache_dir
 from benchmarks.machine import machine_info
-from benchmarks.visemes import VIDEO_FPS, real_set, scores, shown_shapes, summary
+from benchmarks.visemes import VIDEO_FPS, real_set, scores, shown_shapes, summary, trained_on
 from keypoints import visemenet
 from keypoints.mappingnet import MappingNet
 
@@ -48,11 +48,13 @@ def measure(clips, lips, model, rig, fps: float, lead_s: float, confirm: int, su
 
 
 def run(root: Path, model_path: Path | None = None, log=print) -> dict:
-    clips = real_set(root, dev=True)
     lips, rig = MappingNet.load(), load_rig(default_rig_dir())
     model = visemenet.ShapeModel.load(model_path)
+    trained = trained_on(model.path)  # the clips the model heard in training choose nothing
+    clips = [c for c in real_set(root, dev=True) if c[0] not in trained]
     shipped = visemenet.ShapeDecoder.__init__.__defaults__
     out = {"clips": len(clips), "frames": sum(len(c[3]) for c in clips),
+           "left_out_trained_on": sorted(trained),
            "shipped": {"confirm": shipped[0], "sure": shipped[1],
                        "lateness_s": SHAPE_LATENESS_S}, "decoder": [], "lateness": []}
     for fps in (100.0, VIDEO_FPS):
