@@ -101,3 +101,29 @@ def test_missing_folder(tmp_path):
 def test_angle_vectors_are_float_triples(reference_rig):
     for vec in load_rig(reference_rig).config.pose_angles.values():
         assert vec.shape == (3,) and np.all(np.isfinite(vec))
+
+
+def test_a_symlinked_folder_or_image_leading_outside_is_refused(tmp_path):
+    """Each folder is resolved once and an image that is no symlink taken as its folder's
+    real path plus its name: a sequence folder linked out of the rig is still caught, as is
+    an image linked out of it, and a folder linked inside the rig still loads."""
+    from tests.conftest import make_reference_rig
+
+    rig = make_reference_rig(tmp_path / "r")
+    folder = next(p for p in sorted((rig / "sequences").iterdir()) if p.is_dir())
+    moved = tmp_path / "outside_folder"
+    shutil.move(folder, moved)
+    folder.symlink_to(moved, target_is_directory=True)
+    with pytest.raises(RigError, match="leads outside the rig folder"):
+        load_rig(rig)
+    inside = rig / "kept_inside"
+    shutil.move(moved, inside)
+    folder.unlink()
+    folder.symlink_to(inside, target_is_directory=True)
+    assert load_rig(rig).image_size
+    image = next(inside.glob("*.png"))
+    outside = tmp_path / "outside.png"
+    shutil.move(image, outside)
+    image.symlink_to(outside)
+    with pytest.raises(RigError, match="leads outside the rig folder"):
+        load_rig(rig)
