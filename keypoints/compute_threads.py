@@ -13,7 +13,11 @@ would spin likewise between the small per-frame calls).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+_F = TypeVar("_F", bound=Callable)
 
 #: BLAS threads (numpy's OpenBLAS) while a command runs.
 BLAS_THREADS = 1
@@ -30,3 +34,15 @@ def compute_threads(blas_threads: int = BLAS_THREADS) -> Iterator[None]:
 
     with threadpool_limits(limits=blas_threads, user_api="blas"):
         yield
+
+
+def on_compute_threads(fn: _F) -> _F:
+    """``fn`` run inside :func:`compute_threads`, also when called as a library function (not
+    only from a command): e.g. the offline render, whose whole-file lips run their gemms in
+    two threads at once, where a multi-threaded BLAS may split a product differently from call
+    to call (and so round it differently)."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with compute_threads():
+            return fn(*args, **kwargs)
+    return run  # type: ignore[return-value]

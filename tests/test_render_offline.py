@@ -98,7 +98,8 @@ def test_model_blocks_choose_the_same_frames_within_the_stated_tolerance(tmp_pat
             assert a[key] == pytest.approx(b[key], abs=1.01e-4)
 
 
-@pytest.mark.parametrize("name", ["news_1_default", "demo_default"])
+#: cases whose audio has frames heard as A (news_1 has none with the shape model of stop 24)
+@pytest.mark.parametrize("name", ["news_2_seedmodes", "demo_default"])
 def test_a_heard_closed_shape_closes_the_mouth_and_changes_nothing_else(tmp_path, name, model):
     """The default render (the closed shape closes the mouth) against the golden timelines
     (the lips' own opening): every frame showing A (p, b, m heard while speaking) shows the

@@ -29,6 +29,7 @@ from animator.render.file_source import FileLipSource
 from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
+from keypoints.compute_threads import on_compute_threads
 from keypoints.mappingnet import MappingNet
 from keypoints.visemenet import ShapeModel, default_shape_model_path, fits_lips
 
@@ -72,6 +73,7 @@ class FrameCollector:
         self.frames.append(frame.frame)
 
 
+@on_compute_threads
 def render(audio_path: str | Path, out_path: str | Path | None = None, *,
            rig_dir: str | Path | None = None, model_path: str | Path | None = None,
            config: EngineConfig | None = None, width_px: int = 512,
