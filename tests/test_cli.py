@@ -53,10 +53,12 @@ def test_help_and_version():
     out = animator("--help")
     assert out.returncode == 0 and "render" in out.stdout
     out = animator("render", "--help")
-    for opt in ("--rig", "--fps", "--seed", "--motion", "--motion-gain", "--speaking",
-                "--timeline", "--plot"):
+    for opt in ("--rig", "--fps", "--seed", "--motion", "--motion-gain", "--mouth-gain",
+                "--speaking", "--timeline", "--plot"):
         assert opt in out.stdout
     assert "--motion-gain" in animator("live", "--help").stdout
+    assert "--mouth-gain" in animator("live", "--help").stdout
+    assert "--mouth-gain" in animator("batch", "--help").stdout
     out = animator("--version")
     assert out.returncode == 0 and out.stdout.startswith("animator 0.")
 
@@ -171,7 +173,8 @@ def test_bad_input_one_line_exit_2_nothing_left(tmp_path, reference_rig, stereo_
 
 def test_bad_option_values_are_rejected_by_the_parser(stereo_wav, tmp_path):
     for args in (["--fps", "0"], ["--motion", "wild"], ["--background", "blue"],
-                 ["--motion-gain", "-1"], ["--motion-gain", "4"],
+                 ["--motion-gain", "-1"], ["--motion-gain", "4"], ["--mouth-gain", "0"],
+                 ["--mouth-gain", "5"],
                  ["--motion", "seed", "--motion-gain", "2"]):
         res = animator("render", stereo_wav, "-o", tmp_path / "o.mp4", *args)
         assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -186,6 +189,26 @@ def test_motion_gain_zero_renders_a_still_head(tmp_path, stereo_wav, reference_r
     frames = json.loads(timeline.read_text())["frames"]
     assert all(f["pitch"] == f["yaw"] == f["roll"] == 0 for f in frames)
     assert {f["pose"] for f in frames} == {"center"}
+
+
+def test_mouth_gain_sets_how_far_speech_opens_the_mouth(tmp_path, stereo_wav):
+    """--mouth-gain 1: the lip model's own opening; the default expands it above the closed
+    level by AUDIO_OPEN_GAIN; 3 opens further; head, speaking state and closures unchanged."""
+    from animator.stages.mouth import AUDIO_OPEN_GAIN, expanded_open
+
+    runs = {}
+    for gain in (None, "1", "3"):
+        timeline = tmp_path / f"t{gain}.json"
+        extra = [] if gain is None else ["--mouth-gain", gain]
+        res = animator("render", stereo_wav, "--timeline", timeline, "-q", *extra)
+        assert res.returncode == 0, res.stderr
+        runs[gain] = json.loads(timeline.read_text())["frames"]
+    for a, own, wide in zip(runs[None], runs["1"], runs["3"], strict=True):
+        assert (a["pitch"], a["speaking"]) == (own["pitch"], own["speaking"])
+        assert a["open"] == pytest.approx(expanded_open(own["open"], AUDIO_OPEN_GAIN), abs=2e-4)
+        assert wide["open"] == pytest.approx(expanded_open(own["open"], 3.0), abs=3e-4)
+    assert max(f["open"] for f in runs["3"]) > max(f["open"] for f in runs[None]) > max(
+        f["open"] for f in runs["1"]) > 0.05
 
 
 def test_rig_toon_builds_and_refuses_to_overwrite(tmp_path):

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     settings = RenderSettings(
         rig=os.path.abspath(args.rig) if args.rig else None, seed=args.seed, fps=args.fps,
         motion=args.motion, motion_gain=args.motion_gain, speaking=args.speaking,
+        mouth_gain=args.mouth_gain,
         width_px=args.width,
         background_rgb=args.background,
         model=os.path.abspath(args.model) if args.model else None,

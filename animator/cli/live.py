@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--fps", type=options.fps, default=30.0, help="frames per second")
     r.add_argument("--seed", type=int, default=0, help="random seed of the head motion")
     options.add_motion_gain(r)
+    options.add_mouth_gain(r)
     r.add_argument("--head", choices=("synth", "tracked", "mix"), default=None,
                    help="head motion: synthesised, your tracked head (mirrored), or both "
                         "added; default: tracked with --camera, synth otherwise")
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = LiveOptions(audio=args.audio, camera=args.camera, rig_dir=args.rig,
                        model_path=args.model, fps=args.fps, seed=args.seed, head=args.head,
-                       motion_gain=args.motion_gain,
+                       motion_gain=args.motion_gain, mouth_gain=args.mouth_gain,
                        window=args.window, web_port=args.web, virtual_cam=args.virtual_cam,
                        allow_origins=tuple(args.allow_origin),
                        vmc=args.vmc, width_px=args.width, background_rgb=args.background,

@@ -45,6 +45,7 @@ max_workers = number_in(int, 1, 64, "--max-workers")
 max_depth = number_in(int, 0, 5, "--max-depth")
 max_attempts = number_in(int, 1, 20, "--max-attempts")
 motion_gain = number_in(float, 0, 3, "--motion-gain")
+mouth_gain = number_in(float, 0.25, 4, "--mouth-gain")
 
 
 def _mode(choices: tuple[str, ...]) -> Callable[[str], str]:
@@ -68,6 +69,7 @@ def add_modes(parser: argparse.ArgumentParser) -> None:
                              "(the seed pipeline's eased sinusoids, for comparison; 'seed' is "
                              "an old name for it)")
     add_motion_gain(parser)
+    add_mouth_gain(parser)
     parser.add_argument("--speaking", "--silence", dest="speaking",
                         type=_mode(SPEAKING_MODES), default="causal",
                         metavar="{causal,reference}",
@@ -91,6 +93,19 @@ def add_motion_gain(parser: argparse.ArgumentParser) -> None:
                         help="how much the head moves with the natural motion: 0 still, 1 the "
                              "default, 2 lively (every synthesised angle is scaled by G: the "
                              "nods on stressed syllables, the sway, the listening posture)")
+
+
+def add_mouth_gain(parser: argparse.ArgumentParser) -> None:
+    """--mouth-gain (render, batch and live)."""
+    from animator.stages.mouth import AUDIO_OPEN_GAIN
+
+    parser.add_argument("--mouth-gain", type=mouth_gain, default=None, metavar="G",
+                        help="how far mouths driven by speech open beyond closed lips: 1 the "
+                             "lip model's own opening, the default "
+                             f"{AUDIO_OPEN_GAIN:g} is how far real speakers' mouths open "
+                             "(python -m benchmarks.mouth_range), more for a cartoon's wider "
+                             "mouth; closed lips stay closed, the speaking state is unchanged; "
+                             "a camera's lips are always shown as measured")
 
 
 def positive_seconds(text: str) -> float:

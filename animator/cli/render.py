@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         args.audio, args.output, rig_dir=args.rig, model_path=args.model,
         config=EngineConfig(fps=args.fps, seed=args.seed, motion=args.motion,
                             speaking=args.speaking, motion_gain=args.motion_gain,
+                            open_gain=args.mouth_gain,
                             idle_blinks=IdleBlinkParams() if args.blink else None,
                             expression=args.expression),
         width_px=args.width, background_rgb=args.background,

@@ -31,6 +31,7 @@ class LiveOptions:
     fps: float = 30.0
     seed: int = 0
     motion_gain: float = 1.0  # natural motion: 0 still, 1 default, 2 lively
+    mouth_gain: float | None = None  # lips from audio: EngineConfig.open_gain (None: default)
     head: str | None = None  # synth | tracked | mix; None: tracked with a camera, else synth
     window: bool = False
     web_port: int | None = None
@@ -98,6 +99,7 @@ def run_live(opts: LiveOptions, *, stop: threading.Event | None = None,
                                       mouth_rest=MouthRestParams() if face_lips else None,
                                       calibrate_s=opts.calibrate_s,
                                       motion_gain=opts.motion_gain,
+                                      open_gain=None if face_lips else opts.mouth_gain,
                                       idle_blinks=IdleBlinkParams() if opts.idle_blinks
                                       else None, expression=opts.expression))
     keys = cue_keys(rig.config)

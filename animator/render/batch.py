@@ -42,6 +42,7 @@ class RenderSettings:
     fps: float = 25.0
     motion: str = "natural"
     motion_gain: float = 1.0
+    mouth_gain: float | None = None  # EngineConfig.open_gain (None: the calibrated default)
     speaking: str = "causal"
     width_px: int = 512
     background_rgb: tuple[int, int, int] = (236, 240, 244)
@@ -211,7 +212,8 @@ def run_job(job: Job, lip_thread: bool = True) -> JobResult:
         with compute_threads():  # spawned and Ray workers too, as the command itself
             out = render(job.audio, job.output, rig_dir=job.rig, model_path=s.model,
                          config=EngineConfig(fps=s.fps, seed=job.seed, motion=s.motion,
-                                             motion_gain=s.motion_gain, speaking=s.speaking),
+                                             motion_gain=s.motion_gain, speaking=s.speaking,
+                                             open_gain=s.mouth_gain),
                          width_px=s.width_px, background_rgb=s.background_rgb,
                          timeline_path=job.timeline, progress=False, keep_images=True,
                          x264_preset=s.x264_preset, crf=s.crf, lip_thread=lip_thread)
