@@ -90,6 +90,6 @@ class EngineConfig:
     @property
     def shown_open_gain(self) -> float:
         """The factor the engine shows the lips' opening with (see ``open_gain``)."""
-        if self.mouth_rest is not None:
-            return 1.0 if self.open_gain is None else self.open_gain
-        return AUDIO_OPEN_GAIN if self.open_gain is None else self.open_gain
+        if self.open_gain is not None:
+            return self.open_gain
+        return 1.0 if self.mouth_rest is not None else AUDIO_OPEN_GAIN

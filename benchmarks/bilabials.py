@@ -45,13 +45,13 @@ from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.rig import default_rig_dir, load_rig
 from benchmarks.aligned_speech import available_clips, cache_dir, clip_sounds, rhubarb_binary
 from benchmarks.machine import machine_info
+from benchmarks.realscore import CLOSED_W, at_times, auc
 from keypoints.mappingnet import MappingNet
 from keypoints.stream import AudioLipStream
 from keypoints.visemenet import ShapeModel
 from keypoints.visemes import SHAPES, Sound
 
 SR = 16000
-CLOSED_W = 0.05  # as benchmarks.realscore: an opening below this reads as closed lips
 OPEN_CLASSES = frozenset({"AA", "AE", "AH", "A_"})
 FPS_LIST = (100.0, 25.0)
 #: system -> (EngineConfig.shape_closes_mouth, offline shape lead, EngineConfig.open_gain):
@@ -90,14 +90,6 @@ def kind_of(sound: Sound) -> str:
     if sound.classes == ("P",):
         return "bilabial"
     return "open vowel" if sound.classes[0] in OPEN_CLASSES else "other"
-
-
-def auc(high: np.ndarray, low: np.ndarray) -> float | None:
-    """P(a value of ``high`` > a value of ``low``), ties half."""
-    if not len(high) or not len(low):
-        return None
-    h, lo = np.asarray(high)[:, None], np.asarray(low)[None, :]
-    return float(np.mean((h > lo) + 0.5 * (h == lo)))
 
 
 def rhubarb_opening(exe: Path, audio: np.ndarray, tmp: Path, cache: Path) -> np.ndarray:
@@ -191,8 +183,7 @@ def faces_r(lips, shapes, rig, root: Path, log=print) -> dict:
         runs, _ = shown_openings(lips, shapes, rig, face.samples)
         for name in SYSTEMS:
             opening = runs[(name, 100.0)][0]
-            pred = opening[np.clip(np.round(face.frame_times_s * 100).astype(int), 0,
-                                   opening.size - 1)]
+            pred = at_times(opening, face.frame_times_s)
             lags = rs.lagged_correlations(pred, face.face_open)
             best = max(lags, key=lambda k: lags[k])
             out.setdefault(name, {})[face.name] = {"r0": round(lags[0], 3),

@@ -30,12 +30,12 @@ def clip_openings(lips, face) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, measured) inner-lip gaps in mouth widths at the clip's video frames where
     FaceMesh found a face."""
     from benchmarks.lip_metrics import lip_stream, opening
+    from benchmarks.realscore import at_times
 
     points, _ = lip_stream(lips, face.samples)
-    pred = opening(points, lips.keypoint_names)
-    at = np.clip(np.round(face.frame_times_s * 100.0).astype(int), 0, pred.size - 1)
+    pred = at_times(opening(points, lips.keypoint_names), face.frame_times_s)
     ok = np.isfinite(face.face_open)
-    return pred[at][ok], face.face_open[ok]
+    return pred[ok], face.face_open[ok]
 
 
 def knee_gain(pred: np.ndarray, measured: np.ndarray, q: float = QUANTILE) -> float:

@@ -52,7 +52,8 @@ class Prediction:
 Predictor = Callable[[np.ndarray], Prediction]
 
 
-def _at(x: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+def at_times(x: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """x[T] at RATE_HZ sampled at the times t_s (s): the nearest frame, clipped to x."""
     idx = np.clip(np.round(np.asarray(t_s) * RATE_HZ).astype(int), 0, x.size - 1)
     return x[idx]
 
@@ -71,7 +72,7 @@ def score_aligned(rec: rs.AlignedRecording, p: Prediction) -> dict:
     if rec.phones:
         bil = [iv.mid_s for iv in rec.intervals if rs.phone_key(iv.label) in rs.BILABIALS]
         vow = [iv.mid_s for iv in rec.intervals if rs.phone_key(iv.label) in rs.OPEN_VOWELS]
-        ob, ov = _at(p.opening, bil), _at(p.opening, vow)
+        ob, ov = at_times(p.opening, bil), at_times(p.opening, vow)
         out["bilabial_open"] = [round(float(x), 3) for x in ob]
         out["vowel_open"] = [round(float(x), 3) for x in ov]
     return out
@@ -104,7 +105,7 @@ def summarise_aligned(per: dict[str, dict]) -> dict:
 
 
 def score_face(face: rs.TalkingFace, p: Prediction) -> dict:
-    pred = _at(p.opening, face.frame_times_s)
+    pred = at_times(p.opening, face.frame_times_s)
     lags = rs.lagged_correlations(pred, face.face_open)
     best = max(lags, key=lambda k: lags[k])
     return {"r0": round(lags[0], 3), "best_lag": int(best), "r_best": round(lags[best], 3)}
