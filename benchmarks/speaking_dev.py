@@ -14,6 +14,11 @@ it is reported apart and left out of the tuning totals.
 The voice cue is recomputed from the clip's log-mel frames for each VoiceParams tried (the
 lips do not depend on it), bit for bit the stream's cue for the defaults.
 
+``--lookahead``: the offline renderer's state (``--speaking lookahead``: the causal state fed
+the cue muted on the breaths before speech, animator.stages.breath_onsets, on the video
+frames from the stream's own cue and loudness) beside the causal one, on the development
+clips and on everything ``--compare`` scores.
+
 ``--compare``: once a change is chosen, the cue before it (``skip_padded=False``) and with
 the defaults side by side on what is scored elsewhere: the real recordings of
 benchmarks.realspeech (speaking F1, onset delays), benchmarks.mappingnet's synthetic held-out
@@ -28,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from animator.stages.breath_onsets import breath_frames
 from animator.stages.speaking import SpeakingParams
 from benchmarks import realspeech as rs
 from benchmarks.aligned_speech import available_clips, cache_dir, clip_intervals
@@ -59,6 +65,7 @@ class DevRun:
     lookahead: int
     speech: np.ndarray  # bool[T] at RATE_HZ
     stream_cue: np.ndarray  # float[T]: the stream's own cue (default VoiceParams)
+    loudness_db: np.ndarray  # float[T]: the stream's prosody loudness
 
 
 def load_runs(model, log=print) -> list[DevRun]:
@@ -66,7 +73,7 @@ def load_runs(model, log=print) -> list[DevRun]:
     runs = []
     for clip in available_clips(dev=True):
         samples = load_audio(cache_dir() / clip.wav, cfg.sample_rate)
-        points, _, cue = lip_stream_voice(model, samples)
+        points, _, cue, loud = lip_stream_voice(model, samples, loudness=True)
         n = points.shape[0]
         feats = log_mel(samples, cfg)[:, :n]
         pad = np.full((cfg.n_mels, model.context_future), cfg.silence_value, np.float32)
@@ -77,7 +84,7 @@ def load_runs(model, log=print) -> list[DevRun]:
                           named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
         intervals = [rs.Interval(*iv) for iv in clip_intervals(clip)]
         runs.append(DevRun(clip.name, inner, idx, columns, model.context_future,
-                           rs.speech_frames(intervals, n, RATE_HZ), cue))
+                           rs.speech_frames(intervals, n, RATE_HZ), cue, loud))
         log(f"  {clip.name}: {n / RATE_HZ:.2f} s")
     return runs
 
@@ -88,8 +95,20 @@ def voice_cue(run: DevRun, config, params: VoiceParams | None) -> np.ndarray:
     return np.asarray(cues[run.lookahead:run.lookahead + run.speech.size])
 
 
-def score_run(run: DevRun, cue: np.ndarray, sp: SpeakingParams) -> dict:
-    pred = speaking_state(run.inner_video, sp, cue[run.idx]) >= 0.5
+def lookahead_cue(cue_video: np.ndarray, loudness_video: np.ndarray) -> np.ndarray:
+    """float[n_video]: the cue the offline renderer's engine is fed with ``--speaking
+    lookahead`` (animator.render.onset_lookahead): muted on breath frames."""
+    out = np.array(cue_video, dtype=np.float64)
+    out[breath_frames(cue_video, loudness_video, FPS)] = 0.0
+    return out
+
+
+def score_run(run: DevRun, cue: np.ndarray, sp: SpeakingParams, lookahead: bool = False
+              ) -> dict:
+    cue_video = cue[run.idx]
+    if lookahead:
+        cue_video = lookahead_cue(cue_video, run.loudness_db[run.idx])
+    pred = speaking_state(run.inner_video, sp, cue_video) >= 0.5
     truth = run.speech[run.idx]
     edges = boundary_times_s(run.speech, RATE_HZ)
     f1, tp, fp, fn = f1_score(pred, truth, edges)
@@ -100,8 +119,8 @@ def score_run(run: DevRun, cue: np.ndarray, sp: SpeakingParams) -> dict:
 
 
 def evaluate(runs: list[DevRun], config, sp: SpeakingParams,
-             vp: VoiceParams | None) -> dict:
-    per = {r.name: score_run(r, voice_cue(r, config, vp), sp) for r in runs}
+             vp: VoiceParams | None, lookahead: bool = False) -> dict:
+    per = {r.name: score_run(r, voice_cue(r, config, vp), sp, lookahead) for r in runs}
     tune = [v for k, v in per.items() if k not in SCORED_ELSEWHERE]
     tp, fp, fn = (sum(v[k] for v in tune) for k in ("tp", "fp", "fn"))
     pause = sum(v["pause"] for v in tune)
@@ -153,12 +172,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-low-groups", type=int, default=None)
     ap.add_argument("--compare", action="store_true",
                     help="before (skip_padded=False) vs now on the scored material")
+    ap.add_argument("--lookahead", action="store_true",
+                    help="the causal state vs the offline renderer's look-ahead, on the "
+                         "development clips and the scored material")
+    ap.add_argument("--split", choices=("test", "train"), default="test",
+                    help="the synthetic sets of --compare/--lookahead: held-out (test) or "
+                         "the tuning split (train, another seed)")
     args = ap.parse_args(argv)
     model = MappingNet.load()
-    if args.compare:
+    if args.compare or args.lookahead:
         sp = SpeakingParams()
-        res = compare(model, {"before": (VoiceParams(skip_padded=False), sp),
-                              "now": (VoiceParams(), sp)}, log=lambda *a: None)
+        variants = ({"causal": (VoiceParams(), sp), "lookahead": (VoiceParams(), sp, True)}
+                    if args.lookahead else
+                    {"before": (VoiceParams(skip_padded=False), sp), "now": (VoiceParams(), sp)})
+        if args.lookahead:
+            runs = load_runs(model, log=lambda *a: None)
+            for v, la in (("causal", False), ("lookahead", True)):
+                res = evaluate(runs, model.feature_config, sp, None, la)
+                print(f"{v}: development clips F1 pooled {res['f1_pooled']:.4f}, pause frames "
+                      f"called speech {res['fp']} of {res['pause']}, misses {res['fn']}; "
+                      + ", ".join(f"{k} {x['f1']:.3f}" for k, x in res["per"].items()
+                                  if k.startswith("grid")))
+        res = compare(model, variants, log=lambda *a: None, split=args.split,
+                      real=args.split == "test")
         for v, r in res.items():
             print(f"{v}: real F1 " + " / ".join(f"{x['f1']:.3f}" for x in r["real"].values())
                   + f"; onsets ms {[x['onsets_ms'] for x in r['real'].values()]}")
@@ -200,8 +236,9 @@ def _cue_of(samples: np.ndarray, model, n: int, vp: VoiceParams | None) -> np.nd
     return np.asarray(cues[model.context_future:model.context_future + n])
 
 
-def _lips(samples: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, int]:
-    """(inner lips at the video frames, openings at 100 Hz, lip frames) (blocks of 256)."""
+def _lips(samples: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """(inner lips at the video frames, openings at 100 Hz, lip frames, loudness_db at the
+    video frames) (blocks of 256)."""
     from keypoints.stream import AudioLipStream
 
     stream = AudioLipStream(model, block_frames=256)
@@ -211,43 +248,55 @@ def _lips(samples: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, int]:
     idx = video_indices(points.shape[0], RATE_HZ)
     inner = np.stack([named(points, names, "upper_lip"),
                       named(points, names, "lower_lip")], 1)[idx].astype(np.float64)
+    loud = np.array([f.prosody.loudness_db for f in frames])[idx]
     return inner, points[:, names.index("upper_lip"), 1] - points[:, names.index(
-        "lower_lip"), 1], points.shape[0]
+        "lower_lip"), 1], points.shape[0], loud
 
 
-def compare(model, variants: dict[str, tuple[VoiceParams, SpeakingParams]],
+def _variant_cue(samples: np.ndarray, model, n: int, variant: tuple, loud_video: np.ndarray
+                 ) -> np.ndarray:
+    """The cue at the video frames for a variant (VoiceParams, SpeakingParams[, lookahead])."""
+    cue = _cue_of(samples, model, n, variant[0])[video_indices(n, RATE_HZ)]
+    return lookahead_cue(cue, loud_video) if len(variant) > 2 and variant[2] else cue
+
+
+def compare(model, variants: dict[str, tuple],
             seconds: float = 30.0, recordings: int = 5, log=print, split: str = "test",
             real: bool = True) -> dict:
-    """Each VoiceParams variant on the scored real recordings (speaking F1, onsets), the
-    synthetic held-out sets of benchmarks.mappingnet (pooled F1 per condition, onsets) and the
-    non-speech signals (speaking share): the same lips for all. ``split`` "train" (another
-    seed): the synthetic tuning sets instead; ``real`` False: the synthetic sets only."""
+    """Each variant (VoiceParams, SpeakingParams[, lookahead: bool]) on the scored real
+    recordings (speaking F1, onsets), the synthetic held-out sets of benchmarks.mappingnet
+    (pooled F1 per condition, onsets) and the non-speech signals (speaking share): the same
+    lips for all. ``split`` "train" (another seed): the synthetic tuning sets instead;
+    ``real`` False: the synthetic sets only."""
     from benchmarks import mappingnet as mn
     from benchmarks.realscore import Prediction, score_aligned
 
     out: dict = {v: {"real": {}, "synthetic": {}, "non_speech": {}} for v in variants}
     for rec in rs.aligned_recordings(log=log) if real else []:
-        inner, op, n = _lips(rec.samples, model)
-        for v, (vp, sp) in variants.items():
-            cue = _cue_of(rec.samples, model, n, vp)[video_indices(n, RATE_HZ)]
+        inner, op, n, loud = _lips(rec.samples, model)
+        for v, variant in variants.items():
+            sp = variant[1]
+            cue = _variant_cue(rec.samples, model, n, variant, loud)
             pred = speaking_state(inner, sp, cue) >= 0.5
             s = score_aligned(rec, Prediction(op, pred))
             out[v]["real"][rec.name] = {"f1": s["f1"], "onsets_ms": s["onsets_ms"]}
     for name, x in rs.non_speech().items() if real else []:
         x = np.asarray(x, np.float32)
-        inner, _, n = _lips(x, model)
-        for v, (vp, sp) in variants.items():
-            cue = _cue_of(x, model, n, vp)[video_indices(n, RATE_HZ)]
+        inner, _, n, loud = _lips(x, model)
+        for v, variant in variants.items():
+            sp = variant[1]
+            cue = _variant_cue(x, model, n, variant, loud)
             out[v]["non_speech"][name] = float(np.mean(speaking_state(inner, sp, cue) >= 0.5))
     for cond in mn.CONDITIONS:
         counts = {v: [0, 0, 0, []] for v in variants}
         for rec in mn.test_set(cond, split, mn.Sizes(recordings, seconds),
                                mn.SEED if split == "test" else mn.SEED + 77):
-            inner, _, n = _lips(rec.samples, model)
+            inner, _, n, loud = _lips(rec.samples, model)
             speech = rec.speech[:n]
             idx = video_indices(n, RATE_HZ)
-            for v, (vp, sp) in variants.items():
-                cue = _cue_of(rec.samples, model, n, vp)[idx]
+            for v, variant in variants.items():
+                sp = variant[1]
+                cue = _variant_cue(rec.samples, model, n, variant, loud)
                 pred = speaking_state(inner, sp, cue) >= 0.5
                 on, _ = boundary_delays(pred, speech, RATE_HZ)
                 _, a, b, c = f1_score(pred, speech[idx], boundary_times_s(speech, RATE_HZ))

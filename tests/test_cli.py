@@ -39,7 +39,8 @@ def test_mode_names_old_and_new(command):
     parser = build_parser()
     head = [command, "a.wav"] + (["-o", "out"] if command == "batch" else [])
     for words, motion, speaking in (
-            ([], "natural", "causal"),
+            ([], "natural", "lookahead"),
+            (["--speaking", "causal"], "natural", "causal"),
             (["--motion", "reference", "--speaking", "reference"], "reference", "reference"),
             (["--motion", "seed", "--silence", "seed"], "reference", "reference"),
             (["--silence", "stream"], "natural", "causal")):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from animator.core.modes import MOTION_MODES, SPEAKING_MODES, canonical_mode
+from animator.core.modes import MOTION_MODES, OFFLINE_SPEAKING, SPEAKING_MODES, canonical_mode
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -71,13 +71,15 @@ def add_modes(parser: argparse.ArgumentParser) -> None:
     add_motion_gain(parser)
     add_mouth_gain(parser)
     parser.add_argument("--speaking", "--silence", dest="speaking",
-                        type=_mode(SPEAKING_MODES), default="causal",
-                        metavar="{causal,reference}",
+                        type=_mode(SPEAKING_MODES), default=OFFLINE_SPEAKING,
+                        metavar="{" + ",".join(SPEAKING_MODES) + "}",
                         help="speaking state (1 while the lips move; it damps the head motion "
-                             "in pauses): 'causal' (lip speed in mouth widths/s, onset "
-                             "confirmation and hangover: what live mode uses) or 'reference' "
-                             "(the seed pipeline's whole-clip min-max weights). Old names: "
-                             "--silence, 'stream', 'seed'")
+                             "in pauses): 'lookahead' (the default: the causal state, with the "
+                             "breath before a phrase found by hearing up to 1 s ahead and not "
+                             "taken for speech), 'causal' (lip speed in mouth widths/s, onset "
+                             "confirmation and hangover: exactly what live mode uses) or "
+                             "'reference' (the seed pipeline's whole-clip min-max weights). "
+                             "Old names: --silence, 'stream', 'seed'")
 
 
 def check_modes(args: argparse.Namespace) -> None:

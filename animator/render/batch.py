@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from animator.core.errors import AnimatorError, one_line
+from animator.core.modes import OFFLINE_SPEAKING
 from animator.core.outputs import OutputError, refuse_inputs, write_text_atomic
 
 #: Files a folder INPUT contributes (lower-case extensions); a file named on the command line
@@ -43,7 +44,7 @@ class RenderSettings:
     motion: str = "natural"
     motion_gain: float = 1.0
     mouth_gain: float | None = None  # EngineConfig.open_gain (None: the calibrated default)
-    speaking: str = "causal"
+    speaking: str = OFFLINE_SPEAKING
     width_px: int = 512
     background_rgb: tuple[int, int, int] = (236, 240, 244)
     model: str | None = None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from animator.core.errors import AnimatorError
+from animator.core.modes import OFFLINE_SPEAKING
 from animator.core.outputs import Output, atomic_folder, atomic_outputs, check_outputs
 from animator.core.types import Frame, LiveFrame
 from animator.engine import Engine, EngineConfig
@@ -26,6 +27,7 @@ from animator.live.loop import FrameLoop
 from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.render.exports import EXPORTERS, RunInfo
 from animator.render.file_source import FileLipSource
+from animator.render.onset_lookahead import BreathMutedSource
 from animator.render.source import AudioFileSource
 from keypoints.assets import default_model_path
 from keypoints.audio import decode_audio, resample, to_mono
@@ -120,7 +122,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     False, or ``model_batch`` 1: the lip stream (:mod:`animator.render.source`).
     """
     started = time.perf_counter()
-    config = config or EngineConfig()
+    config = config or EngineConfig(speaking=OFFLINE_SPEAKING)
     from animator.rig import default_rig_dir, load_rig
 
     rig_dir = Path(rig_dir) if rig_dir is not None else default_rig_dir()
@@ -164,6 +166,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     else:
         source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
                                  shapes=shapes, threaded=lip_thread)
+    if config.speaking == "lookahead":
+        source = BreathMutedSource(source, config.fps)
     collector = FrameCollector()
     show = sys.stderr.isatty() if progress is None else progress
     n_expected = max(1, round(duration_s * config.fps))

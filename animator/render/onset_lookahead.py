@@ -1,0 +1,116 @@
+"""The offline speaking state's look-ahead (``--speaking lookahead``, the default of render and
+batch): an offline source whose lip frames reach the engine with the voice cue muted on the
+breaths before speech (animator.stages.breath_onsets), found up to ``window_s`` ahead.
+
+It wraps either offline source (the whole-file lips or the lip stream) and holds back the lip
+frames of the last ``window_s`` until the frames after them have arrived. Decisions are made
+on the video frames, each reading the lip frame the engine will show for it (its nearest,
+:func:`animator.render.file_source.nearest_frames`), so both sources give the same marks. The
+engine itself stays the causal one: only the cue it is fed changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from animator.live.loop import Reading, Source
+from animator.render.file_source import nearest_frames
+from animator.stages.breath_onsets import (
+    BreathParams,
+    breath_frames,
+    context_frames,
+    horizon_frames,
+)
+from keypoints.lips import LipFrame
+
+
+def muted(frame: LipFrame) -> LipFrame:
+    """``frame`` with its voice cue at 0 (a frame without prosody as it is)."""
+    if frame.prosody is None:
+        return frame
+    return dataclasses.replace(frame, prosody=dataclasses.replace(frame.prosody, voice=0.0))
+
+
+class BreathMutedSource:
+    """An offline ``Source`` whose lip frames come out of ``source`` in the same order, with
+    the voice cue muted on breath frames (see the module docstring); ``fps``: the engine's."""
+
+    def __init__(self, source: Source, fps: float, params: BreathParams | None = None
+                 ) -> None:
+        params = params or BreathParams()
+        self._source, self._fps, self._params = source, fps, params
+        self._horizon, self._context = horizon_frames(fps, params), context_frames(fps, params)
+        self._pending: list[LipFrame] = []  # received, not yet handed on
+        self._first_pending = 0  # the lip index of _pending[0]
+        # per lip frame received: time, voice cue, loudness (float arrays grown in place)
+        self._times, self._voice, self._loud = (np.empty(0) for _ in range(3))
+        self._nearest = np.empty(0, dtype=np.int64)  # per video frame placed so far
+        self._marks = np.zeros(0, dtype=bool)  # per lip frame: its cue muted
+        self._decided = 0  # video frames whose marks are final
+
+    def drop_backlog(self) -> None:
+        self._source.drop_backlog()
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+    def read(self, index: int, now_s: float) -> Reading:
+        reading = self._source.read(index, now_s)
+        self._receive(reading.lips)
+        ended = reading.end_s is not None
+        n_lips = self._times.size
+        if n_lips:
+            self._place_video_frames(ended)
+            self._decide(ended)
+        # hand on the lip frames no undecided video frame can show
+        if ended:
+            upto = n_lips
+        elif self._decided < self._nearest.size:
+            upto = int(self._nearest[self._decided])
+        else:  # no video frame placed yet
+            upto = self._first_pending
+        n_out = max(0, upto - self._first_pending)
+        out = [muted(f) if self._marks[self._first_pending + k] else f
+               for k, f in enumerate(self._pending[:n_out])]
+        del self._pending[:n_out]
+        self._first_pending += n_out
+        return dataclasses.replace(reading, lips=out)
+
+    def _receive(self, lips) -> None:
+        lips = list(lips)
+        if not lips:
+            return
+        self._pending += lips
+        self._times = np.concatenate([self._times, [f.t_s for f in lips]])
+        self._voice = np.concatenate(
+            [self._voice, [0.0 if f.prosody is None else f.prosody.voice for f in lips]])
+        self._loud = np.concatenate(
+            [self._loud, [-100.0 if f.prosody is None else f.prosody.loudness_db for f in lips]])
+        self._marks = np.concatenate([self._marks, np.zeros(len(lips), dtype=bool)])
+
+    def _place_video_frames(self, ended: bool) -> None:
+        """The nearest lip frame of every video frame whose nearest cannot change any more
+        (a later lip frame has arrived; all of them once the source has ended)."""
+        last = self._times[-1]
+        n_video = int(np.floor(last * self._fps)) + 1  # frames with t <= last
+        if not ended:  # a frame at exactly ``last`` may yet find a nearer one after it
+            n_video = max(0, n_video - 1)
+        if n_video > self._nearest.size:
+            t = np.arange(self._nearest.size, n_video) / self._fps
+            self._nearest = np.concatenate([self._nearest, nearest_frames(self._times, t)])
+
+    def _decide(self, ended: bool) -> None:
+        n = self._nearest.size
+        final = n if ended else n - self._horizon
+        if final <= self._decided:
+            return
+        lo = max(0, self._decided - self._context)
+        idx = self._nearest[lo:n]
+        marks = breath_frames(self._voice[idx], self._loud[idx], self._fps, self._params)
+        new = marks[self._decided - lo:final - lo]
+        self._marks[self._nearest[self._decided:final][new]] = True
+        self._decided = final

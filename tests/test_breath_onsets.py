@@ -1,0 +1,187 @@
+"""The offline speaking state's look-ahead: breaths before speech are not taken for speech
+(animator.stages.breath_onsets, animator.render.onset_lookahead, ``--speaking lookahead``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from animator.engine import EngineConfig
+from animator.live.loop import Reading
+from animator.render.file_source import nearest_frames
+from animator.render.offline import render
+from animator.render.onset_lookahead import BreathMutedSource
+from animator.stages.breath_onsets import (
+    BreathParams,
+    breath_frames,
+    context_frames,
+    horizon_frames,
+)
+from benchmarks.realdata import realdata_dir
+from keypoints.lips import LipFrame
+from keypoints.prosody import Prosody
+
+FPS = 25.0
+GRID = realdata_dir() / "talking_faces"
+
+
+def _stretch(quiet_s: float, loud_s: float = 0.6, pause_s: float = 0.5):
+    """(voice, loudness_db) per video frame: a pause, cue up over ``quiet_s`` of sound 25 dB
+    below the vowel that follows for ``loud_s``, a pause."""
+    n_pause, n_quiet, n_loud = (round(x * FPS) for x in (pause_s, quiet_s, loud_s))
+    voice = np.r_[np.zeros(n_pause), np.ones(n_quiet + n_loud), np.zeros(n_pause)]
+    loud = np.r_[np.full(n_pause, -60.0), np.full(n_quiet, -35.0), np.full(n_loud, -10.0),
+                 np.full(n_pause, -60.0)]
+    return voice, loud, n_pause, n_quiet
+
+
+def test_a_quiet_start_longer_than_the_lead_is_marked_up_to_the_lead():
+    voice, loud, start, n_quiet = _stretch(0.4)
+    marks = breath_frames(voice, loud, FPS)
+    lead = round(BreathParams().lead_s * FPS)
+    assert np.flatnonzero(marks).tolist() == list(range(start, start + n_quiet - lead))
+
+
+@pytest.mark.parametrize("quiet_s", [0.0, 0.12, 0.2])
+def test_a_word_starting_within_the_lead_of_its_vowel_is_left_alone(quiet_s):
+    voice, loud, _, _ = _stretch(quiet_s)
+    assert not breath_frames(voice, loud, FPS).any()
+
+
+def test_a_sound_not_much_quieter_than_the_vowel_is_speech():
+    voice, loud, start, n_quiet = _stretch(0.4)
+    loud[start:start + n_quiet] = -10.0 - BreathParams().nucleus_db + 1.0
+    assert not breath_frames(voice, loud, FPS).any()
+
+
+def test_a_short_gap_does_not_start_a_new_stretch():
+    """A stop closure inside speech (cue down for less than merge_s) followed by a quieter
+    stretch: the quiet part belongs to the running stretch, nothing is marked."""
+    voice, loud, start, n_quiet = _stretch(0.0, loud_s=1.0)
+    end = start + round(1.0 * FPS)
+    voice = np.r_[voice[:end], np.zeros(3), np.ones(15), voice[end:]]
+    loud = np.r_[loud[:end], np.full(3, -60.0), np.full(15, -40.0), loud[end:]]
+    assert not breath_frames(voice, loud, FPS).any()
+
+
+def test_slices_give_the_whole_arrays_marks_away_from_their_ends():
+    rng = np.random.default_rng(3)
+    n = 600
+    voice = (rng.random(n) < 0.5).astype(float)
+    voice[rng.random(n) < 0.3] = 0.0
+    loud = rng.normal(-30, 10, n)
+    whole = breath_frames(voice, loud, FPS)
+    ctx, hor = context_frames(FPS), horizon_frames(FPS)
+    for lo, hi in [(0, 300), (37, 400), (120, 600), (250, 520)]:
+        part = breath_frames(voice[lo:hi], loud[lo:hi], FPS)
+        a = lo if lo == 0 else lo + ctx
+        b = hi if hi == n else hi - hor
+        np.testing.assert_array_equal(part[a - lo:b - lo], whole[a:b])
+    assert whole.any()
+
+
+def test_params_and_shapes_are_checked():
+    with pytest.raises(ValueError):
+        BreathParams(nucleus_db=0.0)
+    with pytest.raises(ValueError):
+        BreathParams(cue_on=0.0)
+    with pytest.raises(ValueError):
+        breath_frames(np.zeros(3), np.zeros(4), FPS)
+
+
+class _Chunks:
+    """An offline source handing out ``frames`` in chunks of the given sizes, then the end."""
+
+    def __init__(self, frames: list[LipFrame], sizes: list[int]) -> None:
+        self._frames, self._sizes, self._pos, self._k, self.closed = frames, sizes, 0, 0, False
+
+    def read(self, index: int, now_s: float) -> Reading:
+        if self._pos >= len(self._frames):
+            return Reading([], end_s=self._frames[-1].t_s + 0.01)
+        size = self._sizes[self._k % len(self._sizes)]
+        self._k += 1
+        out = self._frames[self._pos:self._pos + size]
+        self._pos += size
+        return Reading(out)
+
+    def drop_backlog(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _lip_frames(n: int, rate_hz: float = 100.0) -> list[LipFrame]:
+    rng = np.random.default_rng(5)
+    names = ("upper_lip", "lower_lip", "left_corner", "right_corner")
+    voice = np.repeat(rng.random(n // 20 + 1) < 0.6, 20)[:n].astype(float)
+    loud = np.repeat(rng.choice([-40.0, -12.0], n // 10 + 1), 10)[:n]
+    return [LipFrame(k / rate_hz, np.zeros((4, 3), np.float32), names,
+                     Prosody(0.5, 0.0, float(loud[k]), float(voice[k]))) for k in range(n)]
+
+
+@pytest.mark.parametrize("sizes", [[1], [7], [256, 2050], [13, 1, 400], [5000]])
+def test_the_wrapper_mutes_the_marked_frames_whatever_the_chunking(sizes):
+    frames = _lip_frames(1500)
+    source = _Chunks(frames, sizes)
+    wrapped = BreathMutedSource(source, FPS)
+    out, ended = [], False
+    for i in range(10000):
+        r = wrapped.read(i, 0.0)
+        out += r.lips
+        if r.end_s is not None:
+            ended = True
+            break
+    assert ended and [f.t_s for f in out] == [f.t_s for f in frames]  # none lost, in order
+    times = np.array([f.t_s for f in frames])
+    n_video = int(np.floor(times[-1] * FPS)) + 1
+    near = nearest_frames(times, np.arange(n_video) / FPS)
+    voice = np.array([f.prosody.voice for f in frames])
+    loud = np.array([f.prosody.loudness_db for f in frames])
+    marks = breath_frames(voice[near], loud[near], FPS)
+    assert marks.any()
+    want = voice.copy()
+    want[near[marks]] = 0.0
+    np.testing.assert_array_equal([f.prosody.voice for f in out], want)
+    wrapped.close()
+    assert source.closed
+
+
+def _speaking(path, **kw) -> tuple[np.ndarray, np.ndarray]:
+    frames = json.loads(path.read_text())["frames"]
+    return np.array([f["t"] for f in frames]), np.array([f["speaking"] for f in frames])
+
+
+def test_a_real_breath_before_speech_is_not_speech_offline(tmp_path):
+    """GRID id2_vcd_swwp2s: an audible breath 0.16-0.4 s, the first word at 0.49 s (its
+    alignment): the causal state (as live) calls the breath speech, the offline look-ahead
+    does not; from the first word on both are the same, and both offline sources agree."""
+    clip = GRID / "id2_vcd_swwp2s.mpg"
+    first_word_s = 12250 / 25000  # swwp2s.align: "sil" until 12250 (units of 1/25000 s)
+    assert (GRID / "swwp2s.align").read_text().split()[:3] == ["0", "12250", "sil"]
+    runs = {}
+    for name, speaking, whole in [("causal", "causal", True), ("lookahead", "lookahead", True),
+                                  ("stream", "lookahead", False)]:
+        out = tmp_path / f"{name}.json"
+        render(clip, None, config=EngineConfig(speaking=speaking), timeline_path=out,
+               whole_file=whole)
+        runs[name] = _speaking(out)
+    t, causal = runs["causal"]
+    _, lookahead = runs["lookahead"]
+    before = t < first_word_s - 0.1
+    assert causal[before].max() == 1.0  # the breath, taken for speech
+    assert lookahead[before].max() == 0.0
+    after = t >= first_word_s
+    np.testing.assert_array_equal(lookahead[after], causal[after])
+    np.testing.assert_array_equal(runs["stream"][1], lookahead)
+
+
+def test_render_and_batch_default_to_the_lookahead(tmp_path):
+    from animator.cli.main import build_parser
+    from animator.render.batch import RenderSettings
+
+    assert RenderSettings().speaking == "lookahead"
+    args = build_parser().parse_args(["render", "a.wav", "-o", str(tmp_path / "o.mp4")])
+    assert args.speaking == "lookahead"
