@@ -28,6 +28,7 @@ Expressions on cue (animator.stages.face_cue): ``expression`` from the first fra
 from __future__ import annotations
 
 import bisect
+import collections
 import threading
 from collections.abc import Iterable
 
@@ -76,6 +77,11 @@ class Engine:
         params = config.motion_params or MotionParams().scaled_to_extent(rig_extent_deg(rig))
         self._motion = MotionSynth(config.fps, self._rng, params, config.motion_gain)
         self._speaking = SpeakingDetector(config.fps, config.speaking_params)
+        #: offline: each frame takes the speaking state this many frames ahead (the causal
+        #: state is late by its onset confirmation and hangover); the frames wait here
+        self._lead_frames = round(config.speaking_lead_s * config.fps)
+        self._waiting: collections.deque = collections.deque()
+        self._last_mask = 0.0
         unknown = [e for e in (config.expression, *(c[2] for c in config.expression_track))
                    if e not in rig.config.expressions]
         if unknown:
@@ -237,7 +243,7 @@ class Engine:
         for i in range(self._next_index, n_total):
             self._visemes[i] = held[3] if held is not None else None
         self._next_index = max(self._next_index, n_total)
-        out = self._process(tail, head_deg, eyes)
+        out = self._process(tail, head_deg, eyes) + self._flush_lead()
         if self._deferred:
             out = self._run_deferred()
         return out
@@ -250,12 +256,32 @@ class Engine:
             self._held.extend((*item[1:], eyes) for item in items)
             return []
         out, speaking, motion, head = [], self._speaking.step, self._motion.step, self._head
-        for i, lips, mouth, pro in items:  # the voice cue joins the lips' speaking state
-            mask = speaking(lips, None if pro is None else pro.voice)
+        lead, waiting = self._lead_frames, self._waiting
+        for item in items:  # the voice cue joins the lips' speaking state
+            mask = speaking(item[1], None if item[3] is None else item[3].voice)
+            if lead:  # the state of frame i + lead is frame i's (offline look-ahead)
+                self._last_mask = mask
+                waiting.append(item)
+                if len(waiting) <= lead:
+                    continue
+                item = waiting.popleft()
+            i, _, mouth, pro = item
             angles = motion(mask, None if pro is None else pro.accent)
             if head is not None:
                 angles = head.step(angles, head_deg)
             out.append(self._decide(i, angles, mask, mouth, eyes))
+        return out
+
+    def _flush_lead(self) -> list[Frame]:
+        """The frames still waiting for the state ``lead`` frames ahead at the end: nothing
+        follows them, so they keep the last state decided (a clip cut inside speech ends
+        speaking)."""
+        out, waiting = [], self._waiting
+        mask = self._last_mask
+        while waiting:
+            i, _, mouth, pro = waiting.popleft()
+            angles = self._motion.step(mask, None if pro is None else pro.accent)
+            out.append(self._decide(i, angles, mask, mouth, None))
         return out
 
     def _run_deferred(self) -> list[Frame]:

@@ -53,6 +53,10 @@ class EngineConfig:
     #: them): 0 live (no look-ahead, no added latency); offline (the whole file is there)
     #: animator.render.offline_shape_lead_s: mid display time plus the shapes' lateness.
     shape_lead_s: float = 0.0
+    #: offline: frame i shows the speaking state of frame i + round(this * fps) (seconds; 0
+    #: live): the causal state switches on after its onset confirmation and off after its
+    #: hangover, so read ahead it sits on the speech (animator.render.OFFLINE_SPEAKING_LEAD_S)
+    speaking_lead_s: float = 0.0
     #: a heard closed shape (A: p, b, m) shows the opening at rest (mouth_shapes.closed_by_shape)
     shape_closes_mouth: bool = True
     #: the opening of lips from a model (no ``mouth_rest``) is shown x this; None:
@@ -84,6 +88,10 @@ class EngineConfig:
             raise ValueError("calibrate_s must be >= 0")
         if not 0 <= self.shape_lead_s <= 1:
             raise ValueError(f"shape_lead_s must be in [0, 1], got {self.shape_lead_s}")
+        if not 0 <= self.speaking_lead_s <= 1:
+            raise ValueError(f"speaking_lead_s must be in [0, 1], got {self.speaking_lead_s}")
+        if self.speaking_lead_s and self.head != "synth":
+            raise ValueError("speaking_lead_s is for offline renders (a synthesised head)")
         if self.open_gain is not None and not 0 < self.open_gain <= 4:
             raise ValueError(f"open_gain must be in (0, 4], got {self.open_gain}")
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from animator.render import OFFLINE_SPEAKING_LEAD_S
 from animator.stages.breath_onsets import breath_frames
 from animator.stages.speaking import SpeakingParams
 from benchmarks import realspeech as rs
@@ -103,19 +104,30 @@ def lookahead_cue(cue_video: np.ndarray, loudness_video: np.ndarray) -> np.ndarr
     return out
 
 
+def state_of(inner_video: np.ndarray, sp: SpeakingParams, cue_video: np.ndarray,
+             loudness_video: np.ndarray | None = None) -> np.ndarray:
+    """float[n_video]: the causal speaking state (``loudness_video`` None), or the offline
+    renderer's ``--speaking lookahead`` one, as its engine makes it: the cue muted on breaths,
+    and each frame the state OFFLINE_SPEAKING_LEAD_S ahead (the last frames keep the last
+    state)."""
+    if loudness_video is None:
+        return speaking_state(inner_video, sp, cue_video)
+    state = speaking_state(inner_video, sp, lookahead_cue(cue_video, loudness_video))
+    k = min(round(OFFLINE_SPEAKING_LEAD_S * FPS), state.size)
+    return np.r_[state[k:], np.repeat(state[-1:], k)] if k else state
+
+
 def score_run(run: DevRun, cue: np.ndarray, sp: SpeakingParams, lookahead: bool = False
               ) -> dict:
-    cue_video = cue[run.idx]
-    if lookahead:
-        cue_video = lookahead_cue(cue_video, run.loudness_db[run.idx])
-    pred = speaking_state(run.inner_video, sp, cue_video) >= 0.5
+    pred = state_of(run.inner_video, sp, cue[run.idx],
+                    run.loudness_db[run.idx] if lookahead else None) >= 0.5
     truth = run.speech[run.idx]
     edges = boundary_times_s(run.speech, RATE_HZ)
     f1, tp, fp, fn = f1_score(pred, truth, edges)
     keep = scored_frames(truth.size, edges)
-    on, _ = boundary_delays(pred, run.speech, RATE_HZ, offset_after_s=0.6, min_pause_s=0.25)
+    on, off = boundary_delays(pred, run.speech, RATE_HZ, offset_after_s=0.6, min_pause_s=0.25)
     return {"f1": f1, "tp": tp, "fp": fp, "fn": fn, "pause": int(np.sum(keep & ~truth)),
-            "onsets_ms": on, "pred": pred}
+            "onsets_ms": on, "offsets_ms": off, "pred": pred}
 
 
 def evaluate(runs: list[DevRun], config, sp: SpeakingParams,
@@ -125,10 +137,12 @@ def evaluate(runs: list[DevRun], config, sp: SpeakingParams,
     tp, fp, fn = (sum(v[k] for v in tune) for k in ("tp", "fp", "fn"))
     pause = sum(v["pause"] for v in tune)
     on = sum((v["onsets_ms"] for v in tune), [])
+    off = sum((v["offsets_ms"] for v in tune), [])
     return {"per": per, "f1_pooled": 2 * tp / (2 * tp + fp + fn),
             "f1_mean": float(np.mean([v["f1"] for v in tune])), "fp": fp, "fn": fn,
             "pause": pause, "false_share": fp / max(1, pause),
-            "onset_ms_median": float(np.median(on)) if on else None, "n_onsets": len(on)}
+            "onset_ms_median": float(np.median(on)) if on else None, "n_onsets": len(on),
+            "offset_ms_median": float(np.median(off)) if off else None}
 
 
 def describe(runs: list[DevRun], config, res: dict, vp: VoiceParams | None) -> None:
@@ -191,15 +205,19 @@ def main(argv: list[str] | None = None) -> int:
                 res = evaluate(runs, model.feature_config, sp, None, la)
                 print(f"{v}: development clips F1 pooled {res['f1_pooled']:.4f}, pause frames "
                       f"called speech {res['fp']} of {res['pause']}, misses {res['fn']}; "
+                      f"onset / offset median {res['onset_ms_median']:.0f} / "
+                      f"{res['offset_ms_median']:.0f} ms; "
                       + ", ".join(f"{k} {x['f1']:.3f}" for k, x in res["per"].items()
                                   if k.startswith("grid")))
         res = compare(model, variants, log=lambda *a: None, split=args.split,
                       real=args.split == "test")
         for v, r in res.items():
             print(f"{v}: real F1 " + " / ".join(f"{x['f1']:.3f}" for x in r["real"].values())
-                  + f"; onsets ms {[x['onsets_ms'] for x in r['real'].values()]}")
+                  + "; onsets / offsets ms " + "; ".join(
+                      f"{[round(o) for o in x['onsets_ms']]} / "
+                      f"{[round(o) for o in x['offsets_ms']]}" for x in r["real"].values()))
             print(f"  synthetic F1 mean {r['synthetic_f1_mean']:.4f}: "
-                  + ", ".join(f"{k} {x['f1']:.4f} ({x['onset_ms']:.0f} ms)"
+                  + ", ".join(f"{k} {x['f1']:.4f} ({x['onset_ms']:.0f} / {x['offset_ms']:.0f} ms)"
                               for k, x in r["synthetic"].items()))
             print("  non-speech speaking: " + ", ".join(f"{k} {x:.3f}"
                                                       for k, x in r["non_speech"].items()))
@@ -253,11 +271,13 @@ def _lips(samples: np.ndarray, model) -> tuple[np.ndarray, np.ndarray, int, np.n
         "lower_lip"), 1], points.shape[0], loud
 
 
-def _variant_cue(samples: np.ndarray, model, n: int, variant: tuple, loud_video: np.ndarray
-                 ) -> np.ndarray:
-    """The cue at the video frames for a variant (VoiceParams, SpeakingParams[, lookahead])."""
+def _variant_state(samples: np.ndarray, model, n: int, variant: tuple, inner: np.ndarray,
+                   loud_video: np.ndarray) -> np.ndarray:
+    """The state at the video frames for a variant (VoiceParams, SpeakingParams[,
+    lookahead])."""
     cue = _cue_of(samples, model, n, variant[0])[video_indices(n, RATE_HZ)]
-    return lookahead_cue(cue, loud_video) if len(variant) > 2 and variant[2] else cue
+    lookahead = len(variant) > 2 and variant[2]
+    return state_of(inner, variant[1], cue, loud_video if lookahead else None)
 
 
 def compare(model, variants: dict[str, tuple],
@@ -275,37 +295,35 @@ def compare(model, variants: dict[str, tuple],
     for rec in rs.aligned_recordings(log=log) if real else []:
         inner, op, n, loud = _lips(rec.samples, model)
         for v, variant in variants.items():
-            sp = variant[1]
-            cue = _variant_cue(rec.samples, model, n, variant, loud)
-            pred = speaking_state(inner, sp, cue) >= 0.5
+            pred = _variant_state(rec.samples, model, n, variant, inner, loud) >= 0.5
             s = score_aligned(rec, Prediction(op, pred))
-            out[v]["real"][rec.name] = {"f1": s["f1"], "onsets_ms": s["onsets_ms"]}
+            out[v]["real"][rec.name] = {"f1": s["f1"], "onsets_ms": s["onsets_ms"],
+                                        "offsets_ms": s["offsets_ms"]}
     for name, x in rs.non_speech().items() if real else []:
         x = np.asarray(x, np.float32)
         inner, _, n, loud = _lips(x, model)
         for v, variant in variants.items():
-            sp = variant[1]
-            cue = _variant_cue(x, model, n, variant, loud)
-            out[v]["non_speech"][name] = float(np.mean(speaking_state(inner, sp, cue) >= 0.5))
+            out[v]["non_speech"][name] = float(np.mean(
+                _variant_state(x, model, n, variant, inner, loud) >= 0.5))
     for cond in mn.CONDITIONS:
-        counts = {v: [0, 0, 0, []] for v in variants}
+        counts = {v: [0, 0, 0, [], []] for v in variants}
         for rec in mn.test_set(cond, split, mn.Sizes(recordings, seconds),
                                mn.SEED if split == "test" else mn.SEED + 77):
             inner, _, n, loud = _lips(rec.samples, model)
             speech = rec.speech[:n]
             idx = video_indices(n, RATE_HZ)
             for v, variant in variants.items():
-                sp = variant[1]
-                cue = _variant_cue(rec.samples, model, n, variant, loud)
-                pred = speaking_state(inner, sp, cue) >= 0.5
-                on, _ = boundary_delays(pred, speech, RATE_HZ)
+                pred = _variant_state(rec.samples, model, n, variant, inner, loud) >= 0.5
+                on, off = boundary_delays(pred, speech, RATE_HZ)
                 _, a, b, c = f1_score(pred, speech[idx], boundary_times_s(speech, RATE_HZ))
                 k = counts[v]
                 k[0], k[1], k[2] = k[0] + a, k[1] + b, k[2] + c
                 k[3] += on
-        for v, (tp, fp, fn, on) in counts.items():
+                k[4] += off
+        for v, (tp, fp, fn, on, off) in counts.items():
             out[v]["synthetic"][cond] = {"f1": round(2 * tp / (2 * tp + fp + fn), 4),
-                                         "onset_ms": float(np.median(on)) if on else None}
+                                         "onset_ms": float(np.median(on)) if on else None,
+                                         "offset_ms": float(np.median(off)) if off else None}
         log(f"  {cond}: " + "  ".join(f"{v} {out[v]['synthetic'][cond]}" for v in variants))
     for v in variants:
         syn = out[v]["synthetic"]

@@ -145,7 +145,7 @@ def test_a_render_shows_idle_blinks_on_the_rig_and_changes_nothing_else(tmp_path
     the render without blinks."""
     render(DEMO, None, timeline_path=tmp_path / "on.json")
     render(DEMO, None, timeline_path=tmp_path / "off.json",
-           config=EngineConfig(idle_blinks=None))
+           config=EngineConfig(idle_blinks=None, speaking="lookahead"))  # render's default
     on = json.loads((tmp_path / "on.json").read_text())["frames"]
     off = json.loads((tmp_path / "off.json").read_text())["frames"]
     closed = np.array([f["eyes"] == "closed" for f in on])

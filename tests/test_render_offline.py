@@ -288,7 +288,7 @@ def test_offline_frames_equal_the_streaming_loop_fed_in_small_chunks(tmp_path, r
     by_hand += engine.push(stream.flush()) + engine.finish(duration_s)
     expected = [_frame_key(f) for f in by_hand]
     rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model,
-                      whole_file=False).frames
+                      whole_file=False, config=EngineConfig()).frames  # the causal state
     assert [_frame_key(f) for f in rendered] == expected
     source = AudioFileSource(samples, model, duration_s, shapes=shapes, threaded=False)
     engine = Engine(rig, offline)

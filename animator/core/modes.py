@@ -5,8 +5,9 @@
 MOTION_MODES = ("natural", "reference")
 #: Speaking state: ``causal`` (lip speed, onset confirmation and hangover: works live),
 #: ``lookahead`` (offline renders: the causal state, fed a voice cue muted on the breaths
-#: before speech, found up to 1 s ahead: animator.stages.breath_onsets; elsewhere the same as
-#: ``causal``) or ``reference`` (the seed pipeline's whole-clip min-max weights).
+#: before speech, found up to 1 s ahead: animator.stages.breath_onsets, and each frame showing
+#: the state animator.render.OFFLINE_SPEAKING_LEAD_S ahead; elsewhere the same as ``causal``)
+#: or ``reference`` (the seed pipeline's whole-clip min-max weights).
 SPEAKING_MODES = ("causal", "lookahead", "reference")
 #: What render and batch use unless told otherwise (live is always causal).
 OFFLINE_SPEAKING = "lookahead"

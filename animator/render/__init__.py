@@ -32,6 +32,15 @@ def offline_shape_lead_s(fps: float) -> float:
     return 0.5 / fps + SHAPE_LATENESS_S
 
 
+#: ``--speaking lookahead``: each frame shows the causal speaking state this many seconds
+#: ahead (EngineConfig.speaking_lead_s; 2 frames at 25 fps). The causal state is late by its
+#: onset confirmation and voice window (~35-65 ms) and its hangover (offsets ~105-135 ms).
+#: Chosen on the development clips of ``python -m benchmarks.speaking_dev --lookahead`` and
+#: the synthetic tuning split: onsets and offsets 55 / 55 ms late -> 25 / 25 ms early
+#: (median, real development clips), the synthetic ones within 60 ms; 0.04 s left synthetic
+#: offsets 65-95 ms late.
+OFFLINE_SPEAKING_LEAD_S = 0.08
+
 #: Share of keypoint frames that may be non-finite before a render refuses the model.
 MAX_NONFINITE_SHARE = 0.01
 

@@ -24,7 +24,7 @@ from animator.core.types import Frame, LiveFrame
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock
 from animator.live.loop import FrameLoop
-from animator.render import MODEL_BATCH, offline_shape_lead_s
+from animator.render import MODEL_BATCH, OFFLINE_SPEAKING_LEAD_S, offline_shape_lead_s
 from animator.render.exports import EXPORTERS, RunInfo
 from animator.render.file_source import FileLipSource
 from animator.render.onset_lookahead import BreathMutedSource
@@ -145,7 +145,9 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     rig = load_rig(rig_dir)
     check_outputs(outputs, [*inputs, *rig.files()])
     config = replace(_with_cues(config, rig, expression_track),
-                     shape_lead_s=offline_shape_lead_s(config.fps))
+                     shape_lead_s=offline_shape_lead_s(config.fps),
+                     speaking_lead_s=(OFFLINE_SPEAKING_LEAD_S if config.speaking == "lookahead"
+                                      else config.speaking_lead_s))
     if canvas is not None:  # the character must fit before any work
         from animator.sinks.compose import output_size
 

@@ -6,7 +6,8 @@ It wraps either offline source (the whole-file lips or the lip stream) and holds
 frames of the last ``window_s`` until the frames after them have arrived. Decisions are made
 on the video frames, each reading the lip frame the engine will show for it (its nearest,
 :func:`animator.render.file_source.nearest_frames`), so both sources give the same marks. The
-engine itself stays the causal one: only the cue it is fed changes.
+engine itself stays the causal one: only the cue it is fed changes (the renderer also sets
+its ``speaking_lead_s``, the other half of the look-ahead).
 """
 
 from __future__ import annotations

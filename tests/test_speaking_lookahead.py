@@ -10,6 +10,7 @@ import pytest
 
 from animator.engine import EngineConfig
 from animator.live.loop import Reading
+from animator.render import OFFLINE_SPEAKING_LEAD_S
 from animator.render.file_source import nearest_frames
 from animator.render.offline import render
 from animator.render.onset_lookahead import BreathMutedSource
@@ -157,7 +158,8 @@ def _speaking(path, **kw) -> tuple[np.ndarray, np.ndarray]:
 def test_a_real_breath_before_speech_is_not_speech_offline(tmp_path):
     """GRID id2_vcd_swwp2s: an audible breath 0.16-0.4 s, the first word at 0.49 s (its
     alignment): the causal state (as live) calls the breath speech, the offline look-ahead
-    does not; from the first word on both are the same, and both offline sources agree."""
+    does not; from the first word on it is the causal state read ahead, and both offline
+    sources agree."""
     clip = GRID / "id2_vcd_swwp2s.mpg"
     first_word_s = 12250 / 25000  # swwp2s.align: "sil" until 12250 (units of 1/25000 s)
     assert (GRID / "swwp2s.align").read_text().split()[:3] == ["0", "12250", "sil"]
@@ -173,8 +175,11 @@ def test_a_real_breath_before_speech_is_not_speech_offline(tmp_path):
     before = t < first_word_s - 0.1
     assert causal[before].max() == 1.0  # the breath, taken for speech
     assert lookahead[before].max() == 0.0
+    # from the first word on: the causal state read OFFLINE_SPEAKING_LEAD_S ahead
+    k = round(OFFLINE_SPEAKING_LEAD_S * 25)
     after = t >= first_word_s
-    np.testing.assert_array_equal(lookahead[after], causal[after])
+    np.testing.assert_array_equal(lookahead[after],
+                                  np.r_[causal[k:], np.repeat(causal[-1:], k)][after])
     np.testing.assert_array_equal(runs["stream"][1], lookahead)
 
 
@@ -185,3 +190,87 @@ def test_render_and_batch_default_to_the_lookahead(tmp_path):
     assert RenderSettings().speaking == "lookahead"
     args = build_parser().parse_args(["render", "a.wav", "-o", str(tmp_path / "o.mp4")])
     assert args.speaking == "lookahead"
+
+
+# --- the engine's speaking lead (EngineConfig.speaking_lead_s) ---------------------------------
+
+def _frames(rig_dir, model, samples, config, chunks):
+    from animator.audio_animator import AudioAnimator
+    from animator.rig import load_rig
+
+    anim = AudioAnimator(load_rig(rig_dir), model, config)
+    out, pos = [], 0
+    for n in chunks:
+        out += anim.push_audio(samples[pos:pos + n])
+        pos += n
+    return out + anim.finish()
+
+
+@pytest.fixture(scope="module")
+def speech8():
+    from keypoints.assets import assets_dir
+    from keypoints.audio import load_audio
+
+    return load_audio(assets_dir() / "audio" / "demo_speech.ogg")[: 16000 * 8]
+
+
+@pytest.mark.parametrize("fps, lead_frames", [(25.0, 2), (30.0, 2), (60.0, 5)])
+def test_a_speaking_lead_shows_each_frame_the_state_ahead_and_holds_the_last(
+        reference_rig, model, speech8, fps, lead_frames):
+    causal = _frames(reference_rig, model, speech8, EngineConfig(fps=fps), [len(speech8)])
+    lead_cfg = EngineConfig(fps=fps, speaking_lead_s=0.08)
+    ahead = _frames(reference_rig, model, speech8, lead_cfg, [len(speech8)])
+    masks = np.array([f.speaking for f in causal])
+    want = np.r_[masks[lead_frames:], np.repeat(masks[-1:], lead_frames)]
+    np.testing.assert_array_equal([f.speaking for f in ahead], want)
+    assert not np.array_equal(want, masks)  # the speech starts and stops: the lead shows
+    # the mouth does not wait for anything: the same openings frame by frame
+    np.testing.assert_array_equal([f.mouth for f in ahead], [f.mouth for f in causal])
+    assert [f.index for f in ahead] == list(range(len(causal)))
+
+
+def test_a_speaking_lead_gives_the_same_frames_for_any_chunking(reference_rig, model, speech8):
+    cfg = EngineConfig(speaking_lead_s=0.08)
+    whole = _frames(reference_rig, model, speech8, cfg, [len(speech8)])
+    for size in (160, 1601, 40000):
+        chunks = [size] * (len(speech8) // size) + [len(speech8) % size]
+        part = _frames(reference_rig, model, speech8, cfg, chunks)
+        assert [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image) for f in part] \
+            == [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image) for f in whole]
+
+
+def test_the_speaking_lead_is_checked():
+    with pytest.raises(ValueError):
+        EngineConfig(speaking_lead_s=-0.1)
+    with pytest.raises(ValueError):
+        EngineConfig(speaking_lead_s=0.08, head="tracked")
+
+
+def test_the_default_render_is_the_engine_with_the_lead_fed_the_muted_source(tmp_path, rig,
+                                                                             model):
+    """render() with its default speaking state gives exactly the frames of an engine with
+    the offline lead fed by hand from the breath-muted lip stream."""
+    from animator.engine import Engine
+    from animator.render import offline_shape_lead_s
+    from animator.render.source import AudioFileSource
+    from keypoints.audio import load_audio
+    from keypoints.visemenet import ShapeModel
+
+    audio = GRID / "bbaf2n.mpg"  # a breath and lip smacks before the first word
+    rendered = render(audio, None, timeline_path=tmp_path / "t.json", model=model,
+                      whole_file=False)
+    samples = load_audio(audio, model.feature_config.sample_rate)
+    duration_s = json.loads((tmp_path / "t.json").read_text())["duration"]
+    source = BreathMutedSource(AudioFileSource(samples, model, duration_s,
+                                               shapes=ShapeModel.load(), threaded=False), FPS)
+    engine = Engine(rig, EngineConfig(speaking="lookahead", shape_lead_s=offline_shape_lead_s(
+        FPS), speaking_lead_s=OFFLINE_SPEAKING_LEAD_S))
+    frames, end = [], None
+    while end is None:
+        reading = source.read(0, 0.0)
+        frames += engine.push(reading.lips)
+        end = reading.end_s
+    frames += engine.finish(end)
+    key = [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image) for f in frames]
+    assert key == [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image)
+                   for f in rendered.frames]
