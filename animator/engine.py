@@ -293,6 +293,8 @@ class Engine:
         else:
             masks = np.array([self._speaking.step(h[0], None if h[2] is None else h[2].voice)
                               for h in held])
+            if 0 < (k := min(self._lead_frames, n)):  # as _process: the state k frames ahead
+                masks = np.r_[masks[k:], np.repeat(masks[-1:], k)]
         if self.config.motion == "reference":
             angles = reference_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:

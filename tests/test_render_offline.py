@@ -325,3 +325,21 @@ def test_the_lip_thread_stops_when_the_loop_fails_and_its_errors_reach_the_loop(
         source.read(0, 0.0)
     source.close()
     assert not [t for t in threading.enumerate() if t.name == "lips"]
+
+
+@pytest.mark.parametrize("n_samples", [1, 100, 161, 1600])
+@pytest.mark.parametrize("whole_file", [True, False])
+def test_audio_shorter_than_a_few_hops_renders_its_frames(tmp_path, model, n_samples,
+                                                          whole_file):
+    """A clip of one sample to 0.1 s (one or two lip frames: the whole-file path once failed
+    on a single one) gives its length in frames (to half a frame), at least one, in both
+    paths."""
+    import soundfile as sf
+
+    wav = tmp_path / "tiny.wav"
+    sf.write(wav, np.random.default_rng(1).normal(0, 0.1, n_samples).astype(np.float32), 16000)
+    result = render(wav, None, timeline_path=tmp_path / "t.json", model=model,
+                    whole_file=whole_file)
+    frames = json.loads((tmp_path / "t.json").read_text())["frames"]
+    assert len(frames) == len(result.frames) >= 1
+    assert len(frames) == 1 or abs(len(frames) / 25 - n_samples / 16000) <= 0.5 / 25

@@ -27,6 +27,8 @@ from keypoints.visemenet import ShapeModel
 def nearest_frames(times: np.ndarray, t: np.ndarray) -> np.ndarray:
     """int[m]: per time of ``t`` (each <= times[-1]), the index of the nearest of the sorted
     ``times``, a tie going to the earlier (Engine._nearest, the same float operations)."""
+    if times.size == 1:  # one lip frame (audio shorter than a hop): it is every nearest
+        return np.zeros(np.shape(t), dtype=np.intp)
     j = np.searchsorted(times, t, side="left")
     inner = j > 0
     jj = np.where(inner, j, 1)
