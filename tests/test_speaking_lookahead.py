@@ -214,11 +214,14 @@ def speech8():
     return load_audio(assets_dir() / "audio" / "demo_speech.ogg")[: 16000 * 8]
 
 
-@pytest.mark.parametrize("fps, lead_frames", [(25.0, 2), (30.0, 2), (60.0, 5)])
+@pytest.mark.parametrize("fps, lead_frames, motion", [(25.0, 2, "natural"), (30.0, 2, "natural"),
+                                                      (60.0, 5, "natural"),
+                                                      (25.0, 2, "reference")])
 def test_a_speaking_lead_shows_each_frame_the_state_ahead_and_holds_the_last(
-        reference_rig, model, speech8, fps, lead_frames):
-    causal = _frames(reference_rig, model, speech8, EngineConfig(fps=fps), [len(speech8)])
-    lead_cfg = EngineConfig(fps=fps, speaking_lead_s=0.08)
+        reference_rig, model, speech8, fps, lead_frames, motion):
+    causal = _frames(reference_rig, model, speech8, EngineConfig(fps=fps, motion=motion),
+                     [len(speech8)])
+    lead_cfg = EngineConfig(fps=fps, motion=motion, speaking_lead_s=0.08)
     ahead = _frames(reference_rig, model, speech8, lead_cfg, [len(speech8)])
     masks = np.array([f.speaking for f in causal])
     want = np.r_[masks[lead_frames:], np.repeat(masks[-1:], lead_frames)]
