@@ -133,6 +133,8 @@ class _Image:
         # channel is interpolated alone with the same weights)
         self.uv = cv2.merge([u, v, u, v])
         self.nbytes = self.buf.nbytes + self.uv.nbytes
+        #: per pose: the head packed with the pose's matte (:meth:`I420Compositor.head`)
+        self.heads: dict[str, tuple[np.ndarray | None, ...]] = {}
         self.box: Box | None = (0, 0, w, h)
         if background is not None:
             x, y, bw, bh = cv2.boundingRect(255 - cv2.inRange(rgb, background, background))
@@ -150,6 +152,25 @@ class _LayerPlanes:
         luma = np.round(matte * 255.0).astype(np.uint8)
         self.mattes = (luma, cv2.resize(luma, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         self.boxes = tuple(_box(a > 0) for a in self.mattes)
+        self.crops = tuple(None if b is None else _head_crop(b, (a.shape[1], a.shape[0]))
+                           for a, b in zip(self.mattes, self.boxes, strict=True))
+
+
+#: Pixels kept around a matte's box in a packed head: every pixel the moved matte covers
+#: reads its 2 x 2 neighbours inside.
+HEAD_MARGIN_PX = 2
+
+
+def _head_crop(box: Box, size: tuple[int, int]) -> Box | None:
+    """The matte's ``box`` grown by the margin, or None when it touches the edge of the image
+    of ``size``: there the image's replicated border and the matte's clear one differ, so
+    they cannot be moved together."""
+    x0, y0, x1, y1 = box
+    w, h = size
+    if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
+        return None
+    m = HEAD_MARGIN_PX
+    return max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
 
 
 class I420Compositor:
@@ -237,7 +258,7 @@ class I420Compositor:
         m = residual_matrix(choice.residual_deg, self.char_size)
         layer = self.layer(choice.pose)
         if layer is not None:
-            self._layered(targets, img, layer, m)
+            self._layered(targets, img, layer, m, choice.pose)
         elif m is None or img.box is None:
             for dst, src in zip(targets, img.planes, strict=True):
                 dst[:] = src
@@ -265,12 +286,39 @@ class I420Compositor:
             for k in (1, 2):
                 cv2.extractChannel(moved, k - 1, targets[k][y0:y1, x0:x1])
 
+    def head(self, img: _Image, pose: str, layer: _LayerPlanes) -> tuple[np.ndarray | None, ...]:
+        """``img``'s head packed with ``pose``'s matte, over the matte's box and a margin:
+        uint8[h, w, 4] (Y, matte, Y, matte) and (U, V, chroma matte, chroma matte), None for a
+        matte on the image's edge; made once, kept with the image."""
+        got = img.heads.get(pose)
+        if got is None:
+            packs = []
+            for crop, matte, chans in zip(layer.crops, layer.mattes, ((0, 0), (1, 2)),
+                                          strict=True):
+                if crop is None:
+                    packs.append(None)
+                    continue
+                x0, y0, x1, y1 = crop
+                a, b, m = (img.planes[chans[0]][y0:y1, x0:x1],
+                           img.planes[chans[1]][y0:y1, x0:x1], matte[y0:y1, x0:x1])
+                packs.append(cv2.merge([a, m, a, m]) if chans[0] == 0
+                             else cv2.merge([a, b, m, m]))
+            got = img.heads[pose] = tuple(packs)
+            n = sum(p.nbytes for p in got if p is not None)
+            img.nbytes += n
+            self.cached_bytes += n
+        return got
+
     def _layered(self, targets: tuple[np.ndarray, ...], img: _Image, layer: _LayerPlanes,
-                 m: np.ndarray | None) -> None:
+                 m: np.ndarray | None, pose: str) -> None:
         """The head (where the matte says) moved by ``m`` over the plate, plane by plane: the
-        matte moved once per plane size (luma, then chroma for U and V)."""
+        matte moved once per plane size (luma, then chroma for U and V); a moved head in one
+        4-channel warp per plane size (:meth:`head`): the matte's zero border is the edge of
+        its box replicated, and where the matte is 0 the blend is the plate, whatever it
+        moved, so the bytes are those of warping each plane alone."""
         for dst, plate in zip(targets, layer.plate.planes, strict=True):
             dst[:] = plate
+        heads = (None, None) if m is None else self.head(img, pose, layer)
         for k, mk in ((0, m), (1, None if m is None else chroma_matrix(m))):
             box = layer.boxes[k]
             if box is None:
@@ -279,9 +327,31 @@ class I420Compositor:
             x0, y0, x1, y1 = box = _moved_box(box, mk, size)
             if x1 <= x0 or y1 <= y0:
                 continue
-            alpha = _warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT).astype(np.float32)
+            if heads[k] is not None:
+                moved = _warped_crop(heads[k], mk, box, layer.crops[k])
+                alpha = cv2.extractChannel(moved, 1 if k == 0 else 2).astype(np.float32)
+                sources = ([cv2.extractChannel(moved, 0)] if k == 0 else
+                           [cv2.extractChannel(moved, 0), cv2.extractChannel(moved, 1)])
+            else:
+                alpha = _warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT
+                                ).astype(np.float32)
+                sources = [_warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE)
+                           for p in ((0,) if k == 0 else (1, 2))]
             rest = 255.0 - alpha  # blendLinear divides by the weights' sum
-            for p in ((0,) if k == 0 else (1, 2)):
-                moved = _warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE)
+            for p, moved_p in zip((0,) if k == 0 else (1, 2), sources, strict=True):
                 under = np.ascontiguousarray(layer.plate.planes[p][y0:y1, x0:x1])
-                cv2.blendLinear(moved, under, alpha, rest, dst=targets[p][y0:y1, x0:x1])
+                cv2.blendLinear(moved_p, under, alpha, rest, dst=targets[p][y0:y1, x0:x1])
+
+
+def _warped_crop(pack: np.ndarray, m: np.ndarray, box: Box, crop: Box) -> np.ndarray:
+    """A packed head cut at ``crop`` of its image, moved by ``m`` over ``box`` of the output:
+    the inverse map (OpenCV's own inversion) shifted by the crop's corner, so each output
+    pixel reads the pixels the whole image's warp reads."""
+    x0, y0, x1, y1 = box
+    local = m.copy()
+    local[:, 2] -= (x0, y0)
+    inv = cv2.invertAffineTransform(local)
+    inv[:, 2] -= crop[:2]
+    return cv2.warpAffine(pack, inv, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
