@@ -1,6 +1,7 @@
 """The I420 compositor's shortcuts give the bytes of the plain way: every plane warped on its
 own over the box its pixels can reach, the boxes computed with numpy arrays (what it did
-before U and V were moved in one 4-channel warp and the boxes in scalar arithmetic)."""
+before U and V were moved in one 4-channel warp, a layered rig's head with its matte, and
+the boxes in scalar arithmetic)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ import numpy as np
 import pytest
 
 from animator.rig import default_rig_dir, load_rig
-from animator.sinks.compose import FrameCompositor, residual_matrix
+from animator.sinks.compose import FrameCompositor, _moved_box, residual_matrix
 from animator.sinks.compose_i420 import (
     I420Compositor,
+    _LayerPlanes,
     chroma_box,
     chroma_matrix,
     planes,
     reach,
 )
-from tests.test_compose_i420 import choices
+from tests.test_compose_i420 import ASTRONAUT, choices
 
 
 def reach_by_arrays(box, m, size, edge_size):
@@ -77,3 +79,57 @@ def test_a_moved_frame_is_each_plane_warped_alone_byte_for_byte(width):
     assert len(moved) == 15
     for choice in moved:
         assert np.array_equal(comp.compose(choice), moved_plane_by_plane(comp, choice))
+
+
+def warped(src, m, box, border):
+    x0, y0, x1, y1 = box
+    local = m.copy()
+    local[:, 2] -= (x0, y0)
+    return cv2.warpAffine(src, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                          borderMode=border, borderValue=0)
+
+
+def layered_plane_by_plane(comp: I420Compositor, choice) -> np.ndarray:
+    """The frame of a moved ``choice`` of a layered rig, the plain way: each plane and the
+    matte (at luma and chroma size) warped alone, then blended over the plate."""
+    img, layer = comp.image(choice), comp.layer(choice.pose)
+    m = residual_matrix(choice.residual_deg, comp.char_size)
+    out = np.empty((comp.size[1] * 3 // 2, comp.size[0]), np.uint8)
+    targets = planes(out, comp.size)
+    for dst, plate in zip(targets, layer.plate.planes, strict=True):
+        dst[:] = plate
+    for k, mk in ((0, m), (1, chroma_matrix(m))):
+        size = (targets[k].shape[1], targets[k].shape[0])
+        x0, y0, x1, y1 = box = _moved_box(layer.boxes[k], mk, size)
+        alpha = warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT).astype(np.float32)
+        for p in (0,) if k == 0 else (1, 2):
+            cv2.blendLinear(warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE),
+                            np.ascontiguousarray(layer.plate.planes[p][y0:y1, x0:x1]),
+                            alpha, 255.0 - alpha, dst=targets[p][y0:y1, x0:x1])
+    return out
+
+
+@pytest.mark.parametrize("width", [512, 202])
+def test_a_moved_head_is_each_plane_and_matte_warped_alone_byte_for_byte(width):
+    rig = load_rig(ASTRONAUT)
+    comp = I420Compositor(FrameCompositor(rig, width))
+    moved = [c for c in choices(rig, 12, seed=6, max_deg=9.0) if np.any(c.residual_deg)]
+    for choice in moved:
+        assert comp.layer(choice.pose).crops[0] is not None  # the packed head
+        assert np.array_equal(comp.compose(choice), layered_plane_by_plane(comp, choice))
+    assert all(comp.image(c).heads for c in moved)
+
+
+def test_a_matte_on_the_image_edge_is_moved_apart_byte_for_byte():
+    """A head matte reaching the image's edge (where the image's replicated border is not the
+    matte's clear one) is warped apart from the image: the same bytes still."""
+    rig = load_rig(ASTRONAUT)
+    comp = I420Compositor(FrameCompositor(rig, 256))
+    moved = [c for c in choices(rig, 8, seed=8, max_deg=9.0) if np.any(c.residual_deg)]
+    for choice in moved:
+        layer = comp.layer(choice.pose)
+        matte = layer.mattes[0].astype(np.float32) / 255.0
+        matte[:, :3] = 1.0  # the head reaches the left edge
+        comp._layers[choice.pose] = edged = _LayerPlanes(layer.plate, matte)
+        assert edged.crops == (None, None)
+        assert np.array_equal(comp.compose(choice), layered_plane_by_plane(comp, choice))
