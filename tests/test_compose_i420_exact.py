@@ -19,7 +19,7 @@ from animator.sinks.compose_i420 import (
     planes,
     reach,
 )
-from tests.test_compose_i420 import ASTRONAUT, choices
+from tests.compose_choices import ASTRONAUT, choices
 
 
 def reach_by_arrays(box, m, size, edge_size):
