@@ -34,9 +34,11 @@ from animator.sinks.compose import (
     residual_matrix,
 )
 
-#: I420 images kept, bytes: 2.5 bytes a pixel with the packed chroma (:class:`_Image`), ~300
-#: images at 512 px, ~65 at 1080 px.
-CACHE_BYTES = 192 * 2**20
+#: I420 images kept, bytes, with their packed forms (:class:`_Image`): 2.5 bytes a pixel for a
+#: rig without layers (the toon: ~400 images at 512 px, ~90 at 1080 px), ~3.3 with a head
+#: layer (the astronaut: ~250 at 512 px, ~45 at 1080 px, about as many as the planes alone
+#: kept in half this before).
+CACHE_BYTES = 256 * 2**20
 
 Box = tuple[int, int, int, int]
 
@@ -127,12 +129,11 @@ class _Image:
         self.buf = to_i420(rgb)
         h, w = rgb.shape[:2]
         self.planes = planes(self.buf, (w, h))
-        u, v = self.planes[1:]
-        # U and V side by side in one 4-channel image (twice, as OpenCV has no fast 2-channel
-        # warp): one warp moves both for ~75 % of the CPU of two, with the same bytes (each
-        # channel is interpolated alone with the same weights)
-        self.uv = cv2.merge([u, v, u, v])
-        self.nbytes = self.buf.nbytes + self.uv.nbytes
+        self.nbytes = self.buf.nbytes  # with the packed forms below, made when first used
+        #: U and V side by side in one 4-channel image (twice, as OpenCV has no fast 2-channel
+        #: warp): one warp moves both for ~75 % of the CPU of two, with the same bytes (each
+        #: channel is interpolated alone with the same weights); for a rig without layers
+        self.uv: np.ndarray | None = None
         #: per pose: the head packed with the pose's matte (:meth:`I420Compositor.head`)
         self.heads: dict[str, tuple[np.ndarray | None, ...]] = {}
         self.box: Box | None = (0, 0, w, h)
@@ -281,6 +282,10 @@ class I420Compositor:
         if x1 > x0 and y1 > y0:
             local = mc.copy()
             local[:, 2] -= (x0, y0)
+            if img.uv is None:
+                u, v = img.planes[1:]
+                img.uv = cv2.merge([u, v, u, v])
+                self._grew(img, img.uv.nbytes)
             moved = cv2.warpAffine(img.uv, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_REPLICATE)
             for k in (1, 2):
@@ -304,10 +309,13 @@ class I420Compositor:
                 packs.append(cv2.merge([a, m, a, m]) if chans[0] == 0
                              else cv2.merge([a, b, m, m]))
             got = img.heads[pose] = tuple(packs)
-            n = sum(p.nbytes for p in got if p is not None)
-            img.nbytes += n
-            self.cached_bytes += n
+            self._grew(img, sum(p.nbytes for p in got if p is not None))
         return got
+
+    def _grew(self, img: _Image, n_bytes: int) -> None:
+        """Count ``n_bytes`` more kept with the cached ``img``."""
+        img.nbytes += n_bytes
+        self.cached_bytes += n_bytes
 
     def _layered(self, targets: tuple[np.ndarray, ...], img: _Image, layer: _LayerPlanes,
                  m: np.ndarray | None, pose: str) -> None:
