@@ -20,9 +20,9 @@ from animator.rig import CHART_SHAPES, default_rig_dir, load_rig, mouth_relpath
 from animator.sinks.compose import Canvas, FrameCompositor
 from animator.sinks.compose_i420 import I420Compositor, chroma_matrix, planes, to_i420
 from keypoints.assets import assets_dir
+from tests.compose_choices import ASTRONAUT, choices
 
 DEMO = assets_dir() / "audio" / "demo_speech.ogg"
-ASTRONAUT = assets_dir() / "characters" / "astronaut"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -32,18 +32,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def plane_psnr(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> list[float]:
     return [psnr(pa, pb) for pa, pb in zip(planes(a, size), planes(b, size), strict=True)]
-
-
-def choices(rig, n: int, seed: int = 0, max_deg: float = 6.0) -> list[FrameChoice]:
-    """``n`` endpoint choices of ``rig`` with residual moves up to ``max_deg`` (one still)."""
-    rng = np.random.default_rng(seed)
-    exprs, poses = list(rig.config.expressions), rig.config.poses
-    out = []
-    for i in range(n):
-        expr, pose = exprs[rng.integers(len(exprs))], poses[rng.integers(len(poses))]
-        res = np.zeros(3) if i == 0 else rng.uniform(-max_deg, max_deg, 3)
-        out.append(FrameChoice(pose, expr, rig.endpoint(expr, pose), 0.0, res))
-    return out
 
 
 def assert_close(rig, width: int, picks, canvas=None, luma_db=50.0, chroma_db=40.0) -> None:

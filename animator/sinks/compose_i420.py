@@ -19,6 +19,7 @@ portrait rig in benchmarks.render (``--compose``).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import cv2
@@ -33,8 +34,11 @@ from animator.sinks.compose import (
     residual_matrix,
 )
 
-#: I420 images kept, bytes (half the RGB cache: the same images at half the bytes each).
-CACHE_BYTES = 128 * 2**20
+#: I420 images kept, bytes, with their packed forms (:class:`_Image`): 2.5 bytes a pixel for a
+#: rig without layers (the toon: ~400 images at 512 px, ~90 at 1080 px), ~3.3 with a head
+#: layer (the astronaut: ~250 at 512 px, ~45 at 1080 px, about as many as the planes alone
+#: kept in half this before).
+CACHE_BYTES = 256 * 2**20
 
 Box = tuple[int, int, int, int]
 
@@ -73,20 +77,27 @@ def reach(box: Box, m: np.ndarray, size: tuple[int, int], edge_size: tuple[int, 
     """The part of an output of ``size`` that an image's ``box`` (of an image of
     ``edge_size``) can cover after the map ``m`` with its border replicated: a side of the box
     on the image's edge reaches on (the replicated border), as far as any output pixel's
-    source (the output's corners mapped back)."""
+    source (the output's corners mapped back). Scalar arithmetic: a few microseconds, where
+    small numpy arrays took ~20 (three calls a frame)."""
     x0, y0, x1, y1 = box
     w, h = size
-    inv = cv2.invertAffineTransform(m)
-    back = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) @ inv[:, :2].T + inv[:, 2]
-    (lx, ly), (hx, hy) = np.floor(back.min(0)) - 1, np.ceil(back.max(0)) + 1
+    (a, b, c), (d, e, f) = cv2.invertAffineTransform(m).tolist()
+    xs = (c, a * w + c, b * h + c, a * w + b * h + c)  # the output's corners mapped back
+    ys = (f, d * w + f, e * h + f, d * w + e * h + f)
     ew, eh = edge_size
-    x0, y0 = (min(lx, x0) if x0 <= 0 else x0), (min(ly, y0) if y0 <= 0 else y0)
-    x1, y1 = (max(hx, x1) if x1 >= ew else x1), (max(hy, y1) if y1 >= eh else y1)
-    corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64)
-    moved = corners @ m[:, :2].T + m[:, 2]
-    lo = np.floor(moved.min(0)).astype(int) - 2
-    hi = np.ceil(moved.max(0)).astype(int) + 2
-    return max(0, lo[0]), max(0, lo[1]), min(w, hi[0]), min(h, hi[1])
+    if x0 <= 0:
+        x0 = min(math.floor(min(xs)) - 1, x0)
+    if y0 <= 0:
+        y0 = min(math.floor(min(ys)) - 1, y0)
+    if x1 >= ew:
+        x1 = max(math.ceil(max(xs)) + 1, x1)
+    if y1 >= eh:
+        y1 = max(math.ceil(max(ys)) + 1, y1)
+    (a, b, c), (d, e, f) = m.tolist()
+    xs = (a * x0 + b * y0 + c, a * x1 + b * y0 + c, a * x0 + b * y1 + c, a * x1 + b * y1 + c)
+    ys = (d * x0 + e * y0 + f, d * x1 + e * y0 + f, d * x0 + e * y1 + f, d * x1 + e * y1 + f)
+    return (max(0, math.floor(min(xs)) - 2), max(0, math.floor(min(ys)) - 2),
+            min(w, math.ceil(max(xs)) + 2), min(h, math.ceil(max(ys)) + 2))
 
 
 def _warp_into(dst: np.ndarray, src: np.ndarray, m: np.ndarray, box: Box, border: int
@@ -118,6 +129,13 @@ class _Image:
         self.buf = to_i420(rgb)
         h, w = rgb.shape[:2]
         self.planes = planes(self.buf, (w, h))
+        self.nbytes = self.buf.nbytes  # with the packed forms below, made when first used
+        #: U and V side by side in one 4-channel image (twice, as OpenCV has no fast 2-channel
+        #: warp): one warp moves both for ~75 % of the CPU of two, with the same bytes (each
+        #: channel is interpolated alone with the same weights); for a rig without layers
+        self.uv: np.ndarray | None = None
+        #: per pose: the head packed with the pose's matte (:meth:`I420Compositor.head`)
+        self.heads: dict[str, tuple[np.ndarray | None, ...]] = {}
         self.box: Box | None = (0, 0, w, h)
         if background is not None:
             x, y, bw, bh = cv2.boundingRect(255 - cv2.inRange(rgb, background, background))
@@ -135,6 +153,25 @@ class _LayerPlanes:
         luma = np.round(matte * 255.0).astype(np.uint8)
         self.mattes = (luma, cv2.resize(luma, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         self.boxes = tuple(_box(a > 0) for a in self.mattes)
+        self.crops = tuple(None if b is None else _head_crop(b, (a.shape[1], a.shape[0]))
+                           for a, b in zip(self.mattes, self.boxes, strict=True))
+
+
+#: Pixels kept around a matte's box in a packed head: every pixel the moved matte covers
+#: reads its 2 x 2 neighbours inside.
+HEAD_MARGIN_PX = 2
+
+
+def _head_crop(box: Box, size: tuple[int, int]) -> Box | None:
+    """The matte's ``box`` grown by the margin, or None when it touches the edge of the image
+    of ``size``: there the image's replicated border and the matte's clear one differ, so
+    they cannot be moved together."""
+    x0, y0, x1, y1 = box
+    w, h = size
+    if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
+        return None
+    m = HEAD_MARGIN_PX
+    return max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
 
 
 class I420Compositor:
@@ -176,9 +213,9 @@ class I420Compositor:
                self.rgb.with_mouth(choice.image, choice.overlay, choice.pose, keep=False))
         got = _Image(rgb, self._bg_rgb)
         self._images[key] = got
-        self.cached_bytes += got.buf.nbytes
+        self.cached_bytes += got.nbytes
         while self.cached_bytes > self._cache_bytes and len(self._images) > 1:
-            self.cached_bytes -= self._images.popitem(last=False)[1].buf.nbytes
+            self.cached_bytes -= self._images.popitem(last=False)[1].nbytes
         return got
 
     def layer(self, pose: str) -> _LayerPlanes | None:
@@ -222,7 +259,7 @@ class I420Compositor:
         m = residual_matrix(choice.residual_deg, self.char_size)
         layer = self.layer(choice.pose)
         if layer is not None:
-            self._layered(targets, img, layer, m)
+            self._layered(targets, img, layer, m, choice.pose)
         elif m is None or img.box is None:
             for dst, src in zip(targets, img.planes, strict=True):
                 dst[:] = src
@@ -231,24 +268,65 @@ class I420Compositor:
 
     def _moved(self, targets: tuple[np.ndarray, ...], img: _Image, m: np.ndarray) -> None:
         """The whole image moved by ``m``: the background, and the image resampled over the
-        part its non-background pixels can reach."""
-        maps = (m, chroma_matrix(m), None)
-        boxes = (img.box, chroma_box(img.box), None)
-        for k, (dst, src, value) in enumerate(zip(targets, img.planes, self._bg_yuv,
-                                                  strict=True)):
-            mk, box = maps[min(k, 1)], boxes[min(k, 1)]
-            size = (dst.shape[1], dst.shape[0])
-            x0, y0, x1, y1 = reach(box, mk, size, size)
+        part its non-background pixels can reach (U and V in one warp, :class:`_Image`)."""
+        for dst, value in zip(targets, self._bg_yuv, strict=True):
             dst[:] = value
-            if x1 > x0 and y1 > y0:
-                _warp_into(dst, src, mk, (x0, y0, x1, y1), cv2.BORDER_REPLICATE)
+        luma = targets[0]
+        size = (luma.shape[1], luma.shape[0])
+        x0, y0, x1, y1 = box = reach(img.box, m, size, size)
+        if x1 > x0 and y1 > y0:
+            _warp_into(luma, img.planes[0], m, box, cv2.BORDER_REPLICATE)
+        mc = chroma_matrix(m)
+        size = (targets[1].shape[1], targets[1].shape[0])
+        x0, y0, x1, y1 = reach(chroma_box(img.box), mc, size, size)
+        if x1 > x0 and y1 > y0:
+            local = mc.copy()
+            local[:, 2] -= (x0, y0)
+            if img.uv is None:
+                u, v = img.planes[1:]
+                img.uv = cv2.merge([u, v, u, v])
+                self._grew(img, img.uv.nbytes)
+            moved = cv2.warpAffine(img.uv, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            for k in (1, 2):
+                cv2.extractChannel(moved, k - 1, targets[k][y0:y1, x0:x1])
+
+    def head(self, img: _Image, pose: str, layer: _LayerPlanes) -> tuple[np.ndarray | None, ...]:
+        """``img``'s head packed with ``pose``'s matte, over the matte's box and a margin:
+        uint8[h, w, 4] (Y, matte, Y, matte) and (U, V, chroma matte, chroma matte), None for a
+        matte on the image's edge; made once, kept with the image."""
+        got = img.heads.get(pose)
+        if got is None:
+            packs = []
+            for crop, matte, chans in zip(layer.crops, layer.mattes, ((0, 0), (1, 2)),
+                                          strict=True):
+                if crop is None:
+                    packs.append(None)
+                    continue
+                x0, y0, x1, y1 = crop
+                a, b, m = (img.planes[chans[0]][y0:y1, x0:x1],
+                           img.planes[chans[1]][y0:y1, x0:x1], matte[y0:y1, x0:x1])
+                packs.append(cv2.merge([a, m, a, m]) if chans[0] == 0
+                             else cv2.merge([a, b, m, m]))
+            got = img.heads[pose] = tuple(packs)
+            self._grew(img, sum(p.nbytes for p in got if p is not None))
+        return got
+
+    def _grew(self, img: _Image, n_bytes: int) -> None:
+        """Count ``n_bytes`` more kept with the cached ``img``."""
+        img.nbytes += n_bytes
+        self.cached_bytes += n_bytes
 
     def _layered(self, targets: tuple[np.ndarray, ...], img: _Image, layer: _LayerPlanes,
-                 m: np.ndarray | None) -> None:
+                 m: np.ndarray | None, pose: str) -> None:
         """The head (where the matte says) moved by ``m`` over the plate, plane by plane: the
-        matte moved once per plane size (luma, then chroma for U and V)."""
+        matte moved once per plane size (luma, then chroma for U and V); a moved head in one
+        4-channel warp per plane size (:meth:`head`): the matte's zero border is the edge of
+        its box replicated, and where the matte is 0 the blend is the plate, whatever it
+        moved, so the bytes are those of warping each plane alone."""
         for dst, plate in zip(targets, layer.plate.planes, strict=True):
             dst[:] = plate
+        heads = (None, None) if m is None else self.head(img, pose, layer)
         for k, mk in ((0, m), (1, None if m is None else chroma_matrix(m))):
             box = layer.boxes[k]
             if box is None:
@@ -257,9 +335,31 @@ class I420Compositor:
             x0, y0, x1, y1 = box = _moved_box(box, mk, size)
             if x1 <= x0 or y1 <= y0:
                 continue
-            alpha = _warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT).astype(np.float32)
+            if heads[k] is not None:
+                moved = _warped_crop(heads[k], mk, box, layer.crops[k])
+                alpha = cv2.extractChannel(moved, 1 if k == 0 else 2).astype(np.float32)
+                sources = ([cv2.extractChannel(moved, 0)] if k == 0 else
+                           [cv2.extractChannel(moved, 0), cv2.extractChannel(moved, 1)])
+            else:
+                alpha = _warped(layer.mattes[k], mk, box, cv2.BORDER_CONSTANT
+                                ).astype(np.float32)
+                sources = [_warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE)
+                           for p in ((0,) if k == 0 else (1, 2))]
             rest = 255.0 - alpha  # blendLinear divides by the weights' sum
-            for p in ((0,) if k == 0 else (1, 2)):
-                moved = _warped(img.planes[p], mk, box, cv2.BORDER_REPLICATE)
+            for p, moved_p in zip((0,) if k == 0 else (1, 2), sources, strict=True):
                 under = np.ascontiguousarray(layer.plate.planes[p][y0:y1, x0:x1])
-                cv2.blendLinear(moved, under, alpha, rest, dst=targets[p][y0:y1, x0:x1])
+                cv2.blendLinear(moved_p, under, alpha, rest, dst=targets[p][y0:y1, x0:x1])
+
+
+def _warped_crop(pack: np.ndarray, m: np.ndarray, box: Box, crop: Box) -> np.ndarray:
+    """A packed head cut at ``crop`` of its image, moved by ``m`` over ``box`` of the output:
+    the inverse map (OpenCV's own inversion) shifted by the crop's corner, so each output
+    pixel reads the pixels the whole image's warp reads."""
+    x0, y0, x1, y1 = box
+    local = m.copy()
+    local[:, 2] -= (x0, y0)
+    inv = cv2.invertAffineTransform(local)
+    inv[:, 2] -= crop[:2]
+    return cv2.warpAffine(pack, inv, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
