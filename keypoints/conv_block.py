@@ -126,30 +126,34 @@ def step_calls(program, buffers: list[np.ndarray], gathered: list, row: int,
     return table
 
 
-def _rows(view: np.ndarray, width: int, delay: int):
-    """A function (row, b) -> the ``b`` rows from ``row - delay`` of a flat (whole rows of
-    ``width``) or 2-D view: a basic slice, made per call (no view kept per row)."""
-    if view.ndim == 1:
-        return lambda row, b: view[(row - delay) * width:(row - delay + b) * width]
-    return lambda row, b: view[row - delay:row - delay + b]
-
-
 def _elementwise(op, buffers: list[np.ndarray], whole_rows: bool):
     """The block function of an element-wise op: over whole rows, flat (a constant Add keeps
-    to the channels: its constant would have to be tiled for each block size)."""
-    flat = whole_rows and op.kind != "addc"
-    places = [(op.out, 0)] + [(buf, delay) for buf, delay, _, _ in op.reads]
-    views = [_rows(buffers[buf].reshape(-1) if flat else buffers[buf][:, :op.channels],
-                   buffers[buf].shape[1], delay) for buf, delay in places]
+    to the channels: its constant would have to be tiled for each block size). The ``b``
+    rows from ``row`` of each operand are basic slices made per call (no view kept per row),
+    inside the one function (a live tick runs ~25 of these: no nested call per operand)."""
+    if whole_rows and op.kind != "addc":  # flat views of whole rows: rows -> elements
+        width = buffers[op.out].shape[1]
+        dst = buffers[op.out].reshape(-1)
+        (a, da), *rest = [(buffers[buf].reshape(-1), delay * width)
+                          for buf, delay, _, _ in op.reads]
+        if op.kind == "relu":
+            return lambda row, b: np.maximum(a[row * width - da:(row + b) * width - da], ZERO,
+                                             dst[row * width:(row + b) * width])
+        ((c, dc),) = rest
+        return lambda row, b: np.add(a[row * width - da:(row + b) * width - da],
+                                     c[row * width - dc:(row + b) * width - dc],
+                                     dst[row * width:(row + b) * width])
+    channels = op.channels
+    dst = buffers[op.out][:, :channels]
+    (a, da), *rest = [(buffers[buf][:, :channels], delay) for buf, delay, _, _ in op.reads]
     if op.kind == "relu":
-        dst, src = views
-        return lambda row, b: np.maximum(src(row, b), ZERO, dst(row, b))
+        return lambda row, b: np.maximum(a[row - da:row - da + b], ZERO, dst[row:row + b])
     if op.kind == "add":
-        dst, a, c = views
-        return lambda row, b: np.add(a(row, b), c(row, b), dst(row, b))
-    dst, src = views
+        ((c, dc),) = rest
+        return lambda row, b: np.add(a[row - da:row - da + b], c[row - dc:row - dc + b],
+                                     dst[row:row + b])
     weight = op.weight  # float32[C] over the channels of each row
-    return lambda row, b: np.add(src(row, b), weight, dst(row, b))
+    return lambda row, b: np.add(a[row - da:row - da + b], weight, dst[row:row + b])
 
 
 def _conv(op, buffers: list[np.ndarray], max_rows: int):

@@ -71,6 +71,10 @@ LIP_KEYPOINTS: tuple[tuple[str, int], ...] = (
 REFERENCE_PATH = Path(__file__).with_name("face_reference.json")
 #: World <- mediapipe pixel axes (y and z flip).
 _FLIP = np.array([1.0, -1.0, -1.0])
+#: per eye (left, right): outer and inner corner, then the upper and the lower lid rows of
+#: its lid pairs (one fancy index each instead of a Python loop over the pairs)
+_EYE_ROWS = tuple((outer, inner, [a for a, _ in pairs], [b for _, b in pairs])
+                  for outer, inner, pairs in (EYE_LEFT, EYE_RIGHT))
 
 
 class FaceReferenceError(Exception):
@@ -142,13 +146,19 @@ class FaceObservation:
 
     def world_points(self) -> np.ndarray:
         """float64[478, 3] landmarks in world axes (x right, y up, z to viewer), pixels."""
+        return self._world.copy()
+
+    @cached_property
+    def _world(self) -> np.ndarray:
+        """:meth:`world_points`, made once for the head fit, the lips and the eyes (read
+        only here: a live tick reads all three from one observation)."""
         return self.landmarks_px.astype(np.float64) * _FLIP
 
     @cached_property
     def _fit(self) -> tuple[float, np.ndarray, np.ndarray]:
         ref = load_reference()
         idx = ref.rigid
-        return similarity_fit(ref.points[idx], self.world_points()[idx])
+        return similarity_fit(ref.points[idx], self._world[idx])
 
     def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
         """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
@@ -167,7 +177,7 @@ class FaceObservation:
         population figure: one face's own rest is learned downstream
         (animator.stages.mouth_rest)."""
         scale, rot, _ = self.head_fit()
-        world = self.world_points()
+        world = self._world
         idx = [i for _, i in LIP_KEYPOINTS]
         centre = 0.5 * (world[MOUTH_CORNER_LEFT] + world[MOUTH_CORNER_RIGHT])
         local = (world[idx] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
@@ -185,11 +195,11 @@ class FaceObservation:
         (about 0.2-0.35 open, near 0 closed; FaceMesh may put the lids slightly past each
         other on a closed eye, so it can be a little negative)."""
         _, rot, _ = self.head_fit()
-        world = self.world_points()
+        world = self._world
         out = np.empty(2)
-        for k, (outer, inner, pairs) in enumerate((EYE_LEFT, EYE_RIGHT)):
+        for k, (outer, inner, upper, lower) in enumerate(_EYE_ROWS):
             width = float(np.linalg.norm(world[outer] - world[inner]))
-            up = np.array([world[a] - world[b] for a, b in pairs]) @ rot[:, 1]
+            up = (world[upper] - world[lower]) @ rot[:, 1]  # lid pairs: upper minus lower
             out[k] = float(up.mean()) / width if width > 0 else np.nan
         return out
 

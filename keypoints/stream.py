@@ -23,6 +23,8 @@ of one push go through each layer in one call (``ConvStream.steps``, bit for bit
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from keypoints.conv_stream import STREAM_TOLERANCE, ConvStream
@@ -145,22 +147,14 @@ class AudioLipStream:
             steps.steps(np.repeat(new_features[:, :1], self.model.context_past, axis=1))
         outs = steps.steps(new_features)  # float32[n_ready, K, 3], a new array: ours
         n_ready = len(outs)
-        finite = np.isfinite(outs).all(axis=(1, 2)).tolist()
-        good = self._last_good  # owned by this stream: updated in place
-        points: list = []
-        for out, ok in zip(outs, finite, strict=True):
-            if ok:
-                good = out
-            else:
-                self.n_nonfinite += 1
-            if not newest_only:
-                points.append(out if ok else good.copy())
-        if good is not self._last_good:
-            np.copyto(self._last_good, good)
-        assert len(prosody) == n_ready, (len(prosody), n_ready)
         first = n_ready - 1 if newest_only and n_ready else 0
-        if newest_only and n_ready:
-            points = [None] * first + [good.copy()]
+        flat = outs.reshape(-1)
+        if n_ready and math.isfinite(flat.dot(flat)):  # all finite: one test for the push
+            np.copyto(self._last_good, outs[-1])  # owned by this stream: updated in place
+            points = [None] * first + [outs[-1]] if newest_only else list(outs)
+        else:
+            points = self._stand_ins(outs, newest_only)
+        assert len(prosody) == n_ready, (len(prosody), n_ready)
         visemes = self._visemes([n_ready] if newest_only and n_ready else [1] * n_ready)[first:]
         cfg = self.model.feature_config
         frames = [LipFrame((self._n_out + i) * cfg.hop_length / cfg.sample_rate, points[i],
@@ -168,6 +162,24 @@ class AudioLipStream:
                   for i in range(first, n_ready)]
         self._n_out += n_ready
         return frames
+
+    def _stand_ins(self, outs: np.ndarray, newest_only: bool) -> list:
+        """Per keypoint frame of float32[n, K, 3], itself or (not finite) the last finite
+        one before it (only the last entry with ``newest_only``; None before it)."""
+        good = self._last_good
+        points: list = []
+        for out in outs:
+            if np.isfinite(out).all():
+                good = out
+            else:
+                self.n_nonfinite += 1
+            if not newest_only:
+                points.append(out if good is out else good.copy())
+        if good is not self._last_good:
+            np.copyto(self._last_good, good)
+        if newest_only and len(outs):
+            points = [None] * (len(outs) - 1) + [good.copy()]
+        return points
 
     def _run_blocks(self, n_ready: int, final: bool) -> list[LipFrame]:
         """Block mode: emit the complete blocks among the ``n_ready`` computable frames (with

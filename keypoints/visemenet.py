@@ -120,6 +120,8 @@ class ShapeStream:
         self._context: np.ndarray | None = None
         program = None if windowed else model.stream_program
         self._steps: ConvStream | None = None if program is None else program.start()
+        #: step plan: the frames computed and not yet taken, float32[m, 9] per push (a live
+        #: tick takes what it pushed: that array itself, no copy nor stacking of rows)
         self._ready: list[np.ndarray] = []
 
     def push(self, features: np.ndarray) -> None:
@@ -129,7 +131,9 @@ class ShapeStream:
             steps = self._steps
             if not steps.n_steps:  # the past context: the first frame repeated
                 steps.steps(np.repeat(features[:, :1], self.model.context_past, axis=1))
-            self._ready.extend(steps.steps(features))  # rows of a new array: ours
+            probs = steps.steps(features)  # a new array: ours
+            if len(probs):
+                self._ready.append(probs)
             return
         if self._context is None:
             self._context = np.repeat(features[:, :1], self.model.context_past, axis=1)
@@ -137,11 +141,15 @@ class ShapeStream:
 
     def take(self, n: int) -> np.ndarray:
         if self._steps is not None:
-            if len(self._ready) < n:
+            ready = self._ready
+            if ready and len(ready[0]) == n:  # live: the frames of one push
+                return ready.pop(0)
+            probs = (ready[0] if len(ready) == 1 else
+                     np.concatenate(ready) if ready else np.empty((0, len(SHAPES)), np.float32))
+            if len(probs) < n:
                 raise RuntimeError("ShapeStream.take() before the frames' look-ahead arrived")
-            probs = self._ready[:n]
-            del self._ready[:n]
-            return np.asarray(probs).reshape(n, len(SHAPES))
+            self._ready = [probs[n:]] if len(probs) > n else []
+            return probs[:n]
         window = self.model.window_frames
         if self._context is None or self._context.shape[1] < n + window - 1:
             raise RuntimeError("ShapeStream.take() before the frames' look-ahead arrived")
@@ -174,8 +182,8 @@ class ShapeDecoder:
     def steps(self, probs: np.ndarray) -> list[int]:
         """probs float[n, 9] -> the shape index to show after each row, as :meth:`step` on
         each (one argmax for the rows)."""
-        best = np.argmax(probs, axis=1)
-        top = probs[np.arange(len(best)), best].tolist()  # exact (float32 -> float)
+        best = probs.argmax(axis=1)
+        top = probs.max(axis=1).tolist()  # the argmax's values, exactly (float32 -> float)
         return [self._take(b, p) for b, p in zip(best.tolist(), top, strict=True)]
 
     def _take(self, best: int, top: float) -> int:

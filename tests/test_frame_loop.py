@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from animator.core.mailbox import FifoQueue, SinkWorker
+from animator.core.mailbox import FifoQueue, LatestSlot, SinkWorker
 from animator.engine import Engine, EngineConfig
 from animator.live.clock import FastClock, FrameClock
 from animator.live.loop import FrameLoop, LiveLoop, Reading
@@ -150,6 +150,32 @@ def test_fifo_queue_abandoned_releases_a_waiting_put():
     q.abandon()
     t.join(5)
     assert not t.is_alive() and q.take(0) is None
+
+
+def test_latest_slot_keeps_the_newest_item_and_wakes_a_waiting_take():
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.take(0.0) is None and slot.take(0.01) is None  # empty: no wait / timed out
+    slot.put(1)
+    slot.put(2)  # replaces 1 (dropped)
+    assert slot.take(0.0) == 2 and slot.n_dropped == 1
+    assert slot.take(0.0) is None  # emptied
+    got: list = []
+    taker = threading.Thread(target=lambda: got.append(slot.take()))
+    taker.start()
+    time.sleep(0.05)
+    slot.put(3)  # wakes the blocked take
+    taker.join(2.0)
+    assert got == [3] and not taker.is_alive()
+    slot.put(4)
+    slot.close()  # an item put before the close is still taken, then None at once
+    assert slot.take() == 4 and slot.take() is None and slot.take(5.0) is None
+    blocked = LatestSlot()
+    waiter = threading.Thread(target=lambda: got.append(blocked.take()))
+    waiter.start()
+    time.sleep(0.05)
+    blocked.close()  # wakes a take waiting on an empty slot
+    waiter.join(2.0)
+    assert got == [3, None] and not waiter.is_alive()
 
 
 def test_the_head_measurement_is_an_argument_of_each_call(rig):

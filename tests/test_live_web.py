@@ -66,6 +66,25 @@ def test_websocket_sends_choices_and_a_slow_client_gets_the_newest(web):
         assert json.loads(ws.recv(timeout=5))["i"] == 199
 
 
+def test_no_json_is_made_while_no_page_reads_and_a_late_page_gets_the_newest(web, monkeypatch):
+    import animator.sinks.web as web_module
+
+    made = []
+    encode = web_module.choice_message
+    monkeypatch.setattr(web_module, "choice_message", lambda live: made.append(1) or encode(live))
+    for i in range(1, 50):  # no page: the loop hands frames over, none is encoded
+        web.send(live_frame(i, "endpoints/neutral__center.png"))
+    assert not made and web.n_sent == 49
+    page = urllib.request.urlopen(web.url).read().decode()  # the page inlines the newest
+    assert '"i": 49' in page and len(made) == 1
+    url = f"ws://127.0.0.1:{web.port}/ws"
+    with connect(url, origin=f"http://127.0.0.1:{web.port}") as ws:
+        assert json.loads(ws.recv(timeout=5))["i"] == 49  # made once, sent to the late page
+        wait_for(lambda: web.n_clients == 1, 5, "the client to register")
+        web.send(live_frame(50, "endpoints/neutral__center.png"))  # a reader: encoded
+        assert json.loads(ws.recv(timeout=5))["i"] == 50 and len(made) == 2
+
+
 def test_the_loop_runs_the_sink_in_its_own_thread_and_a_stalled_page_never_stalls_it(rig):
     """The web sink is inline (no thread of its own between the loop and the clients: one
     wake-up less per frame); its send only fills each client's one-slot mailbox, so a page

@@ -21,35 +21,56 @@ T = TypeVar("T")
 
 
 class LatestSlot(Generic[T]):
-    """One item, the newest; ``put`` never blocks, ``take`` waits for an item."""
+    """One item, the newest; ``put`` never blocks, ``take`` waits for an item.
+
+    The taker waits on a plain lock used as a one-permit signal, raised when the slot fills
+    (or closes): a wake-up is one lock release, where a ``threading.Condition`` allocated a
+    lock per wait and ran ~40 lines of Python on each side (a live frame crosses one or two
+    slots every tick)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # guards the fields below, held for a few lines
+        self._signal = threading.Lock()  # held (no permit) until the slot fills or closes
+        self._signal.acquire()
+        self._raised = False  # the signal holds a permit
         self._item: T | None = None
         self._full = False
         self._closed = False
         self.n_dropped = 0
 
+    def _raise(self) -> None:
+        """Give the taker its permit (under ``_lock``; at most one at a time)."""
+        if not self._raised:
+            self._raised = True
+            self._signal.release()
+
     def put(self, item: T) -> None:
-        with self._cond:
+        with self._lock:
             if self._full:
                 self.n_dropped += 1
             self._item, self._full = item, True
-            self._cond.notify()
+            self._raise()
 
     def take(self, timeout_s: float | None = None) -> T | None:
         """The newest item (emptying the slot), or None when closed or timed out."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._full or self._closed, timeout_s)
-            if not self._full:
-                return None
-            item, self._item, self._full = self._item, None, False
-            return item
+        if timeout_s is not None and timeout_s <= 0:
+            got = self._signal.acquire(False)
+        else:
+            got = self._signal.acquire(True, -1 if timeout_s is None else timeout_s)
+        if not got:
+            return None
+        with self._lock:
+            self._raised = False
+            item, full = self._item, self._full
+            self._item, self._full = None, False
+            if self._closed:  # a closed slot wakes every later take at once
+                self._raise()
+            return item if full else None
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._raise()
 
 
 class FifoQueue(Generic[T]):

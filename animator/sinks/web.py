@@ -172,7 +172,10 @@ class WebSink:
         self._lock = threading.Lock()
         self.n_sent = 0  # frames handed to the clients' mailboxes (``send`` calls)
         self._dropped_gone = 0  # frames the clients gone dropped (newer ones replaced them)
-        self._last: str | None = None
+        self._last: str | None = None  # the newest frame's JSON (None: not made yet)
+        #: the newest frame while no page is connected: its JSON is made only when a page
+        #: asks for it (the loop does not encode frames nobody reads)
+        self._last_live: LiveFrame | None = None
         self._sync = sync
         self._closing = threading.Event()
         try:
@@ -275,7 +278,7 @@ class WebSink:
         needs no request before its images: they load before its load event, and it draws
         as soon as they are in (a screenshot taken at the load event shows the character)."""
         with self._lock:
-            first = self._last or self._rest
+            first = self._newest() or self._rest
         blob = f'{{"rig": {self._manifest.decode()}, "first": {first}}}'
         return self._page.replace(PAGE_SLOT, blob.replace("</", "<\\/").encode())
 
@@ -299,8 +302,9 @@ class WebSink:
         slot: LatestSlot[tuple[str, float]] = LatestSlot()
         with self._lock:
             self._clients.add(slot)
-            if self._last is not None:
-                slot.put((self._last, -1.0))
+            newest = self._newest()
+            if newest is not None:
+                slot.put((newest, -1.0))
         threading.Thread(target=self._read_controls, args=(connection,), daemon=True,
                          name="web-controls").start()
         try:
@@ -336,12 +340,21 @@ class WebSink:
         except ConnectionClosed:
             pass
 
+    def _newest(self) -> str | None:
+        """The newest frame's JSON, made now if the loop left it to us (under ``_lock``)."""
+        if self._last is None and self._last_live is not None:
+            self._last, self._last_live = choice_message(self._last_live), None
+        return self._last
+
     def send(self, live: LiveFrame) -> None:
-        """The frame's JSON to every client's mailbox (never blocks: the loop calls it)."""
-        text = choice_message(live)
+        """The frame's JSON to every client's mailbox (never blocks: the loop calls it);
+        with no page connected, only the frame is kept (its JSON is made if one connects)."""
+        text = choice_message(live) if self._clients else None
         with self._lock:
             self.n_sent += 1
-            self._last = text
+            if text is None and self._clients:  # a page connected meanwhile
+                text = choice_message(live)
+            self._last, self._last_live = text, (live if text is None else None)
             for slot in self._clients:
                 slot.put((text, live.decided_s))
 
