@@ -212,7 +212,8 @@ class _Beats:
 
     def _draw_direction(self) -> None:
         w = self._p.beat_axis_weights
-        u_nod, u_turn, u_size, u_tilt = self._rng.random(4).tolist()
+        draw = self._rng.random  # one at a time: see MotionSynth.step's jitter
+        u_nod, u_turn, u_size, u_tilt = draw(), draw(), draw(), draw()
         # offsets in units of each axis' scale: a beat tends to move the head back towards
         # its centre, so beats never pile up into a drift
         up, turned = (o / s if s else 0.0 for o, s in zip(self._offset[:2], self._scale[:2],
@@ -365,7 +366,10 @@ class MotionSynth:
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
         decay, kick = self._jitter_decay, self._jitter_kick
-        z0, z1, z2 = self._rng.standard_normal(N_AXES).tolist()
+        # drawn one at a time: the same numbers as standard_normal(3), but a draw of an array
+        # lets go of the GIL, and in a render the lip threads then keep the loop waiting
+        normal = self._rng.standard_normal
+        z0, z1, z2 = normal(), normal(), normal()
         j0, j1, j2 = self._jitter
         j0 = j0 * decay + kick * c0.amplitude_deg * z0
         j1 = j1 * decay + kick * c1.amplitude_deg * z1
