@@ -30,11 +30,11 @@ def timeline_dict(frames: Sequence[Frame], *, fps: float, duration_s: float, see
 
 def frame_record(f: Frame) -> dict:
     """One frame of the timeline contract (also the body of the live page's messages)."""
+    pitch, yaw, roll = np.asarray(f.angles_deg, dtype=np.float64).tolist()
     return {
         "i": f.index,
         "t": round(f.t_s, 6),
-        **{axis: round(a, 4) for axis, a in zip(
-            AXES, np.asarray(f.angles_deg, dtype=np.float64).tolist(), strict=True)},
+        AXES[0]: round(pitch, 4), AXES[1]: round(yaw, 4), AXES[2]: round(roll, 4),
         "speaking": round(float(f.speaking), 4),
         "open": round(float(f.mouth[0]), 4),
         "expression": f.choice.expression,
@@ -52,16 +52,18 @@ def count_runs(flags: np.ndarray) -> int:
 
 
 def timeline_json(timeline: dict) -> str:
-    """``json.dumps(timeline, indent=1)``, byte for byte, ~5x faster: the frames (flat dicts of
-    scalars) go through the C encoder with the indentation as separators (with ``indent``,
-    the json module falls back to its pure-Python encoder)."""
+    """``json.dumps(timeline, indent=1)``, byte for byte, ~6x faster: the frames (flat dicts
+    of scalars, like the first) go through the C encoder in one call, with the indentation of a
+    record's items as its separator (with ``indent``, the json module falls back to its pure-Python
+    encoder); the records are then split where one ends and the next begins, at the only
+    ``},`` + newline the text can hold (a newline in a string is escaped)."""
     frames = timeline["frames"]
     if not frames or any(isinstance(v, dict | list) for v in frames[0].values()):
         return json.dumps(timeline, indent=1)  # only flat records take the fast path
     head = json.dumps({k: v for k, v in timeline.items() if k != "frames"}, indent=1)
-    encode = json.JSONEncoder(separators=(",\n   ", ": ")).encode
-    body = ",\n".join("  {\n   " + encode(f)[1:-1] + "\n  }" for f in frames)
-    return head[:-2] + ',\n "frames": [\n' + body + "\n ]\n}"
+    items = json.JSONEncoder(separators=(",\n   ", ": ")).encode(frames)  # [{..},\n   {..}]
+    body = items[2:-2].replace("},\n   {", "\n  },\n  {\n   ")
+    return head[:-2] + ',\n "frames": [\n  {\n   ' + body + "\n  }\n ]\n}"
 
 
 def write_timeline(path: str | Path, timeline: dict) -> None:
