@@ -107,9 +107,21 @@ class Segment:
 
 def segment_bounds(n_frames: int, segment_frames: int = SEGMENT_FRAMES) -> list[int]:
     """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: a short
-    first segment (the loop starts sooner), then ``segment_frames`` each."""
-    first = min(segment_frames, FIRST_SEGMENT_FRAMES)
-    return [0, *range(first, n_frames, segment_frames), n_frames] if n_frames else [0]
+    first segment (the loop starts sooner), segments of at most ``segment_frames`` (as
+    many as needed, of equal sizes), and a tail whose segments halve down to the first's
+    size (the last lips come soon after the features end, and the loop's work after them
+    is short)."""
+    if not n_frames:
+        return [0]
+    first = min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
+    left, tail, size = n_frames - first, [], first
+    while size < segment_frames and left >= size:  # from the end: first, 2 first, ...
+        tail.append(size)
+        left, size = left - size, 2 * size
+    n_middle = -(-left // segment_frames)
+    middle = [left * (k + 1) // n_middle - left * k // n_middle for k in range(n_middle)]
+    sizes = [first, *middle, *reversed(tail)]
+    return [0, *np.cumsum(sizes).tolist()]
 
 
 def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
