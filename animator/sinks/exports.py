@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +68,42 @@ def timeline_json(timeline: dict) -> str:
     return head[:-2] + ',\n "frames": [\n  {\n   ' + body + "\n  }\n ]\n}"
 
 
-def write_timeline(path: str | Path, timeline: dict) -> None:
-    """Write the timeline JSON to ``path`` (callers make it atomic: animator.core.outputs)."""
-    Path(path).write_text(timeline_json(timeline) + "\n", encoding="utf-8")
+#: One record of the timeline JSON as json.dumps(indent=1) spells it inside the timeline:
+#: the index, the numbers (their repr), then the strings and null (already JSON).
+_NUMBERS = ("t", *AXES, "speaking", "open")
+_TEXTS = ("expression", "pose", "image", "eyes", "viseme")
+_RECORD = "  {\n" + ",\n".join(['   "i": %d', *(f'   "{k}": %r' for k in _NUMBERS),
+                                *(f'   "{k}": %s' for k in _TEXTS)]) + "\n  }"
+
+
+def timeline_text(frames: Sequence[Frame], **run) -> str:
+    """``timeline_json(timeline_dict(frames, **run))`` byte for byte, formatted straight
+    from the frames (no record dicts, no encoder pass: ~2x faster): a number's JSON is its
+    repr (json.dumps spells non-finite ones its own way: such a timeline takes the dicts)."""
+    out, enc = [], encode_basestring_ascii
+    for f in frames:
+        pitch, yaw, roll = np.asarray(f.angles_deg, dtype=np.float64).tolist()
+        numbers = (round(f.t_s, 6), round(pitch, 4), round(yaw, 4), round(roll, 4),
+                   round(float(f.speaking), 4), round(float(f.mouth[0]), 4))
+        if not math.isfinite(sum(numbers)):  # (NaN or an infinity in any of them)
+            out = []
+            break
+        c = f.choice
+        out.append(_RECORD % (f.index, *numbers, enc(c.expression), enc(c.pose), enc(c.image),
+                              '"closed"' if f.eyes.closed else '"open"',
+                              "null" if f.viseme is None else enc(f.viseme)))
+    if not out:
+        return timeline_json(timeline_dict(frames, **run))
+    head = json.dumps({k: v for k, v in timeline_dict([], **run).items() if k != "frames"},
+                      indent=1)
+    return head[:-2] + ',\n "frames": [\n' + ",\n".join(out) + "\n ]\n}"
+
+
+def write_timeline(path: str | Path, timeline: dict | str) -> None:
+    """Write the timeline JSON (a dict, or its text: :func:`timeline_text`) to ``path``
+    (callers make it atomic: animator.core.outputs)."""
+    text = timeline if isinstance(timeline, str) else timeline_json(timeline)
+    Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def write_plot(path: str | Path, frames: Sequence[Frame], poses: Sequence[str],
