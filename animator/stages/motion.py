@@ -25,7 +25,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from animator.stages.draws_ahead import NormalsAhead
+
 N_AXES = 3
+#: Frames of jitter drawn at a time (the same numbers as a draw a frame)
+JITTER_AHEAD_FRAMES = 25
 _TWO_PI = 2 * math.pi
 
 
@@ -276,6 +280,7 @@ class MotionSynth:
         self._previous: list[_Oscillator] | None = None
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
+        self._normals = NormalsAhead(rng, N_AXES * JITTER_AHEAD_FRAMES)
         self._since_redraw_s = math.inf  # the first onset may re-draw at once
         self._jitter = [0.0] * N_AXES  # degrees per axis
         self._was_speaking = False
@@ -305,6 +310,7 @@ class MotionSynth:
         return self._rng.uniform(*self.params.redraw_s)
 
     def _redraw(self) -> None:
+        self._normals.sync()  # the generator as if the jitter had drawn one frame at a time
         self._previous = self._current
         self._current = [self._draw(a) for a in self.params.axes]
         self._fade_s = 0.0
@@ -366,10 +372,7 @@ class MotionSynth:
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
         decay, kick = self._jitter_decay, self._jitter_kick
-        # drawn one at a time: the same numbers as standard_normal(3), but a draw of an array
-        # lets go of the GIL, and in a render the lip threads then keep the loop waiting
-        normal = self._rng.standard_normal
-        z0, z1, z2 = normal(), normal(), normal()
+        z0, z1, z2 = self._normals.take(N_AXES)  # (drawn ahead: see animator.stages.draws_ahead)
         j0, j1, j2 = self._jitter
         j0 = j0 * decay + kick * c0.amplitude_deg * z0
         j1 = j1 * decay + kick * c1.amplitude_deg * z1
