@@ -35,10 +35,17 @@ def _task_cpu() -> dict[str, float]:
 def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
     """Run ``fn``; {"wall_s", "cpu_s", "threads": {name: cpu_s}, "critical_s",
     "idle_bound_s"} with threads named as in Python (natives summed as "native"); the
-    critical path is the longest single thread."""
+    critical path is the longest single thread.
+
+    The calling thread and the Python threads that end within ``fn`` are timed exactly
+    (each by its own CPU clock as it ends: a render's lip threads live ~0.1 s and may end
+    between two polls of /proc); the others by /proc, to 1/SC_CLK_TCK. ``cpu_s`` is the
+    process's CPU time; what no thread accounts for (native threads that ended between
+    polls) counts as "native"."""
     cores = cores or os.cpu_count() or 1
     names: dict[str, str] = {}
     last: dict[str, float] = {}
+    ended: dict[str, tuple[str, float]] = {}  # tid -> (name, CPU seconds at its end)
     before = _task_cpu()
     stop = threading.Event()
 
@@ -54,24 +61,44 @@ def cpu_by_thread(fn: Callable[[], object], cores: int | None = None) -> dict:
             if stop.wait(POLL_S):
                 return
 
+    bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+
+    def timed_bootstrap(thread: threading.Thread) -> None:
+        try:
+            bootstrap(thread)
+        finally:
+            ended[str(threading.get_native_id())] = (thread.name, time.thread_time())
+
     watcher = threading.Thread(target=watch, name="benchmark-watch", daemon=True)
     watcher.start()
-    t0 = time.perf_counter()
-    fn()
-    wall = time.perf_counter() - t0
-    stop.set()
-    watcher.join()
-    per, longest = Counter(), 0.0
-    for tid, cpu in last.items():
-        if names.get(tid) != "benchmark-watch":
-            used = cpu - before.get(tid, 0.0)
+    me = str(threading.get_native_id())
+    threading.Thread._bootstrap_inner = timed_bootstrap  # type: ignore[attr-defined]
+    cpu0, mine0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
+    try:
+        fn()
+    finally:
+        wall = time.perf_counter() - t0
+        cpu, mine = time.process_time() - cpu0, time.thread_time() - mine0
+        threading.Thread._bootstrap_inner = bootstrap  # type: ignore[attr-defined]
+        stop.set()
+        watcher.join()
+    per: Counter = Counter({threading.current_thread().name: mine})
+    longest = mine
+    for name, used in ended.values():
+        per[name] += used
+        longest = max(longest, used)
+    for tid, cpu_now in last.items():
+        if tid != me and tid not in ended and names.get(tid) != "benchmark-watch":
+            used = cpu_now - before.get(tid, 0.0)
             per[names.get(tid, "native")] += used
             longest = max(longest, used)  # one thread: natives are not summed here
-    per = Counter({k: round(v, 2) for k, v in per.items() if v >= 0.01})
-    total = sum(per.values())
-    return {"wall_s": round(wall, 3), "cpu_s": round(total, 2),
-            "threads": dict(per.most_common()), "critical_s": round(longest, 2),
-            "idle_bound_s": round(max(longest, total / cores), 2)}
+    unseen = cpu - sum(per.values())
+    if unseen > 1.0 / _TICK:  # more than the /proc polls' resolution
+        per["native"] += unseen
+    per = Counter({k: round(v, 4) for k, v in per.items() if v >= 0.0005})
+    return {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+            "threads": dict(per.most_common()), "critical_s": round(longest, 4),
+            "idle_bound_s": round(max(longest, cpu / cores), 4)}
 
 
 def task_snapshot() -> dict[str, tuple[str, float, int, int]]:

@@ -97,39 +97,58 @@ def _keypoints(model: MappingNet, window: np.ndarray, at: np.ndarray | None) -> 
 class Segment:
     """The features of keypoint frames ``start`` .. ``stop - 1`` of a file: ``window``
     float32[n_mels, past + (stop - start) + future] with their context (past and future:
-    the most any of the models reads), and their ``prosody``."""
+    the most any of the models reads), the feature ``columns`` float32[n_mels, m] first
+    made for it (in stream order: the prosody's input), and the mouth ``shapes`` heard
+    (None each without a shape model)."""
 
     start: int
     stop: int
     window: np.ndarray
-    prosody: list
+    columns: np.ndarray
+    shapes: list[str | None]
 
 
 def segment_bounds(n_frames: int, segment_frames: int = SEGMENT_FRAMES) -> list[int]:
     """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: a short
-    first segment (the loop starts sooner), then ``segment_frames`` each."""
-    first = min(segment_frames, FIRST_SEGMENT_FRAMES)
-    return [0, *range(first, n_frames, segment_frames), n_frames] if n_frames else [0]
+    first segment (the loop starts sooner), segments of at most ``segment_frames`` (as
+    many as needed, of equal sizes), and a tail whose segments halve down to the first's
+    size (the last lips come soon after the features end, and the loop's work after them
+    is short)."""
+    if not n_frames:
+        return [0]
+    first = min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
+    left, tail, size = n_frames - first, [], first
+    while size < segment_frames and left >= size:  # from the end: first, 2 first, ...
+        tail.append(size)
+        left, size = left - size, 2 * size
+    n_middle = -(-left // segment_frames)
+    middle = [left * (k + 1) // n_middle - left * k // n_middle for k in range(n_middle)]
+    sizes = [first, *middle, *reversed(tail)]
+    return [0, *np.cumsum(sizes).tolist()]
 
 
 def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
                      segment_frames: int = SEGMENT_FRAMES) -> Iterator[Segment]:
-    """float32[n] mono samples at the model's rate -> the features and prosody of each
-    segment (:func:`segment_bounds`), as a stream makes them (bit for bit)."""
+    """float32[n] mono samples at the model's rate -> the features of each segment
+    (:func:`segment_bounds`), as a stream makes them (bit for bit), and its mouth shapes
+    (the shape model once per segment, decoded in order as the stream decodes them). The
+    shapes here and the prosody in :func:`segment_lips`: the two lip threads of a render
+    then carry about the same work."""
     if segment_frames < 1:
         raise ValueError("segment_frames must be >= 1")
     cfg = model.feature_config
     samples = np.asarray(samples, np.float32)
     hop = cfg.hop_length
     n = -(-len(samples) // hop)  # keypoint frames: one per feature frame
-    features, prosody = StreamingLogMel(cfg), StreamingProsody(cfg, model.context_future)
+    features = StreamingLogMel(cfg)
     past = max(model.context_past, shapes.context_past if shapes is not None else 0)
     future = model.context_future  # the shapes' look-ahead is at most the lips'
     ctx: np.ndarray | None = None  # feature frames from the segment's first one's context on
-    pros: list = []  # prosody of the frames from the segment's first one on
     pushed = 0  # samples pushed
     bounds = segment_bounds(n, segment_frames)
+    decoder = ShapeDecoder()
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        new = np.empty((cfg.n_mels, 0), np.float32)
         if pushed < len(samples):  # features up to frame stop - 1 + future (its look-ahead)
             upto = min(len(samples), (stop + future) * hop + cfg.win_length)
             new = features.push(samples[pushed:upto])
@@ -137,36 +156,40 @@ def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel 
             if pushed == len(samples):  # the end, and the look-ahead after it: silence
                 silence = np.full((cfg.n_mels, future), cfg.silence_value, np.float32)
                 new = np.concatenate([new, features.flush(), silence], axis=1)
-            pros += prosody.push(new)  # (the stream's prosody reads that silence too)
             if ctx is None:  # the past context: the first frame repeated
                 ctx = np.repeat(new[:, :1], past, axis=1)
             ctx = np.concatenate([ctx, new], axis=1)
         size = stop - start
-        yield Segment(start, stop, ctx[:, :size + past + future], pros[:size])
-        ctx, pros = ctx[:, size:], pros[size:]
+        window = ctx[:, :size + past + future]
+        heard: list[str | None] = [None] * size
+        if shapes is not None:
+            off, cut = past - shapes.context_past, future - shapes.context_future
+            heard = [SHAPES[i] for i in decoder.steps(
+                shapes.run(window[:, off:window.shape[1] - cut]))]
+        yield Segment(start, stop, window, new, heard)
+        ctx = ctx[:, size:]
 
 
 def segment_lips(segments: Iterable[Segment], model: MappingNet,
                  shapes: ShapeModel | None = None, frames: np.ndarray | None = None,
                  keypoints_at: np.ndarray | None = None) -> Iterator[FileLips]:
-    """Each segment's lip frames (the models on its features, the shapes decoded in order).
+    """Each segment's lip frames: the lip model on its features, the prosody of its feature
+    columns (as a stream makes it, bit for bit: the look-ahead's silence at the end
+    included), its shapes.
 
     frames: int[m] sorted keypoint frame numbers to emit (None: all); keypoints_at: the
     subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
-    decoder = ShapeDecoder()
     past = max(model.context_past, shapes.context_past if shapes is not None else 0)
-    future = model.context_future
+    prosody = StreamingProsody(model.feature_config, model.context_future)
+    pros: list = []  # prosody of the frames from the segment's first one on
     good, names = rest_points(model.keypoint_names), model.keypoint_names
     hop, rate = model.feature_config.hop_length, model.feature_config.sample_rate
     for segment in segments:
         start, stop, seg = segment.start, segment.stop, segment.window
-        size = stop - start
-        if shapes is not None:
-            off, cut = past - shapes.context_past, future - shapes.context_future
-            probs = shapes.run(seg[:, off:seg.shape[1] - cut])
-            shown: list[str | None] = [SHAPES[i] for i in decoder.steps(probs)]
-        else:
-            shown = [None] * size
+        size, shown = stop - start, segment.shapes
+        if segment.columns.shape[1]:
+            pros += prosody.push(segment.columns)
+        prosodies, pros = pros[:size], pros[size:]
         emit = np.arange(start, stop) if frames is None else _within(frames, start, stop)
         at = emit if keypoints_at is None else _within(keypoints_at, start, stop)
         lips = seg[:, past - model.context_past:]
@@ -186,7 +209,7 @@ def segment_lips(segments: Iterable[Segment], model: MappingNet,
                 n_bad += 1
             t_s = k * hop / rate  # the frame centre, as the stream makes it
             out.append(LipFrame(t_s, good if ok is not False else good.copy(), names,
-                                segment.prosody[k - start], shown[k - start]))
+                                prosodies[k - start], shown[k - start]))
         yield FileLips(out, stop, n_bad)
 
 

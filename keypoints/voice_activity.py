@@ -155,9 +155,11 @@ class VoiceActivity:
 
     def steps(self, frames: np.ndarray) -> list[float]:
         """Take feature columns as the rows of float64[n, n_mels]; the cue after each, bit for
-        bit :meth:`step` on each row, in a few numpy calls per stretch of frames that share a
-        threshold (the rest of a block, after the first block): the levels as a stack of the
-        same matrix-vector products, the comparisons and counts over the stretch."""
+        bit :meth:`step` on each row, in a few numpy calls per push (after the first block):
+        the levels as a stack of the same matrix-vector products; the rest of the block
+        begun, then the whole blocks at once (each block's floor is the minimum of the ring
+        of blocks before it: a sliding minimum), then the start of the next; the windowed
+        share of active frames as a running sum (integers: exact)."""
         cues = []
         j = 0
         while j < len(frames) and self._first_block:  # a threshold per frame: one by one
@@ -166,33 +168,74 @@ class VoiceActivity:
         if j == len(frames):
             return cues
         levels = np.matmul(self._groups, frames[j:, :, None])[:, :, 0]  # float64[n - j, G]
-        flags: list[bool] = []
-        start = 0
-        while start < len(levels):
-            i = self._in_block
-            stop = min(len(levels), start + self._block_frames - i)
-            stretch = levels[start:stop]
-            self._levels[i:i + len(stretch)] = stretch
-            above = stretch > self._threshold
-            # counts per frame (np.add.reduce of bools: ints; np.count_nonzero's Python
-            # layer costs more than the count on these few groups)
-            active = np.add.reduce(above, axis=1) >= self._min_groups
-            if self._min_low:
-                active &= np.add.reduce(above[:, :self._n_low], axis=1) >= self._min_low
-            flags += active.tolist()
-            i += len(stretch)
-            if i == self._block_frames:  # the block is complete (as in step)
-                self._blocks[self._next_block] = np.partition(self._levels, 1, axis=0)[1]
-                self._next_block = (self._next_block + 1) % self._n_blocks
-                self._threshold = self._blocks.min(axis=0) + self._margin
-                i = 0
-            self._in_block = i
-            start = stop
-        recent, pos, total, window = self._recent, self._pos, self._active, self._window
-        for a in flags:
-            total += a - recent[pos]
-            recent[pos] = a
-            pos = pos + 1 if pos + 1 < window else 0
-            cues.append(total / window)
-        self._pos, self._active = pos, total
-        return cues
+        b = self._block_frames
+        head = min(len(levels), (b - self._in_block) % b)  # the rest of the block begun
+        n_whole = (len(levels) - head) // b
+        parts = [self._stretch(levels[:head])] if head else []
+        if n_whole:
+            parts.append(self._whole_blocks(levels[head:head + n_whole * b]))
+        if head + n_whole * b < len(levels):
+            parts.append(self._stretch(levels[head + n_whole * b:]))
+        return cues + self._shares(np.concatenate(parts))
+
+    def _flags(self, levels: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """bool[...]: the frames of float64[..., G] levels active against ``threshold``
+        (counts per frame: np.add.reduce of bools, ints)."""
+        above = levels > threshold
+        active = np.add.reduce(above, axis=-1) >= self._min_groups
+        if self._min_low:
+            active &= np.add.reduce(above[..., :self._n_low], axis=-1) >= self._min_low
+        return active
+
+    def _stretch(self, levels: np.ndarray) -> np.ndarray:
+        """The active flags of float64[m, G] levels within one block (from the frame the
+        block is at), the block closed when they complete it (as in :meth:`step`)."""
+        i = self._in_block
+        self._levels[i:i + len(levels)] = levels
+        active = self._flags(levels, self._threshold)
+        i += len(levels)
+        if i == self._block_frames:
+            self._close_blocks(np.partition(self._levels, 1, axis=0)[1:2])
+            i = 0
+        self._in_block = i
+        return active
+
+    def _whole_blocks(self, levels: np.ndarray) -> np.ndarray:
+        """The active flags of float64[k * block_frames, G] levels, k whole blocks from the
+        start of one: block q is compared with the floor of the ring's last n_blocks entries
+        before it (the ring as it is, then the blocks of this call)."""
+        b, n = self._block_frames, self._n_blocks
+        blocks = levels.reshape(-1, b, levels.shape[1])
+        seconds = np.partition(blocks, 1, axis=1)[:, 1]  # float64[k, G], as per block
+        ring = np.concatenate([self._blocks[self._next_block:],
+                               self._blocks[:self._next_block]])  # oldest first
+        history = np.concatenate([ring, seconds])
+        floors = np.lib.stride_tricks.sliding_window_view(history, n, axis=0).min(axis=-1)
+        thresholds = floors + self._margin  # [k + 1, G]: before each block, and after all
+        active = self._flags(blocks, thresholds[:-1, None, :]).reshape(-1)
+        self._levels[:] = blocks[-1]
+        self._close_blocks(seconds, thresholds[-1])
+        return active
+
+    def _close_blocks(self, seconds: np.ndarray, threshold: np.ndarray | None = None) -> None:
+        """Blocks completed, their second-lowest levels float64[k, G] in order: into the ring
+        (the oldest entries replaced), and the floor plus margin after them (``threshold``
+        when the caller has it)."""
+        for second in seconds[-self._n_blocks:]:
+            self._blocks[self._next_block] = second
+            self._next_block = (self._next_block + 1) % self._n_blocks
+        self._threshold = (self._blocks.min(axis=0) + self._margin if threshold is None
+                           else threshold)
+        self._first_block = False
+
+    def _shares(self, active: np.ndarray) -> list[float]:
+        """The cue after each of bool[m] active flags: the share of active frames among the
+        last ``window_s`` (a running count of ints, then one division each)."""
+        flags = active.astype(np.int64)
+        w = self._window
+        ring = np.array(self._recent[self._pos:] + self._recent[:self._pos], np.int64)
+        history = np.concatenate([ring, flags])  # oldest first
+        totals = self._active + np.cumsum(flags - history[:len(flags)])
+        self._recent, self._pos = history[-w:].tolist(), 0
+        self._active = int(totals[-1])
+        return (totals / w).tolist()

@@ -182,3 +182,18 @@ def test_whole_file_lips_without_threads_give_the_same_frames(tmp_path, model):
               for t in (True, False)]
     assert frames[0] == frames[1]
     assert (tmp_path / "True.json").read_bytes() == (tmp_path / "False.json").read_bytes()
+
+
+@pytest.mark.parametrize("n", [1, 100, 256, 257, 600, 2048, 6000, 60000])
+def test_the_segments_cover_the_file_short_at_both_ends(n):
+    """A short first segment (the loop starts early), none longer than segment_frames, and a
+    tail halving down to the first's size (the last lips come soon after the features)."""
+    from keypoints.file_lips import FIRST_SEGMENT_FRAMES, SEGMENT_FRAMES, segment_bounds
+
+    bounds = segment_bounds(n)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n and (sizes > 0).all()
+    assert sizes.max() <= SEGMENT_FRAMES and sizes[0] == min(n, FIRST_SEGMENT_FRAMES)
+    if n >= 8 * FIRST_SEGMENT_FRAMES:
+        assert list(sizes[-3:]) == [4 * FIRST_SEGMENT_FRAMES, 2 * FIRST_SEGMENT_FRAMES,
+                                    FIRST_SEGMENT_FRAMES]

@@ -241,6 +241,27 @@ def test_timeline_json_is_json_dumps_byte_for_byte():
         assert timeline_json(timeline) == json.dumps(timeline, indent=1)
 
 
+def test_the_timeline_text_is_the_timeline_dicts_json_byte_for_byte(tmp_path, model):
+    """timeline_text (formatted straight from the frames) against json.dumps(indent=1) of
+    the timeline's dicts: a render's frames, and frames with what JSON spells its own way:
+    non-finite numbers (then the dicts are taken), no shape (null), names beyond ASCII or
+    with quotes, an integer time."""
+    from dataclasses import replace
+
+    from animator.core.types import EyeState
+    from animator.sinks.exports import timeline_dict, timeline_text
+
+    run = dict(fps=25.0, duration_s=2.0, seed=3, audio="a \"b\".wav", rig="r", latency_ms=45.0)
+    frames = render(DEMO, None, timeline_path=tmp_path / "t.json", model=model).frames
+    odd = [replace(frames[0], index=0, t_s=0, viseme=None),
+           replace(frames[1], choice=replace(frames[1].choice, expression="lächeln",
+                                             image='e/"x"\\y.png')),
+           replace(frames[2], eyes=EyeState(np.array([1.0, 1.0]), True), speaking=-0.0)]
+    for case in (frames, odd + frames, [*frames, replace(frames[3], speaking=float("nan"))],
+                 [replace(frames[4], angles_deg=np.array([np.inf, 0.0, 1.0]))]):
+        assert timeline_text(case, **run) == json.dumps(timeline_dict(case, **run), indent=1)
+
+
 def test_a_timeline_only_command_imports_neither_opencv_nor_the_progress_bar(tmp_path):
     """Start-up is most of a timeline-only command (~0.25 s for OpenCV, ~0.04 s for tqdm,
     against ~0.4 s for a minute of speech): neither is imported without a video or a bar."""

@@ -92,14 +92,15 @@ def test_cue_does_not_depend_on_the_gain_or_the_chunking():
 
 @pytest.mark.parametrize("params", [VoiceParams(), VoiceParams(min_low_groups=1)])
 def test_frames_of_a_push_at_once_equal_one_step_each(params):
-    """``steps`` (a push's frames in a few calls) at chunkings 1, 3, 4, 7 and 64 (block edges
-    inside and across calls, the first block one frame at a time): bit for bit ``step``."""
+    """``steps`` (a push's frames in a few calls) at chunkings 1, 3, 4, 7, 64 and the whole
+    signal (block edges inside and across calls, the first block one frame at a time, whole
+    blocks at once, more of them than the floor's ring holds): bit for bit ``step``."""
     feats = log_mel(syllables(8).astype(np.float32), CFG).astype(np.float64)
     rows = np.ascontiguousarray(feats.T)
     one = VoiceActivity(CFG, params)
     want = [one.step(r) for r in rows]
     assert 0.0 < np.mean(want) < 1.0
-    for size in (1, 3, 4, 7, 64):
+    for size in (1, 3, 4, 7, 64, 95, len(rows)):
         va = VoiceActivity(CFG, params)
         got = [c for i in range(0, len(rows), size) for c in va.steps(rows[i:i + size])]
         assert got == want, size

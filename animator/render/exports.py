@@ -48,9 +48,9 @@ class Exporter:
 
 
 def _timeline(path: Path, frames: Sequence[Frame], run: RunInfo) -> None:
-    from animator.sinks.exports import timeline_dict, write_timeline
+    from animator.sinks.exports import timeline_text, write_timeline
 
-    write_timeline(path, timeline_dict(frames, fps=run.fps, duration_s=run.duration_s,
+    write_timeline(path, timeline_text(frames, fps=run.fps, duration_s=run.duration_s,
                                        seed=run.seed, audio=run.audio, rig=run.rig,
                                        latency_ms=run.latency_ms))
 

@@ -60,9 +60,9 @@ class FileLipSource:
     ``read``; the read after the last segment reports the end (``duration_s``).
 
     Two threads started here compute the segments ahead of the loop, each up to
-    ``AHEAD_CHUNKS`` segments: one the features and the prosody
-    (keypoints.file_lips.segment_features), one the models on them (``segment_lips``), so
-    that the models of a segment run beside the next segment's features (numpy and
+    ``AHEAD_CHUNKS`` segments: one the features, the prosody and the mouth shapes
+    (keypoints.file_lips.segment_features), one the lip model on them (``segment_lips``),
+    so that the lip model of a segment runs beside the next segment's features (numpy and
     onnxruntime leave the interpreter to the other while they compute). ``close()`` stops
     both. ``threaded`` False: each segment computed in ``read``, in the caller's thread (a
     batch worker's one core; the same frames)."""

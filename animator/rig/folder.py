@@ -82,7 +82,7 @@ class Rig:
 _HEADER_BYTES = {".png": 24, ".webp": 30, ".jpg": 65536}
 
 
-def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
+def rig_image_size(path: str | Path, ext: str = ".png") -> tuple[int, int]:
     """(width, height) from the header of a rig image in the format of ``ext``; raises
     RigError for a missing or wrong-format file, or one too large to decode (see
     :data:`animator.rig.headers.MAX_IMAGE_PIXELS`)."""
@@ -98,6 +98,18 @@ def rig_image_size(path: Path, ext: str = ".png") -> tuple[int, int]:
         return parse(head)
     except ImageFileError as exc:
         raise RigError(f"{path}: {exc}") from None
+
+
+def _suffix(rel: str) -> str:
+    """``Path(rel).suffix`` of a path joined by "/"."""
+    name = rel.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _resolved(path: str) -> str:
+    """``str(Path(path).resolve())`` (a symlink loop raises RuntimeError)."""
+    return str(Path(path).resolve())
 
 
 def default_rig_dir() -> Path:
@@ -118,38 +130,42 @@ def load_rig(root: str | Path) -> Rig:
     inside = root.resolve()
     ext = config.image_ext
 
-    folders: dict[Path, Path] = {}  # a folder of the rig -> its real path
+    folders: dict[str, str] = {}  # a folder of the rig -> its real path
 
-    def real_path(path: Path) -> Path:
-        """``path.resolve()``, each folder resolved once (a rig's ~200 images sit in ~20
-        folders, and a resolve is a stat per component): a file that is no symlink is its
-        folder's real path plus its name."""
-        if path.name in ("", ".", ".."):
-            return path.resolve()
-        folder = folders.get(path.parent)
+    def real_path(path: str) -> str:
+        """``os.path.realpath(path)``, each folder resolved once (a rig's ~200 images sit in
+        ~20 folders, and a resolve is a stat per component): a file that is no symlink is
+        its folder's real path plus its name. Strings: pathlib costs more than the stats."""
+        folder_name, name = os.path.split(path)
+        if name in ("", ".", ".."):
+            return _resolved(path)
+        folder = folders.get(folder_name)
         if folder is None:
-            folder = folders[path.parent] = path.parent.resolve()
+            folder = folders[folder_name] = _resolved(folder_name)
         try:
             if not stat.S_ISLNK(os.lstat(path).st_mode):
-                return folder / path.name
+                return os.path.join(folder, name)
         except OSError:  # missing: as resolve() has it (the size check then says so)
             pass
-        return path.resolve()
+        return _resolved(path)
+
+    root_s, inside_s = str(root), str(inside)
+    inside_prefix = os.path.join(inside_s, "")  # (with its trailing separator)
 
     def check(rel: str) -> None:
         nonlocal size, size_src
-        path = root / rel
+        path = os.path.join(root_s, rel)  # rel: plain names joined by "/" (animator.rig.layout)
         try:
             real = real_path(path)
         except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
             raise RigError(f"{path}: symlink loop") from None
-        if not real.is_relative_to(inside):
+        if real != inside_s and not real.startswith(inside_prefix):
             raise RigError(f"{path}: leads outside the rig folder {root}")
-        wh = rig_image_size(path, Path(rel).suffix or ext)
+        wh = rig_image_size(path, _suffix(rel) or ext)
         if size is None:
             size, size_src = wh, rel
         elif wh != size:
-            raise RigError(f"{root / rel}: image is {wh[0]}x{wh[1]} but {size_src} is "
+            raise RigError(f"{path}: image is {wh[0]}x{wh[1]} but {size_src} is "
                            f"{size[0]}x{size[1]}; all rig images must have one size")
 
     for expr in config.expressions:

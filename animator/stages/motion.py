@@ -25,7 +25,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from animator.stages.draws_ahead import NormalsAhead
+
 N_AXES = 3
+#: Frames of jitter drawn at a time (the same numbers as a draw a frame)
+JITTER_AHEAD_FRAMES = 25
 _TWO_PI = 2 * math.pi
 
 
@@ -212,7 +216,8 @@ class _Beats:
 
     def _draw_direction(self) -> None:
         w = self._p.beat_axis_weights
-        u_nod, u_turn, u_size, u_tilt = self._rng.random(4).tolist()
+        draw = self._rng.random  # one at a time: see MotionSynth.step's jitter
+        u_nod, u_turn, u_size, u_tilt = draw(), draw(), draw(), draw()
         # offsets in units of each axis' scale: a beat tends to move the head back towards
         # its centre, so beats never pile up into a drift
         up, turned = (o / s if s else 0.0 for o, s in zip(self._offset[:2], self._scale[:2],
@@ -275,6 +280,7 @@ class MotionSynth:
         self._previous: list[_Oscillator] | None = None
         self._fade_s = 0.0
         self._until_redraw_s = self._draw_interval()
+        self._normals = NormalsAhead(rng, N_AXES * JITTER_AHEAD_FRAMES)
         self._since_redraw_s = math.inf  # the first onset may re-draw at once
         self._jitter = [0.0] * N_AXES  # degrees per axis
         self._was_speaking = False
@@ -304,6 +310,7 @@ class MotionSynth:
         return self._rng.uniform(*self.params.redraw_s)
 
     def _redraw(self) -> None:
+        self._normals.sync()  # the generator as if the jitter had drawn one frame at a time
         self._previous = self._current
         self._current = [self._draw(a) for a in self.params.axes]
         self._fade_s = 0.0
@@ -365,7 +372,7 @@ class MotionSynth:
         # Ornstein-Uhlenbeck jitter: exact discretisation, so its std and correlation time
         # are the same at any frame rate.
         decay, kick = self._jitter_decay, self._jitter_kick
-        z0, z1, z2 = self._rng.standard_normal(N_AXES).tolist()
+        z0, z1, z2 = self._normals.take(N_AXES)  # (drawn ahead: see animator.stages.draws_ahead)
         j0, j1, j2 = self._jitter
         j0 = j0 * decay + kick * c0.amplitude_deg * z0
         j1 = j1 * decay + kick * c1.amplitude_deg * z1
