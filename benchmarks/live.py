@@ -22,8 +22,9 @@ Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.s
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
 log-mel of every 10 ms feature frame in them, one MappingNet call (for the newest keypoint
 frame, the one the frame shows), the engine (speaking state, motion, mouth, frame choice) and
-handing the frame to the web sink (inline: its JSON, ~20 us, into each page's one-slot
-mailbox). Not included: the WebSocket send (each page's thread) and the wait for the tick.
+handing the frame to the web sink (inline: its JSON, ~20 us, written to the page's socket
+when that never waits, else into the page's one-slot mailbox for its own thread). Not
+included: the wait for the tick.
 Webcam path:
 the same step plus the FaceMesh + head pose + lips time of the observation the step picked
 up (that runs in the capture thread). ``compute_cpu_ms`` is the CPU time the loop thread
@@ -36,10 +37,11 @@ the run on (start-up left out), and the loop thread's alone; ``threads``: the sh
 thread (by name: ``MainThread`` runs the loop, ``web-client`` sends to the page) and its
 context switches per tick, voluntary (it waited: a sleep, a mailbox, the GIL) and
 involuntary (preempted). On this VM each wake-up of a thread costs ~50 us of its CPU (a
-bare 33 ms sleep costs the sleeper that much): the web sink has no thread of its own
-(animator.sinks.web). The sync model
-(animator.live.sync, without the page's draw) is set beside the measured capture -> WebSocket
-latency.
+bare 33 ms sleep costs the sleeper that much), and a tick 33 ms after the last runs on cold
+caches (~1.1 ms of CPU for the audio path's step against ~0.35 ms back to back): the web sink
+has no thread of its own and writes to a page's socket from the tick (animator.sinks.web).
+The sync model (animator.live.sync, without the page's draw) is set beside the measured
+capture -> WebSocket latency.
 
 Also per path: end-to-end latency (an audio sample / camera frame entering -> its frame
 choice received from the WebSocket), frames late by more than one period, skipped ticks,

@@ -72,6 +72,15 @@ class LatestSlot(Generic[T]):
             self._closed = True
             self._raise()
 
+    @property
+    def pending(self) -> bool:
+        """An item waits to be taken (read without the lock: a hint for the producer)."""
+        return self._full
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
 
 class FifoQueue(Generic[T]):
     """Up to ``size`` items in order; ``put`` waits while full, ``take`` while empty."""

@@ -23,11 +23,15 @@ itself, moving only the head layer when the rig has one (as animator/compose.py 
 Each client has a one-slot mailbox: a slow browser drops frames, nothing queues.
 
 The sink runs ``inline`` in the loop's thread (animator.live.loop): ``send`` encodes the
-frame's JSON (~20 us) and drops the text into each client's mailbox, never waiting on a
-socket; each client's own thread sends it. A thread of the sink's own between the loop and
-the clients' threads cost one more thread wake-up per frame (measured with
-benchmarks.live: ~9 context switches per tick of the audio path instead of ~6, and ~10 %
-of the process's CPU).
+frame's JSON (~20 us) and, when the page's socket takes it at once (open, writable, no send
+of the page's own thread under way, nothing waiting in its mailbox), writes it there
+itself; otherwise it drops the text into the client's one-slot mailbox, never waiting on a
+socket, and the client's own thread sends it (a page that stops reading: once its socket is
+full, frames are dropped there, the newest kept). Each thread woken per frame costs CPU:
+a thread of the sink's own between the loop and the clients' threads cost ~10 % of the
+process's CPU in the audio path (benchmarks.live), and the client's thread woken for every
+frame ~0.5 % of a core at 30 fps (on this VM a thread woken every 33 ms runs on cold
+caches: its few Python calls cost ~5x what they cost in the loop's warm tick).
 """
 
 from __future__ import annotations
@@ -43,11 +47,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from animator.core.errors import LiveError, one_line
-from animator.core.mailbox import LatestSlot
 from animator.core.types import AXES, LiveFrame
 from animator.rig import REST_EXPRESSION, Rig
 from animator.sinks.compose import PIVOT_FRAC, SHIFT_FRAC_PER_DEG
 from animator.sinks.exports import frame_record
+from animator.sinks.web_connection import PageConnection
 from keypoints.visemes import REST_SHAPE
 
 PAGE = "live.html"
@@ -168,9 +172,11 @@ class WebSink:
         self._rest = json.dumps(rest_message(rig))
         self._images = set(rig_images(rig))
         self._page = resources.files("animator.sinks").joinpath("static", PAGE).read_bytes()
-        self._clients: set[LatestSlot[tuple[str, float]]] = set()
+        self._clients: set[PageConnection] = set()
         self._lock = threading.Lock()
-        self.n_sent = 0  # frames handed to the clients' mailboxes (``send`` calls)
+        self.n_sent = 0  # frames handed to the clients (``send`` calls)
+        #: frames written to a page's socket by ``send`` itself (no thread woken)
+        self.n_written_inline = 0
         self._dropped_gone = 0  # frames the clients gone dropped (newer ones replaced them)
         self._last: str | None = None  # the newest frame's JSON (None: not made yet)
         #: the newest frame while no page is connected: its JSON is made only when a page
@@ -212,7 +218,7 @@ class WebSink:
         """Frames a client never got because a newer one replaced it in its mailbox (a
         page slower than the frame rate), over every client so far."""
         with self._lock:
-            return self._dropped_gone + sum(slot.n_dropped for slot in self._clients)
+            return self._dropped_gone + sum(page.n_dropped for page in self._clients)
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -299,27 +305,30 @@ class WebSink:
         from websockets.exceptions import ConnectionClosed
 
         threading.current_thread().name = "web-client"  # (the server's is unnamed)
-        slot: LatestSlot[tuple[str, float]] = LatestSlot()
+        page = PageConnection(connection)
         with self._lock:
-            self._clients.add(slot)
+            self._clients.add(page)
             newest = self._newest()
             if newest is not None:
-                slot.put((newest, -1.0))
+                page.slot.put((newest, -1.0, self.n_sent))
         threading.Thread(target=self._read_controls, args=(connection,), daemon=True,
                          name="web-controls").start()
         try:
             while not self._closing.is_set():
-                item = slot.take(timeout_s=0.5)
-                if item is not None:
-                    connection.send(item[0])
-                    if self._sync is not None and item[1] >= 0:  # hand-off -> sent
-                        self._sync.record_delivery(time.perf_counter() - item[1])
+                item = page.slot.take(timeout_s=0.5)
+                if item is None:
+                    if page.slot.closed:  # the loop found the page gone
+                        break
+                    continue
+                text, handed_s, seq = item
+                if page.write_taken(text, seq) and self._sync is not None and handed_s >= 0:
+                    self._sync.record_delivery(time.perf_counter() - handed_s)  # hand-off -> sent
         except ConnectionClosed:
             pass
         finally:
             with self._lock:
-                self._clients.discard(slot)
-                self._dropped_gone += slot.n_dropped
+                self._clients.discard(page)
+                self._dropped_gone += page.n_dropped
 
     def _read_controls(self, connection: Any) -> None:
         """Control messages of one client: {"expression": NAME}; a bad one is answered with
@@ -347,16 +356,24 @@ class WebSink:
         return self._last
 
     def send(self, live: LiveFrame) -> None:
-        """The frame's JSON to every client's mailbox (never blocks: the loop calls it);
-        with no page connected, only the frame is kept (its JSON is made if one connects)."""
+        """The frame's JSON to every page (never blocks: the loop calls it): written to its
+        socket at once when that never waits (:meth:`PageConnection.write_now`), else into its
+        mailbox; with no page connected, only the frame is kept (its JSON is made if one
+        connects)."""
         text = choice_message(live) if self._clients else None
         with self._lock:
             self.n_sent += 1
             if text is None and self._clients:  # a page connected meanwhile
                 text = choice_message(live)
             self._last, self._last_live = text, (live if text is None else None)
-            for slot in self._clients:
-                slot.put((text, live.decided_s))
+            seq = self.n_sent
+            for page in self._clients:
+                if page.write_now(text, seq):
+                    self.n_written_inline += 1
+                    if self._sync is not None:
+                        self._sync.record_delivery(time.perf_counter() - live.decided_s)
+                else:
+                    page.slot.put((text, live.decided_s, seq))
 
     def close(self) -> None:
         """Stop serving (idempotent)."""
@@ -364,8 +381,8 @@ class WebSink:
             return
         self._closing.set()
         with self._lock:
-            for slot in self._clients:
-                slot.close()
+            for page in self._clients:
+                page.slot.close()
         self._server.shutdown()
         self._thread.join(2.0)
 
