@@ -34,7 +34,7 @@ from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame, rest_points
 from keypoints.mappingnet import MappingNet
 from keypoints.onnx_graph import GraphError, read_graph
-from keypoints.prosody import StreamingProsody
+from keypoints.prosody import Prosody, StreamingProsody
 from keypoints.visemenet import ShapeDecoder, ShapeModel
 from keypoints.visemes import SHAPES
 
@@ -181,14 +181,14 @@ def segment_lips(segments: Iterable[Segment], model: MappingNet,
     subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
     past = max(model.context_past, shapes.context_past if shapes is not None else 0)
     prosody = StreamingProsody(model.feature_config, model.context_future)
-    pros: list = []  # prosody of the frames from the segment's first one on
+    pros: list = []  # prosody (Prosody's fields) of the frames from the segment's first on
     good, names = rest_points(model.keypoint_names), model.keypoint_names
     hop, rate = model.feature_config.hop_length, model.feature_config.sample_rate
     for segment in segments:
         start, stop, seg = segment.start, segment.stop, segment.window
         size, shown = stop - start, segment.shapes
         if segment.columns.shape[1]:
-            pros += prosody.push(segment.columns)
+            pros += prosody.push_values(segment.columns)
         prosodies, pros = pros[:size], pros[size:]
         emit = np.arange(start, stop) if frames is None else _within(frames, start, stop)
         at = emit if keypoints_at is None else _within(keypoints_at, start, stop)
@@ -209,7 +209,7 @@ def segment_lips(segments: Iterable[Segment], model: MappingNet,
                 n_bad += 1
             t_s = k * hop / rate  # the frame centre, as the stream makes it
             out.append(LipFrame(t_s, good if ok is not False else good.copy(), names,
-                                prosodies[k - start], shown[k - start]))
+                                Prosody(*prosodies[k - start]), shown[k - start]))
         yield FileLips(out, stop, n_bad)
 
 
