@@ -184,6 +184,20 @@ def test_whole_file_lips_without_threads_give_the_same_frames(tmp_path, model):
     assert (tmp_path / "True.json").read_bytes() == (tmp_path / "False.json").read_bytes()
 
 
+def test_lips_taken_in_batches_of_any_size_give_the_same_frames(tmp_path, model, monkeypatch):
+    """The loop takes the ready segments in batches (all of them once the lips are done or
+    READY_SEGMENTS are ready): batches of 1, 2 and all give the frames of a render without
+    lip threads."""
+    import animator.render.file_source as file_source
+
+    want = render(DEMO, None, timeline_path=tmp_path / "w.json", model=model,
+                  lip_thread=False).frames
+    for ready in (1, 2, 8):
+        monkeypatch.setattr(file_source, "READY_SEGMENTS", ready)
+        got = render(DEMO, None, timeline_path=tmp_path / f"{ready}.json", model=model).frames
+        assert [_key(f) for f in got] == [_key(f) for f in want], ready
+
+
 @pytest.mark.parametrize("n", [1, 100, 256, 257, 600, 2048, 6000, 60000])
 def test_the_segments_cover_the_file_short_at_both_ends(n):
     """A short first segment (the loop starts early), none longer than segment_frames, and a
