@@ -140,6 +140,14 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     inputs = [audio_path, model_path, shape_path,
               *([expression_track] if expression_track else [])]
     check_outputs(outputs, inputs)
+    rig = load_rig(rig_dir)
+    check_outputs(outputs, [*inputs, *rig.files()])
+    config = replace(_with_cues(config, rig, expression_track),
+                     shape_lead_s=offline_shape_lead_s(config.fps))
+    if canvas is not None:  # the character must fit before any work
+        from animator.sinks.compose import output_size
+
+        canvas.offset(output_size(rig.image_size, width_px))
     model = model if model is not None else MappingNet.load(model_path)
     shapes = ShapeModel.load(shape_path) if shape_path is not None else None
     if shapes is not None and not fits_lips(shapes, model):
@@ -147,26 +155,15 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     native, native_rate = decode_audio(audio_path)
     mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
     duration_s = native.shape[1] / native_rate
-    lead_s = offline_shape_lead_s(config.fps)
-    # the lips start first: their threads run while this one loads the rig
+
+    engine = Engine(rig, config)
     if whole_file and model_batch > 1:
-        source = FileLipSource(mono, model, duration_s, fps=config.fps, shape_lead_s=lead_s,
-                               shapes=shapes, threaded=lip_thread)
+        source = FileLipSource(mono, model, duration_s, fps=config.fps,
+                               shape_lead_s=config.shape_lead_s, shapes=shapes,
+                               threaded=lip_thread)
     else:
         source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
                                  shapes=shapes, threaded=lip_thread)
-    try:
-        rig = load_rig(rig_dir)
-        check_outputs(outputs, [*inputs, *rig.files()])
-        config = replace(_with_cues(config, rig, expression_track), shape_lead_s=lead_s)
-        if canvas is not None:  # the character must fit before any output
-            from animator.sinks.compose import output_size
-
-            canvas.offset(output_size(rig.image_size, width_px))
-        engine = Engine(rig, config)
-    except BaseException:
-        source.close()
-        raise
     collector = FrameCollector()
     show = sys.stderr.isatty() if progress is None else progress
     n_expected = max(1, round(duration_s * config.fps))
