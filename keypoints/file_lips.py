@@ -45,7 +45,7 @@ FILE_TOLERANCE = BATCH_TOLERANCE
 #: layers (~16 MB) stays flat however long the file, and the loop starts on the first
 #: segment while the next is computed.
 SEGMENT_FRAMES = 2048
-#: The first segment's frames (at most): the loop waits for it, then runs beside the rest.
+#: The first (and last) segment's frames, at most: the sizes double from it and halve back.
 FIRST_SEGMENT_FRAMES = 256
 
 
@@ -109,22 +109,20 @@ class Segment:
 
 
 def segment_bounds(n_frames: int, segment_frames: int = SEGMENT_FRAMES) -> list[int]:
-    """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: a short
-    first segment (the loop starts sooner), segments of at most ``segment_frames`` (as
-    many as needed, of equal sizes), and a tail whose segments halve down to the first's
-    size (the last lips come soon after the features end, and the loop's work after them
-    is short)."""
+    """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: sizes
+    that double from a short first segment (the models' thread soon has work while the
+    features' thread goes on), segments of at most ``segment_frames`` (as many as needed, of
+    equal sizes), and a tail that halves back to the first's size (the last lips come soon
+    after the features end)."""
     if not n_frames:
         return [0]
-    first = min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
-    left, tail, size = n_frames - first, [], first
-    while size < segment_frames and left >= size:  # from the end: first, 2 first, ...
-        tail.append(size)
-        left, size = left - size, 2 * size
+    left, ramp, size = n_frames, [], min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
+    while size < segment_frames and left >= 2 * size:  # a segment of this size at each end
+        ramp.append(size)
+        left, size = left - 2 * size, 2 * size
     n_middle = -(-left // segment_frames)
     middle = [left * (k + 1) // n_middle - left * k // n_middle for k in range(n_middle)]
-    sizes = [first, *middle, *reversed(tail)]
-    return [0, *np.cumsum(sizes).tolist()]
+    return [0, *np.cumsum([*ramp, *middle, *reversed(ramp)]).tolist()]
 
 
 def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
