@@ -41,9 +41,8 @@ from keypoints.visemes import SHAPES
 #: Largest difference (mouth widths) between a keypoint computed here and the streamed one
 #: (measured: see tests/test_file_lips.py, on real speech).
 FILE_TOLERANCE = BATCH_TOLERANCE
-#: Keypoint frames computed per segment (20.48 s at a 10 ms hop): the memory of a segment's
-#: layers (~16 MB) stays flat however long the file, and the loop starts on the first
-#: segment while the next is computed.
+#: Keypoint frames computed per segment at most (20.48 s at a 10 ms hop): the memory of a
+#: segment's layers (~16 MB) stays flat however long the file.
 SEGMENT_FRAMES = 2048
 #: The first (and last) segment's frames, at most: the sizes double from it and halve back.
 FIRST_SEGMENT_FRAMES = 256
