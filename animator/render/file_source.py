@@ -69,16 +69,17 @@ class FileLipSource:
     features, the prosody and the mouth shapes (keypoints.file_lips.segment_features), one
     the lip model on them (``segment_lips``), so that the lip model of a segment runs beside
     the next segment's features (numpy and onnxruntime leave the interpreter to the other
-    while they compute). The loop takes the segments in batches (all of a file of up to
-    ``READY_SEGMENTS`` - 1 segments at once): the engine, pure Python, then runs while the lip
-    threads wait or are done, rather than against their Python work for the interpreter
-    (measured on 2 cores, 60 s: 149 -> 140 ms, and less CPU). ``close()`` stops
+    while they compute). ``batches``: the loop takes the segments in batches (all of a file
+    of up to ``READY_SEGMENTS`` - 1 segments at once): the engine, pure Python, then runs
+    while the lip threads wait or are done, rather than against their Python work for the
+    interpreter (measured on 2 cores, 60 s: 149 -> 140 ms, and less CPU); False (a video's
+    encoder waits for the first frames): a segment as soon as it is ready. ``close()`` stops
     both. ``threaded`` False: each segment computed in ``read``, in the caller's thread (a
     batch worker's one core; the same frames)."""
 
     def __init__(self, samples: np.ndarray, model: MappingNet, duration_s: float, *,
                  fps: float, shape_lead_s: float, shapes: ShapeModel | None = None,
-                 threaded: bool = True) -> None:
+                 threaded: bool = True, batches: bool = True) -> None:
         cfg = model.feature_config
         self._nonfinite = NonFiniteLimit(model.path, len(samples) / cfg.hop_length)
         self._n_nonfinite = 0
@@ -86,6 +87,7 @@ class FileLipSource:
         self._features: FifoQueue = FifoQueue(AHEAD_CHUNKS)
         self._ahead: FifoQueue = FifoQueue(READY_SEGMENTS)
         self._batch: collections.deque = collections.deque()  # taken, not yet read
+        self._batches = batches
         n_lips = -(-len(samples) // cfg.hop_length)
         shown = (shown_lip_frames(n_lips, cfg.hop_length, cfg.sample_rate, fps, shape_lead_s)
                  if n_lips else (None, None))
@@ -134,7 +136,9 @@ class FileLipSource:
         if self._inline is not None:
             item = next(self._inline, None)
         else:
-            if not self._batch:  # the lips done (an end or an error last) or a full queue
+            if not self._batches:
+                self._batch.append(self._ahead.take())
+            elif not self._batch:  # the lips done (an end or an error last) or a full queue
                 self._batch.extend(self._ahead.take_all(
                     lambda it: it is None or isinstance(it, BaseException)))
             item = self._batch.popleft() if self._batch else None

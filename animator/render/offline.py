@@ -168,7 +168,7 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     if whole_file and model_batch > 1:
         source = FileLipSource(mono, model, duration_s, fps=config.fps,
                                shape_lead_s=config.shape_lead_s, shapes=shapes,
-                               threaded=lip_thread)
+                               threaded=lip_thread, batches=out_path is None)
     else:
         source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
                                  shapes=shapes, threaded=lip_thread)
