@@ -13,10 +13,12 @@ def timeline_breakdown(wav: Path, tmp: Path, runs: int = 3) -> dict:
     """Where a timeline-only render's time goes (median of ``runs``): the lips (keypoints/:
     log-mel, MappingNet, prosody, mouth shapes; computed in the source's own thread, so
     their wall time overlaps the rest), the loop's wait for them (``lips_wait``), the
-    engine (the stages: speaking state, motion, mouth, selection), decoding the audio,
-    loading the models, and the rest of the loop's thread (rig, loop, the timeline file;
-    the lips' plan is made once per process, in the first segment):
-    ``total`` = lips_wait + engine + audio_decode + models_load + rest."""
+    engine (the stages: speaking state, motion, mouth, selection), decoding the audio
+    (in a thread beside the rig and the models: it overlaps them), loading the models, and
+    the rest of the loop's thread (rig, loop, the timeline file; the lips' plan is made once
+    per process, in the first segment):
+    ``total`` = lips_wait + engine + audio_decode + models_load + rest (rest is then short by
+    the decoding's overlap, a few ms)."""
     import animator.render.file_source as file_source
     import animator.render.offline as offline
     from animator.engine import Engine

@@ -8,6 +8,7 @@ pulls numba and scipy.signal (1-2 s, about 20 s on a fresh environment) for no g
 from __future__ import annotations
 
 import errno
+import math
 import stat
 import struct
 from pathlib import Path
@@ -145,10 +146,15 @@ def decode_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if sample_rate < MIN_SAMPLE_RATE:
         raise AudioError(f"{path}: sample rate {sample_rate} Hz is not audio (at least "
                          f"{MIN_SAMPLE_RATE} Hz)")
-    if not np.all(np.isfinite(samples)):
+    # (a finite sum: every sample finite; a single pass, no mask, ~4x cheaper on a minute)
+    with np.errstate(over="ignore", invalid="ignore"):  # (an overflow: the per-sample test)
+        total = float(samples.sum())
+    if not math.isfinite(total) and not np.all(np.isfinite(samples)):
         raise AudioError(f"{path}: corrupt audio data (non-finite samples)")
-    # Float files may exceed full scale; the contract is [-1, 1].
-    return np.clip(samples, -1.0, 1.0, out=samples), sample_rate
+    # Float files may exceed full scale; the contract is [-1, 1] (integer PCM never does).
+    if samples.min() < -1.0 or samples.max() > 1.0:
+        np.clip(samples, -1.0, 1.0, out=samples)
+    return samples, sample_rate
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

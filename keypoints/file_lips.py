@@ -34,18 +34,17 @@ from keypoints.features import StreamingLogMel
 from keypoints.lips import LipFrame, rest_points
 from keypoints.mappingnet import MappingNet
 from keypoints.onnx_graph import GraphError, read_graph
-from keypoints.prosody import StreamingProsody
+from keypoints.prosody import Prosody, StreamingProsody
 from keypoints.visemenet import ShapeDecoder, ShapeModel
 from keypoints.visemes import SHAPES
 
 #: Largest difference (mouth widths) between a keypoint computed here and the streamed one
 #: (measured: see tests/test_file_lips.py, on real speech).
 FILE_TOLERANCE = BATCH_TOLERANCE
-#: Keypoint frames computed per segment (20.48 s at a 10 ms hop): the memory of a segment's
-#: layers (~16 MB) stays flat however long the file, and the loop starts on the first
-#: segment while the next is computed.
+#: Keypoint frames computed per segment at most (20.48 s at a 10 ms hop): the memory of a
+#: segment's layers (~16 MB) stays flat however long the file.
 SEGMENT_FRAMES = 2048
-#: The first segment's frames (at most): the loop waits for it, then runs beside the rest.
+#: The first (and last) segment's frames, at most: the sizes double from it and halve back.
 FIRST_SEGMENT_FRAMES = 256
 
 
@@ -109,22 +108,20 @@ class Segment:
 
 
 def segment_bounds(n_frames: int, segment_frames: int = SEGMENT_FRAMES) -> list[int]:
-    """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: a short
-    first segment (the loop starts sooner), segments of at most ``segment_frames`` (as
-    many as needed, of equal sizes), and a tail whose segments halve down to the first's
-    size (the last lips come soon after the features end, and the loop's work after them
-    is short)."""
+    """The first frame of each segment of a file of ``n_frames``, and ``n_frames``: sizes
+    that double from a short first segment (the models' thread soon has work while the
+    features' thread goes on), segments of at most ``segment_frames`` (as many as needed, of
+    equal sizes), and a tail that halves back to the first's size (the last lips come soon
+    after the features end)."""
     if not n_frames:
         return [0]
-    first = min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
-    left, tail, size = n_frames - first, [], first
-    while size < segment_frames and left >= size:  # from the end: first, 2 first, ...
-        tail.append(size)
-        left, size = left - size, 2 * size
+    left, ramp, size = n_frames, [], min(segment_frames, FIRST_SEGMENT_FRAMES, n_frames)
+    while size < segment_frames and left >= 2 * size:  # a segment of this size at each end
+        ramp.append(size)
+        left, size = left - 2 * size, 2 * size
     n_middle = -(-left // segment_frames)
     middle = [left * (k + 1) // n_middle - left * k // n_middle for k in range(n_middle)]
-    sizes = [first, *middle, *reversed(tail)]
-    return [0, *np.cumsum(sizes).tolist()]
+    return [0, *np.cumsum([*ramp, *middle, *reversed(ramp)]).tolist()]
 
 
 def segment_features(samples: np.ndarray, model: MappingNet, shapes: ShapeModel | None = None,
@@ -181,14 +178,14 @@ def segment_lips(segments: Iterable[Segment], model: MappingNet,
     subset of ``frames`` whose keypoints are wanted (None: all of ``frames``)."""
     past = max(model.context_past, shapes.context_past if shapes is not None else 0)
     prosody = StreamingProsody(model.feature_config, model.context_future)
-    pros: list = []  # prosody of the frames from the segment's first one on
+    pros: list = []  # prosody (Prosody's fields) of the frames from the segment's first on
     good, names = rest_points(model.keypoint_names), model.keypoint_names
     hop, rate = model.feature_config.hop_length, model.feature_config.sample_rate
     for segment in segments:
         start, stop, seg = segment.start, segment.stop, segment.window
         size, shown = stop - start, segment.shapes
         if segment.columns.shape[1]:
-            pros += prosody.push(segment.columns)
+            pros += prosody.push_values(segment.columns)
         prosodies, pros = pros[:size], pros[size:]
         emit = np.arange(start, stop) if frames is None else _within(frames, start, stop)
         at = emit if keypoints_at is None else _within(keypoints_at, start, stop)
@@ -209,7 +206,7 @@ def segment_lips(segments: Iterable[Segment], model: MappingNet,
                 n_bad += 1
             t_s = k * hop / rate  # the frame centre, as the stream makes it
             out.append(LipFrame(t_s, good if ok is not False else good.copy(), names,
-                                prosodies[k - start], shown[k - start]))
+                                Prosody(*prosodies[k - start]), shown[k - start]))
         yield FileLips(out, stop, n_bad)
 
 

@@ -161,8 +161,9 @@ class StreamingProsody:
             self._diff = np.empty(shape)
         return self._diff
 
-    def _take(self, columns: np.ndarray) -> list[Prosody]:
-        """Feature frames float[n_mels, n] in; the prosody of the frames now complete."""
+    def _take(self, columns: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Feature frames float[n_mels, n] in; the prosody of the frames now complete (the
+        fields of each :class:`Prosody`)."""
         n = columns.shape[1]
         if n == 0:
             return []
@@ -200,9 +201,10 @@ class StreamingProsody:
         self._cues += cues[skip:]
 
     def _track(self, loud_db: list[float], flux: list[float], voice: list[float]
-               ) -> list[Prosody]:
+               ) -> list[tuple[float, float, float, float]]:
         """The causal trackers, frame by frame (Python floats: the sequential part): the
-        prosody of the frames whose smoothed band loudness (dB) and flux (dB) these are."""
+        prosody (the fields of each :class:`Prosody`) of the frames whose smoothed band
+        loudness (dB) and flux (dB) these are."""
         p = self.params
         floor, peak, mean = self._floor, self._peak, self._mean
         decay, rise, alpha = self._peak_decay, self._floor_step_db, self._mean_alpha
@@ -229,12 +231,18 @@ class StreamingProsody:
             prominence = prominence if prominence > 0.0 else 0.0
             if level > speech:
                 mean += (level - mean) * alpha
-            out.append(Prosody(level, prominence + flux_weight * fl * level, loud, cue))
+            out.append((level, prominence + flux_weight * fl * level, loud, cue))
         self._floor, self._peak, self._mean = floor, peak, mean
         return out
 
     def push(self, features: np.ndarray) -> list[Prosody]:
         """features: float32[n_mels, n] log-mel frames. Returns the frames now complete."""
+        return [Prosody(*v) for v in self.push_values(features)]
+
+    def push_values(self, features: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """:meth:`push`, each frame's prosody as the fields of its :class:`Prosody` (level,
+        accent, loudness_db, voice): for a caller that keeps only some frames (a file's
+        lips make the objects of the frames a render shows, ~half)."""
         if self._finished:
             raise RuntimeError("StreamingProsody.push() after flush()")
         return self._take(features)
@@ -247,4 +255,5 @@ class StreamingProsody:
         self._finished = True
         if self._n_in == 0:
             return []
-        return self._take(np.full((self._n_mels, self.lookahead), self._silence))
+        return [Prosody(*v) for v in
+                self._take(np.full((self._n_mels, self.lookahead), self._silence))]

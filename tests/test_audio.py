@@ -146,3 +146,23 @@ def test_errors_name_the_path(tmp_path: Path) -> None:
     video = tmp_path / "video.mp4"
     write_video_only(video)
     expect_error(video, "no audio stream")
+
+
+@pytest.mark.filterwarnings("error")
+def test_float_files_clipped_to_full_scale_and_non_finite_ones_refused(tmp_path: Path) -> None:
+    """A float WAV beyond full scale comes back clipped to [-1, 1] (the rest as written);
+    one with a NaN or an infinity (also two that would cancel in a sum) is refused, with
+    no warning on the way."""
+    x = (3.0 * tone(16000)).astype(np.float32)
+    x[:5] = [-0.0, 1.0, -1.0, 1e30, -1e30]
+    loud = tmp_path / "loud.wav"
+    soundfile.write(loud, x, 16000, subtype="FLOAT")
+    got, _ = decode_audio(loud)
+    np.testing.assert_array_equal(got[0], np.clip(x, -1.0, 1.0))
+    assert np.signbit(got[0, 0])
+    for bad in ([np.nan], [np.inf], [np.inf, -np.inf]):
+        y = tone(16000).astype(np.float32)
+        y[10:10 + len(bad)] = bad
+        path = tmp_path / f"bad{len(bad)}.wav"
+        soundfile.write(path, y, 16000, subtype="FLOAT")
+        expect_error(path, "non-finite samples")

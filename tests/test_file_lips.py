@@ -184,16 +184,32 @@ def test_whole_file_lips_without_threads_give_the_same_frames(tmp_path, model):
     assert (tmp_path / "True.json").read_bytes() == (tmp_path / "False.json").read_bytes()
 
 
+def test_lips_taken_in_batches_of_any_size_give_the_same_frames(tmp_path, model, monkeypatch):
+    """The loop takes the ready segments in batches (all of them once the lips are done or
+    READY_SEGMENTS are ready): batches of 1, 2 and all give the frames of a render without
+    lip threads."""
+    import animator.render.file_source as file_source
+
+    want = render(DEMO, None, timeline_path=tmp_path / "w.json", model=model,
+                  lip_thread=False).frames
+    for ready in (1, 2, 8):
+        monkeypatch.setattr(file_source, "READY_SEGMENTS", ready)
+        got = render(DEMO, None, timeline_path=tmp_path / f"{ready}.json", model=model).frames
+        assert [_key(f) for f in got] == [_key(f) for f in want], ready
+
+
 @pytest.mark.parametrize("n", [1, 100, 256, 257, 600, 2048, 6000, 60000])
 def test_the_segments_cover_the_file_short_at_both_ends(n):
-    """A short first segment (the loop starts early), none longer than segment_frames, and a
-    tail halving down to the first's size (the last lips come soon after the features)."""
+    """A short first segment, sizes doubling from it and halving back to it at the end (the
+    models' thread soon has work, the last lips come soon after the features), none longer
+    than segment_frames."""
     from keypoints.file_lips import FIRST_SEGMENT_FRAMES, SEGMENT_FRAMES, segment_bounds
 
     bounds = segment_bounds(n)
     sizes = np.diff(bounds)
     assert bounds[0] == 0 and bounds[-1] == n and (sizes > 0).all()
-    assert sizes.max() <= SEGMENT_FRAMES and sizes[0] == min(n, FIRST_SEGMENT_FRAMES)
-    if n >= 8 * FIRST_SEGMENT_FRAMES:
-        assert list(sizes[-3:]) == [4 * FIRST_SEGMENT_FRAMES, 2 * FIRST_SEGMENT_FRAMES,
-                                    FIRST_SEGMENT_FRAMES]
+    assert sizes.max() <= SEGMENT_FRAMES
+    assert sizes[0] == FIRST_SEGMENT_FRAMES or n < 2 * FIRST_SEGMENT_FRAMES
+    if n >= 14 * FIRST_SEGMENT_FRAMES:
+        ramp = [FIRST_SEGMENT_FRAMES, 2 * FIRST_SEGMENT_FRAMES, 4 * FIRST_SEGMENT_FRAMES]
+        assert list(sizes[:3]) == ramp and list(sizes[-3:]) == ramp[::-1]

@@ -178,6 +178,27 @@ def test_latest_slot_keeps_the_newest_item_and_wakes_a_waiting_take():
     assert got == [3, None] and not waiter.is_alive()
 
 
+def test_fifo_queue_take_all_waits_for_a_full_queue_or_a_last_item():
+    """take_all: nothing while the queue is neither full nor ends with a last item; then all
+    items in order, and room for the producer again; [] once closed and empty."""
+    q: FifoQueue[int | None] = FifoQueue(3)
+    got: list = []
+    taker = threading.Thread(target=lambda: got.append(q.take_all(lambda x: x is None)))
+    taker.start()
+    q.put(1)
+    q.put(2)
+    taker.join(0.2)
+    assert taker.is_alive() and not got  # two of three, no last item: still waiting
+    q.put(3)
+    taker.join(5)
+    assert got == [[1, 2, 3]]
+    q.put(4)
+    q.put(None)  # the end: taken without a full queue
+    assert q.take_all(lambda x: x is None) == [4, None]
+    q.close()
+    assert q.take_all(lambda x: x is None) == []
+
+
 def test_the_head_measurement_is_an_argument_of_each_call(rig):
     """The last frames of a stream get the head handed to ``finish`` (none here), not the
     one a previous ``push`` carried: no measurement outlives its call."""

@@ -159,3 +159,14 @@ def test_a_stream_shorter_than_the_lookahead_still_gives_every_frame(n):
     assert [(q.level, q.accent, q.loudness_db) for q in got] == one_frame_at_a_time(feats, 6)
     sp = StreamingProsody(CFG, 3)
     assert sp.flush() == []
+
+
+def test_push_values_are_the_fields_of_push():
+    """push_values (a file's lips make the objects of the frames shown only): the fields of
+    push's frames, in order, chunk by chunk."""
+    feats = log_mel(syllables([0.3, 0, 0.5, 0.2] * 2, noise=1e-3), CFG)
+    objects, values = StreamingProsody(CFG, 3), StreamingProsody(CFG, 3)
+    for pos in range(0, feats.shape[1], 37):
+        chunk = feats[:, pos:pos + 37]
+        want = [(q.level, q.accent, q.loudness_db, q.voice) for q in objects.push(chunk)]
+        assert values.push_values(chunk) == want

@@ -241,6 +241,28 @@ def test_timeline_json_is_json_dumps_byte_for_byte():
         assert timeline_json(timeline) == json.dumps(timeline, indent=1)
 
 
+def test_audio_decoded_beside_the_rig_and_models_keeps_the_order_of_errors(tmp_path, model):
+    """The audio is decoded in a thread beside the rig and the models: a broken rig is still
+    reported before broken audio, broken audio still as itself, and no thread is left
+    behind either way."""
+    import threading
+
+    from animator.rig import RigError
+    from keypoints.audio import AudioError
+
+    bad_audio = tmp_path / "bad.wav"
+    bad_audio.write_text("not audio\n" * 50)
+    bad_rig = tmp_path / "rig"
+    bad_rig.mkdir()
+    before = threading.active_count()
+    with pytest.raises(RigError):
+        render(bad_audio, None, rig_dir=bad_rig, timeline_path=tmp_path / "a.json", model=model)
+    with pytest.raises(AudioError):
+        render(bad_audio, None, timeline_path=tmp_path / "b.json", model=model)
+    assert threading.active_count() == before
+    assert not (tmp_path / "a.json").exists() and not (tmp_path / "b.json").exists()
+
+
 def test_the_timeline_text_is_the_timeline_dicts_json_byte_for_byte(tmp_path, model):
     """timeline_text (formatted straight from the frames) against json.dumps(indent=1) of
     the timeline's dicts: a render's frames, and frames with what JSON spells its own way:

@@ -127,3 +127,22 @@ def test_a_symlinked_folder_or_image_leading_outside_is_refused(tmp_path):
     image.symlink_to(outside)
     with pytest.raises(RigError, match="leads outside the rig folder"):
         load_rig(rig)
+
+
+@pytest.mark.parametrize("name", ["endpoints", "sequences"])
+def test_a_top_folder_linked_outside_is_refused_and_inside_loads(tmp_path, name):
+    """Folders are resolved from their parent's listing (one per folder): a top folder of
+    the rig linked outside it is caught for every image below it; linked inside, it loads."""
+    from tests.conftest import make_reference_rig
+
+    rig = make_reference_rig(tmp_path / "r")
+    size = load_rig(rig).image_size
+    moved = tmp_path / "away"
+    shutil.move(rig / name, moved)
+    (rig / name).symlink_to(moved, target_is_directory=True)
+    with pytest.raises(RigError, match="leads outside the rig folder"):
+        load_rig(rig)
+    (rig / name).unlink()
+    shutil.move(moved, rig / "kept")
+    (rig / name).symlink_to(rig / "kept", target_is_directory=True)
+    assert load_rig(rig).image_size == size

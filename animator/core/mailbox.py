@@ -112,6 +112,17 @@ class FifoQueue(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def take_all(self, last: Callable[[T], bool]) -> list[T]:
+        """Every item, once the queue is full or its newest item is one after which none
+        comes (``last(item)``); [] when closed and empty."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._items) >= self._size or self._closed
+                                or (self._items and last(self._items[-1])))
+            items = list(self._items)
+            self._items.clear()
+            self._cond.notify_all()
+            return items
+
     @property
     def closed(self) -> bool:
         """True once closed or abandoned (a producer's ``put`` no longer waits)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -142,38 +143,42 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     inputs = [audio_path, model_path, shape_path,
               *([expression_track] if expression_track else [])]
     check_outputs(outputs, inputs)
-    model = model if model is not None else MappingNet.load(model_path)
-    shapes = ShapeModel.load(shape_path) if shape_path is not None else None
+    # the audio decoded beside the rig and the models (libsndfile and onnxruntime leave the
+    # interpreter to the other); its error, if any, still comes after theirs
+    decoding = _Background(lambda: decode_audio(audio_path)) if lip_thread else None
+    try:
+        rig = load_rig(rig_dir)
+        check_outputs(outputs, [*inputs, *rig.files()])
+        config = replace(_with_cues(config, rig, expression_track),
+                         shape_lead_s=offline_shape_lead_s(config.fps),
+                         speaking_lead_s=(OFFLINE_SPEAKING_LEAD_S
+                                          if config.speaking == "lookahead"
+                                          else config.speaking_lead_s))
+        if canvas is not None:  # the character must fit before any work
+            from animator.sinks.compose import output_size
+
+            canvas.offset(output_size(rig.image_size, width_px))
+        model = model if model is not None else MappingNet.load(model_path)
+        shapes = ShapeModel.load(shape_path) if shape_path is not None else None
+    finally:
+        if decoding is not None:
+            decoding.join()  # (also on an error: no thread outlives the call)
     if shapes is not None and not fits_lips(shapes, model):
         shapes = None  # a lip model with less look-ahead: shapes follow the mouth's opening
-    native, native_rate = decode_audio(audio_path)
+    native, native_rate = decoding.value() if decoding is not None else decode_audio(audio_path)
     mono = resample(to_mono(native), native_rate, model.feature_config.sample_rate)
     duration_s = native.shape[1] / native_rate
-    lead_s = offline_shape_lead_s(config.fps)
-    # the lips start first: their threads run while this one loads the rig
+
+    engine = Engine(rig, config)
     if whole_file and model_batch > 1:
-        source = FileLipSource(mono, model, duration_s, fps=config.fps, shape_lead_s=lead_s,
-                               shapes=shapes, threaded=lip_thread)
+        source = FileLipSource(mono, model, duration_s, fps=config.fps,
+                               shape_lead_s=config.shape_lead_s, shapes=shapes,
+                               threaded=lip_thread, batches=out_path is None)
     else:
         source = AudioFileSource(mono, model, duration_s, model_batch=model_batch,
                                  shapes=shapes, threaded=lip_thread)
     if config.speaking == "lookahead":
         source = BreathMutedSource(source, config.fps)
-    try:
-        rig = load_rig(rig_dir)
-        check_outputs(outputs, [*inputs, *rig.files()])
-        config = replace(_with_cues(config, rig, expression_track), shape_lead_s=lead_s,
-                         speaking_lead_s=(OFFLINE_SPEAKING_LEAD_S
-                                          if config.speaking == "lookahead"
-                                          else config.speaking_lead_s))
-        if canvas is not None:  # the character must fit before any output
-            from animator.sinks.compose import output_size
-
-            canvas.offset(output_size(rig.image_size, width_px))
-        engine = Engine(rig, config)
-    except BaseException:
-        source.close()
-        raise
     collector = FrameCollector()
     show = sys.stderr.isatty() if progress is None else progress
     n_expected = max(1, round(duration_s * config.fps))
@@ -210,6 +215,33 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
     return RenderResult(Path(out_path) if out_path is not None else None,
                         len(collector.frames), duration_s, time.perf_counter() - started,
                         collector.frames)
+
+
+class _Background:
+    """``fn()`` run in a thread of its own from now on; :meth:`value` is what it returned
+    (what it raised is raised there)."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._value: object = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="decode",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], object]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:  # raised by value(), in the caller's thread
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def value(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 class _NoBar:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,26 +129,43 @@ def load_rig(root: str | Path) -> Rig:
     inside = root.resolve()
     ext = config.image_ext
 
-    folders: dict[str, str] = {}  # a folder of the rig -> its real path
+    root_s, inside_s = str(root), str(inside)
+    folders: dict[str, str] = {root_s: inside_s}  # a folder of the rig -> its real path
+    listed: dict[str, dict[str, bool] | None] = {}  # a folder -> {entry: is a symlink}
+
+    def symlink(folder: str, name: str) -> bool | None:
+        """Whether ``name`` in ``folder`` is a symlink (None: no such entry, or no listing):
+        one listing a folder (the directory's entry types) instead of a stat a file."""
+        if folder not in listed:
+            try:
+                with os.scandir(folder) as entries:
+                    listed[folder] = {e.name: e.is_symlink() for e in entries}
+            except OSError:
+                listed[folder] = None
+        names = listed[folder]
+        return None if names is None else names.get(name)
+
+    def real_dir(folder: str) -> str:
+        """``folder`` resolved: its parent's real path plus its name when it is no symlink
+        (the rig's folders are its root's descendants), else a resolve."""
+        real = folders.get(folder)
+        if real is None:
+            parent, name = os.path.split(folder)
+            plain = (parent != folder and name not in ("", ".", "..")
+                     and symlink(parent, name) is False)
+            real = folders[folder] = (os.path.join(real_dir(parent), name) if plain
+                                      else _resolved(folder))
+        return real
 
     def real_path(path: str) -> str:
-        """``os.path.realpath(path)``, each folder resolved once (a rig's ~200 images sit in
-        ~20 folders, and a resolve is a stat per component): a file that is no symlink is
-        its folder's real path plus its name. Strings: pathlib costs more than the stats."""
+        """``os.path.realpath(path)``: a file that is no symlink is its folder's real path
+        plus its name (a rig's ~200 images sit in ~50 folders; a resolve is a stat per
+        component). Strings: pathlib costs more than the stats."""
         folder_name, name = os.path.split(path)
-        if name in ("", ".", ".."):
-            return _resolved(path)
-        folder = folders.get(folder_name)
-        if folder is None:
-            folder = folders[folder_name] = _resolved(folder_name)
-        try:
-            if not stat.S_ISLNK(os.lstat(path).st_mode):
-                return os.path.join(folder, name)
-        except OSError:  # missing: as resolve() has it (the size check then says so)
-            pass
-        return _resolved(path)
+        if name in ("", ".", "..") or symlink(folder_name, name) is not False:
+            return _resolved(path)  # a symlink, or missing: as resolve() has it
+        return os.path.join(real_dir(folder_name), name)
 
-    root_s, inside_s = str(root), str(inside)
     inside_prefix = os.path.join(inside_s, "")  # (with its trailing separator)
 
     def check(rel: str) -> None:
