@@ -38,6 +38,10 @@ import numpy as np
 
 from keypoints.features import FeatureConfig, mel_band_centers_hz
 
+#: Pushes of at most this many frames count their windowed share in a Python loop (a live
+#: tick's 3-4 frames: ~15 us less than the array arithmetic; the same integers either way).
+_LOOP_MAX_FRAMES = 16
+
 
 @dataclass(frozen=True)
 class VoiceParams:
@@ -231,6 +235,16 @@ class VoiceActivity:
     def _shares(self, active: np.ndarray) -> list[float]:
         """The cue after each of bool[m] active flags: the share of active frames among the
         last ``window_s`` (a running count of ints, then one division each)."""
+        if len(active) <= _LOOP_MAX_FRAMES:  # a live push: a loop costs less than arrays
+            recent, pos, total, window = self._recent, self._pos, self._active, self._window
+            out = []
+            for a in active.tolist():
+                total += a - recent[pos]
+                recent[pos] = a
+                pos = pos + 1 if pos + 1 < window else 0
+                out.append(total / window)
+            self._pos, self._active = pos, total
+            return out
         flags = active.astype(np.int64)
         w = self._window
         ring = np.array(self._recent[self._pos:] + self._recent[:self._pos], np.int64)

@@ -104,6 +104,13 @@ def test_frames_of_a_push_at_once_equal_one_step_each(params):
         va = VoiceActivity(CFG, params)
         got = [c for i in range(0, len(rows), size) for c in va.steps(rows[i:i + size])]
         assert got == want, size
+    # small pushes (a loop) and large ones (arrays) taking turns in one stream
+    va, got, i = VoiceActivity(CFG, params), [], 0
+    for size in [3, 40, 1, 17, 4, 95, 2] * 20:
+        got += va.steps(rows[i:i + size])
+        i += size
+    got += va.steps(rows[i:])
+    assert got == want
 
 
 def test_a_first_frame_of_silence_does_not_hold_the_floor_down():
