@@ -75,8 +75,10 @@ class BreathMutedSource:
         else:  # no video frame placed yet
             upto = self._first_pending
         n_out = max(0, upto - self._first_pending)
-        out = [muted(f) if self._marks[self._first_pending + k] else f
-               for k, f in enumerate(self._pending[:n_out])]
+        out = self._pending[:n_out]
+        marks = self._marks[self._first_pending:self._first_pending + n_out]
+        if marks.any():
+            out = [muted(f) if m else f for f, m in zip(out, marks.tolist(), strict=True)]
         del self._pending[:n_out]
         self._first_pending += n_out
         return dataclasses.replace(reading, lips=out)
@@ -86,11 +88,15 @@ class BreathMutedSource:
         if not lips:
             return
         self._pending += lips
-        self._times = np.concatenate([self._times, [f.t_s for f in lips]])
-        self._voice = np.concatenate(
-            [self._voice, [0.0 if f.prosody is None else f.prosody.voice for f in lips]])
-        self._loud = np.concatenate(
-            [self._loud, [-100.0 if f.prosody is None else f.prosody.loudness_db for f in lips]])
+        times, voice, loud = [], [], []
+        for f in lips:
+            times.append(f.t_s)
+            p = f.prosody
+            voice.append(0.0 if p is None else p.voice)
+            loud.append(-100.0 if p is None else p.loudness_db)
+        self._times = np.concatenate([self._times, times])
+        self._voice = np.concatenate([self._voice, voice])
+        self._loud = np.concatenate([self._loud, loud])
         self._marks = np.concatenate([self._marks, np.zeros(len(lips), dtype=bool)])
 
     def _place_video_frames(self, ended: bool) -> None:
