@@ -47,7 +47,7 @@ from animator.stages.mouth import mouth_rows, open_wide_w
 from animator.stages.mouth_rest import MouthRest
 from animator.stages.mouth_shapes import shown_mouth, shown_shape
 from animator.stages.selection import FrameSelector
-from animator.stages.speaking import SpeakingDetector, reference_speaking_weights
+from animator.stages.speaking import SpeakingDetector, read_ahead, reference_speaking_weights
 from keypoints.lips import LipFrame, rest_points
 from keypoints.prosody import Prosody
 
@@ -291,10 +291,8 @@ class Engine:
         if self.config.speaking == "reference":
             masks = reference_speaking_weights(lips)
         else:
-            masks = np.array([self._speaking.step(h[0], None if h[2] is None else h[2].voice)
-                              for h in held])
-            if 0 < (k := min(self._lead_frames, n)):  # as _process: the state k frames ahead
-                masks = np.r_[masks[k:], np.repeat(masks[-1:], k)]
+            masks = read_ahead(np.array([self._speaking.step(
+                h[0], None if h[2] is None else h[2].voice) for h in held]), self._lead_frames)
         if self.config.motion == "reference":
             angles = reference_head_motion(n, self.config.fps, self._rng) * masks[:, None]
         else:

@@ -28,20 +28,26 @@ def lip_stream(model: MappingNet, samples: np.ndarray) -> tuple[np.ndarray, int]
     return points, bad
 
 
-def lip_stream_voice(model: MappingNet, samples: np.ndarray, loudness: bool = False
-                     ) -> tuple:
+def lip_stream_voice(model: MappingNet, samples: np.ndarray
+                     ) -> tuple[np.ndarray, int, np.ndarray]:
     """float32[N] -> (keypoints float32[T, K, 3] at 100 Hz, non-finite frames replaced, the
-    voice-activity cue float[T] of the frames' prosody[, with ``loudness`` their loudness_db
-    float[T]])."""
+    voice-activity cue float[T] of the frames' prosody)."""
+    points, bad, voice, _ = lip_stream_prosody(model, samples)
+    return points, bad, voice
+
+
+def lip_stream_prosody(model: MappingNet, samples: np.ndarray
+                       ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """float32[N] -> :func:`lip_stream_voice`'s (keypoints, non-finite frames, voice cue) and
+    the frames' prosody loudness_db float[T]."""
     stream = AudioLipStream(model)
     frames = stream.push(samples) + stream.flush()
     if not frames:
-        out = (np.zeros((0, len(model.keypoint_names), 3), np.float32), stream.n_nonfinite,
-               np.zeros(0))
-        return (*out, np.zeros(0)) if loudness else out
-    out = (np.stack([f.points for f in frames]), stream.n_nonfinite,
-           np.array([f.prosody.voice for f in frames]))
-    return (*out, np.array([f.prosody.loudness_db for f in frames])) if loudness else out
+        return (np.zeros((0, len(model.keypoint_names), 3), np.float32), stream.n_nonfinite,
+                np.zeros(0), np.zeros(0))
+    return (np.stack([f.points for f in frames]), stream.n_nonfinite,
+            np.array([f.prosody.voice for f in frames]),
+            np.array([f.prosody.loudness_db for f in frames]))
 
 
 def named(points: np.ndarray, names: tuple[str, ...], name: str) -> np.ndarray:

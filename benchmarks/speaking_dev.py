@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from animator.render import OFFLINE_SPEAKING_LEAD_S
-from animator.stages.breath_onsets import breath_frames
-from animator.stages.speaking import SpeakingParams
+from animator.stages.breath_onsets import muted_voice
+from animator.stages.speaking import SpeakingParams, read_ahead
 from benchmarks import realspeech as rs
 from benchmarks.aligned_speech import available_clips, cache_dir, clip_intervals
 from benchmarks.lip_metrics import (
@@ -43,7 +43,7 @@ from benchmarks.lip_metrics import (
     boundary_delays,
     boundary_times_s,
     f1_score,
-    lip_stream_voice,
+    lip_stream_prosody,
     named,
     scored_frames,
     speaking_state,
@@ -74,7 +74,7 @@ def load_runs(model, log=print) -> list[DevRun]:
     runs = []
     for clip in available_clips(dev=True):
         samples = load_audio(cache_dir() / clip.wav, cfg.sample_rate)
-        points, _, cue, loud = lip_stream_voice(model, samples, loudness=True)
+        points, _, cue, loud = lip_stream_prosody(model, samples)
         n = points.shape[0]
         feats = log_mel(samples, cfg)[:, :n]
         pad = np.full((cfg.n_mels, model.context_future), cfg.silence_value, np.float32)
@@ -96,14 +96,6 @@ def voice_cue(run: DevRun, config, params: VoiceParams | None) -> np.ndarray:
     return np.asarray(cues[run.lookahead:run.lookahead + run.speech.size])
 
 
-def lookahead_cue(cue_video: np.ndarray, loudness_video: np.ndarray) -> np.ndarray:
-    """float[n_video]: the cue the offline renderer's engine is fed with ``--speaking
-    lookahead`` (animator.render.onset_lookahead): muted on breath frames."""
-    out = np.array(cue_video, dtype=np.float64)
-    out[breath_frames(cue_video, loudness_video, FPS)] = 0.0
-    return out
-
-
 def state_of(inner_video: np.ndarray, sp: SpeakingParams, cue_video: np.ndarray,
              loudness_video: np.ndarray | None = None) -> np.ndarray:
     """float[n_video]: the causal speaking state (``loudness_video`` None), or the offline
@@ -112,9 +104,8 @@ def state_of(inner_video: np.ndarray, sp: SpeakingParams, cue_video: np.ndarray,
     state)."""
     if loudness_video is None:
         return speaking_state(inner_video, sp, cue_video)
-    state = speaking_state(inner_video, sp, lookahead_cue(cue_video, loudness_video))
-    k = min(round(OFFLINE_SPEAKING_LEAD_S * FPS), state.size)
-    return np.r_[state[k:], np.repeat(state[-1:], k)] if k else state
+    state = speaking_state(inner_video, sp, muted_voice(cue_video, loudness_video, FPS))
+    return read_ahead(state, round(OFFLINE_SPEAKING_LEAD_S * FPS))
 
 
 def score_run(run: DevRun, cue: np.ndarray, sp: SpeakingParams, lookahead: bool = False

@@ -277,3 +277,13 @@ def test_the_default_render_is_the_engine_with_the_lead_fed_the_muted_source(tmp
     key = [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image) for f in frames]
     assert key == [(f.index, f.speaking, f.angles_deg.tolist(), f.choice.image)
                    for f in rendered.frames]
+
+
+def test_read_ahead_takes_the_mask_k_frames_later_and_holds_the_last():
+    from animator.stages.speaking import read_ahead
+
+    mask = np.array([0.0, 0.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(read_ahead(mask, 2), [1.0, 1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(read_ahead(mask, 0), mask)
+    np.testing.assert_array_equal(read_ahead(mask, 9), [0.0] * 5)
+    assert read_ahead(np.zeros(0), 2).size == 0

@@ -219,7 +219,8 @@ def render(audio_path: str | Path, out_path: str | Path | None = None, *,
 
 class _Background:
     """``fn()`` run in a thread of its own from now on; :meth:`value` is what it returned
-    (what it raised is raised there)."""
+    (what it raised is raised there). Not a concurrent.futures executor: importing it costs
+    a timeline-only command ~6 ms."""
 
     def __init__(self, fn: Callable[[], object]) -> None:
         self._value: object = None

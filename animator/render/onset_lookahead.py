@@ -65,7 +65,7 @@ class BreathMutedSource:
         ended = reading.end_s is not None
         n_lips = self._times.size
         if n_lips:
-            self._place_video_frames(ended)
+            self._place_video_frames()
             self._decide(ended)
         # hand on the lip frames no undecided video frame can show
         if ended:
@@ -99,15 +99,13 @@ class BreathMutedSource:
         self._loud = np.concatenate([self._loud, loud])
         self._marks = np.concatenate([self._marks, np.zeros(len(lips), dtype=bool)])
 
-    def _place_video_frames(self, ended: bool) -> None:
-        """The nearest lip frame of every video frame whose nearest cannot change any more
-        (a later lip frame has arrived; all of them once the source has ended)."""
+    def _place_video_frames(self) -> None:
+        """The nearest lip frame of every new video frame up to the last lip frame's time
+        (its nearest is final: no later frame can be nearer, a tie goes to the earlier)."""
         last = self._times[-1]
-        n_video = int(np.floor(last * self._fps)) + 1  # frames with t <= last
-        if not ended:  # a frame at exactly ``last`` may yet find a nearer one after it
-            n_video = max(0, n_video - 1)
-        if n_video > self._nearest.size:
-            t = np.arange(self._nearest.size, n_video) / self._fps
+        t = np.arange(self._nearest.size, int(np.floor(last * self._fps)) + 2) / self._fps
+        t = t[t <= last]  # (as file_source.shown_lip_frames: the division may round past)
+        if t.size:
             self._nearest = np.concatenate([self._nearest, nearest_frames(self._times, t)])
 
     def _decide(self, ended: bool) -> None:

@@ -65,6 +65,16 @@ def context_frames(fps: float, params: BreathParams = BreathParams()) -> int:
     return _frames(params.window_s, fps) + _frames(params.merge_s, fps) + 1
 
 
+def muted_voice(voice: np.ndarray, loudness_db: np.ndarray, fps: float,
+                params: BreathParams = BreathParams()) -> np.ndarray:
+    """float64[n]: ``voice`` (per video frame) with the :func:`breath_frames` at 0: the cue
+    an offline render's engine is fed (animator.render.onset_lookahead does it on lip frames,
+    as they arrive)."""
+    out = np.array(voice, dtype=np.float64)
+    out[breath_frames(voice, loudness_db, fps, params)] = 0.0
+    return out
+
+
 def breath_frames(voice: np.ndarray, loudness_db: np.ndarray, fps: float,
                   params: BreathParams = BreathParams()) -> np.ndarray:
     """bool[n]: the video frames whose cue is a breath (or a noise) before speech.

@@ -232,6 +232,15 @@ def _moved2(point: list[float] | tuple, prev: list[float] | tuple) -> float:
     return dx * dx + dy * dy + dz * dz
 
 
+def read_ahead(mask: np.ndarray, lead_frames: int) -> np.ndarray:
+    """float[T] -> float[T]: frame i takes the mask of frame i + ``lead_frames``, the last
+    frames the last mask (nothing follows them): the offline speaking lead on a whole clip
+    (EngineConfig.speaking_lead_s; the engine's streaming path does the same frame by frame)."""
+    mask = np.asarray(mask)
+    k = min(max(0, lead_frames), mask.size)
+    return np.concatenate([mask[k:], np.repeat(mask[-1:], k)]) if k else mask
+
+
 def bridge_gaps(mask: np.ndarray, max_gap_frames: int) -> np.ndarray:
     """bool[T] -> bool[T]: runs of False no longer than ``max_gap_frames`` between two True
     frames become True (a whole-clip pass: it needs to see where speech resumes)."""
