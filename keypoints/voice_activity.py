@@ -68,6 +68,12 @@ class VoiceParams:
     window_s: float = 0.06
     #: the frames that read the stream's start padding count neither as active nor as floor
     skip_padded: bool = True
+    #: a floor at digital silence (exact zeros: a noise gate, a muted or synthetic track)
+    #: says nothing of the room, and against it the edges of a key click's analysis window
+    #: count as voice (typing over digital silence switched speaking on for 6.5 % of the
+    #: time); such a floor is taken as a quiet room's instead (the quietest real recordings
+    #: of the benchmarks sit at -92 to -60 dB on this scale). None: the floor as measured.
+    digital_silence_floor_db: float | None = -80.0
 
     def __post_init__(self) -> None:
         edges = self.group_edges_hz
@@ -77,6 +83,9 @@ class VoiceParams:
             raise ValueError(f"min_groups must be 1..{len(edges) - 1}")
         if not 0 <= self.min_low_groups <= sum(e <= self.low_hz for e in edges[1:]):
             raise ValueError("min_low_groups must be 0..the number of groups below low_hz")
+        if self.digital_silence_floor_db is not None \
+                and not np.isfinite(self.digital_silence_floor_db):
+            raise ValueError("digital_silence_floor_db must be a finite level (dB) or None")
         if self.margin_db < 0 or self.floor_s <= 0 or self.window_s <= 0 \
                 or self.block_frames < 1:
             raise ValueError("margin_db >= 0, floor_s > 0, window_s > 0, block_frames >= 1")
@@ -99,6 +108,9 @@ class VoiceActivity:
             groups[g, inside] = 1.0 / inside.sum()
         self._groups = groups * config.db_per_unit  # float64[G, n_mels]: column -> group levels, dB
         self._margin = p.margin_db
+        # a floor this low is digital silence (the level of a band with no energy, +0.5 dB)
+        self._silence_db = config.silence_value * config.db_per_unit + 0.5
+        self._quiet_floor = p.digital_silence_floor_db
         self._n_low = sum(1 for e in edges[1:] if e <= p.low_hz)
         self._min_low = p.min_low_groups
         self._min_groups = p.min_groups
@@ -140,7 +152,7 @@ class VoiceActivity:
         i = self._in_block
         self._levels[i] = level
         if self._first_block and i:  # no block complete yet: the second-lowest level so far
-            self._threshold = np.partition(self._levels[: i + 1], 1, axis=0)[1] + self._margin
+            self._threshold = self._above_floor(np.partition(self._levels[: i + 1], 1, axis=0)[1])
         above = level > self._threshold
         a = int(np.count_nonzero(above) >= self._min_groups
                 and np.count_nonzero(above[: self._n_low]) >= self._min_low)
@@ -148,7 +160,7 @@ class VoiceActivity:
         if i == self._block_frames:  # the block is complete: its second-lowest into the ring
             self._blocks[self._next_block] = np.partition(self._levels, 1, axis=0)[1]
             self._next_block = (self._next_block + 1) % self._n_blocks
-            self._threshold = self._blocks.min(axis=0) + self._margin
+            self._threshold = self._above_floor(self._blocks.min(axis=0))
             self._first_block = False
             i = 0
         self._in_block = i
@@ -181,6 +193,13 @@ class VoiceActivity:
         if head + n_whole * b < len(levels):
             parts.append(self._stretch(levels[head + n_whole * b:]))
         return cues + self._shares(np.concatenate(parts))
+
+    def _above_floor(self, floor: np.ndarray) -> np.ndarray:
+        """The activity threshold float64[..., G] (dB) of a floor float64[..., G] (dB): the
+        floor plus the margin, a floor at digital silence first taken as a quiet room's."""
+        if self._quiet_floor is not None:
+            floor = np.where(floor <= self._silence_db, self._quiet_floor, floor)
+        return floor + self._margin
 
     def _flags(self, levels: np.ndarray, threshold: np.ndarray) -> np.ndarray:
         """bool[...]: the frames of float64[..., G] levels active against ``threshold``
@@ -215,7 +234,7 @@ class VoiceActivity:
                                self._blocks[:self._next_block]])  # oldest first
         history = np.concatenate([ring, seconds])
         floors = np.lib.stride_tricks.sliding_window_view(history, n, axis=0).min(axis=-1)
-        thresholds = floors + self._margin  # [k + 1, G]: before each block, and after all
+        thresholds = self._above_floor(floors)  # [k + 1, G]: before each block, and after all
         active = self._flags(blocks, thresholds[:-1, None, :]).reshape(-1)
         self._levels[:] = blocks[-1]
         self._close_blocks(seconds, thresholds[-1])
@@ -228,7 +247,7 @@ class VoiceActivity:
         for second in seconds[-self._n_blocks:]:
             self._blocks[self._next_block] = second
             self._next_block = (self._next_block + 1) % self._n_blocks
-        self._threshold = (self._blocks.min(axis=0) + self._margin if threshold is None
+        self._threshold = (self._above_floor(self._blocks.min(axis=0)) if threshold is None
                            else threshold)
         self._first_block = False
 
