@@ -2,7 +2,11 @@
 what the window, PNG and web sinks show) against composing straight into I420 (what mp4
 renders encode), for the demo rig and a layered real-portrait rig: CPU per frame (this
 thread, one OpenCV thread, warm caches, min of 3 alternated) and how far apart the pictures
-are (PSNR per plane, SSIM of luma). Used by ``python -m benchmarks.render --compose``."""
+are (PSNR per plane, SSIM of luma). Where the I420 compositor's CPU goes: the luma plane's
+warp alone over the box the move reaches (what every moving frame pays; the chroma warp and
+the rest are the difference), and decoding each distinct rig image once (decode, RGB ->
+I420, box: a render pays it per image it shows, amortised over its frames). Used by
+``python -m benchmarks.render --compose``."""
 
 from __future__ import annotations
 
@@ -26,6 +30,46 @@ def _cpu_ms(fn, items) -> float:
     for item in items:
         fn(item)
     return 1000.0 * (time.thread_time() - t0) / len(items)
+
+
+def _luma_warp_ms(i420, choices) -> float | None:
+    """CPU ms per moving frame of the luma warp alone, as the compositor makes it for a rig
+    without layers (None for a layered rig: its head moves with its matte)."""
+    import cv2
+
+    from animator.sinks.compose import residual_matrix
+    from animator.sinks.compose_i420 import reach
+
+    jobs = []
+    for choice in choices:
+        img, m = i420.image(choice), residual_matrix(choice.residual_deg, i420.char_size)
+        if m is not None and img.box is not None and i420.layer(choice.pose) is None:
+            jobs.append((img.planes[0], m, reach(img.box, m, i420.char_size, i420.char_size)))
+    if not jobs:
+        return None
+
+    def warp(job) -> None:
+        y, m, (x0, y0, x1, y1) = job
+        local = m.copy()
+        local[:, 2] -= (x0, y0)
+        cv2.warpAffine(y, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+
+    return _cpu_ms(warp, jobs)
+
+
+def _decode_ms(rig_dir: Path, width_px: int, choices) -> tuple[float, int]:
+    """(CPU ms per distinct image of a cold compositor's decoding, distinct images)."""
+    from animator.rig import load_rig
+    from animator.sinks.compose import FrameCompositor
+    from animator.sinks.compose_i420 import I420Compositor
+
+    firsts = list({(c.image, c.overlay): c for c in choices}.values())
+    cold = I420Compositor(FrameCompositor(load_rig(rig_dir), width_px))
+    t0 = time.thread_time()
+    for choice in firsts:
+        cold.image(choice)
+    return 1000.0 * (time.thread_time() - t0) / len(firsts), len(firsts)
 
 
 def compare(wav: Path, rig_dir: Path, tmp: Path, width_px: int = 512,
@@ -54,10 +98,12 @@ def compare(wav: Path, rig_dir: Path, tmp: Path, width_px: int = 512,
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # all the work in this thread, so that its CPU time counts it all
     try:
-        old_ms, new_ms = [], []
+        old_ms, new_ms, luma_ms = [], [], []
         for _ in range(3):  # alternated: the neighbours' load falls on both alike
             old_ms.append(_cpu_ms(lambda c: to_i420(rgb.compose(c)), choices))
             new_ms.append(_cpu_ms(i420.compose, choices))
+            luma_ms.append(_luma_warp_ms(i420, choices))
+        decode_ms, n_images = _decode_ms(rig_dir, width_px, choices)
     finally:
         cv2.setNumThreads(threads)
     return {"rig": Path(rig_dir).name, "frames": len(choices), "moved": moved,
@@ -66,4 +112,6 @@ def compare(wav: Path, rig_dir: Path, tmp: Path, width_px: int = 512,
                         for k, v in per_plane.items()},
             "ssim_y_min": round(min(ssim_y), 5),
             "rgb_then_i420_cpu_ms": round(min(old_ms), 3),
-            "i420_cpu_ms": round(min(new_ms), 3)}
+            "i420_cpu_ms": round(min(new_ms), 3),
+            "luma_warp_cpu_ms": None if luma_ms[0] is None else round(min(luma_ms), 3),
+            "images": n_images, "decode_cpu_ms_per_image": round(decode_ms, 3)}
