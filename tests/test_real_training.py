@@ -102,3 +102,20 @@ def test_the_real_clip_options_reach_the_recipe_and_a_refused_list_stops_at_once
     monkeypatch.setattr(data, "build_examples", no_corpus)
     with pytest.raises(ValueError, match="talking face"):
         recipe.run(tmp_path / "m.onnx", rec, TrainSettings(), LipNetConfig(), log=lambda s: None)
+
+
+def test_development_figures_leave_out_the_clips_the_lips_were_trained_on(
+        tmp_path, monkeypatch) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from benchmarks import aligned_speech, speaking_dev
+
+    model = tmp_path / "lips.onnx"
+    (tmp_path / "lips.train.json").write_text(
+        json.dumps({"recipe": {"real_clips": ["promo_pickles"]}}))
+    assert aligned_speech.trained_on(model) == {"promo_pickles"}
+    heard = next(c for c in aligned_speech.CLIPS if c.name == "promo_pickles")
+    monkeypatch.setattr(speaking_dev, "available_clips", lambda dev: [heard])
+    # the clip is skipped before its audio is read (the cache may be empty)
+    assert speaking_dev.load_runs(SimpleNamespace(path=model, feature_config=None)) == []
