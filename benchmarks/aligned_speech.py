@@ -214,6 +214,17 @@ def available_clips(root: Path | None = None, dev: bool = False) -> list[Clip]:
             and (root / c.labels).is_file()]
 
 
+def trained_on(model_path: Path) -> set[str]:
+    """The development clips a model (the lips' or the shapes') was also trained on (its
+    ``.train.json`` recipe): they are scored apart, never as development figures."""
+    import json
+
+    report = model_path.with_name(model_path.stem + ".train.json")
+    if not report.is_file():
+        return set()
+    return set(json.loads(report.read_text()).get("recipe", {}).get("real_clips", []))
+
+
 # --- fetching --------------------------------------------------------------------------------
 
 def fetch(root: Path, log=print) -> int:

@@ -43,7 +43,13 @@ import numpy as np
 from animator.engine import Engine, EngineConfig
 from animator.render import MODEL_BATCH, offline_shape_lead_s
 from animator.rig import default_rig_dir, load_rig
-from benchmarks.aligned_speech import available_clips, cache_dir, clip_sounds, rhubarb_binary
+from benchmarks.aligned_speech import (
+    available_clips,
+    cache_dir,
+    clip_sounds,
+    rhubarb_binary,
+    trained_on,
+)
 from benchmarks.machine import machine_info
 from benchmarks.realscore import CLOSED_W, at_times, auc
 from keypoints.mappingnet import MappingNet
@@ -226,17 +232,23 @@ def run(root: Path, n_synth: int, seconds: float, shape_path: Path | None = None
     lips, shapes = MappingNet.load(), ShapeModel.load(shape_path)
     rig = load_rig(default_rig_dir())
     exe = rhubarb_binary(root)
-    sets = {"real": [], "real, development": [], "synthetic": []}
+    heard = trained_on(lips.path)  # development clips the lips were trained on: apart
+    sets = {"real": [], "real, development": [], "real, development, lips trained on": [],
+            "synthetic": []}
     for dev, name in ((False, "real"), (True, "real, development")):
         for clip in available_clips(root, dev):
             audio, sounds = clip_sounds(clip, root)
-            sets[name].append((clip.name, audio, sounds))
+            apart = dev and clip.name in heard
+            sets[f"{name}, lips trained on" if apart else name].append((clip.name, audio,
+                                                                         sounds))
     sets["synthetic"] = synthetic_clips(n_synth, seconds, 7)
     result: dict = {"shape_model": str(shapes.path), "closed_w": CLOSED_W, "sets": {}}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for name, clips in sets.items():
             if not clips:
+                if name.endswith("lips trained on"):
+                    continue
                 log(f"{name}: no clips (python -m benchmarks.aligned_speech fetch)")
                 continue
             per = {}

@@ -37,7 +37,7 @@ from animator.render import OFFLINE_SPEAKING_LEAD_S
 from animator.stages.breath_onsets import muted_voice
 from animator.stages.speaking import SpeakingParams, read_ahead
 from benchmarks import realspeech as rs
-from benchmarks.aligned_speech import available_clips, cache_dir, clip_intervals
+from benchmarks.aligned_speech import available_clips, cache_dir, clip_intervals, trained_on
 from benchmarks.lip_metrics import (
     FPS,
     boundary_delays,
@@ -72,7 +72,8 @@ class DevRun:
 def load_runs(model, log=print) -> list[DevRun]:
     cfg = model.feature_config
     runs = []
-    for clip in available_clips(dev=True):
+    heard = trained_on(model.path)  # the clips the lips were trained on are no figure here
+    for clip in (c for c in available_clips(dev=True) if c.name not in heard):
         samples = load_audio(cache_dir() / clip.wav, cfg.sample_rate)
         points, _, cue, loud = lip_stream_prosody(model, samples)
         n = points.shape[0]

@@ -55,6 +55,7 @@ from benchmarks.aligned_speech import (
     cache_dir,
     clip_sounds,
     rhubarb_binary,
+    trained_on,
 )
 from benchmarks.machine import machine_info
 from keypoints.features import log_mel
@@ -187,15 +188,6 @@ def real_set(root: Path, dev: bool = False):
         allowed, canonical = frame_truth(sounds, -(-audio.size // 160), 100.0)
         out.append((clip.name, audio, allowed, canonical))
     return out
-
-
-def trained_on(model_path: Path) -> set[str]:
-    """The development clips a model was also trained on (its ``.train.json`` recipe): they
-    are scored apart, never as development figures."""
-    report = model_path.with_name(model_path.stem + ".train.json")
-    if not report.is_file():
-        return set()
-    return set(json.loads(report.read_text()).get("recipe", {}).get("real_clips", []))
 
 
 def run(model_path: Path | None, n_synth: int, seconds: float, root: Path, log=print) -> dict:

@@ -82,12 +82,17 @@ _IPA_TO_ASCII = {
 }  # fmt: skip
 
 
+def ipa_to_ascii(label: str) -> str:
+    """One IPA phone label spelled in espeak's ASCII letters."""
+    return "".join(_IPA_TO_ASCII.get(c, c) for c in label.strip())
+
+
 def from_ipa(label: str) -> tuple[str, ...]:
     """Sound classes of one IPA phone label."""
     text = label.strip()
     if text in _SILENCE_LABELS:
         return SILENCE
-    return from_espeak("".join(_IPA_TO_ASCII.get(c, c) for c in text))
+    return from_espeak(ipa_to_ascii(text))
 
 
 # --- ARPAbet ---------------------------------------------------------------------------------

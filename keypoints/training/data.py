@@ -27,6 +27,10 @@ class CorpusRecipe:
     n_non_speech: int = 42
     non_speech_s: float = 8.0
     clean_share: float = 0.15
+    #: development clips of benchmarks.aligned_speech also trained on (keypoints.training.real),
+    #: each ``real_copies`` times (once clean, the rest augmented); none by default
+    real_clips: tuple[str, ...] = ()
+    real_copies: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -39,12 +40,19 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
     from keypoints.training.model import LipNet
 
     t0 = time.perf_counter()
+    real = []  # first: a clip list that is refused stops the run before the corpus is made
+    if recipe.real_clips and recipe.real_copies > 0:
+        from keypoints.training.real import real_examples
+
+        real = real_examples(recipe.real_clips, recipe.real_copies, recipe.seed)
+        log(f"real: {len(recipe.real_clips)} clips x {recipe.real_copies} copies")
     examples = build_examples(recipe, workers)
-    t_corpus = time.perf_counter() - t0
     n_val = max(1, len(examples) // 25)
     val_idx = set(range(0, len(examples), max(1, len(examples) // n_val)))
     train = [e for i, e in enumerate(examples) if i not in val_idx]
+    train += real  # never in the held-out loss: the real clips are few and copied
     val = [e for i, e in enumerate(examples) if i in val_idx]
+    t_corpus = time.perf_counter() - t0
     frames = sum(e.keypoints.shape[0] for e in examples)
     speech_frames = sum(int(e.speech.sum()) for e in examples)
     voices = sorted({e.info["voice"]["voice"] for e in examples if "voice" in e.info})
@@ -79,6 +87,9 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
         "corpus": {"recordings": len(examples), "train": len(train), "val": len(val),
                    "hours": round(frames / 360000, 3),
                    "speech_share": round(speech_frames / frames, 3),
+                   "real_clips_s": round(sum(e.keypoints.shape[0] for e in real)
+                                         / max(1, recipe.real_copies) / 100, 2),
+                   "real_frames": sum(e.keypoints.shape[0] for e in real),
                    "voices": voices,
                    "languages": sorted({dataset.language_of(v) for v in voices})},
         "curve": curve,
@@ -94,6 +105,8 @@ def run(out: Path, recipe, settings, net_config, workers: int = 2, log=print) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    # as keypoints.viseme_training: threads that spin while they wait slow torch on busy cores
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from keypoints.training.data import CorpusRecipe
     from keypoints.training.fit import TrainSettings
     from keypoints.training.model import LipNetConfig

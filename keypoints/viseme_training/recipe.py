@@ -101,11 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = recipe_parser("python -m keypoints.viseme_training", __doc__, default_out)
     parser.add_argument("--festival-share", type=float,
                         help="share of festival voices (default: recipe; 0 without festival)")
-    parser.add_argument("--real-clips", default="",
-                        help="comma-separated development clips (benchmarks.aligned_speech) "
-                             "to train on as well")
-    parser.add_argument("--real-copies", type=int, default=0,
-                        help="copies of each real clip (1 clean, the rest augmented)")
     args = parser.parse_args(argv)
     recipe, settings = chosen(args, VisemeRecipe(seed=args.seed),
                               ShapeTrainSettings(seed=args.seed))
@@ -117,9 +112,6 @@ def main(argv: list[str] | None = None) -> int:
               "voices, which are not installed: run `make visemes` (installs them) or pass "
               "--festival-share 0", file=sys.stderr)
         return 2
-    if args.real_clips:
-        recipe = replace(recipe, real_clips=tuple(args.real_clips.split(",")),
-                         real_copies=args.real_copies)
     report = run(args.out, recipe, settings, ShapeNetConfig(), args.workers)
     print(json.dumps({"model": str(args.out), **report["timings_s"]}))
     return 0
