@@ -206,41 +206,31 @@ class FaceObservation:
 
 # --- the tracker --------------------------------------------------------------------------
 
-#: One landmark of a serialised NormalizedLandmarkList when only x, y, z are set: the entry's
-#: tag (field 1, length-delimited) and length 15, then tag + float32 for x (1), y (2), z (3).
-_LANDMARK_BYTES = 17
-_LANDMARK_TAGS = {0: 0x0A, 1: 15, 2: 0x0D, 7: 0x15, 12: 0x1D}
-
-
 def landmark_array(landmarks) -> np.ndarray:
-    """float32[N, 3] (x, y, z) of a mediapipe ``NormalizedLandmarkList``.
+    """float32[N, 3] (x, y, z) of a mediapipe ``NormalizedLandmarkList`` message (read from
+    its wire bytes, see ``keypoints.face_graph.landmark_rows``)."""
+    from keypoints.face_graph import landmark_rows
 
-    Read from its wire bytes (~20 us for 478 points) instead of 1434 Python attribute reads
-    (~190 us: 0.6 % of a core at 30 fps); any other layout (e.g. visibility set) takes the
-    attribute path."""
-    raw = landmarks.SerializeToString()
-    n = len(raw) // _LANDMARK_BYTES
-    if n and n * _LANDMARK_BYTES == len(raw):
-        rows = np.frombuffer(raw, np.uint8).reshape(n, _LANDMARK_BYTES)
-        if all((rows[:, col] == tag).all() for col, tag in _LANDMARK_TAGS.items()):
-            return np.ndarray((n, 3), "<f4", raw, 3, (_LANDMARK_BYTES, 5)).astype(np.float32)
-    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32).reshape(-1, 3)
+    return landmark_rows(landmarks.SerializeToString())
+
 
 class FaceTracker:
     """mediapipe FaceMesh over RGB frames; use as a context manager (always closes).
 
     static_image_mode: True for unrelated still images, False for video (tracks between
-    frames: faster). Not thread-safe: one tracker per thread.
+    frames: faster). The graph runs in the thread that calls ``process`` (see
+    ``keypoints.face_graph``: the same landmarks as the stock solution, no thread pool).
+    Not thread-safe: one tracker per thread.
     """
 
     def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5):
-        import mediapipe as mp  # heavy import, only when a tracker is made
+        from keypoints.face_graph import CallerThreadFaceMesh  # heavy: mediapipe
 
         # mediapipe's native notices would clutter a terminal whose errors are one line each.
         self._quiet = native_notices_filtered()
         self._quiet.__enter__()
         try:
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
+            self._mesh = CallerThreadFaceMesh(
                 static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence)
         except BaseException:
@@ -253,11 +243,11 @@ class FaceTracker:
             raise RuntimeError("FaceTracker is closed")
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8[H, W, 3] RGB, got {rgb.dtype}{list(rgb.shape)}")
-        result = self._mesh.process(np.ascontiguousarray(rgb))
-        if not result.multi_face_landmarks:
+        found = self._mesh.landmarks(np.ascontiguousarray(rgb))
+        if found is None:
             return None
         h, w = rgb.shape[:2]
-        pts = landmark_array(result.multi_face_landmarks[0]) * np.float32(w)
+        pts = found * np.float32(w)
         pts[:, 1] *= np.float32(h / w)
         return FaceObservation(pts, (w, h))
 
