@@ -7,7 +7,7 @@ runs on cold caches. :class:`CallerThreadFaceMesh` is the same solution with med
 ``ApplicationThreadExecutor`` as the graph's default executor: every calculator runs inside
 ``wait_until_idle``, in the thread that asked, in the order the scheduler picks. Same graph,
 same options, same models, same TFLite/XNNPACK settings (one XNNPACK thread, mediapipe's
-default on Linux), so the same landmarks bit for bit (tests/test_face_graph.py; 1 900 frames
+default on Linux), so the same landmarks bit for bit (tests/test_face_graph.py; all 1 531 frames
 of the real talking faces in ``python -m benchmarks.face_graph``).
 
 Per frame, :meth:`CallerThreadFaceMesh.landmarks` also skips what ``SolutionBase.process``
