@@ -68,6 +68,9 @@ LIP_KEYPOINTS: tuple[tuple[str, int], ...] = (
     ("lower_lip_right", 178),
 )
 
+_LIP_NAMES = tuple(n for n, _ in LIP_KEYPOINTS)
+_LIP_ROWS = [i for _, i in LIP_KEYPOINTS]
+
 REFERENCE_PATH = Path(__file__).with_name("face_reference.json")
 #: World <- mediapipe pixel axes (y and z flip).
 _FLIP = np.array([1.0, -1.0, -1.0])
@@ -87,18 +90,39 @@ def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None 
                    ) -> tuple[float, np.ndarray, np.ndarray]:
     """(scale, rot float64[3, 3], shift float64[3]) minimising the weighted squared error of
     ``scale * rot @ src_i + shift - dst_i`` (Umeyama); src, dst float[N, 3]."""
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
-    w = w / w.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    a, b = src - mu_s, dst - mu_d
-    cov = (b * w[:, None]).T @ a
+    return _fit_onto(_SourceStats.of(src, weights), dst)
+
+
+@dataclass(frozen=True)
+class _SourceStats:
+    """What :func:`similarity_fit` computes from ``src`` alone: normalised weights w[N], the
+    weighted mean mu[3], the centred points centred[N, 3] and their weighted variance (kept
+    for the reference face, which is the source of every head fit)."""
+
+    w: np.ndarray
+    mu: np.ndarray
+    centred: np.ndarray
+    var: float
+
+    @classmethod
+    def of(cls, src: np.ndarray, weights: np.ndarray | None = None) -> _SourceStats:
+        w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+        w = w / w.sum()
+        mu = w @ src
+        centred = src - mu
+        return cls(w, mu, centred, float(w @ (centred ** 2).sum(1)))
+
+
+def _fit_onto(s: _SourceStats, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    mu_d = s.w @ dst
+    b = dst - mu_d
+    cov = (b * s.w[:, None]).T @ s.centred
     u, sig, vt = np.linalg.svd(cov)
     d = np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0
     fix = np.diag([1.0, 1.0, d])
     rot = u @ fix @ vt
-    var_s = float(w @ (a ** 2).sum(1))
-    scale = float((sig * np.diag(fix)).sum() / var_s)
-    return scale, rot, mu_d - scale * rot @ mu_s
+    scale = float((sig * np.diag(fix)).sum() / s.var)
+    return scale, rot, mu_d - scale * rot @ s.mu
 
 
 # --- the reference face -------------------------------------------------------------------
@@ -130,6 +154,13 @@ def load_reference(path: Path = REFERENCE_PATH) -> FaceReference:
     return FaceReference(points, rigid, width)
 
 
+@cache
+def _rigid_stats() -> tuple[np.ndarray, _SourceStats]:
+    """(rigid landmark indices, source statistics of the reference's rigid points)."""
+    ref = load_reference()
+    return ref.rigid, _SourceStats.of(ref.points[ref.rigid])
+
+
 # --- observations -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -156,17 +187,27 @@ class FaceObservation:
 
     @cached_property
     def _fit(self) -> tuple[float, np.ndarray, np.ndarray]:
-        ref = load_reference()
-        idx = ref.rigid
-        return similarity_fit(ref.points[idx], self._world[idx])
+        idx, stats = _rigid_stats()
+        return _fit_onto(stats, self._world[idx])
 
     def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
         """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
         face placed on this one in world axes (see ``similarity_fit``); computed once."""
         return self._fit
 
+    def measure(self) -> None:
+        """Compute the head pose, the eye openness and the lip keypoints now (each is
+        computed once, later calls copy it): the camera thread calls this right after
+        tracking, while it is awake, so that the live loop's tick only reads them."""
+        for name in ("_angles", "_eyes", "_lips"):
+            getattr(self, name)
+
     def head_pose_deg(self) -> np.ndarray:
         """float64[3] (pitch, yaw, roll) in degrees with the contract's signs."""
+        return self._angles.copy()
+
+    @cached_property
+    def _angles(self) -> np.ndarray:
         return angles_from_matrix(self.head_fit()[1])
 
     def lip_frame(self, t_s: float) -> LipFrame:
@@ -176,13 +217,15 @@ class FaceObservation:
         distance times ``REST_MOUTH_WIDTH_EYES`` (so a wide smile reads wide). That is a
         population figure: one face's own rest is learned downstream
         (animator.stages.mouth_rest)."""
+        return LipFrame(float(t_s), self._lips.copy(), _LIP_NAMES)
+
+    @cached_property
+    def _lips(self) -> np.ndarray:
         scale, rot, _ = self.head_fit()
         world = self._world
-        idx = [i for _, i in LIP_KEYPOINTS]
         centre = 0.5 * (world[MOUTH_CORNER_LEFT] + world[MOUTH_CORNER_RIGHT])
-        local = (world[idx] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
-        return LipFrame(float(t_s), local.astype(np.float32),
-                        tuple(n for n, _ in LIP_KEYPOINTS))
+        local = (world[_LIP_ROWS] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
+        return local.astype(np.float32)
 
     def mouth_open(self) -> float:
         """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.stages.mouth)."""
@@ -194,6 +237,10 @@ class FaceObservation:
         upper-to-lower lid distance over the corner-to-corner width, head rotation removed
         (about 0.2-0.35 open, near 0 closed; FaceMesh may put the lids slightly past each
         other on a closed eye, so it can be a little negative)."""
+        return self._eyes.copy()
+
+    @cached_property
+    def _eyes(self) -> np.ndarray:
         _, rot, _ = self.head_fit()
         world = self._world
         out = np.empty(2)

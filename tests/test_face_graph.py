@@ -103,3 +103,31 @@ def test_landmark_rows_reads_other_layouts_by_parsing():
     assert np.array_equal(landmark_rows(odd.SerializeToString()),
                           [[0.25, -1.5, 0.0], [1.0, 2.0, 3.0]])
     assert landmark_rows(b"").shape == (0, 3)
+
+
+def test_measures_are_computed_once_exactly_and_handed_out_as_copies():
+    """``measure`` (the camera thread's) gives what the lazy reads give, bit for bit, and
+    the head fit against the cached reference statistics is ``similarity_fit``'s."""
+    from keypoints.face import FaceObservation, load_reference, similarity_fit
+
+    ref = load_reference()
+    with FaceTracker() as tracker:
+        faces = [tracker.process(rgb) for rgb in rgb_frames("news_2.mp4", 12)]
+    for obs in faces:
+        lazy = FaceObservation(obs.landmarks_px, obs.image_size)
+        obs.measure()
+        assert {"_angles", "_eyes", "_lips"} <= set(vars(obs))
+        for a, b in [(obs.head_pose_deg(), lazy.head_pose_deg()),
+                     (obs.eye_openness(), lazy.eye_openness()),
+                     (obs.lip_frame(0.5).points, lazy.lip_frame(0.5).points)]:
+            assert np.array_equal(a, b)
+        scale, rot, shift = similarity_fit(ref.points[ref.rigid],
+                                           obs.world_points()[ref.rigid])
+        assert scale == obs.head_fit()[0]
+        assert np.array_equal(rot, obs.head_fit()[1]) and np.array_equal(shift,
+                                                                          obs.head_fit()[2])
+        head = obs.head_pose_deg()
+        head[:] = 0  # a copy: the next reader gets the measure
+        assert np.array_equal(obs.head_pose_deg(), lazy.head_pose_deg())
+        lips = obs.lip_frame(1.0)
+        assert lips.t_s == 1.0 and lips.names == lazy.lip_frame(0.0).names

@@ -181,6 +181,26 @@ def test_tracked_camera_runs_the_tracker_on_every_captured_frame(video):
     assert obs.frame_number == 14 and obs.face is None and obs.tracked_s >= obs.capture_s
 
 
+def test_tracked_camera_measures_each_face_in_its_own_thread(video):
+    """An observation offering ``measure`` is measured in the capture thread, before the
+    loop can pick it up."""
+    class Face:
+        def __init__(self):
+            self.measured_in = None
+
+        def measure(self):
+            self.measured_in = threading.current_thread().name
+
+    class Tracker:
+        def process(self, rgb):
+            return Face()
+
+    with TrackedCamera(video, tracker=Tracker()) as cam:
+        wait_for(lambda: cam.ended, 10, "the end of the clip")
+        obs = cam.latest()
+    assert obs.face.measured_in == "camera"
+
+
 def test_small_video_files_decode_in_the_capture_thread_with_the_same_frames(tmp_path):
     """FFmpeg's decoder threads are left out for frames up to 1280 x 720 (a real H.264
     clip: frame for frame what a default VideoCapture decodes); bigger ones keep them."""

@@ -4,7 +4,8 @@ were one, with the face tracked in the capture thread.
 :class:`Camera` reads frames in its own thread and keeps only the newest; a video file is
 paced by its frame rate (``loop`` starts it again at its end). :class:`TrackedCamera` runs a
 face tracker on each captured frame in that same thread, so the frame loop only picks up the
-newest observation and never waits for FaceMesh.
+newest observation and never waits for FaceMesh; the head pose, eyes and lips are computed
+there too (``FaceObservation.measure``).
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ class TrackedCamera(Camera):
 
     def _deliver(self, frame: CapturedFrame) -> None:
         face = self._tracker.process(frame.rgb)
+        measure = getattr(face, "measure", None)
+        if measure is not None:  # head, eyes and lips now, while this thread is awake and
+            measure()  # warm: the loop's tick then only reads them (~0.6 ms cold there)
         self._obs.put(Observation(frame.number, frame.capture_s, self._now(), face))
 
     def latest(self) -> Observation | None:  # type: ignore[override]
