@@ -131,3 +131,28 @@ def test_measures_are_computed_once_exactly_and_handed_out_as_copies():
         assert np.array_equal(obs.head_pose_deg(), lazy.head_pose_deg())
         lips = obs.lip_frame(1.0)
         assert lips.t_s == 1.0 and lips.names == lazy.lip_frame(0.0).names
+
+
+def test_similarity_fit_matches_the_textbook_form_also_for_a_reflection():
+    """The plain-float determinant sign and the identity shortcut give the numbers of
+    Umeyama's form with ``np.linalg.det`` and the diag matrix, bit for bit."""
+    from animator.core.geometry import rotation_matrix
+    from keypoints.face import similarity_fit
+
+    def textbook(src, dst):
+        w = np.ones(len(src)) / len(src)
+        mu_s, mu_d = w @ src, w @ dst
+        a, b = src - mu_s, dst - mu_d
+        u, sig, vt = np.linalg.svd((b * w[:, None]).T @ a)
+        fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0])
+        rot = u @ fix @ vt
+        scale = float((sig * np.diag(fix)).sum() / float(w @ (a ** 2).sum(1)))
+        return scale, rot, mu_d - scale * rot @ mu_s
+
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=(40, 3))
+    turned = 2.0 * src @ rotation_matrix(5.0, -9.0, 14.0).T + 0.01 * rng.normal(size=(40, 3))
+    for dst in (turned, turned * np.array([-1.0, 1.0, 1.0])):  # the second one is mirrored
+        got, want = similarity_fit(src, dst), textbook(src, dst)
+        assert got[0] == want[0] and np.array_equal(got[1], want[1])
+        assert np.array_equal(got[2], want[2]) and np.linalg.det(got[1]) > 0
