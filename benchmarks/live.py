@@ -16,7 +16,10 @@ correlation of the avatar's mouth opening with the measured one while talking, t
 shapes used, blinks found against an eye-openness reference and false blinks a minute. Then
 the first clip (by default news_4.mp4, the longest, at 30 fps) is played as a webcam (in a
 loop) -> FaceMesh -> engine (head tracked, lips and eyes from the face, mouth against the
-face's learned rest) -> web sink -> client, for the timings below.
+face's learned rest) -> web sink -> client, for the timings below. ``--camera file`` (the
+default, the figure of earlier reports) decodes the file as it plays, as ``animator live
+--camera FILE`` does; ``--camera memory`` decodes it before the run and copies a frame per
+read like a capture buffer (benchmarks.memory_camera): without the file's decoding.
 
 Compute per frame, exactly: the wall time (``perf_counter``) of one ``LiveLoop.step`` in the
 loop thread. Audio path: taking the samples that arrived since the last frame, the streaming
@@ -75,6 +78,7 @@ from animator.sources.audio_input import BLOCK_SAMPLES, FileAudio
 from animator.sources.camera import TrackedCamera
 from animator.stages.speaking import SpeakingParams
 from benchmarks.machine import machine_info
+from benchmarks.memory_camera import MemoryTrackedCamera
 from benchmarks.realdata import talking_faces
 from benchmarks.threadcpu import task_snapshot, threads_between
 from benchmarks.webcam_quality import clip_quality, quality_line, totals, webcam_config
@@ -288,13 +292,14 @@ class _ObsLog:
 
 
 def webcam_path(seconds: float, fps: float, videos: list[Path] | None = None,
-                calibrate_s: float = 0.0) -> dict:
+                calibrate_s: float = 0.0, camera: str = "file") -> dict:
     rig = load_rig(default_rig_dir())
     if not videos:  # timed on the longest one, at 30 fps like a webcam
         videos = sorted(talking_faces(), key=lambda p: p.name != TIMING_CLIP)
     quality = [clip_quality(v, rig, calibrate_s) for v in videos]
     video = videos[0]
-    with TrackedCamera(video, loop=True) as cam, WebSink(rig, 0) as web:
+    kind = {"file": TrackedCamera, "memory": MemoryTrackedCamera}[camera]
+    with kind(video, loop=True) as cam, WebSink(rig, 0) as web:
         log = _ObsLog(cam, int(seconds * fps * 2) + 100)
         loop = LiveLoop(Engine(rig, webcam_config(fps, calibrate_s)), [web], face=log)
         with loop:
@@ -304,6 +309,7 @@ def webcam_path(seconds: float, fps: float, videos: list[Path] | None = None,
         tracked = [c is not None for _, _, c in rec.got]
     stats.pop("raw")
     stats["video"] = str(video)
+    stats["camera"] = camera
     stats["compute_ms_note"] = ("FaceMesh + head pose + lips + eyes (capture thread) + "
                                 "loop step")
     stats["compute_cpu_ms_note"] = "loop step only (FaceMesh runs in the capture thread)"
@@ -325,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                          "the talking faces of ../shared/realdata)")
     ap.add_argument("--calibrate", type=float, default=0.0, metavar="S",
                     help="webcam path: take each clip's first S seconds as the face at rest")
+    ap.add_argument("--camera", choices=("file", "memory"), default="file",
+                    help="webcam path: decode the clip as it plays (file) or before (memory)")
     ap.add_argument("--no-shapes", action="store_true",
                     help="audio path: without the mouth-shape model (the lips alone)")
     args = ap.parse_args(argv)
@@ -338,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         report["audio"] = audio_path(args.seconds, args.fps, not args.no_shapes)
     if args.path in ("webcam", "both"):
         try:
-            report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate)
+            report["webcam"] = webcam_path(args.seconds, args.fps, args.video, args.calibrate,
+                                           args.camera)
         except OSError as exc:  # a file that is no video: one line, as the CLI does
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -349,8 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}; "
           f"{args.seconds:g} s per path at {args.fps:g} fps")
     paths = [(f"audio {way}", report["audio"][way]) for way in ("windowed", "streaming")
-             if "audio" in report] + ([("webcam", report["webcam"])] if "webcam" in report
-                                      else [])
+             if "audio" in report] + ([(f"webcam ({args.camera})", report["webcam"])]
+                                      if "webcam" in report else [])
     for name, s in paths:
         c = s["compute_ms"]
         cpu = s["compute_cpu_ms"]

@@ -17,6 +17,7 @@ from the camera, so a landmark (x_px, y_px, z_px) is the world point (x_px, -y_p
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -68,6 +69,9 @@ LIP_KEYPOINTS: tuple[tuple[str, int], ...] = (
     ("lower_lip_right", 178),
 )
 
+_LIP_NAMES = tuple(n for n, _ in LIP_KEYPOINTS)
+_LIP_ROWS = [i for _, i in LIP_KEYPOINTS]
+
 REFERENCE_PATH = Path(__file__).with_name("face_reference.json")
 #: World <- mediapipe pixel axes (y and z flip).
 _FLIP = np.array([1.0, -1.0, -1.0])
@@ -87,18 +91,49 @@ def similarity_fit(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None 
                    ) -> tuple[float, np.ndarray, np.ndarray]:
     """(scale, rot float64[3, 3], shift float64[3]) minimising the weighted squared error of
     ``scale * rot @ src_i + shift - dst_i`` (Umeyama); src, dst float[N, 3]."""
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
-    w = w / w.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    a, b = src - mu_s, dst - mu_d
-    cov = (b * w[:, None]).T @ a
+    return _fit_onto(_SourceStats.of(src, weights), dst)
+
+
+@dataclass(frozen=True)
+class _SourceStats:
+    """What :func:`similarity_fit` computes from ``src`` alone: normalised weights w[N], the
+    weighted mean mu[3], the centred points centred[N, 3] and their weighted variance (kept
+    for the reference face, which is the source of every head fit)."""
+
+    w: np.ndarray
+    mu: np.ndarray
+    centred: np.ndarray
+    var: float
+
+    @classmethod
+    def of(cls, src: np.ndarray, weights: np.ndarray | None = None) -> _SourceStats:
+        w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+        w = w / w.sum()
+        mu = w @ src
+        centred = src - mu
+        return cls(w, mu, centred, float(w @ (centred ** 2).sum(1)))
+
+
+def _det3(m: np.ndarray) -> float:
+    """Determinant of a 3 x 3 matrix in plain floats (for its sign: ~20x cheaper than
+    ``np.linalg.det``'s LU, and exact in sign for the orthogonal matrices of an SVD)."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+
+
+def _fit_onto(s: _SourceStats, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    mu_d = s.w @ dst
+    b = dst - mu_d
+    cov = (b * s.w[:, None]).T @ s.centred
     u, sig, vt = np.linalg.svd(cov)
-    d = np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0
-    fix = np.diag([1.0, 1.0, d])
-    rot = u @ fix @ vt
-    var_s = float(w @ (a ** 2).sum(1))
-    scale = float((sig * np.diag(fix)).sum() / var_s)
-    return scale, rot, mu_d - scale * rot @ mu_s
+    if _det3(u) * _det3(vt) < 0:  # a reflection: flip the weakest axis (Umeyama)
+        fix = np.diag([1.0, 1.0, -1.0])
+        rot = u @ fix @ vt
+        scale = float((sig * np.diag(fix)).sum() / s.var)
+    else:  # u @ identity @ vt, sig * (1, 1, 1): the same numbers without the products
+        rot = u @ vt
+        scale = float(sig.sum() / s.var)
+    return scale, rot, mu_d - scale * rot @ s.mu
 
 
 # --- the reference face -------------------------------------------------------------------
@@ -130,6 +165,13 @@ def load_reference(path: Path = REFERENCE_PATH) -> FaceReference:
     return FaceReference(points, rigid, width)
 
 
+@cache
+def _rigid_stats() -> tuple[np.ndarray, _SourceStats]:
+    """(rigid landmark indices, source statistics of the reference's rigid points)."""
+    ref = load_reference()
+    return ref.rigid, _SourceStats.of(ref.points[ref.rigid])
+
+
 # --- observations -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -156,17 +198,27 @@ class FaceObservation:
 
     @cached_property
     def _fit(self) -> tuple[float, np.ndarray, np.ndarray]:
-        ref = load_reference()
-        idx = ref.rigid
-        return similarity_fit(ref.points[idx], self._world[idx])
+        idx, stats = _rigid_stats()
+        return _fit_onto(stats, self._world[idx])
 
     def head_fit(self) -> tuple[float, np.ndarray, np.ndarray]:
         """(scale px per reference unit, rot float64[3, 3], shift float64[3]): the reference
         face placed on this one in world axes (see ``similarity_fit``); computed once."""
         return self._fit
 
+    def measure(self) -> None:
+        """Compute the head pose, the eye openness and the lip keypoints now (each is
+        computed once, later calls copy it): the camera thread calls this right after
+        tracking, while it is awake, so that the live loop's tick only reads them."""
+        for name in ("_angles", "_eyes", "_lips"):
+            getattr(self, name)
+
     def head_pose_deg(self) -> np.ndarray:
         """float64[3] (pitch, yaw, roll) in degrees with the contract's signs."""
+        return self._angles.copy()
+
+    @cached_property
+    def _angles(self) -> np.ndarray:
         return angles_from_matrix(self.head_fit()[1])
 
     def lip_frame(self, t_s: float) -> LipFrame:
@@ -176,13 +228,15 @@ class FaceObservation:
         distance times ``REST_MOUTH_WIDTH_EYES`` (so a wide smile reads wide). That is a
         population figure: one face's own rest is learned downstream
         (animator.stages.mouth_rest)."""
+        return LipFrame(float(t_s), self._lips.copy(), _LIP_NAMES)
+
+    @cached_property
+    def _lips(self) -> np.ndarray:
         scale, rot, _ = self.head_fit()
         world = self._world
-        idx = [i for _, i in LIP_KEYPOINTS]
         centre = 0.5 * (world[MOUTH_CORNER_LEFT] + world[MOUTH_CORNER_RIGHT])
-        local = (world[idx] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
-        return LipFrame(float(t_s), local.astype(np.float32),
-                        tuple(n for n, _ in LIP_KEYPOINTS))
+        local = (world[_LIP_ROWS] - centre) @ rot / (scale * REST_MOUTH_WIDTH_EYES)
+        return local.astype(np.float32)
 
     def mouth_open(self) -> float:
         """Inner-lip gap in mouth widths at rest (the ``open`` feature of animator.stages.mouth)."""
@@ -194,11 +248,16 @@ class FaceObservation:
         upper-to-lower lid distance over the corner-to-corner width, head rotation removed
         (about 0.2-0.35 open, near 0 closed; FaceMesh may put the lids slightly past each
         other on a closed eye, so it can be a little negative)."""
+        return self._eyes.copy()
+
+    @cached_property
+    def _eyes(self) -> np.ndarray:
         _, rot, _ = self.head_fit()
         world = self._world
         out = np.empty(2)
         for k, (outer, inner, upper, lower) in enumerate(_EYE_ROWS):
-            width = float(np.linalg.norm(world[outer] - world[inner]))
+            gap = world[outer] - world[inner]
+            width = math.sqrt(gap.dot(gap))  # np.linalg.norm of a vector, without its checks
             up = (world[upper] - world[lower]) @ rot[:, 1]  # lid pairs: upper minus lower
             out[k] = float(up.mean()) / width if width > 0 else np.nan
         return out
@@ -206,41 +265,31 @@ class FaceObservation:
 
 # --- the tracker --------------------------------------------------------------------------
 
-#: One landmark of a serialised NormalizedLandmarkList when only x, y, z are set: the entry's
-#: tag (field 1, length-delimited) and length 15, then tag + float32 for x (1), y (2), z (3).
-_LANDMARK_BYTES = 17
-_LANDMARK_TAGS = {0: 0x0A, 1: 15, 2: 0x0D, 7: 0x15, 12: 0x1D}
-
-
 def landmark_array(landmarks) -> np.ndarray:
-    """float32[N, 3] (x, y, z) of a mediapipe ``NormalizedLandmarkList``.
+    """float32[N, 3] (x, y, z) of a mediapipe ``NormalizedLandmarkList`` message (read from
+    its wire bytes, see ``keypoints.face_graph.landmark_rows``)."""
+    from keypoints.face_graph import landmark_rows
 
-    Read from its wire bytes (~20 us for 478 points) instead of 1434 Python attribute reads
-    (~190 us: 0.6 % of a core at 30 fps); any other layout (e.g. visibility set) takes the
-    attribute path."""
-    raw = landmarks.SerializeToString()
-    n = len(raw) // _LANDMARK_BYTES
-    if n and n * _LANDMARK_BYTES == len(raw):
-        rows = np.frombuffer(raw, np.uint8).reshape(n, _LANDMARK_BYTES)
-        if all((rows[:, col] == tag).all() for col, tag in _LANDMARK_TAGS.items()):
-            return np.ndarray((n, 3), "<f4", raw, 3, (_LANDMARK_BYTES, 5)).astype(np.float32)
-    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], np.float32).reshape(-1, 3)
+    return landmark_rows(landmarks.SerializeToString())
+
 
 class FaceTracker:
     """mediapipe FaceMesh over RGB frames; use as a context manager (always closes).
 
     static_image_mode: True for unrelated still images, False for video (tracks between
-    frames: faster). Not thread-safe: one tracker per thread.
+    frames: faster). The graph runs in the thread that calls ``process`` (see
+    ``keypoints.face_graph``: the same landmarks as the stock solution, no thread pool).
+    Not thread-safe: one tracker per thread.
     """
 
     def __init__(self, static_image_mode: bool = False, min_detection_confidence: float = 0.5):
-        import mediapipe as mp  # heavy import, only when a tracker is made
+        from keypoints.face_graph import CallerThreadFaceMesh  # heavy: mediapipe
 
         # mediapipe's native notices would clutter a terminal whose errors are one line each.
         self._quiet = native_notices_filtered()
         self._quiet.__enter__()
         try:
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
+            self._mesh = CallerThreadFaceMesh(
                 static_image_mode=static_image_mode, max_num_faces=1, refine_landmarks=True,
                 min_detection_confidence=min_detection_confidence)
         except BaseException:
@@ -253,11 +302,11 @@ class FaceTracker:
             raise RuntimeError("FaceTracker is closed")
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8[H, W, 3] RGB, got {rgb.dtype}{list(rgb.shape)}")
-        result = self._mesh.process(np.ascontiguousarray(rgb))
-        if not result.multi_face_landmarks:
+        found = self._mesh.landmarks(np.ascontiguousarray(rgb))
+        if found is None:
             return None
         h, w = rgb.shape[:2]
-        pts = landmark_array(result.multi_face_landmarks[0]) * np.float32(w)
+        pts = found * np.float32(w)
         pts[:, 1] *= np.float32(h / w)
         return FaceObservation(pts, (w, h))
 

@@ -181,6 +181,55 @@ def test_tracked_camera_runs_the_tracker_on_every_captured_frame(video):
     assert obs.frame_number == 14 and obs.face is None and obs.tracked_s >= obs.capture_s
 
 
+def test_tracked_camera_measures_each_face_in_its_own_thread(video):
+    """An observation offering ``measure`` is measured in the capture thread, before the
+    loop can pick it up."""
+    class Face:
+        def __init__(self):
+            self.measured_in = None
+
+        def measure(self):
+            self.measured_in = threading.current_thread().name
+
+    class Tracker:
+        def process(self, rgb):
+            return Face()
+
+    with TrackedCamera(video, tracker=Tracker()) as cam:
+        wait_for(lambda: cam.ended, 10, "the end of the clip")
+        obs = cam.latest()
+    assert obs.face.measured_in == "camera"
+
+
+def test_small_video_files_decode_in_the_capture_thread_with_the_same_frames(tmp_path):
+    """FFmpeg's decoder threads are left out for frames up to 1280 x 720 (a real H.264
+    clip: frame for frame what a default VideoCapture decodes); bigger ones keep them."""
+    from benchmarks.realdata import realdata_dir
+
+    clip = realdata_dir() / "talking_faces" / "news_4.mp4"
+
+    got = []
+
+    class Collecting(Camera):
+        def _deliver(self, frame):
+            got.append(frame.rgb)
+
+    with Collecting(clip) as cam:
+        assert cam._cap.get(cv2.CAP_PROP_N_THREADS) == 1
+        wait_for(lambda: len(got) >= 20, 10, "20 frames")
+    plain = cv2.VideoCapture(str(clip))
+    for rgb in got[:20]:
+        ok, bgr = plain.read()
+        assert ok and np.array_equal(rgb, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    big = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(big), cv2.VideoWriter_fourcc(*"MJPG"), 30, (1600, 900))
+    writer.write(np.zeros((900, 1600, 3), np.uint8))
+    writer.release()
+    with Camera(big) as cam:
+        assert cam._cap.get(cv2.CAP_PROP_N_THREADS) == cv2.VideoCapture(str(big)).get(
+            cv2.CAP_PROP_N_THREADS)
+
+
 def test_camera_errors_are_one_line(tmp_path):
     with pytest.raises(LiveError, match="not found"):
         Camera(tmp_path / "missing.mp4")
