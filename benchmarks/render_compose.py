@@ -38,7 +38,7 @@ def _luma_warp_ms(i420, choices) -> float | None:
     import cv2
 
     from animator.sinks.compose import residual_matrix
-    from animator.sinks.compose_i420 import reach
+    from animator.sinks.compose_i420 import _warped, reach
 
     jobs = []
     for choice in choices:
@@ -47,15 +47,7 @@ def _luma_warp_ms(i420, choices) -> float | None:
             jobs.append((img.planes[0], m, reach(img.box, m, i420.char_size, i420.char_size)))
     if not jobs:
         return None
-
-    def warp(job) -> None:
-        y, m, (x0, y0, x1, y1) = job
-        local = m.copy()
-        local[:, 2] -= (x0, y0)
-        cv2.warpAffine(y, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-
-    return _cpu_ms(warp, jobs)
+    return _cpu_ms(lambda job: _warped(*job, cv2.BORDER_REPLICATE), jobs)
 
 
 def _decode_ms(rig_dir: Path, width_px: int, choices) -> tuple[float, int]:
